@@ -1,1 +1,15 @@
-//! LiveKit analytics host.
+//! LiveKit analytics host: receives LiveKit analytics events and stats and stores them in
+//! MongoDB, in an embedded file store, and in other sinks.
+//!
+//! The modules follow the data flow: [`config`] → [`model`] (items and documents) →
+//! [`pipeline`] (fan-out) → [`queue`] (per-sink FIFOs) → [`scheduler`] (per-sink workers)
+//! → [`sinks`]. [`app`] assembles them.
+
+pub mod app;
+pub mod config;
+pub mod model;
+pub mod pipeline;
+pub mod queue;
+pub mod scheduler;
+pub mod sinks;
+pub mod telemetry;

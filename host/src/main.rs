@@ -1,1 +1,116 @@
-fn main() {}
+//! `analytics-host`: the command line.
+
+use analytics_host::config::{Config, ConfigSource};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Keeps LiveKit analytics: receives events and stats from livekit-server and stores them in
+/// MongoDB, Redis, an embedded file store and WebAssembly plugin sinks.
+#[derive(Parser)]
+#[command(name = "analytics-host", version, about, long_about = None)]
+struct Cli {
+    /// LiveKit configuration file with an `openvidu.analytics` section.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// The whole configuration as YAML text (as livekit-server takes `LIVEKIT_CONFIG`).
+    #[arg(
+        long,
+        global = true,
+        env = "LIVEKIT_CONFIG",
+        value_name = "YAML",
+        hide_env_values = true
+    )]
+    config_body: Option<String>,
+    /// Log level or filter (e.g. `info`, `debug`, `analytics_host=trace`); `RUST_LOG` wins.
+    #[arg(long, global = true, default_value = "info")]
+    log_level: String,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the host until SIGINT/SIGTERM (the default). Without any configuration, stores
+    /// to the embedded file store under ./analytics-data.
+    Run,
+    /// Validate the configuration and print the effective settings, secrets masked.
+    CheckConfig,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    match (&cli.config, &cli.config_body) {
+        (Some(path), _) => Config::from_file(path),
+        (None, Some(body)) => Config::parse(body, ConfigSource::Inline("LIVEKIT_CONFIG".into())),
+        (None, None) => Ok(Config::defaults()),
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = load_config(&cli)?;
+    match cli.command.unwrap_or(Command::Run) {
+        Command::CheckConfig => {
+            println!("# {} is valid; effective settings:", config.source);
+            print!("{}", config.describe());
+            let mut sinks = Vec::new();
+            if config.analytics.enabled {
+                if config.analytics.mongo_url.is_some() {
+                    sinks.push("mongo");
+                }
+                if config.file_store_enabled() {
+                    sinks.push("file");
+                }
+            }
+            println!(
+                "# sinks: {}",
+                if sinks.is_empty() {
+                    "none (storing nothing)".into()
+                } else {
+                    sinks.join(", ")
+                }
+            );
+            Ok(())
+        }
+        Command::Run => {
+            let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            runtime.block_on(analytics_host::app::run(config))
+        }
+    }
+}
+
+fn init_logging(cli: &Cli) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,47 @@
+//! Compiles the LiveKit `.proto` files shipped inside the `livekit-protocol` crate into a
+//! descriptor set, so that the host can walk any LiveKit message by its schema (proto field
+//! names, enum names) when it builds documents. Pure Rust (protox): no `protoc` needed.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let protos = livekit_protocol_dir().join("protocol").join("protobufs");
+    let files = ["livekit_analytics.proto", "livekit_webhook.proto"];
+    let descriptors = protox::compile(files, [&protos]).unwrap_or_else(|err| {
+        panic!(
+            "compiling the LiveKit protos in {}: {err:?}",
+            protos.display()
+        )
+    });
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    let bytes = prost::Message::encode_to_vec(&descriptors);
+    std::fs::write(out.join("livekit_descriptors.bin"), bytes).expect("writing descriptors");
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed={}", protos.display());
+}
+
+/// Where cargo unpacked the `livekit-protocol` crate this build depends on.
+fn livekit_protocol_dir() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .current_dir(manifest)
+        .output()
+        .expect("running cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let packages = metadata["packages"].as_array().expect("packages list");
+    let package = packages
+        .iter()
+        .find(|p| p["name"] == "livekit-protocol")
+        .expect("livekit-protocol is a dependency");
+    let manifest_path = PathBuf::from(package["manifest_path"].as_str().expect("manifest path"));
+    manifest_path.parent().expect("crate dir").to_path_buf()
+}

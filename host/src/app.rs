@@ -1,0 +1,140 @@
+//! Assembles the host: sinks from the configuration, one worker per sink, the pipeline that
+//! feeds them, and an orderly shutdown.
+
+use crate::config::{AnalyticsConfig, Config};
+use crate::pipeline::{Pipeline, SinkLane};
+use crate::queue::SinkQueue;
+use crate::scheduler::{Worker, WorkerSettings, WorkerSummary};
+use crate::sinks::{file::FileSink, mongo::MongoSink, Sink};
+use crate::telemetry::SinkCounters;
+use anyhow::Context;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+
+/// A running host: the pipeline to accept items into, and the workers storing them.
+pub struct Host {
+    /// Where the doors put accepted items.
+    pub pipeline: Arc<Pipeline>,
+    /// Counters of each sink, by name.
+    pub counters: BTreeMap<String, Arc<SinkCounters>>,
+    workers: Vec<JoinHandle<WorkerSummary>>,
+    shutdown: watch::Sender<bool>,
+}
+
+/// The sinks a configuration asks for, not yet started.
+pub async fn sinks_from_config(config: &Config) -> anyhow::Result<Vec<Box<dyn Sink>>> {
+    let analytics = &config.analytics;
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if !analytics.enabled {
+        return Ok(sinks);
+    }
+    if let Some(url) = &analytics.mongo_url {
+        let sink = MongoSink::connect(url, &analytics.mongo_database)
+            .await
+            .with_context(|| format!("{}: openvidu.analytics.mongo_url", config.source))?;
+        sinks.push(Box::new(sink));
+    }
+    if config.file_store_enabled() {
+        sinks.push(Box::new(FileSink::new(&analytics.file)));
+    }
+    Ok(sinks)
+}
+
+impl Host {
+    /// Starts one worker per sink.
+    pub fn start(sinks: Vec<Box<dyn Sink>>, settings: &AnalyticsConfig) -> Host {
+        let wake = Arc::new(Notify::new());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let worker_settings = WorkerSettings {
+            interval: settings.interval,
+            batch_size: settings.batch_size,
+            send_timeout: settings.send_timeout,
+            retry: settings.retry.clone(),
+            shutdown_timeout: settings.shutdown_timeout,
+        };
+        let mut lanes = Vec::new();
+        let mut workers = Vec::new();
+        let mut counters = BTreeMap::new();
+        for sink in sinks {
+            let name = sink.name().to_string();
+            let sink_counters = Arc::new(SinkCounters::default());
+            let queue = Arc::new(SinkQueue::new(
+                &name,
+                settings.queue.capacity,
+                settings.queue.overflow,
+                sink_counters.clone(),
+            ));
+            lanes.push(SinkLane {
+                name: name.clone(),
+                kinds: sink.kinds().to_vec(),
+                queue: queue.clone(),
+            });
+            let worker = Worker::new(
+                sink,
+                queue,
+                sink_counters.clone(),
+                worker_settings.clone(),
+                wake.clone(),
+            );
+            workers.push(tokio::spawn(worker.run(shutdown_rx.clone())));
+            counters.insert(name, sink_counters);
+        }
+        if lanes.is_empty() {
+            tracing::warn!("no sink is enabled: items are accepted and discarded");
+        }
+        let pipeline = Arc::new(Pipeline::new(lanes, settings.queue.overflow, wake));
+        Host {
+            pipeline,
+            counters,
+            workers,
+            shutdown,
+        }
+    }
+
+    /// Stops accepting, flushes every sink once more within its deadline, and reports what
+    /// each left unstored.
+    pub async fn shutdown(self) -> Vec<WorkerSummary> {
+        self.pipeline.close();
+        let _ = self.shutdown.send(true);
+        let mut summaries = Vec::new();
+        for worker in self.workers {
+            match worker.await {
+                Ok(summary) => summaries.push(summary),
+                Err(err) => tracing::error!(error = %err, "a sink worker panicked"),
+            }
+        }
+        summaries
+    }
+}
+
+/// Runs the host until SIGINT or SIGTERM, then shuts down in order.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    if !config.analytics.enabled {
+        tracing::warn!("openvidu.analytics.enabled is false: the host stores nothing");
+    }
+    let sinks = sinks_from_config(&config).await?;
+    let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+    tracing::info!(source = %config.source, sinks = ?names, interval = ?config.analytics.interval, "analytics host starting");
+    let host = Host::start(sinks, &config.analytics);
+    wait_for_signal().await?;
+    tracing::info!("shutting down: no longer accepting; flushing queues");
+    let summaries = host.shutdown().await;
+    let lost: usize = summaries.iter().map(|s| s.left_queued).sum();
+    if lost > 0 {
+        tracing::error!(lost, "stopped with items not stored");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("waiting for SIGINT")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,109 @@
+//! Durations as LiveKit and the OpenVidu fork write them: Go's `time.Duration` syntax
+//! (`300ms`, `10s`, `1h30m`, `1.5h`), plus anything humantime reads (`2 days`, `1h 30min`).
+
+use serde::{Deserialize, Deserializer};
+use std::time::Duration;
+
+/// Parses a duration in Go's syntax, falling back to humantime's.
+pub fn parse(text: &str) -> Result<Duration, String> {
+    let trimmed = text.trim();
+    parse_go(trimmed)
+        .or_else(|go_err| humantime::parse_duration(trimmed).map_err(|_| go_err))
+        .map_err(|err| format!("invalid duration `{text}`: {err} (use Go syntax such as `10s`, `1h30m`, `1.5h`, `300ms`)"))
+}
+
+/// Go's `time.ParseDuration`, for non-negative values.
+fn parse_go(text: &str) -> Result<Duration, String> {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    if text.is_empty() {
+        return Err("empty".into());
+    }
+    if text.starts_with('-') {
+        return Err("negative durations are not allowed".into());
+    }
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
+    let mut total_nanos: f64 = 0.0;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or("missing unit")?;
+        if number_len == 0 {
+            return Err(format!("expected a number at `{rest}`"));
+        }
+        let number: f64 = rest[..number_len]
+            .parse()
+            .map_err(|_| format!("bad number `{}`", &rest[..number_len]))?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let nanos_per_unit = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            other => return Err(format!("unknown unit `{other}`")),
+        };
+        rest = &rest[unit_len..];
+        total_nanos += number * nanos_per_unit;
+    }
+    if total_nanos > u64::MAX as f64 {
+        return Err("too large".into());
+    }
+    Ok(Duration::from_nanos(total_nanos.round() as u64))
+}
+
+/// Formats a duration for people (`1h 30m`), the inverse of [`parse`].
+pub fn format(duration: Duration) -> String {
+    humantime::format_duration(duration).to_string()
+}
+
+/// Serde `deserialize_with` for a [`Duration`] in Go or humantime syntax.
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse(&text).map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_forms() {
+        assert_eq!(parse("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse("360h").unwrap(), Duration::from_secs(360 * 3600));
+        assert_eq!(parse("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse("1.5h").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse("300ms").unwrap(), Duration::from_millis(300));
+        assert_eq!(parse("1m0.5s").unwrap(), Duration::from_millis(60_500));
+        assert_eq!(parse("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse("0").unwrap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn humantime_forms() {
+        assert_eq!(parse("2 days").unwrap(), Duration::from_secs(2 * 86400));
+        assert_eq!(parse("1h 30min").unwrap(), Duration::from_secs(5400));
+    }
+
+    #[test]
+    fn errors_name_the_value() {
+        let err = parse("10x").unwrap_err();
+        assert!(err.contains("`10x`"), "{err}");
+        assert!(parse("-5s").is_err());
+        assert!(parse("").is_err());
+        assert!(parse("s").is_err());
+    }
+}
+
+/// Serde `serialize_with` for a [`Duration`], written the way [`format`] writes it.
+pub fn serialize<S: serde::Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    humantime_serde::serialize(duration, serializer)
+}

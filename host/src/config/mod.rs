@@ -1,0 +1,420 @@
+//! Configuration: a LiveKit YAML file extended with the `openvidu.analytics` section.
+//!
+//! The file is read from `--config PATH` or, as livekit-server does, from the whole YAML text
+//! in `LIVEKIT_CONFIG`. Every LiveKit key is accepted; the host reads `keys`/`key_file`,
+//! `redis` and `openvidu.analytics`. Unknown keys inside `openvidu.analytics` and bad values
+//! are errors that name the key, the value and the source.
+
+pub mod duration;
+mod livekit;
+
+pub use livekit::{ApiKeys, LiveKitRedisConfig};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the configuration text came from; named in every error.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigSource {
+    /// A file given with `--config`.
+    File(PathBuf),
+    /// The YAML text of an environment variable (or `--config-body`).
+    Inline(String),
+    /// No configuration: built-in defaults.
+    Defaults,
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::File(path) => write!(f, "config file `{}`", path.display()),
+            ConfigSource::Inline(name) => write!(f, "config from {name}"),
+            ConfigSource::Defaults => write!(f, "built-in defaults"),
+        }
+    }
+}
+
+/// The whole effective configuration of the host.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it was read from.
+    pub source: ConfigSource,
+    /// LiveKit API keys (for verifying webhooks).
+    pub keys: ApiKeys,
+    /// LiveKit's `redis:` section, if present.
+    pub redis: Option<LiveKitRedisConfig>,
+    /// The `openvidu.analytics` section.
+    pub analytics: AnalyticsConfig,
+}
+
+/// `openvidu.analytics`: the original keys plus the host's own.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    /// `false`: the host accepts nothing and stores nothing.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// MongoDB connection string; when set, the MongoDB sink is enabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mongo_url: Option<String>,
+    /// MongoDB database name.
+    #[serde(default = "default_mongo_database")]
+    pub mongo_database: String,
+    /// How often each sink sends what is queued.
+    #[serde(
+        default = "default_interval",
+        deserialize_with = "duration::deserialize",
+        serialize_with = "duration::serialize"
+    )]
+    pub interval: Duration,
+    /// How long stored items are kept (`openvidu_expire_at` = now + expiration).
+    #[serde(
+        default = "default_expiration",
+        deserialize_with = "duration::deserialize",
+        serialize_with = "duration::serialize"
+    )]
+    pub expiration: Duration,
+    /// Node id written into events that carry none (e.g. those mapped from webhooks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// Largest batch sent to a sink in one call; larger backlogs are sent in chunks.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// The built-in embedded store (JSON Lines files).
+    #[serde(default)]
+    pub file: FileStoreConfig,
+    /// Per-sink queues.
+    #[serde(default)]
+    pub queue: QueueConfig,
+    /// Backoff between failed attempts.
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// Longest a single batch may take before it counts as failed and is retried.
+    #[serde(
+        default = "default_send_timeout",
+        deserialize_with = "duration::deserialize",
+        serialize_with = "duration::serialize"
+    )]
+    pub send_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long the final flush may take.
+    #[serde(
+        default = "default_shutdown_timeout",
+        deserialize_with = "duration::deserialize",
+        serialize_with = "duration::serialize"
+    )]
+    pub shutdown_timeout: Duration,
+}
+
+/// The embedded JSON Lines store.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileStoreConfig {
+    /// `true`/`false`; unset means "only when no other sink is configured".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Directory of the `.jsonl` files.
+    #[serde(default = "default_data_dir")]
+    pub dir: PathBuf,
+    /// A file is rotated when it would grow past this many bytes.
+    #[serde(default = "default_max_file_bytes")]
+    pub max_file_bytes: u64,
+}
+
+/// Per-sink queue bounds.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Items each queue (one per kind per sink) holds at most.
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+    /// What happens when a queue is full.
+    #[serde(default)]
+    pub overflow: OverflowPolicy,
+}
+
+/// What a full queue does with a new item.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OverflowPolicy {
+    /// Drop the oldest queued item to make room.
+    #[default]
+    DropOldest,
+    /// Drop the new item.
+    DropNewest,
+    /// Refuse the new item at the door (webhook 503, gRPC RESOURCE_EXHAUSTED) so the sender retries.
+    Reject,
+}
+
+/// Exponential backoff with jitter.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    /// First wait after a failure.
+    #[serde(
+        default = "default_initial_backoff",
+        deserialize_with = "duration::deserialize",
+        serialize_with = "duration::serialize"
+    )]
+    pub initial_backoff: Duration,
+    /// Longest wait.
+    #[serde(
+        default = "default_max_backoff",
+        deserialize_with = "duration::deserialize",
+        serialize_with = "duration::serialize"
+    )]
+    pub max_backoff: Duration,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_mongo_database() -> String {
+    "openvidu".into()
+}
+fn default_interval() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_expiration() -> Duration {
+    Duration::from_secs(360 * 3600)
+}
+fn default_batch_size() -> usize {
+    1000
+}
+fn default_send_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_shutdown_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("analytics-data")
+}
+fn default_max_file_bytes() -> u64 {
+    64 * 1024 * 1024
+}
+fn default_capacity() -> usize {
+    100_000
+}
+fn default_initial_backoff() -> Duration {
+    Duration::from_secs(1)
+}
+fn default_max_backoff() -> Duration {
+    Duration::from_secs(60)
+}
+
+impl Default for FileStoreConfig {
+    fn default() -> Self {
+        Self {
+            enabled: None,
+            dir: default_data_dir(),
+            max_file_bytes: default_max_file_bytes(),
+        }
+    }
+}
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            capacity: default_capacity(),
+            overflow: OverflowPolicy::default(),
+        }
+    }
+}
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+        }
+    }
+}
+impl Default for AnalyticsConfig {
+    fn default() -> Self {
+        serde_yaml::from_str("{}").expect("defaults deserialize")
+    }
+}
+
+/// The shape of a LiveKit config file as far as the host reads it; other keys are ignored.
+#[derive(Deserialize)]
+struct LiveKitFile {
+    #[serde(flatten)]
+    keys: livekit::RawKeys,
+    #[serde(default)]
+    redis: Option<LiveKitRedisConfig>,
+    #[serde(default)]
+    openvidu: Option<OpenViduSection>,
+}
+
+#[derive(Deserialize)]
+struct OpenViduSection {
+    #[serde(default)]
+    analytics: Option<AnalyticsConfig>,
+}
+
+impl Config {
+    /// Reads the configuration file at `path`.
+    pub fn from_file(path: &Path) -> anyhow::Result<Self> {
+        let source = ConfigSource::File(path.to_path_buf());
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("cannot read {source}"))?;
+        Self::parse(&text, source)
+    }
+
+    /// Parses configuration YAML text, naming `source` in errors.
+    pub fn parse(text: &str, source: ConfigSource) -> anyhow::Result<Self> {
+        let file: LiveKitFile = if text.trim().is_empty() {
+            serde_yaml::from_str("{}")?
+        } else {
+            serde_path_to_error::deserialize(serde_yaml::Deserializer::from_str(text))
+                .map_err(|err| anyhow::anyhow!("{source}: key `{}`: {}", err.path(), err.inner()))?
+        };
+        let mut keys = file.keys.keys;
+        if let Some(key_file) = &file.keys.key_file {
+            let key_path = resolve_relative(&source, key_file);
+            let key_text = std::fs::read_to_string(&key_path).with_context(|| {
+                format!("{source}: key_file `{}` cannot be read", key_path.display())
+            })?;
+            let more: BTreeMap<String, String> =
+                serde_yaml::from_str(&key_text).map_err(|err| {
+                    anyhow::anyhow!("{source}: key_file `{}`: {err}", key_path.display())
+                })?;
+            keys.extend(more);
+        }
+        let analytics = file.openvidu.and_then(|o| o.analytics).unwrap_or_default();
+        let config = Config {
+            source,
+            keys: ApiKeys(keys),
+            redis: file.redis,
+            analytics,
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Built-in defaults: no keys, the embedded store only.
+    pub fn defaults() -> Self {
+        Config {
+            source: ConfigSource::Defaults,
+            keys: ApiKeys::default(),
+            redis: None,
+            analytics: AnalyticsConfig::default(),
+        }
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        let a = &self.analytics;
+        let src = &self.source;
+        let key = |name: &str| format!("{src}: openvidu.analytics.{name}");
+        if a.interval.is_zero() {
+            bail!("{}: must be greater than zero (got `0`)", key("interval"));
+        }
+        if a.expiration.is_zero() {
+            bail!("{}: must be greater than zero (got `0`)", key("expiration"));
+        }
+        if a.batch_size == 0 {
+            bail!("{}: must be at least 1 (got `0`)", key("batch_size"));
+        }
+        if a.queue.capacity == 0 {
+            bail!("{}: must be at least 1 (got `0`)", key("queue.capacity"));
+        }
+        if a.retry.initial_backoff > a.retry.max_backoff {
+            bail!(
+                "{}: `{}` is longer than retry.max_backoff `{}`",
+                key("retry.initial_backoff"),
+                duration::format(a.retry.initial_backoff),
+                duration::format(a.retry.max_backoff)
+            );
+        }
+        if let Some(url) = &a.mongo_url {
+            if !(url.starts_with("mongodb://") || url.starts_with("mongodb+srv://")) {
+                bail!(
+                    "{}: `{}` is not a MongoDB connection string (mongodb://… or mongodb+srv://…)",
+                    key("mongo_url"),
+                    mask_url(url)
+                );
+            }
+        }
+        if a.mongo_database.is_empty() {
+            bail!("{}: must not be empty", key("mongo_database"));
+        }
+        Ok(())
+    }
+
+    /// Whether the embedded file store is on: explicitly, or because no other sink is.
+    pub fn file_store_enabled(&self) -> bool {
+        self.analytics
+            .file
+            .enabled
+            .unwrap_or(self.analytics.mongo_url.is_none())
+    }
+
+    /// The effective settings as YAML, secrets masked (for `check-config`).
+    pub fn describe(&self) -> String {
+        let mut analytics = self.analytics.clone();
+        analytics.mongo_url = analytics.mongo_url.as_deref().map(mask_url);
+        let keys: BTreeMap<&str, &str> = self
+            .keys
+            .0
+            .keys()
+            .map(|k| (k.as_str(), "********"))
+            .collect();
+        let redis = self.redis.clone().map(|mut r| {
+            if !r.password.is_empty() {
+                r.password = "********".into();
+            }
+            if !r.sentinel_password.is_empty() {
+                r.sentinel_password = "********".into();
+            }
+            r
+        });
+        #[derive(Serialize)]
+        struct Effective<'a> {
+            keys: BTreeMap<&'a str, &'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            redis: Option<LiveKitRedisConfig>,
+            openvidu: BTreeMap<&'static str, AnalyticsConfig>,
+        }
+        let effective = Effective {
+            keys,
+            redis,
+            openvidu: BTreeMap::from([("analytics", analytics)]),
+        };
+        serde_yaml::to_string(&effective).expect("config serializes")
+    }
+}
+
+/// A relative `key_file` is taken relative to the config file's folder.
+fn resolve_relative(source: &ConfigSource, path: &Path) -> PathBuf {
+    match source {
+        ConfigSource::File(file) if path.is_relative() => file
+            .parent()
+            .map(|dir| dir.join(path))
+            .unwrap_or_else(|| path.to_path_buf()),
+        _ => path.to_path_buf(),
+    }
+}
+
+/// Replaces the password of a connection string with `****`.
+pub fn mask_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{}{}:****{}",
+            &url[..scheme_end + 3],
+            &authority[..colon],
+            &url[scheme_end + 3 + at..]
+        ),
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,113 @@
+use super::*;
+
+fn parse(text: &str) -> anyhow::Result<Config> {
+    Config::parse(text, ConfigSource::File(PathBuf::from("test.yaml")))
+}
+
+#[test]
+fn shipped_config_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.yaml");
+    let config = Config::from_file(&path).unwrap();
+    assert!(config.analytics.enabled);
+    assert_eq!(config.keys.secret("devkey"), Some("secret"));
+    assert!(config.analytics.mongo_url.is_some());
+    assert!(!config.file_store_enabled());
+}
+
+#[test]
+fn embedded_config_needs_no_server() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config.local.yaml");
+    let config = Config::from_file(&path).unwrap();
+    assert!(config.analytics.mongo_url.is_none());
+    assert!(config.file_store_enabled());
+}
+
+#[test]
+fn other_livekit_keys_are_ignored() {
+    let config = parse(
+        "port: 7880\nrtc:\n  tcp_port: 7881\nwebhook:\n  urls: [http://x]\nkeys:\n  k: s\nopenvidu:\n  analytics:\n    enabled: true\n    interval: 1h30m\n    expiration: 1.5h\n",
+    )
+    .unwrap();
+    assert_eq!(config.analytics.interval, Duration::from_secs(5400));
+    assert_eq!(config.analytics.expiration, Duration::from_secs(5400));
+    assert_eq!(config.keys.secret("k"), Some("s"));
+}
+
+#[test]
+fn unknown_analytics_key_is_named() {
+    let err = parse("openvidu:\n  analytics:\n    intervall: 10s\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("intervall"), "{err}");
+    assert!(err.contains("test.yaml"), "{err}");
+    assert!(err.contains("openvidu.analytics"), "{err}");
+}
+
+#[test]
+fn bad_duration_names_key_and_value() {
+    let err = parse("openvidu:\n  analytics:\n    interval: 10 parsecs\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`10 parsecs`"), "{err}");
+    assert!(err.contains("interval"), "{err}");
+    assert!(err.contains("test.yaml"), "{err}");
+}
+
+#[test]
+fn bad_values_are_named() {
+    let err = parse("openvidu:\n  analytics:\n    interval: 0s\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("openvidu.analytics.interval"), "{err}");
+    let err = parse("openvidu:\n  analytics:\n    mongo_url: http://db\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("mongo_url") && err.contains("http://db"),
+        "{err}"
+    );
+    let err = parse("openvidu:\n  analytics:\n    queue:\n      overflow: explode\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("explode") && err.contains("overflow"), "{err}");
+}
+
+#[test]
+fn unreadable_file_is_named() {
+    let err = Config::from_file(Path::new("/nonexistent/livekit.yaml")).unwrap_err();
+    assert!(format!("{err:#}").contains("/nonexistent/livekit.yaml"));
+}
+
+#[test]
+fn key_file_is_read_relative_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keys.yaml"), "filekey: filesecret\n").unwrap();
+    let config_path = dir.path().join("livekit.yaml");
+    std::fs::write(&config_path, "key_file: keys.yaml\nkeys:\n  inline: s1\n").unwrap();
+    let config = Config::from_file(&config_path).unwrap();
+    assert_eq!(config.keys.secret("filekey"), Some("filesecret"));
+    assert_eq!(config.keys.secret("inline"), Some("s1"));
+}
+
+#[test]
+fn secrets_are_masked() {
+    let config = parse(
+        "keys:\n  devkey: topsecret\nredis:\n  address: localhost:6379\n  password: redispass\nopenvidu:\n  analytics:\n    mongo_url: mongodb://admin:dbpass@db:27017/?authSource=admin\n",
+    )
+    .unwrap();
+    let text = config.describe();
+    assert!(
+        !text.contains("topsecret") && !text.contains("redispass") && !text.contains("dbpass"),
+        "{text}"
+    );
+    assert!(
+        text.contains("devkey") && text.contains("mongodb://admin:****@db:27017"),
+        "{text}"
+    );
+}
+
+#[test]
+fn disabled_is_kept() {
+    let config = parse("openvidu:\n  analytics:\n    enabled: false\n").unwrap();
+    assert!(!config.analytics.enabled);
+}

@@ -1,0 +1,59 @@
+//! Deterministic document ids, built exactly as the OpenVidu fork builds them, so a re-sent
+//! item never becomes a second document.
+
+use livekit_protocol::{AnalyticsEvent, AnalyticsStat};
+use md5::{Digest, Md5};
+
+/// Events: `[room.sid:][participant_id:][track_id:]TYPE:<ts>`.
+pub fn event_key(event: &AnalyticsEvent, type_name: &str) -> String {
+    let mut key = String::with_capacity(96);
+    if let Some(room) = event.room.as_ref().filter(|r| !r.sid.is_empty()) {
+        key.push_str(&room.sid);
+        key.push(':');
+    }
+    for part in [&event.participant_id, &event.track_id] {
+        if !part.is_empty() {
+            key.push_str(part);
+            key.push(':');
+        }
+    }
+    key.push_str(type_name);
+    key.push(':');
+    push_ts(
+        &mut key,
+        event.timestamp.as_ref().map(|t| (t.seconds, t.nanos)),
+    );
+    key
+}
+
+/// Stats: `room_id:participant_id:track_id:KIND:node:<ts>`.
+pub fn stat_key(stat: &AnalyticsStat, kind_name: &str) -> String {
+    let mut key = [
+        stat.room_id.as_str(),
+        &stat.participant_id,
+        &stat.track_id,
+        kind_name,
+        &stat.node,
+    ]
+    .join(":");
+    key.push(':');
+    push_ts(
+        &mut key,
+        stat.time_stamp.as_ref().map(|t| (t.seconds, t.nanos)),
+    );
+    key
+}
+
+/// `<ts>`: the decimal seconds, followed by the decimal nanos when nanos > 0.
+fn push_ts(key: &mut String, ts: Option<(i64, i32)>) {
+    let (seconds, nanos) = ts.unwrap_or((0, 0));
+    key.push_str(&seconds.to_string());
+    if nanos > 0 {
+        key.push_str(&nanos.to_string());
+    }
+}
+
+/// Lower-case hex MD5 of a key string.
+pub fn md5_hex(key: &str) -> String {
+    hex::encode(Md5::digest(key.as_bytes()))
+}

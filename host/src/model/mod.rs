@@ -1,0 +1,241 @@
+//! The items the host carries from ingest to sinks: LiveKit analytics events and stats
+//! (the protocol crate's `AnalyticsEvent` / `AnalyticsStat`), each turned once into the
+//! document of the storage contract and shared by every sink.
+
+mod document;
+mod id;
+
+pub use document::{message_document, DESCRIPTORS};
+pub use id::{event_key, md5_hex, stat_key};
+
+#[cfg(test)]
+use livekit_protocol::AnalyticsStream;
+use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, StreamType};
+use serde_json::{Map, Value};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What an item is; each kind has its own queue in every sink and its own collection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ItemKind {
+    /// An `AnalyticsEvent`.
+    Event,
+    /// An `AnalyticsStat`.
+    Stat,
+    /// An `AnalyticsNodeRooms` snapshot.
+    NodeRooms,
+    /// A node-level aggregate scraped from livekit-server's Prometheus metrics.
+    NodeStats,
+}
+
+impl ItemKind {
+    /// Every kind, in queue order.
+    pub const ALL: [ItemKind; 4] = [
+        ItemKind::Event,
+        ItemKind::Stat,
+        ItemKind::NodeRooms,
+        ItemKind::NodeStats,
+    ];
+
+    /// The collection (MongoDB) or file prefix (embedded store) of this kind.
+    pub fn collection(self) -> &'static str {
+        match self {
+            ItemKind::Event => "events",
+            ItemKind::Stat => "stats",
+            ItemKind::NodeRooms => "node_rooms",
+            ItemKind::NodeStats => "node_stats",
+        }
+    }
+
+    /// Position of this kind in [`ItemKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A `google.protobuf.Timestamp`, as stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Timestamp {
+    /// Seconds since the Unix epoch.
+    pub seconds: i64,
+    /// Nanoseconds within the second.
+    pub nanos: i32,
+}
+
+impl Timestamp {
+    /// The given wall-clock time.
+    pub fn from_system_time(time: SystemTime) -> Self {
+        let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+        Timestamp {
+            seconds: since.as_secs() as i64,
+            nanos: since.subsec_nanos() as i32,
+        }
+    }
+
+    /// As a protocol timestamp.
+    pub fn to_proto(self) -> pbjson_types::Timestamp {
+        pbjson_types::Timestamp {
+            seconds: self.seconds,
+            nanos: self.nanos,
+        }
+    }
+}
+
+/// An accepted item, converted once and shared (behind an [`Arc`]) by every sink's queue.
+#[derive(Debug)]
+pub struct Item {
+    /// What it is.
+    pub kind: ItemKind,
+    /// The document `_id`: hex MD5 of the contract's key string.
+    pub id: String,
+    /// Event type name (`ROOM_CREATED`) or stat kind name (`UPSTREAM`); empty for node kinds.
+    pub type_name: String,
+    /// When it happened.
+    pub timestamp: Timestamp,
+    /// Room sid.
+    pub room_id: String,
+    /// Room name.
+    pub room_name: String,
+    /// Participant sid.
+    pub participant_id: String,
+    /// Participant identity, where known.
+    pub participant_identity: String,
+    /// Track sid.
+    pub track_id: String,
+    /// LiveKit node id.
+    pub node_id: String,
+    /// Stat score (0 for other kinds).
+    pub score: f32,
+    /// The contract document, `_id` first, without `openvidu_expire_at`.
+    pub document: Map<String, Value>,
+    /// When the stored copy expires (`openvidu_expire_at`).
+    pub expire_at: SystemTime,
+    json: OnceLock<String>,
+}
+
+/// An item shared between queues.
+pub type SharedItem = Arc<Item>;
+
+/// The name of `openvidu_expire_at`, the TTL field.
+pub const EXPIRE_FIELD: &str = "openvidu_expire_at";
+
+impl Item {
+    /// Builds an item from its parts; `document` must already hold `_id`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        kind: ItemKind,
+        id: String,
+        document: Map<String, Value>,
+        expire_at: SystemTime,
+    ) -> Self {
+        Item {
+            kind,
+            id,
+            type_name: String::new(),
+            timestamp: Timestamp::default(),
+            room_id: String::new(),
+            room_name: String::new(),
+            participant_id: String::new(),
+            participant_identity: String::new(),
+            track_id: String::new(),
+            node_id: String::new(),
+            score: 0.0,
+            document,
+            expire_at,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// Converts an event; a missing timestamp is set to `now` first (the id depends on it).
+    pub fn from_event(mut event: AnalyticsEvent, now: SystemTime, expiration: Duration) -> Self {
+        if event.timestamp.is_none() {
+            event.timestamp = Some(Timestamp::from_system_time(now).to_proto());
+        }
+        let ts = event
+            .timestamp
+            .map(|t| Timestamp {
+                seconds: t.seconds,
+                nanos: t.nanos,
+            })
+            .unwrap_or_default();
+        let type_name = AnalyticsEventType::try_from(event.r#type)
+            .map(|t| t.as_str_name().to_string())
+            .unwrap_or_else(|_| event.r#type.to_string());
+        let id = md5_hex(&event_key(&event, &type_name));
+        let document = message_document(&event, "livekit.AnalyticsEvent", &id);
+        let room = event.room.as_ref();
+        let participant = event.participant.as_ref();
+        let mut item = Item::new(ItemKind::Event, id, document, now + expiration);
+        item.type_name = type_name;
+        item.timestamp = ts;
+        item.room_id = room
+            .map(|r| r.sid.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or(event.room_id);
+        item.room_name = room.map(|r| r.name.clone()).unwrap_or_default();
+        item.participant_id = if event.participant_id.is_empty() {
+            participant.map(|p| p.sid.clone()).unwrap_or_default()
+        } else {
+            event.participant_id
+        };
+        item.participant_identity = participant.map(|p| p.identity.clone()).unwrap_or_default();
+        item.track_id = if event.track_id.is_empty() {
+            event
+                .track
+                .as_ref()
+                .map(|t| t.sid.clone())
+                .unwrap_or_default()
+        } else {
+            event.track_id
+        };
+        item.node_id = event.node_id;
+        item
+    }
+
+    /// Converts a stat; a missing timestamp is set to `now` first (the id depends on it).
+    pub fn from_stat(mut stat: AnalyticsStat, now: SystemTime, expiration: Duration) -> Self {
+        if stat.time_stamp.is_none() {
+            stat.time_stamp = Some(Timestamp::from_system_time(now).to_proto());
+        }
+        let ts = stat
+            .time_stamp
+            .map(|t| Timestamp {
+                seconds: t.seconds,
+                nanos: t.nanos,
+            })
+            .unwrap_or_default();
+        let kind_name = StreamType::try_from(stat.kind)
+            .map(|k| k.as_str_name().to_string())
+            .unwrap_or_else(|_| stat.kind.to_string());
+        let id = md5_hex(&stat_key(&stat, &kind_name));
+        let document = message_document(&stat, "livekit.AnalyticsStat", &id);
+        let mut item = Item::new(ItemKind::Stat, id, document, now + expiration);
+        item.type_name = kind_name;
+        item.timestamp = ts;
+        item.room_id = stat.room_id;
+        item.room_name = stat.room_name;
+        item.participant_id = stat.participant_id;
+        item.track_id = stat.track_id;
+        item.node_id = stat.node;
+        item.score = stat.score;
+        item
+    }
+
+    /// The JSON document given to non-MongoDB sinks: the contract document plus
+    /// `openvidu_expire_at` as an RFC 3339 UTC string. Serialized once, on first use.
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            let mut doc = self.document.clone();
+            doc.insert(EXPIRE_FIELD.into(), Value::String(self.expire_at_rfc3339()));
+            serde_json::to_string(&doc).expect("a JSON map serializes")
+        })
+    }
+
+    /// `openvidu_expire_at` as an RFC 3339 UTC string with milliseconds.
+    pub fn expire_at_rfc3339(&self) -> String {
+        humantime::format_rfc3339_millis(self.expire_at).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,117 @@
+//! The fan-out between ingest and sinks: every accepted item is queued once in every sink
+//! that stores its kind.
+
+use crate::config::OverflowPolicy;
+use crate::model::{Item, ItemKind, SharedItem};
+use crate::queue::SinkQueue;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Why items were not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AcceptError {
+    /// The host is shutting down.
+    #[error("the host is shutting down")]
+    Closed,
+    /// A sink's queue is full and the overflow policy is `reject`.
+    #[error("the queue of sink `{0}` is full")]
+    Full(String),
+}
+
+/// One sink as the pipeline sees it.
+#[derive(Debug)]
+pub struct SinkLane {
+    /// The sink's name.
+    pub name: String,
+    /// The kinds it stores.
+    pub kinds: Vec<ItemKind>,
+    /// Its queues.
+    pub queue: Arc<SinkQueue>,
+}
+
+/// Accepts items from the doors and queues them for every sink.
+#[derive(Debug)]
+pub struct Pipeline {
+    lanes: Vec<SinkLane>,
+    policy: OverflowPolicy,
+    accepting: AtomicBool,
+    wake: Arc<Notify>,
+    received: [AtomicU64; 4],
+}
+
+impl Pipeline {
+    /// A pipeline feeding `lanes`; `wake` is notified to flush early (see [`Pipeline::flush_soon`]).
+    pub fn new(lanes: Vec<SinkLane>, policy: OverflowPolicy, wake: Arc<Notify>) -> Self {
+        Pipeline {
+            lanes,
+            policy,
+            accepting: AtomicBool::new(true),
+            wake,
+            received: Default::default(),
+        }
+    }
+
+    /// Queues items in every sink that stores their kind. With the `reject` policy, nothing
+    /// is queued unless every sink has room for all of them.
+    pub fn accept(&self, items: Vec<Item>) -> Result<usize, AcceptError> {
+        if !self.accepting.load(Ordering::Acquire) {
+            return Err(AcceptError::Closed);
+        }
+        if self.policy == OverflowPolicy::Reject {
+            for kind in ItemKind::ALL {
+                let n = items.iter().filter(|i| i.kind == kind).count();
+                if n == 0 {
+                    continue;
+                }
+                if let Some(lane) = self.lanes_for(kind).find(|l| !l.queue.has_room(kind, n)) {
+                    return Err(AcceptError::Full(lane.name.clone()));
+                }
+            }
+        }
+        let count = items.len();
+        for item in items {
+            self.received[item.kind.index()].fetch_add(1, Ordering::Relaxed);
+            let kind = item.kind;
+            let shared: SharedItem = Arc::new(item);
+            for lane in self.lanes_for(kind) {
+                lane.queue.push(shared.clone());
+            }
+        }
+        Ok(count)
+    }
+
+    fn lanes_for(&self, kind: ItemKind) -> impl Iterator<Item = &SinkLane> {
+        self.lanes.iter().filter(move |l| l.kinds.contains(&kind))
+    }
+
+    /// Stops accepting: later calls to [`Pipeline::accept`] fail with [`AcceptError::Closed`].
+    pub fn close(&self) {
+        self.accepting.store(false, Ordering::Release);
+    }
+
+    /// Whether items are still accepted.
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Acquire)
+    }
+
+    /// Asks every sink to send now instead of at its next tick.
+    pub fn flush_soon(&self) {
+        self.wake.notify_waiters();
+    }
+
+    /// The sinks fed by this pipeline.
+    pub fn lanes(&self) -> &[SinkLane] {
+        &self.lanes
+    }
+
+    /// Items accepted so far, of one kind.
+    pub fn received(&self, kind: ItemKind) -> u64 {
+        self.received[kind.index()].load(Ordering::Relaxed)
+    }
+
+    /// Items queued in all sinks together.
+    pub fn queued(&self) -> usize {
+        self.lanes.iter().map(|l| l.queue.len()).sum()
+    }
+}

@@ -1,0 +1,197 @@
+//! Per-sink FIFO queues: one per item kind, bounded, with an explicit overflow policy.
+//!
+//! Items that a sink failed to store go back to the front, in their order. Re-queued items
+//! are never dropped for room: a queue can exceed its capacity by at most one batch.
+
+use crate::config::OverflowPolicy;
+use crate::model::{ItemKind, SharedItem};
+use crate::telemetry::SinkCounters;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// What [`SinkQueue::push`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// Queued.
+    Queued,
+    /// Queued, and the oldest item of that kind was dropped to make room.
+    DroppedOldest,
+    /// Not queued: the queue was full.
+    DroppedNew,
+}
+
+/// The queues of one sink.
+#[derive(Debug)]
+pub struct SinkQueue {
+    sink: String,
+    capacity: usize,
+    policy: OverflowPolicy,
+    counters: Arc<SinkCounters>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    fifos: [VecDeque<SharedItem>; 4],
+    /// Items dropped in the current overflow burst, per kind (0: not overflowing).
+    burst: [u64; 4],
+}
+
+impl SinkQueue {
+    /// Empty queues for the sink `sink`.
+    pub fn new(
+        sink: &str,
+        capacity: usize,
+        policy: OverflowPolicy,
+        counters: Arc<SinkCounters>,
+    ) -> Self {
+        SinkQueue {
+            sink: sink.into(),
+            capacity,
+            policy,
+            counters,
+            inner: Mutex::default(),
+        }
+    }
+
+    /// Appends an item, applying the overflow policy when its queue is full. The first drop
+    /// of a burst is logged; so is the end of the burst, with how many were dropped.
+    pub fn push(&self, item: SharedItem) -> Pushed {
+        let kind = item.kind.index();
+        let mut inner = self.inner.lock().expect("queue lock");
+        let outcome = if inner.fifos[kind].len() < self.capacity {
+            inner.fifos[kind].push_back(item);
+            Pushed::Queued
+        } else {
+            match self.policy {
+                OverflowPolicy::DropOldest => {
+                    inner.fifos[kind].pop_front();
+                    inner.fifos[kind].push_back(item);
+                    Pushed::DroppedOldest
+                }
+                OverflowPolicy::DropNewest | OverflowPolicy::Reject => Pushed::DroppedNew,
+            }
+        };
+        if outcome == Pushed::Queued {
+            if inner.burst[kind] > 0 {
+                tracing::warn!(
+                    sink = %self.sink, kind = ItemKind::ALL[kind].collection(), dropped = inner.burst[kind],
+                    "queue has room again; items dropped during the overflow burst"
+                );
+                inner.burst[kind] = 0;
+            }
+        } else {
+            if inner.burst[kind] == 0 {
+                tracing::warn!(
+                    sink = %self.sink, kind = ItemKind::ALL[kind].collection(), capacity = self.capacity,
+                    policy = ?self.policy, "queue full: dropping items"
+                );
+            }
+            inner.burst[kind] += 1;
+            SinkCounters::add(&self.counters.overflowed, 1);
+        }
+        outcome
+    }
+
+    /// Whether `n` more items of `kind` fit without dropping any.
+    pub fn has_room(&self, kind: ItemKind, n: usize) -> bool {
+        self.inner.lock().expect("queue lock").fifos[kind.index()].len() + n <= self.capacity
+    }
+
+    /// Takes up to `max` items of each kind, oldest first, events first.
+    pub fn take_batch(&self, max: usize) -> Vec<SharedItem> {
+        let mut inner = self.inner.lock().expect("queue lock");
+        let mut batch = Vec::new();
+        for fifo in inner.fifos.iter_mut() {
+            let n = fifo.len().min(max);
+            batch.extend(fifo.drain(..n));
+        }
+        batch
+    }
+
+    /// Puts items back at the front of their queues, keeping their order.
+    pub fn requeue_front(&self, items: Vec<SharedItem>) {
+        let mut inner = self.inner.lock().expect("queue lock");
+        for item in items.into_iter().rev() {
+            inner.fifos[item.kind.index()].push_front(item);
+        }
+    }
+
+    /// Items queued, all kinds.
+    pub fn len(&self) -> usize {
+        self.inner
+            .lock()
+            .expect("queue lock")
+            .fifos
+            .iter()
+            .map(VecDeque::len)
+            .sum()
+    }
+
+    /// Items of one kind queued.
+    pub fn len_of(&self, kind: ItemKind) -> usize {
+        self.inner.lock().expect("queue lock").fifos[kind.index()].len()
+    }
+
+    /// Whether nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Item;
+    use std::time::SystemTime;
+
+    fn item(kind: ItemKind, id: &str) -> SharedItem {
+        Arc::new(Item::new(
+            kind,
+            id.into(),
+            Default::default(),
+            SystemTime::now(),
+        ))
+    }
+
+    fn ids(items: &[SharedItem]) -> Vec<&str> {
+        items.iter().map(|i| i.id.as_str()).collect()
+    }
+
+    #[test]
+    fn fifo_per_kind_and_requeue_at_front() {
+        let q = SinkQueue::new("t", 10, OverflowPolicy::DropOldest, Default::default());
+        for id in ["e1", "e2", "e3"] {
+            q.push(item(ItemKind::Event, id));
+        }
+        q.push(item(ItemKind::Stat, "s1"));
+        let batch = q.take_batch(2);
+        assert_eq!(ids(&batch), ["e1", "e2", "s1"]);
+        q.requeue_front(batch);
+        assert_eq!(ids(&q.take_batch(10)), ["e1", "e2", "e3", "s1"]);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn overflow_policies_are_applied_and_counted() {
+        let counters = Arc::new(SinkCounters::default());
+        let q = SinkQueue::new("t", 2, OverflowPolicy::DropOldest, counters.clone());
+        for id in ["a", "b", "c"] {
+            q.push(item(ItemKind::Event, id));
+        }
+        assert_eq!(ids(&q.take_batch(10)), ["b", "c"]);
+        assert_eq!(counters.snapshot().overflowed, 1);
+
+        let counters = Arc::new(SinkCounters::default());
+        let q = SinkQueue::new("t", 2, OverflowPolicy::DropNewest, counters.clone());
+        let pushed: Vec<Pushed> = ["a", "b", "c"]
+            .iter()
+            .map(|id| q.push(item(ItemKind::Event, id)))
+            .collect();
+        assert_eq!(pushed, [Pushed::Queued, Pushed::Queued, Pushed::DroppedNew]);
+        assert!(q.has_room(ItemKind::Stat, 2));
+        assert!(!q.has_room(ItemKind::Event, 1));
+        assert_eq!(ids(&q.take_batch(10)), ["a", "b"]);
+        assert_eq!(counters.snapshot().overflowed, 1);
+    }
+}

@@ -1,0 +1,250 @@
+//! The per-sink worker: every `interval` it sends what its queues hold, in chunks, and puts
+//! back what failed, backing off (exponential with jitter, capped) while the sink fails.
+//! On shutdown it flushes once more within a deadline.
+
+use crate::config::RetryConfig;
+use crate::queue::SinkQueue;
+use crate::sinks::{BatchReport, Sink};
+use crate::telemetry::SinkCounters;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+/// Timing of a worker.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Time between rounds.
+    pub interval: Duration,
+    /// Items per kind per batch.
+    pub batch_size: usize,
+    /// Longest a single `send_batch` may take before it counts as failed.
+    pub send_timeout: Duration,
+    /// Backoff after failures.
+    pub retry: RetryConfig,
+    /// Deadline of the final flush.
+    pub shutdown_timeout: Duration,
+}
+
+/// What a worker left behind when it stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSummary {
+    /// The sink's name.
+    pub sink: String,
+    /// Items still queued (not stored) at exit.
+    pub left_queued: usize,
+}
+
+/// Drives one sink.
+pub struct Worker {
+    sink: Box<dyn Sink>,
+    queue: Arc<SinkQueue>,
+    counters: Arc<SinkCounters>,
+    settings: WorkerSettings,
+    wake: Arc<Notify>,
+    initialized: bool,
+    failures: u32,
+}
+
+/// Why a round stopped early.
+struct RoundFailed(String);
+
+impl Worker {
+    /// A worker for `sink`, sending from `queue`; `wake` starts a round before the next tick.
+    pub fn new(
+        sink: Box<dyn Sink>,
+        queue: Arc<SinkQueue>,
+        counters: Arc<SinkCounters>,
+        settings: WorkerSettings,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Worker {
+            sink,
+            queue,
+            counters,
+            settings,
+            wake,
+            initialized: false,
+            failures: 0,
+        }
+    }
+
+    /// Runs rounds until `shutdown` turns true, then flushes once more.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> WorkerSummary {
+        let mut ticker = tokio::time::interval(self.settings.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut not_before = Instant::now();
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.wait_for(|stop| *stop) => break,
+            }
+            if Instant::now() < not_before {
+                continue;
+            }
+            match self.round().await {
+                Ok(()) => self.failures = 0,
+                Err(RoundFailed(error)) => {
+                    self.failures += 1;
+                    let wait = backoff(&self.settings.retry, self.failures);
+                    not_before = Instant::now() + wait;
+                    tracing::warn!(
+                        sink = self.sink.name(), failures = self.failures, retry_in = ?wait,
+                        queued = self.queue.len(), %error, "sink failed; items stay queued"
+                    );
+                }
+            }
+        }
+        self.final_flush().await
+    }
+
+    /// One round: initialize if needed, then send the backlog present at its start.
+    async fn round(&mut self) -> Result<(), RoundFailed> {
+        if !self.initialized {
+            self.sink
+                .initialize()
+                .await
+                .map_err(|e| RoundFailed(format!("initialize: {e}")))?;
+            self.initialized = true;
+            tracing::info!(sink = self.sink.name(), "sink initialized");
+        }
+        let backlog = self.queue.len();
+        let mut sent = 0;
+        while sent < backlog {
+            let batch = self.queue.take_batch(self.batch_size());
+            if batch.is_empty() {
+                break;
+            }
+            sent += batch.len();
+            self.send(batch).await?;
+        }
+        Ok(())
+    }
+
+    fn batch_size(&self) -> usize {
+        let size = self.settings.batch_size;
+        self.sink
+            .max_batch()
+            .map_or(size, |max| size.min(max.max(1)))
+    }
+
+    /// Sends one batch and settles it: counts, re-queues what failed.
+    async fn send(&mut self, batch: Vec<crate::model::SharedItem>) -> Result<(), RoundFailed> {
+        let started = Instant::now();
+        let report =
+            match tokio::time::timeout(self.settings.send_timeout, self.sink.send_batch(&batch))
+                .await
+            {
+                Ok(report) => report,
+                Err(_) => BatchReport::retry_all(
+                    batch.len(),
+                    format!("no answer within {:?}", self.settings.send_timeout),
+                ),
+            };
+        let c = &self.counters;
+        SinkCounters::add(&c.batches, 1);
+        SinkCounters::add(&c.stored, report.stored_count(batch.len()));
+        SinkCounters::add(&c.duplicates, report.duplicates);
+        SinkCounters::add(&c.rejected, report.rejected);
+        tracing::debug!(sink = self.sink.name(), items = batch.len(), took = ?started.elapsed(), "batch sent");
+        if report.rejected > 0 {
+            tracing::error!(
+                sink = self.sink.name(),
+                rejected = report.rejected,
+                error = report.error.as_deref().unwrap_or(""),
+                "items refused for good; dropped"
+            );
+        }
+        if report.retry.is_empty() {
+            if report.rejected > 0 {
+                SinkCounters::add(&c.failed_batches, 1);
+            }
+            return Ok(());
+        }
+        SinkCounters::add(&c.failed_batches, 1);
+        SinkCounters::add(&c.retried, report.retry.len());
+        let mut retry = report.retry.clone();
+        retry.sort_unstable();
+        retry.dedup();
+        let mut slots: Vec<Option<crate::model::SharedItem>> =
+            batch.into_iter().map(Some).collect();
+        let again: Vec<_> = retry
+            .iter()
+            .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
+            .collect();
+        self.queue.requeue_front(again);
+        Err(RoundFailed(
+            report.error.unwrap_or_else(|| "items failed".into()),
+        ))
+    }
+
+    /// The last round at shutdown: one attempt at everything, within the deadline.
+    async fn final_flush(mut self) -> WorkerSummary {
+        let deadline = self.settings.shutdown_timeout;
+        let name = self.sink.name().to_string();
+        let flushed = tokio::time::timeout(deadline, async {
+            let backlog = self.queue.len();
+            let mut sent = 0;
+            if !self.initialized {
+                if let Err(e) = self.sink.initialize().await {
+                    tracing::error!(sink = %name, error = %e, "cannot initialize for the final flush");
+                    return;
+                }
+                self.initialized = true;
+            }
+            while sent < backlog {
+                let batch = self.queue.take_batch(self.batch_size());
+                if batch.is_empty() {
+                    break;
+                }
+                sent += batch.len();
+                if self.send(batch).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await;
+        if flushed.is_err() {
+            tracing::error!(sink = %name, ?deadline, "final flush ran out of time");
+        }
+        let left_queued = self.queue.len();
+        if left_queued > 0 {
+            tracing::error!(sink = %name, left_queued, "stopping with items not stored (no spool: they are lost)");
+        } else {
+            tracing::info!(sink = %name, "flushed");
+        }
+        WorkerSummary {
+            sink: name,
+            left_queued,
+        }
+    }
+}
+
+/// Exponential backoff with full jitter in [50%, 100%], capped by `max_backoff`.
+pub fn backoff(retry: &RetryConfig, failures: u32) -> Duration {
+    let exp = 2u32.saturating_pow(failures.saturating_sub(1).min(30));
+    let base = retry
+        .initial_backoff
+        .saturating_mul(exp)
+        .min(retry.max_backoff);
+    base.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let retry = RetryConfig {
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(8),
+        };
+        for (failures, max) in [(1, 1), (2, 2), (3, 4), (4, 8), (10, 8), (100, 8)] {
+            let wait = backoff(&retry, failures);
+            assert!(wait <= Duration::from_secs(max), "{failures}: {wait:?}");
+            assert!(wait >= Duration::from_secs(max) / 2, "{failures}: {wait:?}");
+        }
+    }
+}
