@@ -1,7 +1,7 @@
 //! Items and settings shared by the integration tests.
 #![allow(dead_code)]
 
-use analytics_host::config::AnalyticsConfig;
+use analytics_host::config::{AnalyticsConfig, RetryConfig};
 use analytics_host::model::Item;
 use livekit_protocol as lk;
 use std::future::Future;
@@ -9,13 +9,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// Host settings for tests: short interval and backoff.
 pub fn settings() -> AnalyticsConfig {
-    let mut settings = AnalyticsConfig::default();
-    settings.interval = Duration::from_millis(100);
-    settings.retry.initial_backoff = Duration::from_millis(100);
-    settings.retry.max_backoff = Duration::from_millis(500);
-    settings.send_timeout = Duration::from_secs(10);
-    settings.shutdown_timeout = Duration::from_secs(10);
-    settings
+    let defaults = AnalyticsConfig::default();
+    AnalyticsConfig {
+        interval: Duration::from_millis(100),
+        retry: RetryConfig {
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(500),
+        },
+        send_timeout: Duration::from_secs(10),
+        shutdown_timeout: Duration::from_secs(10),
+        ..defaults
+    }
 }
 
 fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
