@@ -42,7 +42,10 @@ async fn mongo_keeps_documents_across_restart() {
     server.stop();
     assert!(!server.is_running());
     assert!(!process_alive(pid), "stop() must end the process");
-    assert!(mongo_ping(server.port()).is_err(), "nothing may answer after stop()");
+    assert!(
+        mongo_ping(server.port()).is_err(),
+        "nothing may answer after stop()"
+    );
 
     let port = server.port();
     server.restart();
@@ -62,25 +65,77 @@ async fn mongo_keeps_documents_across_restart() {
 }
 
 #[tokio::test]
+async fn mongo_ttl_index_expires_documents() {
+    let server = MongoServer::start();
+    let client = mongodb::Client::with_uri_str(server.url()).await.unwrap();
+    let coll = client.database("lka_test").collection::<Document>("ttl");
+    let index = mongodb::IndexModel::builder()
+        .keys(doc! { "at": 1 })
+        .options(
+            mongodb::options::IndexOptions::builder()
+                .expire_after(std::time::Duration::from_secs(0))
+                .build(),
+        )
+        .build();
+    coll.create_index(index).await.unwrap();
+    let past = mongodb::bson::DateTime::from_millis(
+        mongodb::bson::DateTime::now().timestamp_millis() - 1000,
+    );
+    coll.insert_one(doc! { "at": past, "old": true })
+        .await
+        .unwrap();
+    // Far in the future: must stay.
+    let future = mongodb::bson::DateTime::from_millis(
+        mongodb::bson::DateTime::now().timestamp_millis() + 3_600_000,
+    );
+    coll.insert_one(doc! { "at": future, "old": false })
+        .await
+        .unwrap();
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 2);
+
+    assert_eq!(server.prune_ttl(), 1);
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 1);
+    let left = coll
+        .find_one(doc! {})
+        .await
+        .unwrap()
+        .expect("one document left");
+    assert_eq!(left.get_bool("old"), Ok(false));
+    client.shutdown().await;
+}
+
+#[tokio::test]
 async fn mongo_url_without_direct_connection_also_works() {
     // The server announces itself as a one-node replica set named after itself;
     // the driver discovers it and still reaches it on the same address.
     let server = MongoServer::start();
-    let url = format!("mongodb://127.0.0.1:{}/?serverSelectionTimeoutMS=10000", server.port());
+    let url = format!(
+        "mongodb://127.0.0.1:{}/?serverSelectionTimeoutMS=10000",
+        server.port()
+    );
     let client = mongodb::Client::with_uri_str(url).await.unwrap();
     let reply = client
         .database("admin")
         .run_command(doc! { "ping": 1 })
         .await
         .unwrap();
-    assert_eq!(reply.get_f64("ok").ok().or(reply.get_i32("ok").ok().map(f64::from)), Some(1.0));
+    assert_eq!(
+        reply
+            .get_f64("ok")
+            .ok()
+            .or(reply.get_i32("ok").ok().map(f64::from)),
+        Some(1.0)
+    );
     client.shutdown().await;
 }
 
 #[test]
 fn redis_plain_set_get_and_restart() {
     let mut server = RedisServer::start(RedisFlavor::Plain);
-    assert_eq!(server.url(), format!("redis://127.0.0.1:{}/", server.port()));
+    assert_eq!(
+        server.url(),
+        format!("redis://127.0.0.1:{}/", server.port())
+    );
     assert_eq!(server.cmd(&["PING"]), Resp::Simple("PONG".into()));
     assert_eq!(server.cmd(&["SET", "k", "v1"]), Resp::Simple("OK".into()));
     assert_eq!(server.cmd(&["GET", "k"]).as_str(), Some("v1"));
@@ -121,8 +176,22 @@ fn redis_with_modules_json_and_search() {
 
     assert_eq!(
         server.cmd(&[
-            "FT.CREATE", "idx:events", "ON", "JSON", "PREFIX", "1", "ev:", "SCHEMA", "$.room",
-            "AS", "room", "TAG", "$.n", "AS", "n", "NUMERIC",
+            "FT.CREATE",
+            "idx:events",
+            "ON",
+            "JSON",
+            "PREFIX",
+            "1",
+            "ev:",
+            "SCHEMA",
+            "$.room",
+            "AS",
+            "room",
+            "TAG",
+            "$.n",
+            "AS",
+            "n",
+            "NUMERIC",
         ]),
         Resp::Simple("OK".into())
     );
@@ -161,7 +230,11 @@ fn redis_password_is_required_and_checked() {
         assert_eq!(server.cmd(&["PING"]), Resp::Simple("PONG".into()));
 
         let wrong = redis_call(server.port(), Some("wrong"), &["PING"]).unwrap();
-        assert_eq!(wrong.error_code(), Some("WRONGPASS"), "{flavor:?}: {wrong:?}");
+        assert_eq!(
+            wrong.error_code(),
+            Some("WRONGPASS"),
+            "{flavor:?}: {wrong:?}"
+        );
 
         let none = redis_call(server.port(), None, &["GET", "k"]).unwrap();
         assert_eq!(none.error_code(), Some("NOAUTH"), "{flavor:?}: {none:?}");

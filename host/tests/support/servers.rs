@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -31,8 +31,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How long a server may take to answer after it was started.
-pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server may take to answer after it was started: 60 s, or
+/// `$LKA_SERVER_START_TIMEOUT` seconds.
+pub fn start_timeout() -> Duration {
+    std::env::var("LKA_SERVER_START_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(60))
+}
 /// How long `stop()` waits after SIGTERM before it sends SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const LOG_FILE: &str = "server.log";
@@ -47,7 +54,9 @@ pub fn cache_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    Path::new(&home).join(".cache").join("livekit-analytics-host")
+    Path::new(&home)
+        .join(".cache")
+        .join("livekit-analytics-host")
 }
 
 fn env_file() -> PathBuf {
@@ -118,8 +127,7 @@ pub fn free_port() -> u16 {
     static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
     let given = GIVEN.get_or_init(Default::default);
     loop {
-        let listener =
-            TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
         let port = listener.local_addr().expect("local address").port();
         drop(listener);
         if given.lock().unwrap().insert(port) {
@@ -190,32 +198,46 @@ impl Proc {
     }
 }
 
-/// Polls `ready` until it returns true, the process exits, or `START_TIMEOUT` passes.
-/// Returns `Err(message)` on failure.
+/// Why a server did not come up.
+struct StartError {
+    message: String,
+    /// The process exited (e.g. its port was taken meanwhile): worth another port.
+    exited: bool,
+}
+
+/// Polls `ready` until it returns true, the process exits, or `start_timeout()` passes.
 fn wait_ready(
     name: &str,
     proc: &mut Proc,
     log: &Path,
     mut ready: impl FnMut() -> bool,
-) -> Result<Duration, String> {
+) -> Result<Duration, StartError> {
     let t0 = Instant::now();
+    let timeout = start_timeout();
     loop {
         if ready() {
+            eprintln!("{name} answered after {:.2?}", t0.elapsed());
             return Ok(t0.elapsed());
         }
         if let Some(status) = proc.exited() {
-            return Err(format!(
-                "{name} exited ({status}) before it answered; tail of {}:\n{}",
-                log.display(),
-                log_tail(log, 40)
-            ));
+            return Err(StartError {
+                message: format!(
+                    "{name} exited ({status}) before it answered; tail of {}:\n{}",
+                    log.display(),
+                    log_tail(log, 40)
+                ),
+                exited: true,
+            });
         }
-        if t0.elapsed() > START_TIMEOUT {
-            return Err(format!(
-                "{name} did not answer within {START_TIMEOUT:?}; tail of {}:\n{}",
-                log.display(),
-                log_tail(log, 40)
-            ));
+        if t0.elapsed() > timeout {
+            return Err(StartError {
+                message: format!(
+                    "{name} did not answer within {timeout:?}; tail of {}:\n{}",
+                    log.display(),
+                    log_tail(log, 40)
+                ),
+                exited: false,
+            });
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -234,8 +256,14 @@ fn connect(port: u16) -> io::Result<TcpStream> {
 // MongoDB (SecantusDB)
 // ---------------------------------------------------------------------------
 
+/// The server's configuration file. (Its `[storage] ttl_sweep_seconds` key is
+/// accepted but not used by `secantusd-py` 0.7.0b3: TTL indexes are swept every 60 s,
+/// as mongod does; call `MongoServer::prune_ttl()` for an immediate pass.)
+pub const SECANTUSD_TOML: &str = "[storage]\ncache_size = \"256M\"\n";
+
 /// A SecantusDB server (`secantusd-py`), speaking MongoDB's wire protocol, storing in
-/// WiredTiger under its temporary directory.
+/// WiredTiger under its temporary directory. It announces itself as the primary of a
+/// one-node replica set named `secantus`; `url()` asks for a direct connection.
 pub struct MongoServer {
     port: u16,
     proc: Option<Proc>,
@@ -250,9 +278,10 @@ impl MongoServer {
             .prefix("lka-mongo-")
             .tempdir()
             .expect("create a temporary directory");
-        // An empty config file: `--config` turns off the search for a
+        // Our own config file: `--config` also turns off the search for a
         // `secantusd.toml` in the working or home directory.
-        File::create(dir.path().join("secantusd.toml")).expect("write secantusd.toml");
+        std::fs::write(dir.path().join("secantusd.toml"), SECANTUSD_TOML)
+            .expect("write secantusd.toml");
         let mut server = MongoServer {
             port: free_port(),
             proc: None,
@@ -270,14 +299,20 @@ impl MongoServer {
                 Ok(()) => return server,
                 Err(e) => {
                     server.kill();
-                    first_err.get_or_insert(e);
+                    if !e.exited {
+                        panic!("{}", e.message);
+                    }
+                    first_err.get_or_insert(e.message);
                 }
             }
         }
-        panic!("secantusd-py failed to start 3 times; first error: {}", first_err.unwrap())
+        panic!(
+            "secantusd-py failed to start 3 times; first error: {}",
+            first_err.unwrap()
+        )
     }
 
-    fn spawn_and_wait(&mut self) -> Result<(), String> {
+    fn spawn_and_wait(&mut self) -> Result<(), StartError> {
         let exe = installed_path("LKA_SECANTUSD");
         let root = self.dir.path();
         let args = vec![
@@ -292,7 +327,11 @@ impl MongoServer {
         ];
         let log = self.log_path();
         writeln!(
-            OpenOptions::new().create(true).append(true).open(&log).unwrap(),
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .unwrap(),
             "=== starting secantusd-py on port {}",
             self.port
         )
@@ -331,6 +370,15 @@ impl MongoServer {
         self.proc.is_some()
     }
 
+    /// Deletes the documents that TTL indexes have expired now, instead of at the
+    /// next sweep (every 60 s), with SecantusDB's `secantusAdmin.pruneTtl` command.
+    /// Returns how many it deleted.
+    pub fn prune_ttl(&self) -> u64 {
+        let reply = mongo_admin_command(self.port, "secantusAdmin.pruneTtl")
+            .unwrap_or_else(|e| panic!("secantusAdmin.pruneTtl: {e}"));
+        bson_top_level_number(&reply, "pruned").unwrap_or(0.0) as u64
+    }
+
     /// Stops the server gracefully (SIGTERM, then SIGKILL after a while) and waits
     /// for it. The storage directory is kept.
     pub fn stop(&mut self) {
@@ -352,7 +400,8 @@ impl MongoServer {
     pub fn restart(&mut self) {
         self.stop();
         if let Err(e) = self.spawn_and_wait() {
-            panic!("{e}");
+            self.kill();
+            panic!("{}", e.message);
         }
     }
 }
@@ -365,12 +414,19 @@ impl Drop for MongoServer {
 
 /// Sends `{ping: 1, $db: "admin"}` as an OP_MSG and checks for `ok: 1`.
 pub fn mongo_ping(port: u16) -> io::Result<()> {
+    mongo_admin_command(port, "ping").map(|_| ())
+}
+
+/// Runs `{<name>: 1, $db: "admin"}` over a raw OP_MSG and returns the reply document
+/// (BSON bytes) if it has `ok: 1`.
+pub fn mongo_admin_command(port: u16, name: &str) -> io::Result<Vec<u8>> {
     let mut stream = connect(port)?;
-    // BSON {ping: int32 1, $db: "admin"}
+    // BSON {<name>: int32 1, $db: "admin"}
     let mut doc = Vec::new();
     doc.extend_from_slice(&[0; 4]);
     doc.push(0x10);
-    doc.extend_from_slice(b"ping\0");
+    doc.extend_from_slice(name.as_bytes());
+    doc.push(0);
     doc.extend_from_slice(&1i32.to_le_bytes());
     doc.push(0x02);
     doc.extend_from_slice(b"$db\0");
@@ -396,7 +452,9 @@ pub fn mongo_ping(port: u16) -> io::Result<()> {
     let len = i32::from_le_bytes(header[..4].try_into().unwrap());
     let op = i32::from_le_bytes(header[12..16].try_into().unwrap());
     if !(21..=48_000_000).contains(&len) || op != 2013 {
-        return Err(io::Error::other(format!("unexpected reply: length {len}, opcode {op}")));
+        return Err(io::Error::other(format!(
+            "unexpected reply: length {len}, opcode {op}"
+        )));
     }
     let mut body = vec![0u8; len as usize - 16];
     stream.read_exact(&mut body)?;
@@ -404,14 +462,15 @@ pub fn mongo_ping(port: u16) -> io::Result<()> {
     if body[4] != 0 {
         return Err(io::Error::other("reply has no body section"));
     }
-    match bson_top_level_ok(&body[5..]) {
-        Some(ok) if ok == 1.0 => Ok(()),
-        other => Err(io::Error::other(format!("ping answered ok: {other:?}"))),
+    let reply = body.split_off(5);
+    match bson_top_level_number(&reply, "ok") {
+        Some(ok) if ok == 1.0 => Ok(reply),
+        other => Err(io::Error::other(format!("{name} answered ok: {other:?}"))),
     }
 }
 
-/// Reads the numeric `ok` field of a BSON document's top level.
-fn bson_top_level_ok(doc: &[u8]) -> Option<f64> {
+/// Reads a numeric field of a BSON document's top level.
+pub fn bson_top_level_number(doc: &[u8], field: &str) -> Option<f64> {
     let total = i32::from_le_bytes(doc.get(..4)?.try_into().ok()?) as usize;
     let doc = doc.get(..total)?;
     let mut i = 4;
@@ -436,7 +495,7 @@ fn bson_top_level_ok(doc: &[u8]) -> Option<f64> {
             0x13 => 16,
             _ => return None,
         };
-        if name == b"ok" {
+        if name == field.as_bytes() {
             let v = doc.get(i..i + value_len)?;
             return match kind {
                 0x01 => Some(f64::from_le_bytes(v.try_into().ok()?)),
@@ -505,19 +564,28 @@ impl RedisServer {
                 Ok(()) => return server,
                 Err(e) => {
                     server.kill();
-                    first_err.get_or_insert(e);
+                    if !e.exited {
+                        panic!("{}", e.message);
+                    }
+                    first_err.get_or_insert(e.message);
                 }
             }
         }
-        panic!("redis-server failed to start 3 times; first error: {}", first_err.unwrap())
+        panic!(
+            "redis-server failed to start 3 times; first error: {}",
+            first_err.unwrap()
+        )
     }
 
-    fn spawn_and_wait(&mut self) -> Result<(), String> {
+    fn spawn_and_wait(&mut self) -> Result<(), StartError> {
         let (exe, modules) = match self.flavor {
             RedisFlavor::Plain => (installed_path("LKA_REDIS_SERVER"), vec![]),
             RedisFlavor::WithModules => (
                 installed_path("LKA_REDIS_STACK_SERVER"),
-                vec![installed_path("LKA_REDISJSON_SO"), installed_path("LKA_REDISEARCH_SO")],
+                vec![
+                    installed_path("LKA_REDISJSON_SO"),
+                    installed_path("LKA_REDISEARCH_SO"),
+                ],
             ),
         };
         let mut args: Vec<String> = [
@@ -549,7 +617,11 @@ impl RedisServer {
         }
         let log = self.log_path();
         writeln!(
-            OpenOptions::new().create(true).append(true).open(&log).unwrap(),
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .unwrap(),
             "=== starting {} on port {}",
             exe.display(),
             self.port
@@ -633,7 +705,8 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.stop();
         if let Err(e) = self.spawn_and_wait() {
-            panic!("{e}");
+            self.kill();
+            panic!("{}", e.message);
         }
     }
 }
@@ -730,7 +803,10 @@ fn encode_command(args: &[&str]) -> Vec<u8> {
 fn read_resp(r: &mut impl BufRead) -> io::Result<Resp> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
     }
     let line = line.trim_end_matches(['\r', '\n']);
     let (kind, rest) = line.split_at(1.min(line.len()));
