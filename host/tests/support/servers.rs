@@ -464,7 +464,7 @@ pub fn mongo_admin_command(port: u16, name: &str) -> io::Result<Vec<u8>> {
     }
     let reply = body.split_off(5);
     match bson_top_level_number(&reply, "ok") {
-        Some(ok) if ok == 1.0 => Ok(reply),
+        Some(1.0) => Ok(reply),
         other => Err(io::Error::other(format!("{name} answered ok: {other:?}"))),
     }
 }
