@@ -42,7 +42,10 @@ async fn mongo_keeps_documents_across_restart() {
     server.stop();
     assert!(!server.is_running());
     assert!(!process_alive(pid), "stop() must end the process");
-    assert!(mongo_ping(server.port()).is_err(), "nothing may answer after stop()");
+    assert!(
+        mongo_ping(server.port()).is_err(),
+        "nothing may answer after stop()"
+    );
 
     let port = server.port();
     server.restart();
@@ -66,21 +69,33 @@ async fn mongo_url_without_direct_connection_also_works() {
     // The server announces itself as a one-node replica set named after itself;
     // the driver discovers it and still reaches it on the same address.
     let server = MongoServer::start();
-    let url = format!("mongodb://127.0.0.1:{}/?serverSelectionTimeoutMS=10000", server.port());
+    let url = format!(
+        "mongodb://127.0.0.1:{}/?serverSelectionTimeoutMS=10000",
+        server.port()
+    );
     let client = mongodb::Client::with_uri_str(url).await.unwrap();
     let reply = client
         .database("admin")
         .run_command(doc! { "ping": 1 })
         .await
         .unwrap();
-    assert_eq!(reply.get_f64("ok").ok().or(reply.get_i32("ok").ok().map(f64::from)), Some(1.0));
+    assert_eq!(
+        reply
+            .get_f64("ok")
+            .ok()
+            .or(reply.get_i32("ok").ok().map(f64::from)),
+        Some(1.0)
+    );
     client.shutdown().await;
 }
 
 #[test]
 fn redis_plain_set_get_and_restart() {
     let mut server = RedisServer::start(RedisFlavor::Plain);
-    assert_eq!(server.url(), format!("redis://127.0.0.1:{}/", server.port()));
+    assert_eq!(
+        server.url(),
+        format!("redis://127.0.0.1:{}/", server.port())
+    );
     assert_eq!(server.cmd(&["PING"]), Resp::Simple("PONG".into()));
     assert_eq!(server.cmd(&["SET", "k", "v1"]), Resp::Simple("OK".into()));
     assert_eq!(server.cmd(&["GET", "k"]).as_str(), Some("v1"));
@@ -121,8 +136,22 @@ fn redis_with_modules_json_and_search() {
 
     assert_eq!(
         server.cmd(&[
-            "FT.CREATE", "idx:events", "ON", "JSON", "PREFIX", "1", "ev:", "SCHEMA", "$.room",
-            "AS", "room", "TAG", "$.n", "AS", "n", "NUMERIC",
+            "FT.CREATE",
+            "idx:events",
+            "ON",
+            "JSON",
+            "PREFIX",
+            "1",
+            "ev:",
+            "SCHEMA",
+            "$.room",
+            "AS",
+            "room",
+            "TAG",
+            "$.n",
+            "AS",
+            "n",
+            "NUMERIC",
         ]),
         Resp::Simple("OK".into())
     );
@@ -161,7 +190,11 @@ fn redis_password_is_required_and_checked() {
         assert_eq!(server.cmd(&["PING"]), Resp::Simple("PONG".into()));
 
         let wrong = redis_call(server.port(), Some("wrong"), &["PING"]).unwrap();
-        assert_eq!(wrong.error_code(), Some("WRONGPASS"), "{flavor:?}: {wrong:?}");
+        assert_eq!(
+            wrong.error_code(),
+            Some("WRONGPASS"),
+            "{flavor:?}: {wrong:?}"
+        );
 
         let none = redis_call(server.port(), None, &["GET", "k"]).unwrap();
         assert_eq!(none.error_code(), Some("NOAUTH"), "{flavor:?}: {none:?}");

@@ -47,7 +47,9 @@ pub fn cache_dir() -> PathBuf {
         return PathBuf::from(dir);
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    Path::new(&home).join(".cache").join("livekit-analytics-host")
+    Path::new(&home)
+        .join(".cache")
+        .join("livekit-analytics-host")
 }
 
 fn env_file() -> PathBuf {
@@ -118,8 +120,7 @@ pub fn free_port() -> u16 {
     static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
     let given = GIVEN.get_or_init(Default::default);
     loop {
-        let listener =
-            TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind a loopback port");
         let port = listener.local_addr().expect("local address").port();
         drop(listener);
         if given.lock().unwrap().insert(port) {
@@ -274,7 +275,10 @@ impl MongoServer {
                 }
             }
         }
-        panic!("secantusd-py failed to start 3 times; first error: {}", first_err.unwrap())
+        panic!(
+            "secantusd-py failed to start 3 times; first error: {}",
+            first_err.unwrap()
+        )
     }
 
     fn spawn_and_wait(&mut self) -> Result<(), String> {
@@ -292,7 +296,11 @@ impl MongoServer {
         ];
         let log = self.log_path();
         writeln!(
-            OpenOptions::new().create(true).append(true).open(&log).unwrap(),
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .unwrap(),
             "=== starting secantusd-py on port {}",
             self.port
         )
@@ -396,7 +404,9 @@ pub fn mongo_ping(port: u16) -> io::Result<()> {
     let len = i32::from_le_bytes(header[..4].try_into().unwrap());
     let op = i32::from_le_bytes(header[12..16].try_into().unwrap());
     if !(21..=48_000_000).contains(&len) || op != 2013 {
-        return Err(io::Error::other(format!("unexpected reply: length {len}, opcode {op}")));
+        return Err(io::Error::other(format!(
+            "unexpected reply: length {len}, opcode {op}"
+        )));
     }
     let mut body = vec![0u8; len as usize - 16];
     stream.read_exact(&mut body)?;
@@ -509,7 +519,10 @@ impl RedisServer {
                 }
             }
         }
-        panic!("redis-server failed to start 3 times; first error: {}", first_err.unwrap())
+        panic!(
+            "redis-server failed to start 3 times; first error: {}",
+            first_err.unwrap()
+        )
     }
 
     fn spawn_and_wait(&mut self) -> Result<(), String> {
@@ -517,7 +530,10 @@ impl RedisServer {
             RedisFlavor::Plain => (installed_path("LKA_REDIS_SERVER"), vec![]),
             RedisFlavor::WithModules => (
                 installed_path("LKA_REDIS_STACK_SERVER"),
-                vec![installed_path("LKA_REDISJSON_SO"), installed_path("LKA_REDISEARCH_SO")],
+                vec![
+                    installed_path("LKA_REDISJSON_SO"),
+                    installed_path("LKA_REDISEARCH_SO"),
+                ],
             ),
         };
         let mut args: Vec<String> = [
@@ -549,7 +565,11 @@ impl RedisServer {
         }
         let log = self.log_path();
         writeln!(
-            OpenOptions::new().create(true).append(true).open(&log).unwrap(),
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .unwrap(),
             "=== starting {} on port {}",
             exe.display(),
             self.port
@@ -730,7 +750,10 @@ fn encode_command(args: &[&str]) -> Vec<u8> {
 fn read_resp(r: &mut impl BufRead) -> io::Result<Resp> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
     }
     let line = line.trim_end_matches(['\r', '\n']);
     let (kind, rest) = line.split_at(1.min(line.len()));
