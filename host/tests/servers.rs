@@ -65,6 +65,46 @@ async fn mongo_keeps_documents_across_restart() {
 }
 
 #[tokio::test]
+async fn mongo_ttl_index_expires_documents() {
+    let server = MongoServer::start();
+    let client = mongodb::Client::with_uri_str(server.url()).await.unwrap();
+    let coll = client.database("lka_test").collection::<Document>("ttl");
+    let index = mongodb::IndexModel::builder()
+        .keys(doc! { "at": 1 })
+        .options(
+            mongodb::options::IndexOptions::builder()
+                .expire_after(std::time::Duration::from_secs(0))
+                .build(),
+        )
+        .build();
+    coll.create_index(index).await.unwrap();
+    let past = mongodb::bson::DateTime::from_millis(
+        mongodb::bson::DateTime::now().timestamp_millis() - 1000,
+    );
+    coll.insert_one(doc! { "at": past, "old": true })
+        .await
+        .unwrap();
+    // Far in the future: must stay.
+    let future = mongodb::bson::DateTime::from_millis(
+        mongodb::bson::DateTime::now().timestamp_millis() + 3_600_000,
+    );
+    coll.insert_one(doc! { "at": future, "old": false })
+        .await
+        .unwrap();
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 2);
+
+    assert_eq!(server.prune_ttl(), 1);
+    assert_eq!(coll.count_documents(doc! {}).await.unwrap(), 1);
+    let left = coll
+        .find_one(doc! {})
+        .await
+        .unwrap()
+        .expect("one document left");
+    assert_eq!(left.get_bool("old"), Ok(false));
+    client.shutdown().await;
+}
+
+#[tokio::test]
 async fn mongo_url_without_direct_connection_also_works() {
     // The server announces itself as a one-node replica set named after itself;
     // the driver discovers it and still reaches it on the same address.

@@ -23,7 +23,7 @@
 
 use std::collections::HashMap;
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -31,8 +31,15 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-/// How long a server may take to answer after it was started.
-pub const START_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a server may take to answer after it was started: 60 s, or
+/// `$LKA_SERVER_START_TIMEOUT` seconds.
+pub fn start_timeout() -> Duration {
+    std::env::var("LKA_SERVER_START_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(60))
+}
 /// How long `stop()` waits after SIGTERM before it sends SIGKILL.
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 const LOG_FILE: &str = "server.log";
@@ -191,32 +198,46 @@ impl Proc {
     }
 }
 
-/// Polls `ready` until it returns true, the process exits, or `START_TIMEOUT` passes.
-/// Returns `Err(message)` on failure.
+/// Why a server did not come up.
+struct StartError {
+    message: String,
+    /// The process exited (e.g. its port was taken meanwhile): worth another port.
+    exited: bool,
+}
+
+/// Polls `ready` until it returns true, the process exits, or `start_timeout()` passes.
 fn wait_ready(
     name: &str,
     proc: &mut Proc,
     log: &Path,
     mut ready: impl FnMut() -> bool,
-) -> Result<Duration, String> {
+) -> Result<Duration, StartError> {
     let t0 = Instant::now();
+    let timeout = start_timeout();
     loop {
         if ready() {
+            eprintln!("{name} answered after {:.2?}", t0.elapsed());
             return Ok(t0.elapsed());
         }
         if let Some(status) = proc.exited() {
-            return Err(format!(
-                "{name} exited ({status}) before it answered; tail of {}:\n{}",
-                log.display(),
-                log_tail(log, 40)
-            ));
+            return Err(StartError {
+                message: format!(
+                    "{name} exited ({status}) before it answered; tail of {}:\n{}",
+                    log.display(),
+                    log_tail(log, 40)
+                ),
+                exited: true,
+            });
         }
-        if t0.elapsed() > START_TIMEOUT {
-            return Err(format!(
-                "{name} did not answer within {START_TIMEOUT:?}; tail of {}:\n{}",
-                log.display(),
-                log_tail(log, 40)
-            ));
+        if t0.elapsed() > timeout {
+            return Err(StartError {
+                message: format!(
+                    "{name} did not answer within {timeout:?}; tail of {}:\n{}",
+                    log.display(),
+                    log_tail(log, 40)
+                ),
+                exited: false,
+            });
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -235,8 +256,14 @@ fn connect(port: u16) -> io::Result<TcpStream> {
 // MongoDB (SecantusDB)
 // ---------------------------------------------------------------------------
 
+/// The server's configuration file. (Its `[storage] ttl_sweep_seconds` key is
+/// accepted but not used by `secantusd-py` 0.7.0b3: TTL indexes are swept every 60 s,
+/// as mongod does; call `MongoServer::prune_ttl()` for an immediate pass.)
+pub const SECANTUSD_TOML: &str = "[storage]\ncache_size = \"256M\"\n";
+
 /// A SecantusDB server (`secantusd-py`), speaking MongoDB's wire protocol, storing in
-/// WiredTiger under its temporary directory.
+/// WiredTiger under its temporary directory. It announces itself as the primary of a
+/// one-node replica set named `secantus`; `url()` asks for a direct connection.
 pub struct MongoServer {
     port: u16,
     proc: Option<Proc>,
@@ -251,9 +278,10 @@ impl MongoServer {
             .prefix("lka-mongo-")
             .tempdir()
             .expect("create a temporary directory");
-        // An empty config file: `--config` turns off the search for a
+        // Our own config file: `--config` also turns off the search for a
         // `secantusd.toml` in the working or home directory.
-        File::create(dir.path().join("secantusd.toml")).expect("write secantusd.toml");
+        std::fs::write(dir.path().join("secantusd.toml"), SECANTUSD_TOML)
+            .expect("write secantusd.toml");
         let mut server = MongoServer {
             port: free_port(),
             proc: None,
@@ -271,7 +299,10 @@ impl MongoServer {
                 Ok(()) => return server,
                 Err(e) => {
                     server.kill();
-                    first_err.get_or_insert(e);
+                    if !e.exited {
+                        panic!("{}", e.message);
+                    }
+                    first_err.get_or_insert(e.message);
                 }
             }
         }
@@ -281,7 +312,7 @@ impl MongoServer {
         )
     }
 
-    fn spawn_and_wait(&mut self) -> Result<(), String> {
+    fn spawn_and_wait(&mut self) -> Result<(), StartError> {
         let exe = installed_path("LKA_SECANTUSD");
         let root = self.dir.path();
         let args = vec![
@@ -339,6 +370,15 @@ impl MongoServer {
         self.proc.is_some()
     }
 
+    /// Deletes the documents that TTL indexes have expired now, instead of at the
+    /// next sweep (every 60 s), with SecantusDB's `secantusAdmin.pruneTtl` command.
+    /// Returns how many it deleted.
+    pub fn prune_ttl(&self) -> u64 {
+        let reply = mongo_admin_command(self.port, "secantusAdmin.pruneTtl")
+            .unwrap_or_else(|e| panic!("secantusAdmin.pruneTtl: {e}"));
+        bson_top_level_number(&reply, "pruned").unwrap_or(0.0) as u64
+    }
+
     /// Stops the server gracefully (SIGTERM, then SIGKILL after a while) and waits
     /// for it. The storage directory is kept.
     pub fn stop(&mut self) {
@@ -360,7 +400,8 @@ impl MongoServer {
     pub fn restart(&mut self) {
         self.stop();
         if let Err(e) = self.spawn_and_wait() {
-            panic!("{e}");
+            self.kill();
+            panic!("{}", e.message);
         }
     }
 }
@@ -373,12 +414,19 @@ impl Drop for MongoServer {
 
 /// Sends `{ping: 1, $db: "admin"}` as an OP_MSG and checks for `ok: 1`.
 pub fn mongo_ping(port: u16) -> io::Result<()> {
+    mongo_admin_command(port, "ping").map(|_| ())
+}
+
+/// Runs `{<name>: 1, $db: "admin"}` over a raw OP_MSG and returns the reply document
+/// (BSON bytes) if it has `ok: 1`.
+pub fn mongo_admin_command(port: u16, name: &str) -> io::Result<Vec<u8>> {
     let mut stream = connect(port)?;
-    // BSON {ping: int32 1, $db: "admin"}
+    // BSON {<name>: int32 1, $db: "admin"}
     let mut doc = Vec::new();
     doc.extend_from_slice(&[0; 4]);
     doc.push(0x10);
-    doc.extend_from_slice(b"ping\0");
+    doc.extend_from_slice(name.as_bytes());
+    doc.push(0);
     doc.extend_from_slice(&1i32.to_le_bytes());
     doc.push(0x02);
     doc.extend_from_slice(b"$db\0");
@@ -414,14 +462,15 @@ pub fn mongo_ping(port: u16) -> io::Result<()> {
     if body[4] != 0 {
         return Err(io::Error::other("reply has no body section"));
     }
-    match bson_top_level_ok(&body[5..]) {
-        Some(ok) if ok == 1.0 => Ok(()),
-        other => Err(io::Error::other(format!("ping answered ok: {other:?}"))),
+    let reply = body.split_off(5);
+    match bson_top_level_number(&reply, "ok") {
+        Some(1.0) => Ok(reply),
+        other => Err(io::Error::other(format!("{name} answered ok: {other:?}"))),
     }
 }
 
-/// Reads the numeric `ok` field of a BSON document's top level.
-fn bson_top_level_ok(doc: &[u8]) -> Option<f64> {
+/// Reads a numeric field of a BSON document's top level.
+pub fn bson_top_level_number(doc: &[u8], field: &str) -> Option<f64> {
     let total = i32::from_le_bytes(doc.get(..4)?.try_into().ok()?) as usize;
     let doc = doc.get(..total)?;
     let mut i = 4;
@@ -446,7 +495,7 @@ fn bson_top_level_ok(doc: &[u8]) -> Option<f64> {
             0x13 => 16,
             _ => return None,
         };
-        if name == b"ok" {
+        if name == field.as_bytes() {
             let v = doc.get(i..i + value_len)?;
             return match kind {
                 0x01 => Some(f64::from_le_bytes(v.try_into().ok()?)),
@@ -515,7 +564,10 @@ impl RedisServer {
                 Ok(()) => return server,
                 Err(e) => {
                     server.kill();
-                    first_err.get_or_insert(e);
+                    if !e.exited {
+                        panic!("{}", e.message);
+                    }
+                    first_err.get_or_insert(e.message);
                 }
             }
         }
@@ -525,7 +577,7 @@ impl RedisServer {
         )
     }
 
-    fn spawn_and_wait(&mut self) -> Result<(), String> {
+    fn spawn_and_wait(&mut self) -> Result<(), StartError> {
         let (exe, modules) = match self.flavor {
             RedisFlavor::Plain => (installed_path("LKA_REDIS_SERVER"), vec![]),
             RedisFlavor::WithModules => (
@@ -653,7 +705,8 @@ impl RedisServer {
     pub fn restart(&mut self) {
         self.stop();
         if let Err(e) = self.spawn_and_wait() {
-            panic!("{e}");
+            self.kill();
+            panic!("{}", e.message);
         }
     }
 }
