@@ -414,10 +414,10 @@ fn command_error(location: &str, command: &str, err: &RedisError) -> SinkError {
     }
 }
 
+/// RediSearch's "Index already exists" (parsed by the client as code `Index`).
 fn is_index_exists(err: &RedisError) -> bool {
-    err.to_string()
-        .to_ascii_lowercase()
-        .contains("index already exists")
+    let text = err.to_string().to_ascii_lowercase();
+    text.contains("index") && text.contains("already exists")
 }
 
 /// The `name` of each entry of a `MODULE LIST` reply (RESP2 arrays or RESP3 maps).
