@@ -81,6 +81,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if config.analytics.mongo_url.is_some() {
                     sinks.push("mongo");
                 }
+                if config.redis_sink_enabled() {
+                    sinks.push("redis");
+                }
                 if config.file_store_enabled() {
                     sinks.push("file");
                 }

@@ -7,8 +7,10 @@
 
 pub mod duration;
 mod livekit;
+pub mod redis;
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
+pub use redis::{RedisMode, RedisSinkConfig};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -107,6 +109,9 @@ pub struct AnalyticsConfig {
         serialize_with = "duration::serialize"
     )]
     pub shutdown_timeout: Duration,
+    /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisSinkConfig>,
 }
 
 /// The embedded JSON Lines store.
@@ -340,6 +345,7 @@ impl Config {
         if a.mongo_database.is_empty() {
             bail!("{}: must not be empty", key("mongo_database"));
         }
+        redis::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
         Ok(())
     }
 
@@ -348,7 +354,12 @@ impl Config {
         self.analytics
             .file
             .enabled
-            .unwrap_or(self.analytics.mongo_url.is_none())
+            .unwrap_or(self.analytics.mongo_url.is_none() && !self.redis_sink_enabled())
+    }
+
+    /// Whether the Redis sink is on.
+    pub fn redis_sink_enabled(&self) -> bool {
+        self.analytics.redis.as_ref().is_some_and(|r| r.enabled)
     }
 
     /// The effective settings as YAML, secrets masked (for `check-config`).
