@@ -53,7 +53,9 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LKA_CACHE_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .expect("neither LKA_CACHE_DIR nor HOME is set");
     Path::new(&home)
         .join(".cache")
         .join("livekit-analytics-host")
