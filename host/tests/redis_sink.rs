@@ -445,3 +445,28 @@ async fn redis_stopped_mid_run_and_restarted_loses_nothing() {
         "{counts:?}"
     );
 }
+
+#[tokio::test]
+async fn the_config_switch_builds_the_redis_sink() {
+    use analytics_host::config::{Config, ConfigSource};
+    let server = RedisServer::start(RedisFlavor::Plain);
+    let yaml = format!(
+        "redis:\n  address: 127.0.0.1:{}\nopenvidu:\n  analytics:\n    redis: {{enabled: true, mode: plain}}\n",
+        server.port()
+    );
+    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    let mut sinks = analytics_host::app::sinks_from_config(&config)
+        .await
+        .unwrap();
+    let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
+    assert_eq!(names, ["redis"], "the file store is not the default then");
+    let sink = &mut sinks[0];
+    sink.initialize().await.unwrap();
+    let item = room_created("RM_config", 1_700_000_400);
+    let report = sink.send_batch(std::slice::from_ref(&item)).await;
+    assert_eq!(report, Default::default());
+    assert_eq!(
+        json(&text(&server.cmd(&["GET", &redis_key(&item)]))),
+        json(item.json())
+    );
+}
