@@ -6,7 +6,10 @@
 //! are errors that name the key, the value and the source.
 
 pub mod duration;
+mod ingest;
 mod livekit;
+
+pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
 
@@ -107,6 +110,9 @@ pub struct AnalyticsConfig {
         serialize_with = "duration::serialize"
     )]
     pub shutdown_timeout: Duration,
+    /// The ingest doors (webhook, gRPC, Prometheus scrape).
+    #[serde(default)]
+    pub ingest: IngestConfig,
 }
 
 /// The embedded JSON Lines store.
@@ -340,6 +346,7 @@ impl Config {
         if a.mongo_database.is_empty() {
             bail!("{}: must not be empty", key("mongo_database"));
         }
+        a.ingest.validate(key)?;
         Ok(())
     }
 
@@ -355,6 +362,9 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut analytics = self.analytics.clone();
         analytics.mongo_url = analytics.mongo_url.as_deref().map(mask_url);
+        if analytics.ingest.grpc.token.is_some() {
+            analytics.ingest.grpc.token = Some("********".into());
+        }
         let keys: BTreeMap<&str, &str> = self
             .keys
             .0
