@@ -33,6 +33,12 @@ impl TestHost {
     /// Starts a host sending every `interval`; `extra` is YAML added to
     /// `openvidu.analytics` (indented by 4 spaces).
     pub async fn start_with(interval: &str, extra: &str) -> TestHost {
+        Self::start_full(interval, extra, "").await
+    }
+
+    /// As [`TestHost::start_with`]; `grpc_extra` is YAML added to `ingest.grpc` (indented
+    /// by 8 spaces).
+    pub async fn start_full(interval: &str, extra: &str, grpc_extra: &str) -> TestHost {
         let dir = tempfile::tempdir().expect("temp dir");
         let yaml = format!(
             r#"
@@ -51,6 +57,7 @@ openvidu:
         max_body_bytes: 65536
       grpc:
         listen: "127.0.0.1:0"
+{grpc_extra}
 {extra}
 "#,
             dir = dir.path().display()
