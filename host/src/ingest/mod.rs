@@ -1,9 +1,11 @@
 //! The doors through which LiveKit data comes in: signed webhooks ([`webhook`], mapped by
-//! [`mapping`]) and the gRPC analytics stream ([`grpc`]). Both put items into the same
+//! [`mapping`]) and the gRPC analytics stream ([`grpc`]), plus the scrape of
+//! livekit-server's Prometheus metrics ([`prometheus`]). All put items into the same
 //! [`Pipeline`].
 
 pub mod grpc;
 pub mod mapping;
+pub mod prometheus;
 pub mod webhook;
 
 use crate::config::Config;
@@ -136,6 +138,17 @@ impl Doors {
             }));
             tracing::info!(%addr, "gRPC AnalyticsRecorderService listening");
             grpc_addr = Some(addr);
+        }
+        if let Some(url) = &ingest.prometheus.url {
+            tasks.push(tokio::spawn(prometheus::run(
+                url.clone(),
+                ingest.prometheus.interval,
+                node_id.clone(),
+                expiration,
+                pipeline.clone(),
+                stop_rx.clone(),
+            )));
+            tracing::info!(%url, interval = ?ingest.prometheus.interval, "scraping livekit-server's Prometheus metrics into node_stats");
         }
         Ok(Doors {
             webhook_addr,
