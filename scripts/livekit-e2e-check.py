@@ -1,5 +1,7 @@
-"""Checks that the events of the end-to-end run are in the host's embedded store.
-Usage: livekit-e2e-check.py STORE_DIR IDS_JSON"""
+"""Checks that the events of the end-to-end run are stored.
+Usage: livekit-e2e-check.py STORE IDS_JSON
+STORE is the embedded store's directory, or a mongodb:// URL (needs pymongo): then the
+documents are read from the `openvidu.events` collection."""
 
 import glob
 import json
@@ -9,9 +11,19 @@ import sys
 store, ids_file = sys.argv[1], sys.argv[2]
 ids = json.load(open(ids_file))
 docs = []
-for path in sorted(glob.glob(os.path.join(store, "events-*.jsonl"))):
-    with open(path) as f:
-        docs += [json.loads(line) for line in f if line.strip()]
+if store.startswith("mongodb://"):
+    import pymongo
+
+    client = pymongo.MongoClient(store, serverSelectionTimeoutMS=10000)
+    docs = list(client["openvidu"]["events"].find({"room.sid": ids["room_sid"]}))
+    for d in docs:
+        if not hasattr(d.get("openvidu_expire_at"), "year"):
+            print(f"FAILED: {d['type']}: openvidu_expire_at is not a BSON date")
+            sys.exit(1)
+else:
+    for path in sorted(glob.glob(os.path.join(store, "events-*.jsonl"))):
+        with open(path) as f:
+            docs += [json.loads(line) for line in f if line.strip()]
 
 room = [d for d in docs if d.get("room", {}).get("sid") == ids["room_sid"]]
 by_type = {}

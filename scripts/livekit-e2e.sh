@@ -3,7 +3,9 @@
 # pinned) and a Python venv with the LiveKit SDKs into the cache directory, starts the
 # host (embedded file store) and livekit-server --dev on loopback with webhook.urls
 # pointing at the host, runs a real client (create room, join, publish audio, unpublish,
-# leave, delete room), stops both by PID and checks the stored events.
+# leave, delete room), stops both by PID and checks the stored events: in the embedded
+# file store always, and in a MongoDB-wire server (SecantusDB) as well when
+# scripts/install-test-deps.sh has installed one (LKA_SECANTUSD in $CACHE/test-env.sh).
 #
 #   scripts/livekit-e2e.sh            # exit 0: passed; 1: failed; 77: could not install
 #   LKA_E2E_KEEP=1 scripts/livekit-e2e.sh   # keep the work directory and logs
@@ -53,12 +55,26 @@ if [ -z "$HOST_BIN" ]; then
 fi
 [ -x "$HOST_BIN" ] || { log "no host binary at $HOST_BIN"; exit 1; }
 
+# --- optional MongoDB-wire server ------------------------------------------------------
+if [ -z "${LKA_SECANTUSD:-}" ] && [ -f "$CACHE/test-env.sh" ]; then
+  # shellcheck disable=SC1091
+  . "$CACHE/test-env.sh"
+fi
+MONGO_PY=""
+if [ -n "${LKA_SECANTUSD:-}" ] && [ -x "$LKA_SECANTUSD" ] && [ -x "$(dirname "$LKA_SECANTUSD")/python" ]; then
+  MONGO_PY="$(dirname "$LKA_SECANTUSD")/python"
+else
+  log "no MongoDB-wire server installed (scripts/install-test-deps.sh): checking the file store only"
+fi
+
 # --- configuration ------------------------------------------------------------------
 WORK="$(mktemp -d)"
 HOST_PID=""
 LK_PID=""
+MONGO_PID=""
 cleanup() {
   [ -n "$LK_PID" ] && kill "$LK_PID" 2>/dev/null && wait "$LK_PID" 2>/dev/null || true
+  [ -n "$MONGO_PID" ] && kill "$MONGO_PID" 2>/dev/null && wait "$MONGO_PID" 2>/dev/null || true
   [ -n "$HOST_PID" ] && kill "$HOST_PID" 2>/dev/null && wait "$HOST_PID" 2>/dev/null || true
   if [ "${LKA_E2E_KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
 }
@@ -69,7 +85,7 @@ import socket, sys
 socks = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"; }
-read -r WEBHOOK_PORT LK_PORT LK_TCP PROM_PORT <<<"$(free_ports 4)"
+read -r WEBHOOK_PORT LK_PORT LK_TCP PROM_PORT MONGO_PORT <<<"$(free_ports 5)"
 UDP_START=$(( 50000 + RANDOM % 10000 ))
 UDP_END=$(( UDP_START + 50 ))
 KEY="devkey"
@@ -82,6 +98,7 @@ openvidu:
   analytics:
     interval: 1s
     node_id: e2e-node
+$( [ -n "$MONGO_PY" ] && echo "    mongo_url: \"mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true\"" )
     file:
       enabled: true
       dir: $WORK/store
@@ -128,6 +145,13 @@ dump_logs() {
 }
 
 # --- run ------------------------------------------------------------------------------
+if [ -n "$MONGO_PY" ]; then
+  printf '[storage]\ncache_size = "256M"\n' > "$WORK/secantusd.toml"
+  "$LKA_SECANTUSD" --config "$WORK/secantusd.toml" --host 127.0.0.1 --port "$MONGO_PORT" \
+    --storage-path "$WORK/mongo" >"$WORK/mongo.log" 2>&1 &
+  MONGO_PID=$!
+  wait_port "$MONGO_PORT" 60 "secantusd-py" || { tail -n 30 "$WORK/mongo.log" >&2; exit 1; }
+fi
 "$HOST_BIN" --config "$WORK/host.yaml" run >"$WORK/host.log" 2>&1 &
 HOST_PID=$!
 wait_port "$WEBHOOK_PORT" 20 "the host" || { dump_logs; exit 1; }
@@ -151,6 +175,13 @@ kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=""   # SIGTERM:
 
 if ! "$PY" "$ROOT/scripts/livekit-e2e-check.py" "$WORK/store" "$WORK/ids.json" >&2; then
   dump_logs; exit 1
+fi
+if [ -n "$MONGO_PY" ]; then
+  log "checking MongoDB (openvidu.events on the MongoDB-wire server)"
+  if ! "$MONGO_PY" "$ROOT/scripts/livekit-e2e-check.py" \
+      "mongodb://127.0.0.1:$MONGO_PORT/?directConnection=true" "$WORK/ids.json" >&2; then
+    dump_logs; tail -n 30 "$WORK/mongo.log" >&2; exit 1
+  fi
 fi
 if [ "${LKA_E2E_NODE_STATS:-0}" = 1 ]; then
   n=$(cat "$WORK"/store/node_stats-*.jsonl 2>/dev/null | wc -l)

@@ -150,3 +150,51 @@ impl IngestConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigSource};
+
+    fn parse(ingest: &str) -> anyhow::Result<Config> {
+        let yaml = format!("openvidu:\n  analytics:\n    ingest:\n{ingest}\n");
+        Config::parse(&yaml, ConfigSource::Inline("test".into()))
+    }
+
+    #[test]
+    fn defaults_are_loopback() {
+        let config = parse("      {}").unwrap();
+        let ingest = &config.analytics.ingest;
+        assert!(ingest.webhook.listen.ip().is_loopback());
+        assert!(ingest.grpc.listen.ip().is_loopback());
+        assert_eq!(ingest.webhook.path, "/webhook");
+        assert!(ingest.prometheus.url.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let err = parse("      webhook:\n        lisen: 1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest.webhook"), "{err}");
+        assert!(err.contains("lisen"), "{err}");
+        let err = parse("      webhook:\n        path: hook")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest.webhook.path"), "{err}");
+        let err = parse("      prometheus:\n        url: ftp://x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest.prometheus.url"), "{err}");
+        let err = parse("      grpc:\n        listen: nowhere")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest.grpc.listen"), "{err}");
+    }
+
+    #[test]
+    fn the_grpc_token_is_masked() {
+        let config = parse("      grpc:\n        token: s3cret").unwrap();
+        let described = config.describe();
+        assert!(!described.contains("s3cret"), "{described}");
+    }
+}
