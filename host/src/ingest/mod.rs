@@ -56,7 +56,8 @@ pub struct Doors {
 }
 
 impl Doors {
-    /// Binds and starts the doors that `config` enables, feeding `pipeline`.
+    /// Binds and starts the doors that `config` enables, feeding `pipeline`; none when
+    /// `openvidu.analytics.enabled` is false.
     pub async fn start(config: &Config, pipeline: Arc<Pipeline>) -> anyhow::Result<Doors> {
         let ingest = &config.analytics.ingest;
         let node_id = config.analytics.node_id.clone().unwrap_or_default();
@@ -64,6 +65,16 @@ impl Doors {
         let counters = Arc::new(IngestCounters::default());
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
+        if !config.analytics.enabled {
+            tracing::warn!("openvidu.analytics.enabled is false: no ingest door is opened");
+            return Ok(Doors {
+                webhook_addr: None,
+                grpc_addr: None,
+                counters,
+                stop,
+                tasks,
+            });
+        }
         let mut webhook_addr = None;
         if ingest.webhook.enabled {
             if config.keys.is_empty() {
