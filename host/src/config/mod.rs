@@ -8,10 +8,12 @@
 pub mod duration;
 mod ingest;
 mod livekit;
+pub mod redis;
 
 pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
+pub use redis::{RedisMode, RedisSinkConfig};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -113,6 +115,9 @@ pub struct AnalyticsConfig {
     /// The ingest doors (webhook, gRPC, Prometheus scrape).
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisSinkConfig>,
 }
 
 /// The embedded JSON Lines store.
@@ -347,6 +352,7 @@ impl Config {
             bail!("{}: must not be empty", key("mongo_database"));
         }
         a.ingest.validate(key)?;
+        redis::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
         Ok(())
     }
 
@@ -355,7 +361,12 @@ impl Config {
         self.analytics
             .file
             .enabled
-            .unwrap_or(self.analytics.mongo_url.is_none())
+            .unwrap_or(self.analytics.mongo_url.is_none() && !self.redis_sink_enabled())
+    }
+
+    /// Whether the Redis sink is on.
+    pub fn redis_sink_enabled(&self) -> bool {
+        self.analytics.redis.as_ref().is_some_and(|r| r.enabled)
     }
 
     /// The effective settings as YAML, secrets masked (for `check-config`).
