@@ -167,9 +167,14 @@ if ! LK_URL="http://127.0.0.1:$LK_PORT" LK_API_KEY="$KEY" LK_API_SECRET="$SECRET
 fi
 log "client: $(tr -d '\n' < "$WORK/ids.json")"
 
-# Webhooks are sent asynchronously; room_finished follows the delete. Give them time,
-# and let a few Prometheus scrapes happen.
-sleep 4
+# Webhooks are sent asynchronously; room_finished follows the delete. Wait (up to 30 s,
+# for loaded machines) until the last one is stored, and let a few Prometheus scrapes happen.
+ROOM_SID="$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["room_sid"])' "$WORK/ids.json")"
+for _ in $(seq 1 300); do
+  if cat "$WORK"/store/events-*.jsonl 2>/dev/null | grep -F "\"$ROOM_SID\"" | grep -q '"ROOM_ENDED"'; then break; fi
+  sleep 0.1
+done
+sleep 2
 kill "$LK_PID"; wait "$LK_PID" 2>/dev/null || true; LK_PID=""
 kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=""   # SIGTERM: final flush
 
