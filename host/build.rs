@@ -17,8 +17,25 @@ fn main() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
     let bytes = prost::Message::encode_to_vec(&descriptors);
     std::fs::write(out.join("livekit_descriptors.bin"), bytes).expect("writing descriptors");
+    compile_recorder_service(&protos);
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed={}", protos.display());
+}
+
+/// Generates the tonic server and client of `livekit.AnalyticsRecorderService` (declared in
+/// `proto/`) over the protocol crate's message types; only the service is generated.
+fn compile_recorder_service(protos: &std::path::Path) {
+    let file = "livekit_analytics_recorder.proto";
+    let mut set = protox::compile([file], [std::path::Path::new("proto"), protos])
+        .unwrap_or_else(|err| panic!("compiling proto/{file}: {err:?}"));
+    set.file.retain(|f| f.name() == file);
+    tonic_prost_build::configure()
+        .build_server(true)
+        .build_client(true)
+        .extern_path(".livekit", "::livekit_protocol")
+        .compile_fds(set)
+        .expect("generating the AnalyticsRecorderService code");
+    println!("cargo:rerun-if-changed=proto");
 }
 
 /// Where cargo unpacked the `livekit-protocol` crate this build depends on.

@@ -125,8 +125,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
     tracing::info!(source = %config.source, sinks = ?names, interval = ?config.analytics.interval, "analytics host starting");
     let host = Host::start(sinks, &config.analytics);
+    let doors = crate::ingest::Doors::start(&config, host.pipeline.clone()).await?;
     wait_for_signal().await?;
     tracing::info!("shutting down: no longer accepting; flushing queues");
+    host.pipeline.close();
+    doors.close().await;
     let summaries = host.shutdown().await;
     let lost: usize = summaries.iter().map(|s| s.left_queued).sum();
     if lost > 0 {

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod config;
+pub mod ingest;
 pub mod model;
 pub mod pipeline;
 pub mod queue;

@@ -6,8 +6,11 @@
 //! are errors that name the key, the value and the source.
 
 pub mod duration;
+mod ingest;
 mod livekit;
 pub mod redis;
+
+pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
 pub use redis::{RedisMode, RedisSinkConfig};
@@ -109,6 +112,9 @@ pub struct AnalyticsConfig {
         serialize_with = "duration::serialize"
     )]
     pub shutdown_timeout: Duration,
+    /// The ingest doors (webhook, gRPC, Prometheus scrape).
+    #[serde(default)]
+    pub ingest: IngestConfig,
     /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisSinkConfig>,
@@ -345,6 +351,7 @@ impl Config {
         if a.mongo_database.is_empty() {
             bail!("{}: must not be empty", key("mongo_database"));
         }
+        a.ingest.validate(key)?;
         redis::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
         Ok(())
     }
@@ -366,6 +373,9 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut analytics = self.analytics.clone();
         analytics.mongo_url = analytics.mongo_url.as_deref().map(mask_url);
+        if analytics.ingest.grpc.token.is_some() {
+            analytics.ingest.grpc.token = Some("********".into());
+        }
         let keys: BTreeMap<&str, &str> = self
             .keys
             .0

@@ -1,0 +1,200 @@
+//! `openvidu.analytics.ingest`: the doors through which LiveKit data comes in.
+
+use super::duration;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The ingest doors: LiveKit webhooks, the gRPC analytics stream and the Prometheus scrape.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestConfig {
+    /// The webhook receiver (livekit-server's `webhook.urls` points here).
+    #[serde(default)]
+    pub webhook: WebhookConfig,
+    /// The gRPC `livekit.AnalyticsRecorderService` server.
+    #[serde(default)]
+    pub grpc: GrpcConfig,
+    /// Scraping livekit-server's Prometheus metrics into node-level documents.
+    #[serde(default)]
+    pub prometheus: PrometheusConfig,
+}
+
+/// The HTTP webhook receiver.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Whether the receiver runs.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Address to listen on (loopback by default).
+    #[serde(default = "default_webhook_listen")]
+    pub listen: SocketAddr,
+    /// URL path that receives the POSTs.
+    #[serde(default = "default_webhook_path")]
+    pub path: String,
+    /// Largest accepted body; larger requests get 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+/// The gRPC analytics stream server.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// Whether the server runs.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Address to listen on (loopback by default).
+    #[serde(default = "default_grpc_listen")]
+    pub listen: SocketAddr,
+    /// Shared secret: when set, every call must carry `authorization: Bearer <token>`
+    /// metadata, or it fails with UNAUTHENTICATED.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// The Prometheus scrape of livekit-server (`prometheus_port` in its config).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Metrics URL, e.g. `http://127.0.0.1:6789/metrics`; unset: no scrape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// How often to scrape.
+    #[serde(
+        default = "default_scrape_interval",
+        deserialize_with = "duration::deserialize",
+        serialize_with = "duration::serialize"
+    )]
+    pub interval: Duration,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_webhook_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7890))
+}
+fn default_webhook_path() -> String {
+    "/webhook".into()
+}
+fn default_max_body_bytes() -> usize {
+    1024 * 1024
+}
+fn default_grpc_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 7891))
+}
+fn default_scrape_interval() -> Duration {
+    Duration::from_secs(10)
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: default_webhook_listen(),
+            path: default_webhook_path(),
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: default_grpc_listen(),
+            token: None,
+        }
+    }
+}
+impl Default for PrometheusConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            interval: default_scrape_interval(),
+        }
+    }
+}
+
+impl IngestConfig {
+    /// Checks values serde cannot; `key` names a key in errors.
+    pub fn validate(&self, key: impl Fn(&str) -> String) -> anyhow::Result<()> {
+        if !self.webhook.path.starts_with('/') {
+            anyhow::bail!(
+                "{}: must start with `/` (got `{}`)",
+                key("ingest.webhook.path"),
+                self.webhook.path
+            );
+        }
+        if self.webhook.max_body_bytes == 0 {
+            anyhow::bail!(
+                "{}: must be at least 1 (got `0`)",
+                key("ingest.webhook.max_body_bytes")
+            );
+        }
+        if self.prometheus.interval.is_zero() {
+            anyhow::bail!(
+                "{}: must be greater than zero (got `0`)",
+                key("ingest.prometheus.interval")
+            );
+        }
+        if let Some(url) = &self.prometheus.url {
+            if !url.starts_with("http://") {
+                anyhow::bail!(
+                    "{}: `{url}` is not an http:// URL",
+                    key("ingest.prometheus.url")
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, ConfigSource};
+
+    fn parse(ingest: &str) -> anyhow::Result<Config> {
+        let yaml = format!("openvidu:\n  analytics:\n    ingest:\n{ingest}\n");
+        Config::parse(&yaml, ConfigSource::Inline("test".into()))
+    }
+
+    #[test]
+    fn defaults_are_loopback() {
+        let config = parse("      {}").unwrap();
+        let ingest = &config.analytics.ingest;
+        assert!(ingest.webhook.listen.ip().is_loopback());
+        assert!(ingest.grpc.listen.ip().is_loopback());
+        assert_eq!(ingest.webhook.path, "/webhook");
+        assert!(ingest.prometheus.url.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let err = parse("      webhook:\n        lisen: 1")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest.webhook"), "{err}");
+        assert!(err.contains("lisen"), "{err}");
+        let err = parse("      webhook:\n        path: hook")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest.webhook.path"), "{err}");
+        let err = parse("      prometheus:\n        url: ftp://x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest.prometheus.url"), "{err}");
+        let err = parse("      grpc:\n        listen: nowhere")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ingest.grpc.listen"), "{err}");
+    }
+
+    #[test]
+    fn the_grpc_token_is_masked() {
+        let config = parse("      grpc:\n        token: s3cret").unwrap();
+        let described = config.describe();
+        assert!(!described.contains("s3cret"), "{described}");
+    }
+}

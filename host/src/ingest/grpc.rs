@@ -1,0 +1,220 @@
+//! The gRPC door: `livekit.AnalyticsRecorderService`, the native analytics stream.
+//!
+//! Each of the three client-streaming methods puts every received record into the same
+//! pipeline as webhooks, message by message. A stream that breaks (bad frame, bad
+//! protobuf) ends with an error status; what it delivered before stays accepted, and no
+//! other stream is affected. Node-room snapshots are stored as `node_rooms` items whose
+//! `_id` is the hex MD5 of `<node_id>:<sequence_number>:<ts>` (`<ts>` as in event ids).
+
+use super::IngestCounters;
+use crate::model::{md5_hex, message_document, Item, ItemKind, Timestamp};
+use crate::pipeline::{AcceptError, Pipeline};
+use livekit_protocol::{AnalyticsEvents, AnalyticsNodeRooms, AnalyticsStats};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tonic::{Request, Response, Status, Streaming};
+
+/// The generated service code (server and client) for `livekit.AnalyticsRecorderService`.
+#[allow(missing_docs, clippy::all)]
+pub mod proto {
+    tonic::include_proto!("livekit");
+}
+
+pub use proto::analytics_recorder_service_client::AnalyticsRecorderServiceClient;
+pub use proto::analytics_recorder_service_server::{
+    AnalyticsRecorderService, AnalyticsRecorderServiceServer,
+};
+
+/// The service implementation.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    /// Where received items go.
+    pub pipeline: Arc<Pipeline>,
+    /// Node id written into events and stats that carry none.
+    pub node_id: String,
+    /// `openvidu.analytics.expiration`.
+    pub expiration: Duration,
+    /// Door counters.
+    pub counters: Arc<IngestCounters>,
+}
+
+fn accept_status(err: AcceptError) -> Status {
+    match err {
+        AcceptError::Closed => Status::unavailable("the host is shutting down"),
+        AcceptError::Full(sink) => {
+            Status::resource_exhausted(format!("the queue of sink `{sink}` is full"))
+        }
+    }
+}
+
+impl Recorder {
+    fn accept(&self, items: Vec<Item>) -> Result<(), Status> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let n = items.len() as u64;
+        self.pipeline.accept(items).map_err(|err| {
+            self.counters.grpc_refused.fetch_add(1, Ordering::Relaxed);
+            accept_status(err)
+        })?;
+        self.counters.grpc_items.fetch_add(n, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn stream_error(&self, method: &str, status: Status) -> Status {
+        self.counters
+            .grpc_stream_errors
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(method, code = ?status.code(), message = status.message(), "analytics stream broke off");
+        if status.code() == tonic::Code::Internal {
+            // Undecodable messages surface as INTERNAL; they are the client's fault.
+            Status::invalid_argument(format!("malformed stream: {}", status.message()))
+        } else {
+            status
+        }
+    }
+
+    /// The item of one node-room snapshot.
+    pub fn node_rooms_item(&self, mut rooms: AnalyticsNodeRooms, now: SystemTime) -> Item {
+        if rooms.timestamp.is_none() {
+            rooms.timestamp = Some(Timestamp::from_system_time(now).to_proto());
+        }
+        if rooms.node_id.is_empty() {
+            rooms.node_id = self.node_id.clone();
+        }
+        let ts = rooms.timestamp.unwrap_or_default();
+        let ts_key = if ts.nanos > 0 {
+            format!("{}{}", ts.seconds, ts.nanos)
+        } else {
+            ts.seconds.to_string()
+        };
+        let id = md5_hex(&format!(
+            "{}:{}:{}",
+            rooms.node_id, rooms.sequence_number, ts_key
+        ));
+        let document = message_document(&rooms, "livekit.AnalyticsNodeRooms", &id);
+        let mut item = Item::new(ItemKind::NodeRooms, id, document, now + self.expiration);
+        item.timestamp = Timestamp {
+            seconds: ts.seconds,
+            nanos: ts.nanos,
+        };
+        item.node_id = rooms.node_id;
+        item
+    }
+}
+
+#[tonic::async_trait]
+impl AnalyticsRecorderService for Recorder {
+    async fn ingest_stats(
+        &self,
+        request: Request<Streaming<AnalyticsStats>>,
+    ) -> Result<Response<()>, Status> {
+        let mut stream = request.into_inner();
+        loop {
+            let message = match stream.message().await {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                Err(status) => return Err(self.stream_error("IngestStats", status)),
+            };
+            let now = SystemTime::now();
+            let items = message
+                .stats
+                .into_iter()
+                .map(|mut stat| {
+                    if stat.node.is_empty() {
+                        stat.node = self.node_id.clone();
+                    }
+                    Item::from_stat(stat, now, self.expiration)
+                })
+                .collect();
+            self.accept(items)?;
+        }
+        Ok(Response::new(()))
+    }
+
+    async fn ingest_events(
+        &self,
+        request: Request<Streaming<AnalyticsEvents>>,
+    ) -> Result<Response<()>, Status> {
+        let mut stream = request.into_inner();
+        loop {
+            let message = match stream.message().await {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                Err(status) => return Err(self.stream_error("IngestEvents", status)),
+            };
+            let now = SystemTime::now();
+            let items = message
+                .events
+                .into_iter()
+                .map(|mut event| {
+                    if event.node_id.is_empty() {
+                        event.node_id = self.node_id.clone();
+                    }
+                    Item::from_event(event, now, self.expiration)
+                })
+                .collect();
+            self.accept(items)?;
+        }
+        Ok(Response::new(()))
+    }
+
+    async fn ingest_node_room_states(
+        &self,
+        request: Request<Streaming<AnalyticsNodeRooms>>,
+    ) -> Result<Response<()>, Status> {
+        let mut stream = request.into_inner();
+        loop {
+            let message = match stream.message().await {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                Err(status) => return Err(self.stream_error("IngestNodeRoomStates", status)),
+            };
+            let item = self.node_rooms_item(message, SystemTime::now());
+            self.accept(vec![item])?;
+        }
+        Ok(Response::new(()))
+    }
+}
+
+/// Checks `authorization: Bearer <token>` metadata when a token is configured.
+#[derive(Clone)]
+pub struct TokenCheck {
+    token: Option<Arc<str>>,
+}
+
+impl TokenCheck {
+    /// A check for `token` (`None`: every call passes).
+    pub fn new(token: Option<&str>) -> Self {
+        TokenCheck {
+            token: token.map(Arc::from),
+        }
+    }
+}
+
+impl tonic::service::Interceptor for TokenCheck {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let Some(expected) = &self.token else {
+            return Ok(request);
+        };
+        let given = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        // Compare without an early exit on the first differing byte.
+        let same = given.len() == expected.len()
+            && given
+                .bytes()
+                .zip(expected.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(request)
+        } else {
+            Err(Status::unauthenticated("missing or wrong bearer token"))
+        }
+    }
+}

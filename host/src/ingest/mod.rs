@@ -1,0 +1,180 @@
+//! The doors through which LiveKit data comes in: signed webhooks ([`webhook`], mapped by
+//! [`mapping`]) and the gRPC analytics stream ([`grpc`]), plus the scrape of
+//! livekit-server's Prometheus metrics ([`prometheus`]). All put items into the same
+//! [`Pipeline`].
+
+pub mod grpc;
+pub mod mapping;
+pub mod prometheus;
+pub mod webhook;
+
+use crate::config::Config;
+use crate::pipeline::Pipeline;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// What the doors saw.
+#[derive(Debug, Default)]
+pub struct IngestCounters {
+    /// Webhooks accepted into the queues.
+    pub webhook_accepted: AtomicU64,
+    /// Webhooks with an event name the host does not map (answered 200, not stored).
+    pub webhook_unknown: AtomicU64,
+    /// Webhooks parsed leniently (parts newer than the protocol crate left out).
+    pub webhook_lenient: AtomicU64,
+    /// Webhooks answered 400.
+    pub webhook_bad_request: AtomicU64,
+    /// Webhooks answered 401.
+    pub webhook_unauthorized: AtomicU64,
+    /// Webhooks answered 413.
+    pub webhook_too_large: AtomicU64,
+    /// Webhooks answered 503.
+    pub webhook_unavailable: AtomicU64,
+    /// Events, stats and node-room snapshots accepted over gRPC.
+    pub grpc_items: AtomicU64,
+    /// gRPC messages refused because the host could not accept them.
+    pub grpc_refused: AtomicU64,
+    /// gRPC streams that ended with a malformed frame or message.
+    pub grpc_stream_errors: AtomicU64,
+}
+
+/// The running doors.
+pub struct Doors {
+    /// Where the webhook receiver listens, if it runs.
+    pub webhook_addr: Option<SocketAddr>,
+    /// Where the gRPC server listens, if it runs.
+    pub grpc_addr: Option<SocketAddr>,
+    /// Door counters.
+    pub counters: Arc<IngestCounters>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Doors {
+    /// Binds and starts the doors that `config` enables, feeding `pipeline`; none when
+    /// `openvidu.analytics.enabled` is false.
+    pub async fn start(config: &Config, pipeline: Arc<Pipeline>) -> anyhow::Result<Doors> {
+        let ingest = &config.analytics.ingest;
+        let node_id = config.analytics.node_id.clone().unwrap_or_default();
+        let expiration = config.analytics.expiration;
+        let counters = Arc::new(IngestCounters::default());
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        if !config.analytics.enabled {
+            tracing::warn!("openvidu.analytics.enabled is false: no ingest door is opened");
+            return Ok(Doors {
+                webhook_addr: None,
+                grpc_addr: None,
+                counters,
+                stop,
+                tasks,
+            });
+        }
+        let mut webhook_addr = None;
+        if ingest.webhook.enabled {
+            if config.keys.is_empty() {
+                tracing::warn!("no LiveKit API keys configured (`keys`/`key_file`): every webhook will be refused with 401");
+            }
+            let listener = TcpListener::bind(ingest.webhook.listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "{}: openvidu.analytics.ingest.webhook.listen: cannot listen on {}",
+                        config.source, ingest.webhook.listen
+                    )
+                })?;
+            let addr = listener.local_addr().context("webhook listener address")?;
+            let state = Arc::new(webhook::WebhookState {
+                verifier: webhook::WebhookVerifier::new(config.keys.clone()),
+                pipeline: pipeline.clone(),
+                node_id: node_id.clone(),
+                expiration,
+                counters: counters.clone(),
+            });
+            let app = webhook::router(state, &ingest.webhook.path, ingest.webhook.max_body_bytes);
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                };
+                if let Err(err) = axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+                {
+                    tracing::error!(error = %err, "webhook server failed");
+                }
+            }));
+            tracing::info!(%addr, path = %ingest.webhook.path, "webhook receiver listening");
+            webhook_addr = Some(addr);
+        }
+        let mut grpc_addr = None;
+        if ingest.grpc.enabled {
+            let listener = TcpListener::bind(ingest.grpc.listen)
+                .await
+                .with_context(|| {
+                    format!(
+                        "{}: openvidu.analytics.ingest.grpc.listen: cannot listen on {}",
+                        config.source, ingest.grpc.listen
+                    )
+                })?;
+            let addr = listener.local_addr().context("gRPC listener address")?;
+            let recorder = grpc::Recorder {
+                pipeline: pipeline.clone(),
+                node_id: node_id.clone(),
+                expiration,
+                counters: counters.clone(),
+            };
+            let service = grpc::AnalyticsRecorderServiceServer::with_interceptor(
+                recorder,
+                grpc::TokenCheck::new(ingest.grpc.token.as_deref()),
+            );
+            let mut rx = stop_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                };
+                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                if let Err(err) = tonic::transport::Server::builder()
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(incoming, shutdown)
+                    .await
+                {
+                    tracing::error!(error = %err, "gRPC server failed");
+                }
+            }));
+            tracing::info!(%addr, "gRPC AnalyticsRecorderService listening");
+            grpc_addr = Some(addr);
+        }
+        if let Some(url) = &ingest.prometheus.url {
+            tasks.push(tokio::spawn(prometheus::run(
+                url.clone(),
+                ingest.prometheus.interval,
+                node_id.clone(),
+                expiration,
+                pipeline.clone(),
+                stop_rx.clone(),
+            )));
+            tracing::info!(%url, interval = ?ingest.prometheus.interval, "scraping livekit-server's Prometheus metrics into node_stats");
+        }
+        Ok(Doors {
+            webhook_addr,
+            grpc_addr,
+            counters,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Stops listening and waits until in-flight requests are answered.
+    pub async fn close(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The webhook door: an HTTP endpoint for livekit-server's signed webhooks.
+//!
+//! Answers: 200 once accepted into the queues (and for event names the host does not map,
+//! so LiveKit does not retry them); 400 for a body that is not a webhook event; 401 for a
+//! missing, malformed, expired or not-yet-valid token, an unknown API key or a body hash
+//! mismatch; 413 over `max_body_bytes`; 503 when the host cannot accept.
+
+use super::mapping::{parse_webhook, webhook_item, ParsedWebhook};
+use super::IngestCounters;
+use crate::config::ApiKeys;
+use crate::pipeline::{AcceptError, Pipeline};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use base64::Engine as _;
+use livekit_api::access_token::{Claims, TokenVerifier};
+use livekit_api::webhooks::{WebhookError, WebhookReceiver};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Why a request was refused before parsing.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization` header.
+    #[error("no Authorization header")]
+    Missing,
+    /// The token cannot be decoded.
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// The token's issuer is not one of the configured API keys.
+    #[error("unknown API key `{0}`")]
+    UnknownKey(String),
+    /// Bad signature, expired, not yet valid, or wrong issuer.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// The `sha256` claim does not match the body.
+    #[error("the body does not match the token's sha256 claim")]
+    BodyHash,
+}
+
+/// Verifies webhook requests with the LiveKit API crate's receiver and token verifier,
+/// looking the secret up by the token's issuer (the API key).
+#[derive(Debug, Clone)]
+pub struct WebhookVerifier {
+    keys: ApiKeys,
+}
+
+/// What a verified request holds.
+#[derive(Debug)]
+pub enum Verified {
+    /// The body is a webhook event (possibly parsed leniently).
+    Event(Box<ParsedWebhook>),
+    /// The signature and hash are good but the body is not a webhook event.
+    NotWebhook(String),
+}
+
+impl WebhookVerifier {
+    /// A verifier accepting tokens of any of `keys`.
+    pub fn new(keys: ApiKeys) -> Self {
+        WebhookVerifier { keys }
+    }
+
+    /// Verifies `authorization` (a JWT, optionally after `Bearer `) against `body`, then
+    /// parses the body.
+    pub fn verify(&self, authorization: Option<&str>, body: &[u8]) -> Result<Verified, AuthError> {
+        let auth = authorization.ok_or(AuthError::Missing)?.trim();
+        let token = auth.strip_prefix("Bearer ").unwrap_or(auth).trim();
+        if token.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        let unverified =
+            Claims::from_unverified(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+        let secret = self
+            .keys
+            .secret(&unverified.iss)
+            .ok_or_else(|| AuthError::UnknownKey(unverified.iss.clone()))?;
+        let verifier = TokenVerifier::with_api_key(&unverified.iss, secret);
+        let Ok(text) = std::str::from_utf8(body) else {
+            // Not UTF-8, so not JSON: still report bad credentials first.
+            let claims = verifier
+                .verify(token)
+                .map_err(|e| AuthError::Invalid(e.to_string()))?;
+            let expected = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body));
+            if claims.sha256 != expected {
+                return Err(AuthError::BodyHash);
+            }
+            return Ok(Verified::NotWebhook("the body is not UTF-8".into()));
+        };
+        match WebhookReceiver::new(verifier).receive(text, token) {
+            Ok(event) => {
+                if event.event.is_empty() {
+                    return Ok(Verified::NotWebhook("no `event` name".into()));
+                }
+                Ok(Verified::Event(Box::new(ParsedWebhook {
+                    event,
+                    dropped: Vec::new(),
+                    raw: None,
+                })))
+            }
+            // Signature and body hash were verified before the body was decoded.
+            Err(WebhookError::InvalidData(_)) => match parse_webhook(body) {
+                Ok(parsed) => Ok(Verified::Event(Box::new(parsed))),
+                Err(err) => Ok(Verified::NotWebhook(err.to_string())),
+            },
+            Err(WebhookError::InvalidSignature) | Err(WebhookError::InvalidBase64(_)) => {
+                Err(AuthError::BodyHash)
+            }
+            Err(WebhookError::InvalidAuth(err)) => Err(AuthError::Invalid(err.to_string())),
+        }
+    }
+}
+
+/// Everything the handler needs.
+#[derive(Debug)]
+pub struct WebhookState {
+    /// Request verification.
+    pub verifier: WebhookVerifier,
+    /// Where accepted items go.
+    pub pipeline: Arc<Pipeline>,
+    /// Node id written into mapped events.
+    pub node_id: String,
+    /// `openvidu.analytics.expiration`.
+    pub expiration: Duration,
+    /// Door counters.
+    pub counters: Arc<IngestCounters>,
+}
+
+/// The router serving `path` with a body limit of `max_body_bytes`.
+pub fn router(state: Arc<WebhookState>, path: &str, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route(path, post(receive))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+async fn receive(
+    State(state): State<Arc<WebhookState>>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> (StatusCode, &'static str) {
+    let counters = &state.counters;
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                counters.webhook_too_large.fetch_add(1, Ordering::Relaxed);
+                return (status, "body too large\n");
+            }
+            counters.webhook_bad_request.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(%rejection, "webhook body could not be read");
+            // A client that breaks off mid-body is bad input, never a 5xx.
+            let status = if status.is_server_error() {
+                StatusCode::BAD_REQUEST
+            } else {
+                status
+            };
+            return (status, "cannot read the body\n");
+        }
+    };
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let parsed = match state.verifier.verify(auth, &body) {
+        Ok(Verified::Event(parsed)) => *parsed,
+        Ok(Verified::NotWebhook(reason)) => {
+            counters.webhook_bad_request.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(%reason, "webhook body is not a webhook event");
+            return (StatusCode::BAD_REQUEST, "not a webhook event\n");
+        }
+        Err(err) => {
+            counters
+                .webhook_unauthorized
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, "webhook refused");
+            return (StatusCode::UNAUTHORIZED, "unauthorized\n");
+        }
+    };
+    if !parsed.dropped.is_empty() {
+        counters.webhook_lenient.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(event = %parsed.event.event, id = %parsed.event.id, dropped = ?parsed.dropped,
+            "webhook carries values this protocol version does not know; kept the rest and the raw JSON");
+    }
+    let now = SystemTime::now();
+    let Some(item) = webhook_item(
+        &parsed.event,
+        parsed.raw,
+        &state.node_id,
+        now,
+        state.expiration,
+    ) else {
+        counters.webhook_unknown.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(event = %parsed.event.event, id = %parsed.event.id, "webhook event name not mapped; acknowledged, not stored");
+        return (StatusCode::OK, "ignored\n");
+    };
+    match state.pipeline.accept(vec![item]) {
+        Ok(_) => {
+            counters.webhook_accepted.fetch_add(1, Ordering::Relaxed);
+            (StatusCode::OK, "ok\n")
+        }
+        Err(err) => {
+            counters.webhook_unavailable.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %err, "webhook not accepted");
+            let text = match err {
+                AcceptError::Closed => "shutting down\n",
+                AcceptError::Full(_) => "queue full\n",
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, text)
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The gRPC door with a real tonic client over a real loopback socket.
+
+mod ingest_support;
+
+use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
+use bytes::{Buf, BufMut};
+use futures::stream;
+use ingest_support::{TestHost, NODE};
+use livekit_protocol::{
+    AnalyticsEvent, AnalyticsEventType, AnalyticsEvents, AnalyticsNodeRooms, AnalyticsRoom,
+    AnalyticsStat, AnalyticsStats, AnalyticsStream, Room, StreamType,
+};
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
+    Some(pbjson_types::Timestamp { seconds, nanos })
+}
+
+fn events(stream_no: usize, message_no: usize, n: usize) -> AnalyticsEvents {
+    AnalyticsEvents {
+        events: (0..n)
+            .map(|i| AnalyticsEvent {
+                r#type: AnalyticsEventType::TrackPublished as i32,
+                timestamp: ts(
+                    1_764_280_000,
+                    (stream_no * 1_000_000 + message_no * 1000 + i + 1) as i32,
+                ),
+                room_id: format!("RM_{stream_no}"),
+                room: Some(Room {
+                    sid: format!("RM_{stream_no}"),
+                    name: "demo".into(),
+                    ..Default::default()
+                }),
+                participant_id: "PA_1".into(),
+                track_id: format!("TR_{i}"),
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+fn stats(message_no: usize, n: usize) -> AnalyticsStats {
+    AnalyticsStats {
+        stats: (0..n)
+            .map(|i| AnalyticsStat {
+                kind: StreamType::Upstream as i32,
+                time_stamp: ts(1_764_280_000 + message_no as i64, i as i32 + 1),
+                room_id: "RM_s".into(),
+                participant_id: "PA_1".into(),
+                track_id: format!("TR_{i}"),
+                score: 4.5,
+                streams: vec![AnalyticsStream {
+                    ssrc: 7,
+                    primary_packets: 100,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+async fn client(host: &TestHost) -> AnalyticsRecorderServiceClient<Channel> {
+    AnalyticsRecorderServiceClient::connect(host.grpc_url())
+        .await
+        .expect("connect")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_events_stats_and_node_rooms_over_concurrent_streams() {
+    let host = TestHost::start().await;
+    const STREAMS: usize = 4;
+    const MESSAGES: usize = 50;
+    const PER: usize = 20;
+    let mut tasks = Vec::new();
+    for s in 0..STREAMS {
+        let mut c = client(&host).await;
+        tasks.push(tokio::spawn(async move {
+            let msgs: Vec<_> = (0..MESSAGES).map(|m| events(s, m, PER)).collect();
+            c.ingest_events(stream::iter(msgs)).await
+        }));
+    }
+    let mut c = client(&host).await;
+    let stat_task = tokio::spawn(async move {
+        let msgs: Vec<_> = (0..MESSAGES).map(|m| stats(m, PER)).collect();
+        c.ingest_stats(stream::iter(msgs)).await
+    });
+    let mut c = client(&host).await;
+    let rooms: Vec<_> = (0..5u64)
+        .map(|seq| AnalyticsNodeRooms {
+            node_id: String::new(),
+            sequence_number: seq,
+            timestamp: ts(1_764_280_000 + seq as i64, 0),
+            rooms: vec![AnalyticsRoom {
+                id: "RM_1".into(),
+                name: "demo".into(),
+                ..Default::default()
+            }],
+        })
+        .collect();
+    c.ingest_node_room_states(stream::iter(rooms))
+        .await
+        .expect("node rooms");
+    for t in tasks {
+        t.await.unwrap().expect("events stream");
+    }
+    stat_task.await.unwrap().expect("stats stream");
+
+    let n_events = STREAMS * MESSAGES * PER;
+    let n_stats = MESSAGES * PER;
+    let events = host.wait_for("events", n_events).await;
+    let stats = host.wait_for("stats", n_stats).await;
+    let rooms = host.wait_for("node_rooms", 5).await;
+    assert_eq!(events.len(), n_events);
+    assert_eq!(stats.len(), n_stats);
+    assert_eq!(rooms.len(), 5);
+    let ids: HashSet<_> = events
+        .iter()
+        .map(|d| d["_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), n_events, "every event has its own id");
+    assert!(events
+        .iter()
+        .all(|d| d["type"] == "TRACK_PUBLISHED" && d["node_id"] == NODE));
+    assert!(stats
+        .iter()
+        .all(|d| d["kind"] == "UPSTREAM" && d["streams"][0]["primary_packets"] == 100));
+    assert!(rooms
+        .iter()
+        .all(|d| d["node_id"] == NODE && d["rooms"][0]["id"] == "RM_1"));
+    assert_eq!(
+        host.doors.counters.grpc_items.load(Ordering::Relaxed) as usize,
+        n_events + n_stats + 5
+    );
+}
+
+/// Sends raw bytes as gRPC messages: a way to put a bad protobuf on the wire.
+#[derive(Clone, Default)]
+struct RawCodec;
+struct RawEncoder;
+struct RawDecoder;
+
+impl Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = Vec<u8>;
+    type Encoder = RawEncoder;
+    type Decoder = RawDecoder;
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+    fn decoder(&mut self) -> RawDecoder {
+        RawDecoder
+    }
+}
+impl Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+impl Decoder for RawDecoder {
+    type Item = Vec<u8>;
+    type Error = Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
+        let mut out = vec![0; src.remaining()];
+        src.copy_to_slice(&mut out);
+        Ok(Some(out))
+    }
+}
+
+async fn send_raw(host: &TestHost, method: &str, messages: Vec<Vec<u8>>) -> Result<(), Status> {
+    let channel = Channel::from_shared(host.grpc_url())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let path = format!("/livekit.AnalyticsRecorderService/{method}")
+        .parse()
+        .unwrap();
+    grpc.client_streaming::<_, Vec<u8>, Vec<u8>, _>(
+        Request::new(stream::iter(messages)),
+        path,
+        RawCodec,
+    )
+    .await
+    .map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_gets_an_error_status_and_other_streams_are_unaffected() {
+    let host = TestHost::start().await;
+    // A healthy stream that keeps sending while the bad ones come and go.
+    let mut c = client(&host).await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<AnalyticsEvents>(4);
+    let healthy = tokio::spawn(async move { c.ingest_events(tokio_stream_from(rx)).await });
+    tx.send(events(9, 0, 10)).await.unwrap();
+
+    // A bad protobuf (field 1, length-delimited, length beyond the end), after a good message.
+    let good = prost::Message::encode_to_vec(&events(7, 0, 3));
+    let bad = vec![0x0a, 0xff, 0xff, 0x03, 0x01];
+    let err = send_raw(&host, "IngestEvents", vec![good, bad.clone()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let err = send_raw(&host, "IngestStats", vec![bad.clone()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    let err = send_raw(&host, "IngestNodeRoomStates", vec![vec![0xff; 16]])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+
+    // Raw garbage on a fresh TCP connection instead of an HTTP/2 preface.
+    let mut raw = tokio::net::TcpStream::connect(host.doors.grpc_addr.unwrap())
+        .await
+        .unwrap();
+    raw.write_all(b"\x00\x00\x12\x04garbage-not-http2\r\n\r\n\xde\xad\xbe\xef")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let _ = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut buf)).await;
+
+    // The healthy stream goes on and completes.
+    tx.send(events(9, 1, 10)).await.unwrap();
+    drop(tx);
+    healthy
+        .await
+        .unwrap()
+        .expect("the healthy stream is unaffected");
+    let docs = host.wait_for("events", 23).await;
+    assert_eq!(
+        docs.len(),
+        23,
+        "20 from the healthy stream, 3 before the bad message"
+    );
+    assert!(
+        host.doors
+            .counters
+            .grpc_stream_errors
+            .load(Ordering::Relaxed)
+            >= 3
+    );
+    // And the server still takes new streams.
+    let mut c = client(&host).await;
+    c.ingest_events(stream::iter(vec![events(8, 0, 1)]))
+        .await
+        .expect("new stream");
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[tokio::test]
+async fn a_configured_token_is_required() {
+    let host = TestHost::start_full("50ms", "", "        token: s3cret").await;
+    let mut c = client(&host).await;
+    let err = c
+        .ingest_events(stream::iter(vec![events(1, 0, 1)]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let mut request = Request::new(stream::iter(vec![events(1, 0, 1)]));
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer wrong".parse().unwrap());
+    assert_eq!(
+        c.ingest_events(request).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    let mut request = Request::new(stream::iter(vec![events(1, 0, 1)]));
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer s3cret".parse().unwrap());
+    c.ingest_events(request).await.expect("with the token");
+    assert_eq!(host.wait_for("events", 1).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_full_queue_with_reject_gives_resource_exhausted() {
+    let host = TestHost::start_with(
+        "1h",
+        "    queue:\n      capacity: 5\n      overflow: reject",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut c = client(&host).await;
+    let err = c
+        .ingest_events(stream::iter(vec![events(1, 0, 3), events(1, 1, 3)]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted);
+    assert_eq!(host.host.pipeline.queued(), 3);
+}
