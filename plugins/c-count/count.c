@@ -112,6 +112,8 @@ static void describe(text_t *t, counters_t *c) {
 
 bool exports_sink_initialize_database(sink_config_t *config, sink_string_t *err) {
   bool ok = true;
+  unsigned long new_every = 1; /* settings take effect only if all of config is valid */
+  livekit_analytics_log_level_t new_level = LIVEKIT_ANALYTICS_LOG_LEVEL_INFO;
   char message[160];
   text_t m = {message, sizeof message, 0};
   memset(&events, 0, sizeof events);
@@ -123,8 +125,8 @@ bool exports_sink_initialize_database(sink_config_t *config, sink_string_t *err)
     memcpy(text, value->ptr, value->len < sizeof text - 1 ? value->len : sizeof text - 1);
     if (str_eq(key, "every")) {
       char *end;
-      every = strtoul(text, &end, 10);
-      if (*end != 0 || every == 0) {
+      new_every = strtoul(text, &end, 10);
+      if (*end != 0 || new_every == 0) {
         puts_(&m, "config every: \""); puts_(&m, text); puts_(&m, "\" is not a positive number");
         ok = false;
       }
@@ -136,7 +138,7 @@ bool exports_sink_initialize_database(sink_config_t *config, sink_string_t *err)
         puts_(&m, "config level: \""); puts_(&m, text); puts_(&m, "\" is not trace, debug, info, warn or error");
         ok = false;
       } else {
-        level = (livekit_analytics_log_level_t)found;
+        new_level = (livekit_analytics_log_level_t)found;
       }
     } else {
       puts_(&m, "unknown config key \"");
@@ -150,6 +152,8 @@ bool exports_sink_initialize_database(sink_config_t *config, sink_string_t *err)
     sink_string_dup(err, message); /* freed by the bindings after the call */
     return false;
   }
+  every = new_every;
+  level = new_level;
   log_line(LIVEKIT_ANALYTICS_LOG_LEVEL_INFO, "counting events and stats");
   return true;
 }
