@@ -69,7 +69,7 @@ def _parse_config(config):
     return cfg
 
 
-def _check(key, label, average, samples):
+def _check(key, label, average, over):
     """Fire once when `average` drops under the threshold, re-arm on recovery."""
     threshold = CFG["threshold"]
     if key in ALERTED:
@@ -80,7 +80,7 @@ def _check(key, label, average, samples):
     elif average < threshold:
         ALERTED.add(key)
         _log(Level.WARN, f"quality dropped: {label} average score {average:.2f} < "
-                         f"{threshold:.2f} over {samples} samples")
+                         f"{threshold:.2f} (over {over})")
 
 
 def _room_label(room_id):
@@ -154,8 +154,9 @@ class WitWorld:
                 averages.append(avg)
                 if scope in ("participant", "both"):
                     _check(("participant", rid, pid),
-                           f"participant {pid} in {_room_label(rid)}", avg, len(entry["scores"]))
+                           f"participant {pid} in {_room_label(rid)}", avg,
+                           f"its last {len(entry['scores'])} stats")
             if averages and scope in ("room", "both"):
                 _check(("room", room_id), _room_label(room_id),
-                       sum(averages) / len(averages), len(averages))
+                       sum(averages) / len(averages), f"{len(averages)} participants")
         # Never fails: a watcher has nothing to retry.
