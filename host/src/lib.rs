@@ -9,6 +9,7 @@ pub mod app;
 pub mod config;
 pub mod model;
 pub mod pipeline;
+pub mod plugin;
 pub mod queue;
 pub mod scheduler;
 pub mod sinks;

@@ -7,8 +7,10 @@
 
 pub mod duration;
 mod livekit;
+pub mod plugins;
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
+pub use plugins::PluginConfig;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -107,6 +109,12 @@ pub struct AnalyticsConfig {
         serialize_with = "duration::serialize"
     )]
     pub shutdown_timeout: Duration,
+    /// WebAssembly component sinks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginConfig>,
+    /// Where compiled plugins are cached (default: a folder in the system's temp dir).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_cache_dir: Option<PathBuf>,
 }
 
 /// The embedded JSON Lines store.
@@ -283,7 +291,8 @@ impl Config {
                 })?;
             keys.extend(more);
         }
-        let analytics = file.openvidu.and_then(|o| o.analytics).unwrap_or_default();
+        let mut analytics = file.openvidu.and_then(|o| o.analytics).unwrap_or_default();
+        plugins::resolve_paths(&mut analytics.plugins, |p| resolve_relative(&source, p));
         let config = Config {
             source,
             keys: ApiKeys(keys),
@@ -340,6 +349,7 @@ impl Config {
         if a.mongo_database.is_empty() {
             bail!("{}: must not be empty", key("mongo_database"));
         }
+        plugins::validate(&a.plugins, key)?;
         Ok(())
     }
 
@@ -386,7 +396,7 @@ impl Config {
     }
 }
 
-/// A relative `key_file` is taken relative to the config file's folder.
+/// A relative `key_file` (or plugin path) is taken relative to the config file's folder.
 fn resolve_relative(source: &ConfigSource, path: &Path) -> PathBuf {
     match source {
         ConfigSource::File(file) if path.is_relative() => file

@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod mongo;
+pub mod plugin;
 
 use crate::model::{ItemKind, SharedItem};
 use async_trait::async_trait;
