@@ -1,0 +1,226 @@
+//! Plugin boundary benchmark (not a timed test). Prints a table:
+//! `send-batch` cost per call and per item at 1 / 100 / 10,000 items for each available
+//! plugin (a WAT no-op built here, and `plugins/dist/*.wasm` when built) against a native
+//! Rust no-op sink in the same run; instantiate(+initialize) time; cold start with and
+//! without the precompiled cache. With `LKA_BENCH_MONGO_URL` set, a MongoDB insert of the
+//! same batches too.
+//!
+//!     cargo bench -p livekit-analytics-host --bench plugins
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use analytics_host::config::plugins::{DirGrant, PluginSettings};
+use analytics_host::config::PluginConfig;
+use analytics_host::model::SharedItem;
+use analytics_host::plugin::{Plugin, PluginEngine};
+use analytics_host::sinks::plugin::PluginSink;
+use analytics_host::sinks::{BatchReport, Sink, SinkError};
+use async_trait::async_trait;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SIZES: [usize; 3] = [1, 100, 10_000];
+
+struct NoopSink;
+
+#[async_trait]
+impl Sink for NoopSink {
+    fn name(&self) -> &str {
+        "native-noop"
+    }
+    async fn initialize(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+    async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
+        std::hint::black_box(batch.len());
+        BatchReport::stored()
+    }
+}
+
+fn batch(n: usize) -> Vec<SharedItem> {
+    let mut items = common::events(n.div_ceil(2));
+    items.extend(common::stats(n / 2, 4.2));
+    items.truncate(n);
+    for item in &items {
+        let _ = item.json(); // serialized once per item in the host, not per sink call
+    }
+    items.into_iter().map(Arc::new).collect()
+}
+
+/// Mean time of one `send_batch` call over enough repetitions.
+async fn time_sink(sink: &mut dyn Sink, batch: &[SharedItem]) -> Duration {
+    let report = sink.send_batch(batch).await; // warm-up
+    assert!(report.retry.is_empty(), "{}: {report:?}", sink.name());
+    let reps = (20_000 / batch.len()).clamp(3, 2_000);
+    let started = Instant::now();
+    for _ in 0..reps {
+        std::hint::black_box(sink.send_batch(batch).await);
+    }
+    started.elapsed() / reps as u32
+}
+
+fn dist(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/dist")
+        .join(format!("{name}.wasm"));
+    path.is_file().then_some(path)
+}
+
+fn fmt(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us >= 10_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else {
+        format!("{us:.2} µs")
+    }
+}
+
+struct Candidate {
+    label: &'static str,
+    config: PluginConfig,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let work = tempfile::tempdir().unwrap();
+    let (port, _received) = common::http_server().await;
+    let noop_wat = common::write(work.path(), "wat-noop", &common::good_sink_quiet());
+    let mut candidates = vec![Candidate {
+        label: "WAT no-op",
+        config: common::plugin_config("wat", &noop_wat, Duration::from_secs(30), 1 << 30),
+    }];
+    let settings = |pairs: &[(&str, String)]| {
+        PluginSettings(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        )
+    };
+    if let Some(path) = dist("rust-jsonl") {
+        let mut config = common::plugin_config("jsonl", &path, Duration::from_secs(30), 1 << 30);
+        std::fs::create_dir_all(work.path().join("jsonl")).unwrap();
+        config.config = settings(&[("dir", "/data".into())]);
+        config.grants.dirs.push(DirGrant {
+            host: work.path().join("jsonl"),
+            guest: "/data".into(),
+            read_only: false,
+        });
+        candidates.push(Candidate {
+            label: "Rust rust-jsonl (writes files)",
+            config,
+        });
+    }
+    if let Some(path) = dist("c-count") {
+        let mut config = common::plugin_config("count", &path, Duration::from_secs(30), 1 << 30);
+        config.config = settings(&[("every", "1000000".into())]);
+        candidates.push(Candidate {
+            label: "C c-count",
+            config,
+        });
+    }
+    if let Some(path) = dist("python-quality") {
+        let mut config = common::plugin_config("quality", &path, Duration::from_secs(60), 1 << 30);
+        config.config = settings(&[("threshold", "3.0".into())]);
+        candidates.push(Candidate {
+            label: "Python python-quality",
+            config,
+        });
+    }
+    if let Some(path) = dist("js-http") {
+        let mut config = common::plugin_config("http", &path, Duration::from_secs(60), 1 << 30);
+        config.config = settings(&[("url", format!("http://127.0.0.1:{port}/bulk"))]);
+        config.grants.http.push(format!("127.0.0.1:{port}"));
+        candidates.push(Candidate {
+            label: "JS js-http (POST to local server)",
+            config,
+        });
+    }
+
+    let batches: Vec<Vec<SharedItem>> = SIZES.iter().map(|&n| batch(n)).collect();
+    println!("\n## send-batch cost (mean per call; per item in parentheses)\n");
+    println!("| sink | 1 item | 100 items | 10,000 items |");
+    println!("|---|---|---|---|");
+    let row = |label: &str, times: &[Duration]| {
+        let cells: Vec<String> = times
+            .iter()
+            .zip(SIZES)
+            .map(|(t, n)| format!("{} ({}/item)", fmt(*t), fmt(*t / n as u32)))
+            .collect();
+        println!("| {label} | {} |", cells.join(" | "));
+    };
+    let mut noop = NoopSink;
+    let mut times = Vec::new();
+    for b in &batches {
+        times.push(time_sink(&mut noop, b).await);
+    }
+    row("native Rust no-op `Sink`", &times);
+    if let Ok(url) = std::env::var("LKA_BENCH_MONGO_URL") {
+        let mut mongo = analytics_host::sinks::mongo::MongoSink::connect(&url, "lka_bench")
+            .await
+            .unwrap();
+        mongo.initialize().await.unwrap();
+        let mut times = Vec::new();
+        for b in &batches {
+            // Fresh ids each time would need new items; duplicates still cost a round trip.
+            times.push(time_sink(&mut mongo, b).await);
+        }
+        row("MongoDB insert (duplicates after warm-up)", &times);
+    }
+
+    let engine = PluginEngine::new(Some(work.path().join("cache"))).unwrap();
+    let mut loaded = Vec::new();
+    for candidate in &candidates {
+        let mut sink = PluginSink::load(&engine, &candidate.config).unwrap();
+        sink.initialize().await.unwrap();
+        let mut times = Vec::new();
+        for b in &batches {
+            times.push(time_sink(&mut sink, b).await);
+        }
+        row(candidate.label, &times);
+        loaded.push((candidate, sink));
+    }
+
+    println!("\n## instantiate + initialize-database (fresh instance from InstancePre)\n");
+    println!("| plugin | mean |");
+    println!("|---|---|");
+    for (candidate, sink) in &mut loaded {
+        let plugin: &mut Plugin = sink.plugin_mut();
+        let reps = 20;
+        let started = Instant::now();
+        for _ in 0..reps {
+            plugin.discard_instance();
+            plugin.ensure_ready().await.unwrap();
+        }
+        println!(
+            "| {} | {} |",
+            candidate.label,
+            fmt(started.elapsed() / reps)
+        );
+    }
+
+    println!("\n## cold start: load (compile or read cache) + link + first instance\n");
+    println!("| plugin | component size | no cache (compile) | precompiled cache hit |");
+    println!("|---|---|---|---|");
+    for candidate in &candidates {
+        let size = std::fs::metadata(&candidate.config.path).unwrap().len();
+        let cache = tempfile::tempdir().unwrap();
+        let mut cold = Vec::new();
+        for _ in 0..2 {
+            let engine = PluginEngine::new(Some(cache.path().to_path_buf())).unwrap();
+            let started = Instant::now();
+            let mut plugin = Plugin::load(&engine, &candidate.config).unwrap();
+            plugin.ensure_ready().await.unwrap();
+            cold.push(started.elapsed());
+        }
+        println!(
+            "| {} | {:.1} MB | {} | {} |",
+            candidate.label,
+            size as f64 / 1e6,
+            fmt(cold[0]),
+            fmt(cold[1])
+        );
+    }
+}
