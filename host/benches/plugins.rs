@@ -7,8 +7,8 @@
 //!
 //!     cargo bench -p livekit-analytics-host --bench plugins
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "../tests/plugin_common/mod.rs"]
+mod plugin_common;
 
 use analytics_host::config::plugins::{DirGrant, PluginSettings};
 use analytics_host::config::PluginConfig;
@@ -40,8 +40,8 @@ impl Sink for NoopSink {
 }
 
 fn batch(n: usize) -> Vec<SharedItem> {
-    let mut items = common::events(n.div_ceil(2));
-    items.extend(common::stats(n / 2, 4.2));
+    let mut items = plugin_common::events(n.div_ceil(2));
+    items.extend(plugin_common::stats(n / 2, 4.2));
     items.truncate(n);
     for item in &items {
         let _ = item.json(); // serialized once per item in the host, not per sink call
@@ -85,11 +85,11 @@ struct Candidate {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let work = tempfile::tempdir().unwrap();
-    let (port, _received) = common::http_server().await;
-    let noop_wat = common::write(work.path(), "wat-noop", &common::good_sink_quiet());
+    let (port, _received) = plugin_common::http_server().await;
+    let noop_wat = plugin_common::write(work.path(), "wat-noop", &plugin_common::good_sink_quiet());
     let mut candidates = vec![Candidate {
         label: "WAT no-op",
-        config: common::plugin_config("wat", &noop_wat, Duration::from_secs(30), 1 << 30),
+        config: plugin_common::plugin_config("wat", &noop_wat, Duration::from_secs(30), 1 << 30),
     }];
     let settings = |pairs: &[(&str, String)]| {
         PluginSettings(
@@ -100,7 +100,8 @@ async fn main() {
         )
     };
     if let Some(path) = dist("rust-jsonl") {
-        let mut config = common::plugin_config("jsonl", &path, Duration::from_secs(30), 1 << 30);
+        let mut config =
+            plugin_common::plugin_config("jsonl", &path, Duration::from_secs(30), 1 << 30);
         std::fs::create_dir_all(work.path().join("jsonl")).unwrap();
         config.config = settings(&[("dir", "/data".into())]);
         config.grants.dirs.push(DirGrant {
@@ -114,7 +115,8 @@ async fn main() {
         });
     }
     if let Some(path) = dist("c-count") {
-        let mut config = common::plugin_config("count", &path, Duration::from_secs(30), 1 << 30);
+        let mut config =
+            plugin_common::plugin_config("count", &path, Duration::from_secs(30), 1 << 30);
         config.config = settings(&[("every", "1000000".into())]);
         candidates.push(Candidate {
             label: "C c-count",
@@ -122,7 +124,8 @@ async fn main() {
         });
     }
     if let Some(path) = dist("python-quality") {
-        let mut config = common::plugin_config("quality", &path, Duration::from_secs(60), 1 << 30);
+        let mut config =
+            plugin_common::plugin_config("quality", &path, Duration::from_secs(60), 1 << 30);
         config.config = settings(&[("threshold", "3.0".into())]);
         candidates.push(Candidate {
             label: "Python python-quality",
@@ -130,7 +133,8 @@ async fn main() {
         });
     }
     if let Some(path) = dist("js-http") {
-        let mut config = common::plugin_config("http", &path, Duration::from_secs(60), 1 << 30);
+        let mut config =
+            plugin_common::plugin_config("http", &path, Duration::from_secs(60), 1 << 30);
         config.config = settings(&[("url", format!("http://127.0.0.1:{port}/bulk"))]);
         config.grants.http.push(format!("127.0.0.1:{port}"));
         candidates.push(Candidate {

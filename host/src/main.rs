@@ -153,6 +153,13 @@ fn plugin_check(file: &std::path::Path) -> anyhow::Result<()> {
     print!("{}", info.report());
     info.check_world()
         .with_context(|| format!("`{}` is not usable by this host", file.display()))?;
+    // Link it as a plugin granted everything grantable: checks the exports' types too.
+    let mut config: analytics_host::config::PluginConfig =
+        serde_yaml::from_str("{name: check, path: x}")?;
+    config.path = file.to_path_buf();
+    config.grants.http.push("any-host".into());
+    analytics_host::plugin::Plugin::from_component(&engine, &config, &component)
+        .with_context(|| format!("`{}` is not usable by this host", file.display()))?;
     println!(
         "OK: a livekit:analytics sink this host (livekit:analytics@{HOST_WIT_VERSION}) can run"
     );

@@ -2,7 +2,7 @@
 //! `plugins/dist/`) end to end through the running host: items in, each plugin's effect
 //! checked. A missing component is skipped with a note, unless `LKA_REQUIRE_PLUGINS=1`.
 
-mod common;
+mod plugin_common;
 
 use analytics_host::app::Host;
 use analytics_host::config::plugins::{DirGrant, PluginSettings};
@@ -12,7 +12,7 @@ use analytics_host::plugin::{PluginEngine, PluginLog};
 use analytics_host::sinks::file::FileSink;
 use analytics_host::sinks::plugin::PluginSink;
 use analytics_host::sinks::Sink;
-use common::*;
+use plugin_common::*;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! (trap, infinite loop, memory hog, wrong world, wrong version, ungranted import). Each
 //! proves the host stays up and a second sink (the file store) keeps storing.
 
-mod common;
+mod plugin_common;
 
 use analytics_host::app::Host;
 use analytics_host::config::{AnalyticsConfig, FileStoreConfig};
@@ -10,7 +10,7 @@ use analytics_host::plugin::PluginEngine;
 use analytics_host::sinks::file::FileSink;
 use analytics_host::sinks::plugin::PluginSink;
 use analytics_host::sinks::Sink;
-use common::*;
+use plugin_common::*;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
