@@ -25,7 +25,7 @@ mkdir -p "$DIST/.stamps"
 # A fingerprint of everything a plugin is built from.
 fingerprint() {
   (cd "$ROOT" && find "plugins/$1" wit scripts/build-plugins.sh scripts/install-plugin-toolchains.sh \
-      -type f ! -name '*.wasm' ! -path '*/target/*' ! -path '*/__pycache__/*' ! -path '*/node_modules/*' \
+      -type f ! -name '*.wasm' ! -name '*.md' ! -path '*/target/*' ! -path '*/__pycache__/*' ! -path '*/node_modules/*' \
       -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
