@@ -112,7 +112,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     sinks.join(", ")
                 }
             );
-            Ok(())
+            check_plugins(&config)
         }
         Command::Plugin(_) => unreachable!("handled before loading the configuration"),
         Command::Run => {
@@ -163,5 +163,30 @@ fn plugin_check(file: &std::path::Path) -> anyhow::Result<()> {
     println!(
         "OK: a livekit:analytics sink this host (livekit:analytics@{HOST_WIT_VERSION}) can run"
     );
+    Ok(())
+}
+
+/// `check-config`: loads every enabled plugin (compile or cache, world, version, grants).
+fn check_plugins(config: &Config) -> anyhow::Result<()> {
+    let analytics = &config.analytics;
+    let enabled: Vec<_> = analytics.plugins.iter().filter(|p| p.enabled).collect();
+    if !analytics.enabled || enabled.is_empty() {
+        return Ok(());
+    }
+    let engine = analytics_host::plugin::PluginEngine::shared()?.with_cache_dir(
+        analytics
+            .plugin_cache_dir
+            .clone()
+            .or_else(|| Some(analytics_host::plugin::engine::default_cache_dir())),
+    );
+    for plugin in enabled {
+        analytics_host::plugin::Plugin::load(&engine, plugin).with_context(|| {
+            format!(
+                "{}: openvidu.analytics.plugins `{}`",
+                config.source, plugin.name
+            )
+        })?;
+        println!("# plugin `{}`: loads and links", plugin.name);
+    }
     Ok(())
 }
