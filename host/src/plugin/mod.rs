@@ -17,5 +17,7 @@ pub mod bindings {
         path: "../wit",
         world: "sink",
         exports: { default: async },
+        // Records passed to the plugin borrow from the host's items: no copies.
+        ownership: Borrowing { duplicate_if_necessary: false },
     });
 }

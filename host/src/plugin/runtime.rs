@@ -441,7 +441,11 @@ impl Plugin {
                 return Err(CallError::Timeout(timeout));
             }
         };
-        let settings = self.settings.clone();
+        let settings: Vec<(&str, &str)> = self
+            .settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let outcome = tokio::time::timeout(
             timeout,
             sink.call_initialize_database(&mut store, &settings),
@@ -472,8 +476,8 @@ impl Plugin {
     /// trap or timeout the instance is discarded; the next call builds a new one.
     pub async fn send_batch(
         &mut self,
-        events: &[wit::Event],
-        stats: &[wit::Stat],
+        events: &[wit::Event<'_>],
+        stats: &[wit::Stat<'_>],
     ) -> Result<Result<(), wit::SendError>, CallError> {
         self.ensure_ready().await?;
         let timeout = self.limits.timeout;

@@ -45,34 +45,34 @@ impl PluginSink {
 }
 
 /// The contract's `event` record of an item.
-pub fn event_record(item: &crate::model::Item) -> wit::Event {
+pub fn event_record(item: &crate::model::Item) -> wit::Event<'_> {
     wit::Event {
-        id: item.id.clone(),
-        event_type: item.type_name.clone(),
+        id: &item.id,
+        event_type: &item.type_name,
         timestamp: timestamp(item),
-        room_sid: item.room_id.clone(),
-        room_name: item.room_name.clone(),
-        participant_sid: item.participant_id.clone(),
-        participant_identity: item.participant_identity.clone(),
-        track_sid: item.track_id.clone(),
-        node_id: item.node_id.clone(),
-        json: item.json().to_string(),
+        room_sid: &item.room_id,
+        room_name: &item.room_name,
+        participant_sid: &item.participant_id,
+        participant_identity: &item.participant_identity,
+        track_sid: &item.track_id,
+        node_id: &item.node_id,
+        json: item.json(),
     }
 }
 
 /// The contract's `stat` record of an item.
-pub fn stat_record(item: &crate::model::Item) -> wit::Stat {
+pub fn stat_record(item: &crate::model::Item) -> wit::Stat<'_> {
     wit::Stat {
-        id: item.id.clone(),
-        kind: item.type_name.clone(),
+        id: &item.id,
+        kind: &item.type_name,
         timestamp: timestamp(item),
-        room_id: item.room_id.clone(),
-        room_name: item.room_name.clone(),
-        participant_id: item.participant_id.clone(),
-        track_id: item.track_id.clone(),
-        node: item.node_id.clone(),
+        room_id: &item.room_id,
+        room_name: &item.room_name,
+        participant_id: &item.participant_id,
+        track_id: &item.track_id,
+        node: &item.node_id,
         score: item.score,
-        json: item.json().to_string(),
+        json: item.json(),
     }
 }
 
