@@ -5,7 +5,7 @@ use crate::config::{AnalyticsConfig, Config};
 use crate::pipeline::{Pipeline, SinkLane};
 use crate::queue::SinkQueue;
 use crate::scheduler::{Worker, WorkerSettings, WorkerSummary};
-use crate::sinks::{file::FileSink, mongo::MongoSink, Sink};
+use crate::sinks::{file::FileSink, mongo::MongoSink, redis::RedisSink, Sink};
 use crate::telemetry::SinkCounters;
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -35,6 +35,13 @@ pub async fn sinks_from_config(config: &Config) -> anyhow::Result<Vec<Box<dyn Si
             .await
             .with_context(|| format!("{}: openvidu.analytics.mongo_url", config.source))?;
         sinks.push(Box::new(sink));
+    }
+    if let (Some(redis), Some(settings)) = (&config.redis, &analytics.redis) {
+        if settings.enabled {
+            let sink = RedisSink::new(redis, settings)
+                .with_context(|| format!("{}: redis", config.source))?;
+            sinks.push(Box::new(sink));
+        }
     }
     if config.file_store_enabled() {
         sinks.push(Box::new(FileSink::new(&analytics.file)));

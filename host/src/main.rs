@@ -97,6 +97,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if config.analytics.mongo_url.is_some() {
                     sinks.push("mongo");
                 }
+                if config.redis_sink_enabled() {
+                    sinks.push("redis");
+                }
                 if config.file_store_enabled() {
                     sinks.push("file");
                 }
@@ -126,9 +129,11 @@ fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cli.log_level));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match cli.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

@@ -68,6 +68,14 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duratio
     parse(&text).map_err(serde::de::Error::custom)
 }
 
+/// Serde `serialize_with` for a [`Duration`], written the way [`format`] writes it.
+pub fn serialize<S: serde::Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    humantime_serde::serialize(duration, serializer)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,12 +106,4 @@ mod tests {
         assert!(parse("").is_err());
         assert!(parse("s").is_err());
     }
-}
-
-/// Serde `serialize_with` for a [`Duration`], written the way [`format`] writes it.
-pub fn serialize<S: serde::Serializer>(
-    duration: &Duration,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    humantime_serde::serialize(duration, serializer)
 }

@@ -8,9 +8,11 @@
 pub mod duration;
 mod livekit;
 pub mod plugins;
+pub mod redis;
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
 pub use plugins::PluginConfig;
+pub use redis::{RedisMode, RedisSinkConfig};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -115,6 +117,9 @@ pub struct AnalyticsConfig {
     /// Where compiled plugins are cached (default: a folder in the system's temp dir).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin_cache_dir: Option<PathBuf>,
+    /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis: Option<RedisSinkConfig>,
 }
 
 /// The embedded JSON Lines store.
@@ -350,6 +355,7 @@ impl Config {
             bail!("{}: must not be empty", key("mongo_database"));
         }
         plugins::validate(&a.plugins, key)?;
+        redis::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
         Ok(())
     }
 
@@ -358,7 +364,12 @@ impl Config {
         self.analytics
             .file
             .enabled
-            .unwrap_or(self.analytics.mongo_url.is_none())
+            .unwrap_or(self.analytics.mongo_url.is_none() && !self.redis_sink_enabled())
+    }
+
+    /// Whether the Redis sink is on.
+    pub fn redis_sink_enabled(&self) -> bool {
+        self.analytics.redis.as_ref().is_some_and(|r| r.enabled)
     }
 
     /// The effective settings as YAML, secrets masked (for `check-config`).

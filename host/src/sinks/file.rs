@@ -93,20 +93,28 @@ impl Sink for FileSink {
             if positions.is_empty() {
                 continue;
             }
-            let mut lines = String::new();
-            for &i in &positions {
-                lines.push_str(batch[i].json());
-                lines.push('\n');
-            }
             let written = async {
-                let path = self.target(kind, lines.len() as u64).await?;
-                let mut file = tokio::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .await?;
-                file.write_all(lines.as_bytes()).await?;
-                file.flush().await
+                // Lines go to the file that has room for them; one write per file.
+                let mut chunks: Vec<(PathBuf, String)> = Vec::new();
+                for &i in &positions {
+                    let line = batch[i].json();
+                    let path = self.target(kind, line.len() as u64 + 1).await?;
+                    match chunks.last_mut() {
+                        Some((last, text)) if *last == path => text.push_str(line),
+                        _ => chunks.push((path, line.to_string())),
+                    }
+                    chunks.last_mut().expect("pushed").1.push('\n');
+                }
+                for (path, text) in chunks {
+                    let mut file = tokio::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&path)
+                        .await?;
+                    file.write_all(text.as_bytes()).await?;
+                    file.flush().await?;
+                }
+                Ok::<(), std::io::Error>(())
             }
             .await;
             if let Err(err) = written {

@@ -4,6 +4,7 @@
 pub mod file;
 pub mod mongo;
 pub mod plugin;
+pub mod redis;
 
 use crate::model::{ItemKind, SharedItem};
 use async_trait::async_trait;

@@ -184,14 +184,15 @@ pub fn to_bson(item: &Item) -> Document {
     doc
 }
 
-/// JSON to BSON: integers as int32 where they fit, else int64 (a double beyond that).
+/// JSON to BSON: every integer as int64 (a double beyond its range), so a field has one
+/// BSON type whatever its value.
 pub fn json_to_bson(value: &Value) -> Bson {
     match value {
         Value::Null => Bson::Null,
         Value::Bool(b) => Bson::Boolean(*b),
         Value::Number(n) => {
             if let Some(i) = n.as_i64() {
-                i32::try_from(i).map(Bson::Int32).unwrap_or(Bson::Int64(i))
+                Bson::Int64(i)
             } else if let Some(u) = n.as_u64() {
                 Bson::Double(u as f64)
             } else {

@@ -1,0 +1,226 @@
+//! Whole-pipeline throughput into a real MongoDB wire-protocol server, against the raw
+//! driver's `insert_many` of the same documents in the same run, plus conversion cost.
+//!
+//! Run: `cargo bench --bench pipeline` (after `scripts/install-test-deps.sh`).
+//! `BENCH_ITEMS` sets how many documents (default 20000).
+
+#[path = "../tests/support/servers.rs"]
+mod servers;
+
+use analytics_host::app::Host;
+use analytics_host::config::AnalyticsConfig;
+use analytics_host::model::Item;
+use analytics_host::sinks::mongo::{to_bson, MongoSink};
+use analytics_host::sinks::Sink;
+use bson::Document;
+use livekit_protocol as lk;
+use std::time::{Duration, Instant, SystemTime};
+
+const BATCH: usize = 1000;
+
+fn ts(seconds: i64) -> Option<pbjson_types::Timestamp> {
+    Some(pbjson_types::Timestamp { seconds, nanos: 0 })
+}
+
+fn event(n: usize) -> lk::AnalyticsEvent {
+    lk::AnalyticsEvent {
+        r#type: lk::AnalyticsEventType::ParticipantActive as i32,
+        timestamp: ts(1_700_000_000 + n as i64),
+        room_id: format!("RM_{}", n % 50),
+        room: Some(lk::Room {
+            sid: format!("RM_{}", n % 50),
+            name: format!("room-{}", n % 50),
+            ..Default::default()
+        }),
+        participant_id: format!("PA_{n}"),
+        participant: Some(lk::ParticipantInfo {
+            sid: format!("PA_{n}"),
+            identity: format!("user-{n}"),
+            state: 2,
+            joined_at: 1_700_000_000,
+            ..Default::default()
+        }),
+        client_info: Some(lk::ClientInfo {
+            sdk: 1,
+            version: "2.5.0".into(),
+            os: "linux".into(),
+            browser: "chrome".into(),
+            ..Default::default()
+        }),
+        node_id: "ND_bench".into(),
+        ..Default::default()
+    }
+}
+
+fn stat(n: usize) -> lk::AnalyticsStat {
+    lk::AnalyticsStat {
+        kind: (n % 2) as i32,
+        time_stamp: ts(1_700_000_000 + n as i64),
+        node: "ND_bench".into(),
+        room_id: format!("RM_{}", n % 50),
+        room_name: format!("room-{}", n % 50),
+        participant_id: format!("PA_{}", n % 500),
+        track_id: format!("TR_{}", n % 1000),
+        score: 4.2,
+        streams: vec![lk::AnalyticsStream {
+            ssrc: 12345,
+            primary_packets: 1000,
+            primary_bytes: 1_200_000,
+            packets_lost: 3,
+            rtt: 40,
+            jitter: 5,
+            video_layers: vec![lk::AnalyticsVideoLayer {
+                layer: 2,
+                packets: 900,
+                bytes: 1_000_000,
+                frames: 300,
+            }],
+            ..Default::default()
+        }],
+        mime: "video/VP8".into(),
+        ..Default::default()
+    }
+}
+
+fn items(n: usize) -> Vec<Item> {
+    let now = SystemTime::now();
+    let exp = Duration::from_secs(3600);
+    (0..n)
+        .map(|i| {
+            if i % 2 == 0 {
+                Item::from_event(event(i), now, exp)
+            } else {
+                Item::from_stat(stat(i), now, exp)
+            }
+        })
+        .collect()
+}
+
+fn per_item_ns(n: usize, f: impl FnOnce()) -> f64 {
+    let start = Instant::now();
+    f();
+    start.elapsed().as_nanos() as f64 / n as f64
+}
+
+async fn raw_insert(url: &str, docs: &[(usize, Document)]) -> Duration {
+    let mut sink = MongoSink::connect(url, "bench_raw").await.unwrap();
+    sink.initialize().await.unwrap(); // same indexes as the pipeline's collections
+    let db = sink.database().clone();
+    let start = Instant::now();
+    for kind_docs in [0, 1] {
+        let name = if kind_docs == 0 { "events" } else { "stats" };
+        let mine: Vec<Document> = docs
+            .iter()
+            .filter(|(k, _)| *k == kind_docs)
+            .map(|(_, d)| d.clone())
+            .collect();
+        for chunk in mine.chunks(BATCH) {
+            db.collection::<Document>(name)
+                .insert_many(chunk.to_vec())
+                .ordered(false)
+                .await
+                .unwrap();
+        }
+    }
+    start.elapsed()
+}
+
+async fn pipeline(url: &str, n: usize) -> Duration {
+    let mut sink = MongoSink::connect(url, "bench_pipeline").await.unwrap();
+    sink.initialize().await.unwrap();
+    let settings = AnalyticsConfig {
+        interval: Duration::from_millis(20),
+        batch_size: BATCH,
+        ..AnalyticsConfig::default()
+    };
+    let host = Host::start(vec![Box::new(sink)], &settings);
+    let counters = host.counters["mongo"].clone();
+    let start = Instant::now();
+    // The whole path: protocol message → item (id, document) → queues → MongoDB.
+    let now = SystemTime::now();
+    let exp = Duration::from_secs(3600);
+    for chunk_start in (0..n).step_by(BATCH) {
+        let chunk: Vec<Item> = (chunk_start..(chunk_start + BATCH).min(n))
+            .map(|i| {
+                if i % 2 == 0 {
+                    Item::from_event(event(i), now, exp)
+                } else {
+                    Item::from_stat(stat(i), now, exp)
+                }
+            })
+            .collect();
+        host.pipeline.accept(chunk).unwrap();
+    }
+    while counters.snapshot().stored < n as u64 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let took = start.elapsed();
+    host.shutdown().await;
+    took
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::var("BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let now = SystemTime::now();
+    let exp = Duration::from_secs(3600);
+    let events: Vec<_> = (0..n).map(event).collect();
+    let stats: Vec<_> = (0..n).map(stat).collect();
+    let event_ns = per_item_ns(n, || {
+        for e in events.iter().cloned() {
+            std::hint::black_box(Item::from_event(e, now, exp));
+        }
+    });
+    let stat_ns = per_item_ns(n, || {
+        for s in stats.iter().cloned() {
+            std::hint::black_box(Item::from_stat(s, now, exp));
+        }
+    });
+    let prepared = items(n);
+    let bson_ns = per_item_ns(n, || {
+        for item in &prepared {
+            std::hint::black_box(to_bson(item));
+        }
+    });
+    let docs: Vec<(usize, Document)> = prepared
+        .iter()
+        .map(|i| (i.kind.index(), to_bson(i)))
+        .collect();
+
+    let server = servers::MongoServer::start();
+    let url = server.url();
+    // Warm up the server and the connection pool.
+    let _ = raw_insert(&url, &docs[..BATCH.min(n)]).await;
+    let mut rows = Vec::new();
+    for round in 1..=2 {
+        let raw = {
+            let dbs = MongoSink::connect(&url, "bench_raw").await.unwrap();
+            dbs.database().drop().await.unwrap();
+            raw_insert(&url, &docs).await
+        };
+        let piped = {
+            let dbs = MongoSink::connect(&url, "bench_pipeline").await.unwrap();
+            dbs.database().drop().await.unwrap();
+            pipeline(&url, n).await
+        };
+        rows.push((round, raw, piped));
+    }
+    println!("\nPipeline into a MongoDB wire-protocol server ({n} documents, half events, half stats, batches of {BATCH})\n");
+    println!("| round | raw insert_many docs/s | pipeline docs/s | pipeline / raw |");
+    println!("|---|---|---|---|");
+    for (round, raw, piped) in &rows {
+        let raw_rate = n as f64 / raw.as_secs_f64();
+        let pipe_rate = n as f64 / piped.as_secs_f64();
+        println!(
+            "| {round} | {raw_rate:.0} | {pipe_rate:.0} | {:.1}% |",
+            100.0 * pipe_rate / raw_rate
+        );
+    }
+    println!("\n| conversion | ns per item |\n|---|---|");
+    println!("| AnalyticsEvent → item (id + document) | {event_ns:.0} |");
+    println!("| AnalyticsStat → item (id + document) | {stat_ns:.0} |");
+    println!("| item → BSON document | {bson_ns:.0} |");
+}

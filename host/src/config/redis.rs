@@ -1,0 +1,162 @@
+//! `openvidu.analytics.redis`: the host's switch for the Redis sink. The connection itself
+//! comes from LiveKit's own top-level `redis:` section ([`super::LiveKitRedisConfig`]).
+
+use super::{ConfigSource, LiveKitRedisConfig};
+use anyhow::bail;
+use serde::{Deserialize, Serialize};
+
+/// The Redis sink's switch and storage mode.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RedisSinkConfig {
+    /// Store items in the Redis of LiveKit's `redis:` section (default `false`).
+    #[serde(default)]
+    pub enabled: bool,
+    /// How documents are stored: `auto` (RedisJSON when the module is loaded, else plain
+    /// strings), `json` or `plain`.
+    #[serde(default)]
+    pub mode: RedisMode,
+}
+
+/// How the Redis sink stores a document.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RedisMode {
+    /// Detect at start: `json` when RedisJSON is loaded, else `plain`.
+    #[default]
+    Auto,
+    /// `JSON.SET` with RediSearch indexes; needs the RedisJSON (and RediSearch) modules.
+    Json,
+    /// `SET` of the JSON text.
+    Plain,
+}
+
+impl std::fmt::Display for RedisMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RedisMode::Auto => "auto",
+            RedisMode::Json => "json",
+            RedisMode::Plain => "plain",
+        })
+    }
+}
+
+/// Checks that an enabled Redis sink has a usable `redis:` section.
+pub(super) fn validate(
+    sink: Option<&RedisSinkConfig>,
+    redis: Option<&LiveKitRedisConfig>,
+    source: &ConfigSource,
+) -> anyhow::Result<()> {
+    if !sink.is_some_and(|s| s.enabled) {
+        return Ok(());
+    }
+    let Some(redis) = redis else {
+        bail!(
+            "{source}: openvidu.analytics.redis.enabled is true but the top-level `redis` \
+             section (LiveKit's Redis: address, or sentinel_master_name + sentinel_addresses, \
+             or cluster_addresses) is missing"
+        );
+    };
+    let sentinel = !redis.sentinel_master_name.is_empty();
+    if sentinel && redis.sentinel_addresses.is_empty() {
+        bail!("{source}: redis.sentinel_addresses: must not be empty when redis.sentinel_master_name is set");
+    }
+    if !sentinel && redis.cluster_addresses.is_empty() && redis.address.is_empty() {
+        bail!(
+            "{source}: redis.address: must be set (or sentinel_master_name + sentinel_addresses, \
+             or cluster_addresses) when openvidu.analytics.redis.enabled is true"
+        );
+    }
+    let addresses = std::iter::once(&redis.address)
+        .filter(|a| !a.is_empty())
+        .chain(&redis.sentinel_addresses)
+        .chain(&redis.cluster_addresses);
+    for address in addresses {
+        if split_address(address).is_none() {
+            bail!("{source}: redis: `{address}` is not a `host:port` address");
+        }
+    }
+    Ok(())
+}
+
+/// Splits `host:port` (`[v6]:port` too); `None` when it is not of that form.
+pub fn split_address(address: &str) -> Option<(String, u16)> {
+    let (host, port) = address.rsplit_once(':')?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port = port.parse().ok()?;
+    (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        Config::parse(text, ConfigSource::Inline("test".into()))
+    }
+
+    #[test]
+    fn off_by_default() {
+        let config = parse("redis: {address: 'localhost:6379'}").unwrap();
+        assert!(config.analytics.redis.is_none());
+    }
+
+    #[test]
+    fn enabled_with_mode() {
+        let config = parse(
+            "redis: {address: 'localhost:6379'}\nopenvidu:\n  analytics:\n    redis: {enabled: true, mode: plain}\n",
+        )
+        .unwrap();
+        let sink = config.analytics.redis.unwrap();
+        assert!(sink.enabled);
+        assert_eq!(sink.mode, RedisMode::Plain);
+    }
+
+    #[test]
+    fn enabled_without_redis_section_names_the_key() {
+        let err = parse("openvidu:\n  analytics:\n    redis: {enabled: true}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("openvidu.analytics.redis.enabled"), "{err}");
+        assert!(err.contains("`redis`"), "{err}");
+    }
+
+    #[test]
+    fn unknown_key_and_bad_mode_are_errors() {
+        let err = parse("openvidu:\n  analytics:\n    redis: {enabled: true, modes: json}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redis"), "{err}");
+        assert!(err.contains("modes"), "{err}");
+        let err = parse("openvidu:\n  analytics:\n    redis: {mode: fast}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mode"), "{err}");
+    }
+
+    #[test]
+    fn sentinel_needs_addresses_and_addresses_need_ports() {
+        let on = "openvidu:\n  analytics:\n    redis: {enabled: true}\n";
+        let err = parse(&format!("redis: {{sentinel_master_name: m}}\n{on}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("redis.sentinel_addresses"), "{err}");
+        let err = parse(&format!("redis: {{address: localhost}}\n{on}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("localhost"), "{err}");
+        parse(&format!(
+            "redis: {{cluster_addresses: ['10.0.0.1:7000', '[::1]:7001']}}\n{on}"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn split_addresses() {
+        assert_eq!(split_address("h:1"), Some(("h".into(), 1)));
+        assert_eq!(split_address("[::1]:6379"), Some(("::1".into(), 6379)));
+        assert_eq!(split_address("h"), None);
+        assert_eq!(split_address(":1"), None);
+    }
+}

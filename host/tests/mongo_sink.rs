@@ -1,0 +1,246 @@
+//! The MongoDB sink against a real MongoDB wire-protocol server (SecantusDB, started by the
+//! test support module): indexes, document shape, duplicates, restarts, TTL.
+
+mod common;
+#[path = "support/servers.rs"]
+mod servers;
+
+use analytics_host::app::Host;
+use analytics_host::model::{ItemKind, EXPIRE_FIELD};
+use analytics_host::sinks::mongo::{indexed_fields, to_bson, MongoSink};
+use analytics_host::sinks::Sink;
+use bson::{doc, Bson, Document};
+use common::{event, full_event, settings, stat, wait_until};
+use futures::TryStreamExt;
+use servers::MongoServer;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+async fn sink(server: &MongoServer, db: &str) -> MongoSink {
+    MongoSink::connect(&server.url(), db).await.expect("client")
+}
+
+/// A sink that gives up on an unreachable server after 1 s instead of 5 s.
+async fn impatient_sink(server: &MongoServer) -> MongoSink {
+    let url = server.url();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    MongoSink::connect(
+        &format!("{url}{sep}serverSelectionTimeoutMS=1000"),
+        "openvidu",
+    )
+    .await
+    .expect("client")
+}
+
+async fn count(sink: &MongoSink, kind: ItemKind) -> u64 {
+    sink.database()
+        .collection::<Document>(kind.collection())
+        .count_documents(doc! {})
+        .await
+        .expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn initialize_creates_the_contract_indexes_idempotently() {
+    let server = MongoServer::start();
+    let mut sink = sink(&server, "openvidu").await;
+    sink.initialize().await.expect("first initialize");
+    sink.initialize()
+        .await
+        .expect("second initialize is a no-op");
+    for kind in [ItemKind::Event, ItemKind::Stat] {
+        let indexes: Vec<_> = sink
+            .database()
+            .collection::<Document>(kind.collection())
+            .list_indexes()
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let keys: Vec<Document> = indexes.iter().map(|i| i.keys.clone()).collect();
+        for field in indexed_fields(kind) {
+            assert!(
+                keys.contains(&doc! { *field: 1 }),
+                "{kind:?} lacks an index on {field}: {keys:?}"
+            );
+        }
+        let ttl = indexes
+            .iter()
+            .find(|i| i.keys == doc! { EXPIRE_FIELD: 1 })
+            .unwrap_or_else(|| panic!("{kind:?} has no TTL index"));
+        let expire = ttl.options.as_ref().and_then(|o| o.expire_after);
+        assert_eq!(expire, Some(Duration::ZERO), "TTL index of {kind:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stored_documents_have_the_contract_shape() {
+    let server = MongoServer::start();
+    let mut sink = sink(&server, "openvidu").await;
+    sink.initialize().await.unwrap();
+    let items = vec![Arc::new(full_event()), Arc::new(stat(7, "PA_1"))];
+    let report = sink.send_batch(&items).await;
+    assert_eq!(report, Default::default());
+    for item in &items {
+        let stored = sink
+            .database()
+            .collection::<Document>(item.kind.collection())
+            .find_one(doc! { "_id": &item.id })
+            .await
+            .unwrap()
+            .expect("stored");
+        let expected = to_bson(item);
+        let stored_keys: Vec<&String> = stored.keys().collect();
+        let expected_keys: Vec<&String> = expected.keys().collect();
+        assert_eq!(stored_keys, expected_keys, "same fields, same order");
+        for (key, value) in &expected {
+            if key == EXPIRE_FIELD {
+                let Some(Bson::DateTime(date)) = stored.get(key) else {
+                    panic!("{key} is not a date")
+                };
+                assert_eq!(
+                    date.timestamp_millis(),
+                    bson::DateTime::from_system_time(item.expire_at).timestamp_millis()
+                );
+            } else {
+                assert_eq!(stored.get(key), Some(value), "field {key}");
+            }
+        }
+    }
+    let event = sink
+        .database()
+        .collection::<Document>("events")
+        .find_one(doc! {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.get_str("type").unwrap(), "TRACK_PUBLISHED");
+    assert_eq!(
+        event.get_document("room").unwrap().get_str("sid").unwrap(),
+        "RM_abc"
+    );
+    assert_eq!(
+        event.get_document("timestamp").unwrap().get("seconds"),
+        Some(&Bson::Int64(1_700_000_000))
+    );
+    let egress = event.get_document("egress").unwrap();
+    assert_eq!(
+        egress.get("started_at"),
+        Some(&Bson::Int64(1_700_000_000_000_000_000))
+    );
+    let stat = sink
+        .database()
+        .collection::<Document>("stats")
+        .find_one(doc! {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stat.get_str("kind").unwrap(), "UPSTREAM");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_batch_twice_is_stored_once() {
+    let server = MongoServer::start();
+    let mut sink = sink(&server, "openvidu").await;
+    sink.initialize().await.unwrap();
+    let batch: Vec<_> = (0..50)
+        .map(|i| Arc::new(event(i)))
+        .chain((0..30).map(|i| Arc::new(stat(i, "PA_2"))))
+        .collect();
+    let first = sink.send_batch(&batch).await;
+    assert_eq!(first, Default::default());
+    let second = sink.send_batch(&batch).await;
+    assert_eq!(second.duplicates, 80, "{second:?}");
+    assert!(second.retry.is_empty(), "{second:?}");
+    assert_eq!(count(&sink, ItemKind::Event).await, 50);
+    assert_eq!(count(&sink, ItemKind::Stat).await, 30);
+    // a batch where some items are new and some are not
+    let mixed: Vec<_> = (40..60).map(|i| Arc::new(event(i))).collect();
+    let report = sink.send_batch(&mixed).await;
+    assert_eq!(report.duplicates, 10);
+    assert_eq!(report.stored_count(mixed.len()), 10);
+    assert_eq!(count(&sink, ItemKind::Event).await, 60);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_down_at_start_and_mid_run_loses_nothing() {
+    let mut server = MongoServer::start();
+    server.stop();
+    // Down at start: the host runs and accepts; initialization is retried.
+    let host = Host::start(vec![Box::new(impatient_sink(&server).await)], &settings());
+    host.pipeline.accept((0..300).map(event).collect()).unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(host.counters["mongo"].snapshot().stored, 0);
+    server.restart();
+    let reader = sink(&server, "openvidu").await;
+    wait_until(Duration::from_secs(60), || async {
+        count(&reader, ItemKind::Event).await == 300
+    })
+    .await;
+
+    // Down mid-run: items keep arriving, stay queued, and are stored once it is back.
+    server.stop();
+    host.pipeline
+        .accept((300..600).map(event).collect())
+        .unwrap();
+    host.pipeline
+        .accept((0..200).map(|i| stat(i, "PA_3")).collect())
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let counts = host.counters["mongo"].snapshot();
+    assert_eq!(
+        counts.stored, 300,
+        "nothing more is stored while the database is down: {counts:?}"
+    );
+    server.restart();
+    wait_until(Duration::from_secs(60), || async {
+        count(&reader, ItemKind::Event).await == 600 && count(&reader, ItemKind::Stat).await == 200
+    })
+    .await;
+    let counts = host.counters["mongo"].snapshot();
+    assert_eq!(counts.stored + counts.duplicates, 800, "{counts:?}");
+    assert!(counts.failed_batches > 0, "the outage was seen: {counts:?}");
+    let summaries = host.shutdown().await;
+    assert_eq!(summaries[0].left_queued, 0);
+    // every id exactly once
+    let ids: Vec<Document> = reader
+        .database()
+        .collection::<Document>("events")
+        .aggregate([
+            doc! { "$group": { "_id": "$_id", "n": { "$sum": 1 } } },
+            doc! { "$match": { "n": { "$gt": 1 } } },
+        ])
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(ids.is_empty(), "duplicated ids: {ids:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expired_documents_are_removed_by_the_ttl_index() {
+    let server = MongoServer::start();
+    let mut sink = sink(&server, "openvidu").await;
+    sink.initialize().await.unwrap();
+    let mut expired = event(1);
+    expired.expire_at = SystemTime::now() - Duration::from_secs(60);
+    let kept = event(2);
+    let report = sink.send_batch(&[Arc::new(expired), Arc::new(kept)]).await;
+    assert_eq!(report, Default::default());
+    assert_eq!(count(&sink, ItemKind::Event).await, 2);
+    // MongoDB's TTL monitor runs every 60 s; allow two passes.
+    wait_until(Duration::from_secs(150), || async {
+        count(&sink, ItemKind::Event).await == 1
+    })
+    .await;
+    let left = sink
+        .database()
+        .collection::<Document>("events")
+        .find_one(doc! {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(left.get_str("_id").unwrap(), event(2).id);
+}
