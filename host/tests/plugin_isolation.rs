@@ -385,3 +385,24 @@ async fn plugins_from_config() {
     );
     assert!(format!("{:#}", missing.err().unwrap()).contains("plugins[0].path"));
 }
+
+#[tokio::test]
+async fn call_abandoned_by_the_caller_rebuilds_the_instance() {
+    // The scheduler's own send_timeout may drop a call mid-way (here: before the plugin's
+    // 10 s deadline); the instance can no longer be entered and is rebuilt next time.
+    let bytes = component(
+        &wit_text(),
+        "sink",
+        &sink_wat("0.1.0", "(loop (br 0)) unreachable", ""),
+    );
+    let mut sink = load(&engine(), "spin", &bytes, 10 * SECOND, 16 * MIB).unwrap();
+    sink.initialize().await.unwrap();
+    let batch = shared(events(1));
+    for _ in 0..2 {
+        let dropped =
+            tokio::time::timeout(Duration::from_millis(50), sink.send_batch(&batch)).await;
+        assert!(dropped.is_err());
+        assert!(!sink.plugin_mut().is_live());
+    }
+    assert_eq!(sink.stats().instantiations.load(Ordering::Relaxed), 2);
+}
