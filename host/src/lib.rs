@@ -10,6 +10,7 @@ pub mod config;
 pub mod ingest;
 pub mod model;
 pub mod pipeline;
+pub mod plugin;
 pub mod queue;
 pub mod scheduler;
 pub mod sinks;
