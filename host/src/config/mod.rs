@@ -8,9 +8,11 @@
 pub mod duration;
 mod livekit;
 pub mod redis;
+pub mod spool;
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
 pub use redis::{RedisMode, RedisSinkConfig};
+pub use spool::{SpoolConfig, SpoolFullPolicy};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -112,6 +114,9 @@ pub struct AnalyticsConfig {
     /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisSinkConfig>,
+    /// The on-disk spool; absent: memory only (a crash loses what is not yet stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool: Option<SpoolConfig>,
 }
 
 /// The embedded JSON Lines store.
@@ -346,6 +351,7 @@ impl Config {
             bail!("{}: must not be empty", key("mongo_database"));
         }
         redis::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
+        spool::validate(a.spool.as_ref(), src)?;
         Ok(())
     }
 
