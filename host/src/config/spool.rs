@@ -49,3 +49,48 @@ pub fn validate(spool: Option<&SpoolConfig>, source: &ConfigSource) -> anyhow::R
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        Config::parse(text, ConfigSource::Inline("test".into()))
+    }
+
+    #[test]
+    fn absent_means_memory_only_and_defaults_apply() {
+        assert_eq!(parse("").unwrap().analytics.spool, None);
+        let config =
+            parse("openvidu:\n  analytics:\n    spool:\n      dir: /var/spool/a\n").unwrap();
+        let spool = config.analytics.spool.clone().unwrap();
+        assert_eq!(spool.dir, PathBuf::from("/var/spool/a"));
+        assert_eq!(spool.max_bytes, 1 << 30);
+        assert_eq!(spool.full, SpoolFullPolicy::Reject);
+        assert!(config.describe().contains("spool:"));
+        let config = parse(
+            "openvidu:\n  analytics:\n    spool: {dir: s, max_bytes: 1000, full: drop_oldest}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            config.analytics.spool.unwrap().full,
+            SpoolFullPolicy::DropOldest
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = |text: &str| parse(text).unwrap_err().to_string();
+        let e = err("openvidu:\n  analytics:\n    spool: {dir: s, size: 1}\n");
+        assert!(e.contains("spool") && e.contains("size"), "{e}");
+        let e = err("openvidu:\n  analytics:\n    spool: {dir: s, max_bytes: 0}\n");
+        assert!(e.contains("openvidu.analytics.spool.max_bytes"), "{e}");
+        let e = err("openvidu:\n  analytics:\n    spool: {dir: s, full: block}\n");
+        assert!(e.contains("full") && e.contains("block"), "{e}");
+        let e = err("openvidu:\n  analytics:\n    spool: {dir: ''}\n");
+        assert!(e.contains("spool.dir"), "{e}");
+        let e = err("openvidu:\n  analytics:\n    spool: {}\n");
+        assert!(e.contains("dir"), "{e}");
+    }
+}
