@@ -3,7 +3,8 @@
 //!
 //! The modules follow the data flow: [`config`] → [`model`] (items and documents) →
 //! [`pipeline`] (fan-out) → [`queue`] (per-sink FIFOs) → [`scheduler`] (per-sink workers)
-//! → [`sinks`]. [`app`] assembles them.
+//! → [`sinks`]. [`spool`] optionally keeps accepted items on disk until every sink has
+//! them. [`app`] assembles them.
 
 pub mod app;
 pub mod config;
@@ -14,4 +15,5 @@ pub mod plugin;
 pub mod queue;
 pub mod scheduler;
 pub mod sinks;
+pub mod spool;
 pub mod telemetry;

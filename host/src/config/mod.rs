@@ -10,12 +10,14 @@ mod ingest;
 mod livekit;
 pub mod plugins;
 pub mod redis;
+pub mod spool;
 
 pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
 pub use plugins::PluginConfig;
 pub use redis::{RedisMode, RedisSinkConfig};
+pub use spool::{SpoolConfig, SpoolFullPolicy};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -126,6 +128,9 @@ pub struct AnalyticsConfig {
     /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisSinkConfig>,
+    /// The on-disk spool; absent: memory only (a crash loses what is not yet stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool: Option<SpoolConfig>,
 }
 
 /// The embedded JSON Lines store.
@@ -363,6 +368,7 @@ impl Config {
         a.ingest.validate(key)?;
         plugins::validate(&a.plugins, key)?;
         redis::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
+        spool::validate(a.spool.as_ref(), src)?;
         Ok(())
     }
 

@@ -197,7 +197,7 @@ async fn receive(
         tracing::info!(event = %parsed.event.event, id = %parsed.event.id, "webhook event name not mapped; acknowledged, not stored");
         return (StatusCode::OK, "ignored\n");
     };
-    match state.pipeline.accept(vec![item]) {
+    match state.pipeline.accept_async(vec![item]).await {
         Ok(_) => {
             counters.webhook_accepted.fetch_add(1, Ordering::Relaxed);
             (StatusCode::OK, "ok\n")
@@ -208,6 +208,8 @@ async fn receive(
             let text = match err {
                 AcceptError::Closed => "shutting down\n",
                 AcceptError::Full(_) => "queue full\n",
+                AcceptError::SpoolFull => "spool full\n",
+                AcceptError::Spool(_) => "spool write failed\n",
             };
             (StatusCode::SERVICE_UNAVAILABLE, text)
         }
