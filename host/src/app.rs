@@ -126,11 +126,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(source = %config.source, sinks = ?names, interval = ?config.analytics.interval, "analytics host starting");
     let host = Host::start(sinks, &config.analytics);
     let doors = crate::ingest::Doors::start(&config, host.pipeline.clone()).await?;
+    let observed = crate::observe::Observed::new(&host, doors.counters.clone());
+    let telemetry =
+        crate::observe::TelemetryServer::start(&config.analytics.telemetry, observed).await?;
     wait_for_signal().await?;
     tracing::info!("shutting down: no longer accepting; flushing queues");
     host.pipeline.close();
     doors.close().await;
     let summaries = host.shutdown().await;
+    if let Some(telemetry) = telemetry {
+        telemetry.close().await;
+    }
     let lost: usize = summaries.iter().map(|s| s.left_queued).sum();
     if lost > 0 {
         tracing::error!(lost, "stopped with items not stored");

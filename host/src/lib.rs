@@ -3,12 +3,13 @@
 //!
 //! The modules follow the data flow: [`config`] → [`model`] (items and documents) →
 //! [`pipeline`] (fan-out) → [`queue`] (per-sink FIFOs) → [`scheduler`] (per-sink workers)
-//! → [`sinks`]. [`app`] assembles them.
+//! → [`sinks`]. [`app`] assembles them; [`observe`] serves `/metrics`, `/health` and `/ready`.
 
 pub mod app;
 pub mod config;
 pub mod ingest;
 pub mod model;
+pub mod observe;
 pub mod pipeline;
 pub mod queue;
 pub mod scheduler;

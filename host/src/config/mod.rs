@@ -9,11 +9,13 @@ pub mod duration;
 mod ingest;
 mod livekit;
 pub mod redis;
+mod telemetry;
 
 pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
 pub use redis::{RedisMode, RedisSinkConfig};
+pub use telemetry::TelemetryConfig;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -118,6 +120,9 @@ pub struct AnalyticsConfig {
     /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisSinkConfig>,
+    /// The host's `/metrics`, `/health` and `/ready` endpoint.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
 }
 
 /// The embedded JSON Lines store.
