@@ -265,10 +265,14 @@ openvidu:
                 break;
             }
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "never ready on {base}"
-        );
+        if started.elapsed() > Duration::from_secs(20) {
+            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "never ready on {base}; its log:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(get(&format!("{base}/health")).await.0, 200);
