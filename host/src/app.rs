@@ -46,7 +46,42 @@ pub async fn sinks_from_config(config: &Config) -> anyhow::Result<Vec<Box<dyn Si
     if config.file_store_enabled() {
         sinks.push(Box::new(FileSink::new(&analytics.file)));
     }
+    sinks.extend(plugin_sinks(config).await?);
     Ok(sinks)
+}
+
+/// The enabled plugin sinks of a configuration, compiled (or loaded from the cache) off the
+/// async runtime's threads.
+async fn plugin_sinks(config: &Config) -> anyhow::Result<Vec<Box<dyn Sink>>> {
+    let analytics = &config.analytics;
+    let enabled: Vec<_> = analytics
+        .plugins
+        .iter()
+        .filter(|p| p.enabled)
+        .cloned()
+        .collect();
+    if enabled.is_empty() {
+        return Ok(Vec::new());
+    }
+    let engine = crate::plugin::PluginEngine::shared()?;
+    let engine = match &analytics.plugin_cache_dir {
+        Some(dir) => engine.with_cache_dir(Some(dir.clone())),
+        None => engine,
+    };
+    let source = config.source.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+        for plugin in &enabled {
+            let sink =
+                crate::sinks::plugin::PluginSink::load(&engine, plugin).with_context(|| {
+                    format!("{source}: openvidu.analytics.plugins `{}`", plugin.name)
+                })?;
+            sinks.push(Box::new(sink));
+        }
+        Ok(sinks)
+    })
+    .await
+    .context("loading plugins")?
 }
 
 impl Host {

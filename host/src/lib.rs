@@ -11,6 +11,7 @@ pub mod ingest;
 pub mod model;
 pub mod observe;
 pub mod pipeline;
+pub mod plugin;
 pub mod queue;
 pub mod scheduler;
 pub mod sinks;

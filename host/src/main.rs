@@ -48,6 +48,19 @@ enum Command {
     Run,
     /// Validate the configuration and print the effective settings, secrets masked.
     CheckConfig,
+    /// WebAssembly plugin tools.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Validate a component against the `sink` world; print its WIT version, imports and
+    /// the grants it needs.
+    Check {
+        /// The component (`.wasm`).
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,6 +84,9 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::Plugin(PluginCommand::Check { file })) = &cli.command {
+        return plugin_check(file);
+    }
     let config = load_config(&cli)?;
     match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig => {
@@ -87,6 +103,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 if config.file_store_enabled() {
                     sinks.push("file");
                 }
+                for plugin in config.analytics.plugins.iter().filter(|p| p.enabled) {
+                    sinks.push(plugin.name.as_str());
+                }
             }
             println!(
                 "# sinks: {}",
@@ -96,8 +115,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     sinks.join(", ")
                 }
             );
-            Ok(())
+            check_plugins(&config)
         }
+        Command::Plugin(_) => unreachable!("handled before loading the configuration"),
         Command::Run => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(analytics_host::app::run(config))
@@ -118,4 +138,60 @@ fn init_logging(cli: &Cli) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// `plugin check FILE`: compiles the component and checks it against the host's world.
+fn plugin_check(file: &std::path::Path) -> anyhow::Result<()> {
+    use analytics_host::plugin::{ComponentInfo, PluginEngine, HOST_WIT_VERSION};
+    let engine = PluginEngine::shared()?;
+    let (component, cached) = engine.load_component(file)?;
+    let info = ComponentInfo::of(&component, engine.engine());
+    println!(
+        "{}: component{}",
+        file.display(),
+        if cached {
+            " (compiled copy cached)"
+        } else {
+            ""
+        }
+    );
+    print!("{}", info.report());
+    info.check_world()
+        .with_context(|| format!("`{}` is not usable by this host", file.display()))?;
+    // Link it as a plugin granted everything grantable: checks the exports' types too.
+    let mut config: analytics_host::config::PluginConfig =
+        serde_yaml::from_str("{name: check, path: x}")?;
+    config.path = file.to_path_buf();
+    config.grants.http.push("any-host".into());
+    analytics_host::plugin::Plugin::from_component(&engine, &config, &component)
+        .with_context(|| format!("`{}` is not usable by this host", file.display()))?;
+    println!(
+        "OK: a livekit:analytics sink this host (livekit:analytics@{HOST_WIT_VERSION}) can run"
+    );
+    Ok(())
+}
+
+/// `check-config`: loads every enabled plugin (compile or cache, world, version, grants).
+fn check_plugins(config: &Config) -> anyhow::Result<()> {
+    let analytics = &config.analytics;
+    let enabled: Vec<_> = analytics.plugins.iter().filter(|p| p.enabled).collect();
+    if !analytics.enabled || enabled.is_empty() {
+        return Ok(());
+    }
+    let engine = analytics_host::plugin::PluginEngine::shared()?.with_cache_dir(
+        analytics
+            .plugin_cache_dir
+            .clone()
+            .or_else(|| Some(analytics_host::plugin::engine::default_cache_dir())),
+    );
+    for plugin in enabled {
+        analytics_host::plugin::Plugin::load(&engine, plugin).with_context(|| {
+            format!(
+                "{}: openvidu.analytics.plugins `{}`",
+                config.source, plugin.name
+            )
+        })?;
+        println!("# plugin `{}`: loads and links", plugin.name);
+    }
+    Ok(())
 }

@@ -8,12 +8,14 @@
 pub mod duration;
 mod ingest;
 mod livekit;
+pub mod plugins;
 pub mod redis;
 mod telemetry;
 
 pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
 
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
+pub use plugins::PluginConfig;
 pub use redis::{RedisMode, RedisSinkConfig};
 pub use telemetry::TelemetryConfig;
 
@@ -117,6 +119,12 @@ pub struct AnalyticsConfig {
     /// The ingest doors (webhook, gRPC, Prometheus scrape).
     #[serde(default)]
     pub ingest: IngestConfig,
+    /// WebAssembly component sinks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plugins: Vec<PluginConfig>,
+    /// Where compiled plugins are cached (default: a folder in the system's temp dir).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_cache_dir: Option<PathBuf>,
     /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisSinkConfig>,
@@ -299,7 +307,8 @@ impl Config {
                 })?;
             keys.extend(more);
         }
-        let analytics = file.openvidu.and_then(|o| o.analytics).unwrap_or_default();
+        let mut analytics = file.openvidu.and_then(|o| o.analytics).unwrap_or_default();
+        plugins::resolve_paths(&mut analytics.plugins, |p| resolve_relative(&source, p));
         let config = Config {
             source,
             keys: ApiKeys(keys),
@@ -357,6 +366,7 @@ impl Config {
             bail!("{}: must not be empty", key("mongo_database"));
         }
         a.ingest.validate(key)?;
+        plugins::validate(&a.plugins, key)?;
         redis::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
         Ok(())
     }
@@ -412,7 +422,7 @@ impl Config {
     }
 }
 
-/// A relative `key_file` is taken relative to the config file's folder.
+/// A relative `key_file` (or plugin path) is taken relative to the config file's folder.
 fn resolve_relative(source: &ConfigSource, path: &Path) -> PathBuf {
     match source {
         ConfigSource::File(file) if path.is_relative() => file

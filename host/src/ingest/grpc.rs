@@ -106,77 +106,72 @@ impl Recorder {
     }
 }
 
+impl Recorder {
+    /// Reads a client stream to its end, accepting the items of each message as it comes;
+    /// a broken stream ends with an error status (what it delivered before stays accepted).
+    async fn ingest<M>(
+        &self,
+        method: &str,
+        request: Request<Streaming<M>>,
+        items: impl Fn(M, SystemTime) -> Vec<Item>,
+    ) -> Result<Response<()>, Status> {
+        let mut stream = request.into_inner();
+        loop {
+            match stream.message().await {
+                Ok(Some(message)) => self.accept(items(message, SystemTime::now()))?,
+                Ok(None) => return Ok(Response::new(())),
+                Err(status) => return Err(self.stream_error(method, status)),
+            }
+        }
+    }
+}
+
 #[tonic::async_trait]
 impl AnalyticsRecorderService for Recorder {
     async fn ingest_stats(
         &self,
         request: Request<Streaming<AnalyticsStats>>,
     ) -> Result<Response<()>, Status> {
-        let mut stream = request.into_inner();
-        loop {
-            let message = match stream.message().await {
-                Ok(Some(message)) => message,
-                Ok(None) => break,
-                Err(status) => return Err(self.stream_error("IngestStats", status)),
-            };
-            let now = SystemTime::now();
-            let items = message
-                .stats
-                .into_iter()
+        self.ingest("IngestStats", request, |message, now| {
+            let stats = message.stats.into_iter();
+            stats
                 .map(|mut stat| {
                     if stat.node.is_empty() {
                         stat.node = self.node_id.clone();
                     }
                     Item::from_stat(stat, now, self.expiration)
                 })
-                .collect();
-            self.accept(items)?;
-        }
-        Ok(Response::new(()))
+                .collect()
+        })
+        .await
     }
 
     async fn ingest_events(
         &self,
         request: Request<Streaming<AnalyticsEvents>>,
     ) -> Result<Response<()>, Status> {
-        let mut stream = request.into_inner();
-        loop {
-            let message = match stream.message().await {
-                Ok(Some(message)) => message,
-                Ok(None) => break,
-                Err(status) => return Err(self.stream_error("IngestEvents", status)),
-            };
-            let now = SystemTime::now();
-            let items = message
-                .events
-                .into_iter()
+        self.ingest("IngestEvents", request, |message, now| {
+            let events = message.events.into_iter();
+            events
                 .map(|mut event| {
                     if event.node_id.is_empty() {
                         event.node_id = self.node_id.clone();
                     }
                     Item::from_event(event, now, self.expiration)
                 })
-                .collect();
-            self.accept(items)?;
-        }
-        Ok(Response::new(()))
+                .collect()
+        })
+        .await
     }
 
     async fn ingest_node_room_states(
         &self,
         request: Request<Streaming<AnalyticsNodeRooms>>,
     ) -> Result<Response<()>, Status> {
-        let mut stream = request.into_inner();
-        loop {
-            let message = match stream.message().await {
-                Ok(Some(message)) => message,
-                Ok(None) => break,
-                Err(status) => return Err(self.stream_error("IngestNodeRoomStates", status)),
-            };
-            let item = self.node_rooms_item(message, SystemTime::now());
-            self.accept(vec![item])?;
-        }
-        Ok(Response::new(()))
+        self.ingest("IngestNodeRoomStates", request, |message, now| {
+            vec![self.node_rooms_item(message, now)]
+        })
+        .await
     }
 }
 

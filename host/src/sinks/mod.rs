@@ -3,6 +3,7 @@
 
 pub mod file;
 pub mod mongo;
+pub mod plugin;
 pub mod redis;
 
 use crate::model::{ItemKind, SharedItem};

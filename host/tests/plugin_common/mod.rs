@@ -1,0 +1,249 @@
+//! Helpers shared by the plugin tests: WAT components built against `wit/`, items, configs.
+#![allow(dead_code)]
+
+use analytics_host::config::plugins::{Grants, PluginLimits, PluginSettings};
+use analytics_host::config::PluginConfig;
+use analytics_host::model::Item;
+use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, StreamType};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The contract's WIT text.
+pub fn wit_text() -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit/analytics.wit"))
+        .expect("wit/analytics.wit")
+}
+
+/// Builds a component from a core module in WAT that targets `world` of the WIT `wit`.
+pub fn component(wit: &str, world: &str, wat: &str) -> Vec<u8> {
+    let mut resolve = wit_parser::Resolve::default();
+    let pkg = resolve.push_str("test.wit", wit).expect("WIT parses");
+    let world = resolve.select_world(&[pkg], Some(world)).expect("world");
+    let mut module = wat::parse_str(wat).expect("WAT parses");
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+    )
+    .expect("metadata embeds");
+    wit_component::ComponentEncoder::default()
+        .module(&module)
+        .expect("module accepted")
+        .validate(true)
+        .encode()
+        .expect("component encodes")
+}
+
+/// The core-module boilerplate every WAT sink shares: memory, a bump `cabi_realloc`, the log
+/// import (of contract `version`), `initialize-database` returning `ok` (and logging
+/// "init"), and data: "init" at 300, a return area at 16.
+pub fn sink_wat(version: &str, send_batch_body: &str, extra: &str) -> String {
+    format!(
+        r#"(module
+  (import "livekit:analytics/log@{version}" "log" (func $log (param i32 i32 i32)))
+  {extra}
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (data (i32.const 300) "init")
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $ptr i32)
+    ;; align up, bump; grow memory when needed
+    (local.set $ptr (i32.and (i32.add (global.get $heap) (i32.sub (local.get 2) (i32.const 1)))
+                             (i32.xor (i32.sub (local.get 2) (i32.const 1)) (i32.const -1))))
+    (global.set $heap (i32.add (local.get $ptr) (local.get 3)))
+    (block $ok
+      (br_if $ok (i32.le_u (global.get $heap) (i32.mul (memory.size) (i32.const 65536))))
+      (drop (memory.grow (i32.add (i32.div_u (i32.sub (global.get $heap) (i32.mul (memory.size) (i32.const 65536))) (i32.const 65536)) (i32.const 1)))))
+    (local.get $ptr))
+  (func (export "initialize-database") (param i32 i32) (result i32)
+    (global.set $heap (i32.const 4096))
+    (call $log (i32.const 2) (i32.const 300) (i32.const 4))
+    (i32.store8 (i32.const 16) (i32.const 0))
+    (i32.const 16))
+  (func (export "send-batch") (param $events i32) (param $nevents i32) (param $stats i32) (param $nstats i32) (result i32)
+    {send_batch_body})
+)"#
+    )
+}
+
+/// `send-batch` that logs the first event's id at info level and returns `ok`.
+pub const GOOD_BODY: &str = r#"
+    (global.set $heap (i32.const 4096))
+    (if (local.get $nevents)
+      (then (call $log (i32.const 2) (i32.load (local.get $events)) (i32.load offset=4 (local.get $events)))))
+    (i32.store8 (i32.const 16) (i32.const 0))
+    (i32.const 16)"#;
+
+/// A working sink for contract version 0.1.0.
+pub fn good_sink() -> Vec<u8> {
+    component(&wit_text(), "sink", &sink_wat("0.1.0", GOOD_BODY, ""))
+}
+
+/// Writes a component to a file in `dir`.
+pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A plugin entry with no grants and the given timeout / memory.
+pub fn plugin_config(name: &str, path: &Path, timeout: Duration, memory: u64) -> PluginConfig {
+    PluginConfig {
+        name: name.into(),
+        path: path.to_path_buf(),
+        config: PluginSettings::default(),
+        grants: Grants::default(),
+        limits: PluginLimits { timeout, memory },
+        enabled: true,
+    }
+}
+
+/// `n` distinct events (alternating types) in room `RM_test`.
+pub fn events(n: usize) -> Vec<Item> {
+    let now = SystemTime::now();
+    (0..n)
+        .map(|i| {
+            let event = AnalyticsEvent {
+                r#type: if i % 2 == 0 {
+                    AnalyticsEventType::ParticipantJoined as i32
+                } else {
+                    AnalyticsEventType::TrackPublished as i32
+                },
+                timestamp: Some(pbjson_types::Timestamp {
+                    seconds: 1_700_000_000 + i as i64,
+                    nanos: 0,
+                }),
+                room: Some(livekit_protocol::Room {
+                    sid: "RM_test".into(),
+                    name: "test-room".into(),
+                    ..Default::default()
+                }),
+                participant_id: format!("PA_{i}"),
+                track_id: format!("TR_{i}"),
+                node_id: "ND_1".into(),
+                ..Default::default()
+            };
+            Item::from_event(event, now, Duration::from_secs(86_400))
+        })
+        .collect()
+}
+
+/// `n` stats with the given score for participant `PA_{i % 2}` in room `RM_test`.
+pub fn stats(n: usize, score: f32) -> Vec<Item> {
+    let now = SystemTime::now();
+    let base = now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    (0..n)
+        .map(|i| {
+            let stat = AnalyticsStat {
+                kind: StreamType::Upstream as i32,
+                time_stamp: Some(pbjson_types::Timestamp {
+                    seconds: base + i as i64,
+                    nanos: 0,
+                }),
+                room_id: "RM_test".into(),
+                room_name: "test-room".into(),
+                participant_id: format!("PA_{}", i % 2),
+                track_id: format!("TR_{}", i % 2),
+                node: "ND_1".into(),
+                score,
+                ..Default::default()
+            };
+            Item::from_stat(stat, now, Duration::from_secs(86_400))
+        })
+        .collect()
+}
+
+/// A minimal HTTP/1.1 server: answers 200 to every request and keeps each body.
+pub async fn http_server() -> (u16, Arc<Mutex<Vec<(String, String)>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let keep = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let keep = keep.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 8192];
+                loop {
+                    let head_end = loop {
+                        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        let n = socket.read(&mut chunk).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let header = |name: &str| {
+                        head.lines().find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                        })
+                    };
+                    let mut body = buf.split_off(head_end);
+                    buf.clear();
+                    if let Some(len) = header("content-length") {
+                        let len: usize = len.parse().unwrap();
+                        while body.len() < len {
+                            let n = socket.read(&mut chunk).await.unwrap();
+                            body.extend_from_slice(&chunk[..n]);
+                        }
+                        buf = body.split_off(len);
+                    } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+                        let mut decoded = Vec::new();
+                        loop {
+                            let line_end = loop {
+                                if let Some(i) = body.windows(2).position(|w| w == b"\r\n") {
+                                    break i;
+                                }
+                                let n = socket.read(&mut chunk).await.unwrap();
+                                body.extend_from_slice(&chunk[..n]);
+                            };
+                            let size = usize::from_str_radix(
+                                String::from_utf8_lossy(&body[..line_end]).trim(),
+                                16,
+                            )
+                            .unwrap();
+                            while body.len() < line_end + 2 + size + 2 {
+                                let n = socket.read(&mut chunk).await.unwrap();
+                                body.extend_from_slice(&chunk[..n]);
+                            }
+                            decoded.extend_from_slice(&body[line_end + 2..line_end + 2 + size]);
+                            body.drain(..line_end + 2 + size + 2);
+                            if size == 0 {
+                                break;
+                            }
+                        }
+                        buf = body;
+                        body = decoded;
+                    }
+                    let first = head.lines().next().unwrap_or_default().to_string();
+                    keep.lock()
+                        .unwrap()
+                        .push((first, String::from_utf8_lossy(&body).to_string()));
+                    let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}";
+                    if socket.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+/// A sink that does nothing and returns `ok` (no log call): the boundary cost alone.
+pub fn good_sink_quiet() -> Vec<u8> {
+    let body = r#"
+    (global.set $heap (i32.const 4096))
+    (i32.store8 (i32.const 16) (i32.const 0))
+    (i32.const 16)"#;
+    component(&wit_text(), "sink", &sink_wat("0.1.0", body, ""))
+}
