@@ -102,6 +102,9 @@ impl Host {
         for sink in sinks {
             let name = sink.name().to_string();
             let sink_counters = Arc::new(SinkCounters::default());
+            if let Some(source) = sink.extra_counters() {
+                sink_counters.extra.set_source(source);
+            }
             let queue = Arc::new(SinkQueue::new(
                 &name,
                 settings.queue.capacity,

@@ -62,20 +62,44 @@ impl BatchLatency {
     }
 }
 
-/// Named counters a sink reports beyond the standard ones.
-#[derive(Debug, Default)]
-pub struct ExtraCounters(Mutex<BTreeMap<String, u64>>);
+/// Reads a sink's own counters (name, value) at scrape time.
+pub type ExtraCountersFn = std::sync::Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
+
+/// Named counters a sink reports beyond the standard ones: added here, or read from the
+/// sink's own source (see [`crate::sinks::Sink::extra_counters`]).
+#[derive(Default)]
+pub struct ExtraCounters {
+    added: Mutex<BTreeMap<String, u64>>,
+    source: std::sync::OnceLock<ExtraCountersFn>,
+}
+
+impl std::fmt::Debug for ExtraCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.snapshot()).finish()
+    }
+}
 
 impl ExtraCounters {
+    /// Reads the sink's own counters from `source` at every snapshot (set once).
+    pub fn set_source(&self, source: ExtraCountersFn) {
+        let _ = self.source.set(source);
+    }
+
     /// Adds `n` to the counter `name`, creating it at zero first.
     pub fn add(&self, name: &str, n: u64) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.added.lock().unwrap_or_else(|e| e.into_inner());
         *map.entry(name.to_string()).or_default() += n;
     }
 
     /// Every extra counter, by name.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        let mut map = self.added.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(source) = self.source.get() {
+            for (name, value) in source() {
+                *map.entry(name.to_string()).or_default() += value;
+            }
+        }
+        map
     }
 }
 

@@ -3,6 +3,7 @@
 //! the binary serving all three with JSON logs.
 
 mod ingest_support;
+mod plugin_common;
 
 use analytics_host::app::Host;
 use analytics_host::config::{Config, ConfigSource};
@@ -296,4 +297,82 @@ openvidu:
             && l["level"] == "INFO"),
         "{log}"
     );
+}
+
+#[tokio::test]
+async fn a_plugins_traps_and_rebuilds_are_exported() {
+    use analytics_host::config::{AnalyticsConfig, FileStoreConfig};
+    use analytics_host::plugin::PluginEngine;
+    use analytics_host::sinks::file::FileSink;
+    use analytics_host::sinks::plugin::PluginSink;
+    use analytics_host::sinks::Sink;
+    use plugin_common::{component, events, plugin_config, sink_wat, wit_text, write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = component(&wit_text(), "sink", &sink_wat("0.1.0", "unreachable", ""));
+    let path = write(dir.path(), "trap", &bytes);
+    let engine = PluginEngine::new(None).unwrap();
+    let plugin = PluginSink::load(
+        &engine,
+        &plugin_config("trap", &path, Duration::from_secs(1), 16 << 20),
+    )
+    .unwrap();
+    let settings = AnalyticsConfig {
+        interval: Duration::from_millis(50),
+        file: FileStoreConfig {
+            enabled: Some(true),
+            dir: dir.path().join("data"),
+            ..FileStoreConfig::default()
+        },
+        retry: serde_yaml::from_str("{ initial_backoff: 50ms, max_backoff: 100ms }").unwrap(),
+        ..AnalyticsConfig::default()
+    };
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(plugin), Box::new(FileSink::new(&settings.file))];
+    let host = Host::start(sinks, &settings);
+    host.pipeline.accept(events(3)).unwrap();
+    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let server = TelemetryServer::start(
+        &serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap(),
+        observed,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+    let traps = r#"analytics_sink_extra_total{sink="trap",name="plugin_traps"}"#;
+    let started = Instant::now();
+    let text = loop {
+        let (_, text) = get(&format!("{base}/metrics")).await;
+        if sample(&text, traps).is_some_and(|n| n >= 2.0) {
+            break text;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let rebuilds = sample(
+        &text,
+        r#"analytics_sink_extra_total{sink="trap",name="plugin_instantiations"}"#,
+    )
+    .unwrap();
+    assert!(rebuilds >= 2.0, "{text}");
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="trap"}"#),
+        Some(0.0)
+    );
+    assert!(sample(&text, r#"analytics_sink_retried_total{sink="trap"}"#).unwrap() >= 6.0);
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="file"}"#),
+        Some(3.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            r#"analytics_sink_queue_depth{sink="trap",kind="events"}"#
+        )
+        .unwrap()
+            >= 1.0
+    );
+    server.close().await;
+    host.shutdown().await;
 }
