@@ -1,13 +1,15 @@
 //! Assembles the host: sinks from the configuration, one worker per sink, the pipeline that
 //! feeds them, and an orderly shutdown.
 
-use crate::config::{AnalyticsConfig, Config};
+use crate::config::{AnalyticsConfig, Config, SpoolConfig};
+use crate::model::SharedItem;
 use crate::pipeline::{Pipeline, SinkLane};
 use crate::queue::SinkQueue;
 use crate::scheduler::{Worker, WorkerSettings, WorkerSummary};
 use crate::sinks::{file::FileSink, mongo::MongoSink, redis::RedisSink, Sink};
+use crate::spool::{Recovered, Spool};
 use crate::telemetry::SinkCounters;
-use anyhow::Context;
+use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::{watch, Notify};
@@ -21,6 +23,7 @@ pub struct Host {
     pub counters: BTreeMap<String, Arc<SinkCounters>>,
     workers: Vec<JoinHandle<WorkerSummary>>,
     shutdown: watch::Sender<bool>,
+    spool: Option<Arc<Spool>>,
 }
 
 /// The sinks a configuration asks for, not yet started.
@@ -85,8 +88,46 @@ async fn plugin_sinks(config: &Config) -> anyhow::Result<Vec<Box<dyn Sink>>> {
 }
 
 impl Host {
-    /// Starts one worker per sink.
+    /// Starts one worker per sink, memory only.
     pub fn start(sinks: Vec<Box<dyn Sink>>, settings: &AnalyticsConfig) -> Host {
+        Self::assemble(sinks, settings, None)
+    }
+
+    /// Starts one worker per sink with the on-disk spool in `spool.dir`: what a previous run
+    /// left there is queued again (for exactly the sinks still missing it) before anything
+    /// new is accepted, and every accepted item is on disk before `accept` returns.
+    pub fn start_with_spool(
+        sinks: Vec<Box<dyn Sink>>,
+        settings: &AnalyticsConfig,
+        spool: &SpoolConfig,
+    ) -> anyhow::Result<Host> {
+        let mut lanes: Vec<(String, Vec<_>)> = Vec::new();
+        for sink in &sinks {
+            if lanes.iter().any(|(name, _)| name == sink.name()) {
+                bail!(
+                    "two sinks are named `{}`; the spool needs distinct names",
+                    sink.name()
+                );
+            }
+            lanes.push((sink.name().to_string(), sink.kinds().to_vec()));
+        }
+        let (spool, recovered) = Spool::open(spool, lanes)?;
+        Ok(Self::assemble(
+            sinks,
+            settings,
+            Some((Arc::new(spool), recovered)),
+        ))
+    }
+
+    fn assemble(
+        sinks: Vec<Box<dyn Sink>>,
+        settings: &AnalyticsConfig,
+        spool: Option<(Arc<Spool>, Vec<Recovered>)>,
+    ) -> Host {
+        let (spool, mut recovered) = match spool {
+            Some((spool, recovered)) => (Some(spool), by_sink(recovered)),
+            None => (None, BTreeMap::new()),
+        };
         let wake = Arc::new(Notify::new());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let worker_settings = WorkerSettings {
@@ -111,31 +152,47 @@ impl Host {
                 settings.queue.overflow,
                 sink_counters.clone(),
             ));
+            if let Some(items) = recovered.remove(&name) {
+                // Ahead of anything new, without the capacity check: they are already accepted.
+                queue.requeue_front(items);
+            }
             lanes.push(SinkLane {
                 name: name.clone(),
                 kinds: sink.kinds().to_vec(),
                 queue: queue.clone(),
             });
-            let worker = Worker::new(
+            let mut worker = Worker::new(
                 sink,
                 queue,
                 sink_counters.clone(),
                 worker_settings.clone(),
                 wake.clone(),
             );
+            if let Some(spool) = &spool {
+                worker = worker.with_spool(spool.clone());
+            }
             workers.push(tokio::spawn(worker.run(shutdown_rx.clone())));
             counters.insert(name, sink_counters);
         }
         if lanes.is_empty() {
             tracing::warn!("no sink is enabled: items are accepted and discarded");
         }
-        let pipeline = Arc::new(Pipeline::new(lanes, settings.queue.overflow, wake));
+        let mut pipeline = Pipeline::new(lanes, settings.queue.overflow, wake);
+        if let Some(spool) = &spool {
+            pipeline = pipeline.with_spool(spool.clone());
+        }
         Host {
-            pipeline,
+            pipeline: Arc::new(pipeline),
             counters,
             workers,
             shutdown,
+            spool,
         }
+    }
+
+    /// The on-disk spool, if the host has one.
+    pub fn spool(&self) -> Option<&Arc<Spool>> {
+        self.spool.as_ref()
     }
 
     /// Stops accepting, flushes every sink once more within its deadline, and reports what
@@ -150,8 +207,29 @@ impl Host {
                 Err(err) => tracing::error!(error = %err, "a sink worker panicked"),
             }
         }
+        if let Some(spool) = &self.spool {
+            let size = spool.size();
+            if size.records > 0 {
+                tracing::warn!(
+                    items = size.records, bytes = size.bytes, spool = %spool.path().display(),
+                    "items not stored by every sink are kept in the spool, delivered after restart"
+                );
+            }
+        }
         summaries
     }
+}
+
+/// Recovered items grouped by the sinks still missing them, oldest first.
+fn by_sink(recovered: Vec<Recovered>) -> BTreeMap<String, Vec<SharedItem>> {
+    let mut map: BTreeMap<String, Vec<SharedItem>> = BTreeMap::new();
+    for Recovered { item, sinks } in recovered {
+        let item = Arc::new(item);
+        for sink in sinks {
+            map.entry(sink).or_default().push(item.clone());
+        }
+    }
+    map
 }
 
 /// Runs the host until SIGINT or SIGTERM, then shuts down in order.
@@ -162,7 +240,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let sinks = sinks_from_config(&config).await?;
     let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
     tracing::info!(source = %config.source, sinks = ?names, interval = ?config.analytics.interval, "analytics host starting");
-    let host = Host::start(sinks, &config.analytics);
+    let host = match &config.analytics.spool {
+        Some(spool) => Host::start_with_spool(sinks, &config.analytics, spool)
+            .with_context(|| format!("{}: openvidu.analytics.spool", config.source))?,
+        None => Host::start(sinks, &config.analytics),
+    };
     let doors = crate::ingest::Doors::start(&config, host.pipeline.clone()).await?;
     let observed = crate::observe::Observed::new(&host, doors.counters.clone());
     let telemetry =
@@ -171,12 +253,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!("shutting down: no longer accepting; flushing queues");
     host.pipeline.close();
     doors.close().await;
+    let spooled = host.spool().is_some();
     let summaries = host.shutdown().await;
     if let Some(telemetry) = telemetry {
         telemetry.close().await;
     }
     let lost: usize = summaries.iter().map(|s| s.left_queued).sum();
-    if lost > 0 {
+    if lost > 0 && spooled {
+        tracing::warn!(
+            left = lost,
+            "stopped with items not stored: kept in the spool, delivered after restart"
+        );
+    } else if lost > 0 {
         tracing::error!(lost, "stopped with items not stored");
     }
     tracing::info!("stopped");

@@ -3,7 +3,8 @@
 //!
 //! The modules follow the data flow: [`config`] → [`model`] (items and documents) →
 //! [`pipeline`] (fan-out) → [`queue`] (per-sink FIFOs) → [`scheduler`] (per-sink workers)
-//! → [`sinks`]. [`app`] assembles them; [`observe`] serves `/metrics`, `/health` and `/ready`.
+//! → [`sinks`]. [`spool`] optionally keeps accepted items on disk until every sink has
+//! them. [`app`] assembles them; [`observe`] serves `/metrics`, `/health` and `/ready`.
 
 pub mod app;
 pub mod config;
@@ -15,4 +16,5 @@ pub mod plugin;
 pub mod queue;
 pub mod scheduler;
 pub mod sinks;
+pub mod spool;
 pub mod telemetry;

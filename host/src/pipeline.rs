@@ -4,6 +4,7 @@
 use crate::config::OverflowPolicy;
 use crate::model::{Item, ItemKind, SharedItem};
 use crate::queue::SinkQueue;
+use crate::spool::Spool;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -17,6 +18,12 @@ pub enum AcceptError {
     /// A sink's queue is full and the overflow policy is `reject`.
     #[error("the queue of sink `{0}` is full")]
     Full(String),
+    /// The on-disk spool is full and its policy is `reject`.
+    #[error("the spool is full")]
+    SpoolFull,
+    /// The on-disk spool could not write the items.
+    #[error("the spool could not write: {0}")]
+    Spool(String),
 }
 
 /// One sink as the pipeline sees it.
@@ -38,6 +45,7 @@ pub struct Pipeline {
     accepting: AtomicBool,
     wake: Arc<Notify>,
     received: [AtomicU64; 4],
+    spool: Option<Arc<Spool>>,
 }
 
 impl Pipeline {
@@ -49,12 +57,25 @@ impl Pipeline {
             accepting: AtomicBool::new(true),
             wake,
             received: Default::default(),
+            spool: None,
         }
     }
 
+    /// The same pipeline, writing every accepted item to `spool` before queueing it.
+    pub fn with_spool(mut self, spool: Arc<Spool>) -> Self {
+        self.spool = Some(spool);
+        self
+    }
+
+    /// The on-disk spool, if any.
+    pub fn spool(&self) -> Option<&Arc<Spool>> {
+        self.spool.as_ref()
+    }
+
     /// Queues items in every sink that stores their kind. With the `reject` policy, nothing
-    /// is queued unless every sink has room for all of them.
-    pub fn accept(&self, items: Vec<Item>) -> Result<usize, AcceptError> {
+    /// is queued unless every sink has room for all of them. With a spool, the items are on
+    /// disk (one durable transaction) when this returns `Ok`.
+    pub fn accept(&self, mut items: Vec<Item>) -> Result<usize, AcceptError> {
         if !self.accepting.load(Ordering::Acquire) {
             return Err(AcceptError::Closed);
         }
@@ -69,6 +90,9 @@ impl Pipeline {
                 }
             }
         }
+        if let Some(spool) = &self.spool {
+            spool.append(&mut items)?;
+        }
         let count = items.len();
         for item in items {
             self.received[item.kind.index()].fetch_add(1, Ordering::Relaxed);
@@ -79,6 +103,18 @@ impl Pipeline {
             }
         }
         Ok(count)
+    }
+
+    /// [`Pipeline::accept`] for async callers (the doors): with a spool, the disk sync runs
+    /// on a blocking thread so it never stalls the runtime.
+    pub async fn accept_async(self: &Arc<Self>, items: Vec<Item>) -> Result<usize, AcceptError> {
+        if self.spool.is_none() {
+            return self.accept(items);
+        }
+        let pipeline = self.clone();
+        tokio::task::spawn_blocking(move || pipeline.accept(items))
+            .await
+            .unwrap_or_else(|err| Err(AcceptError::Spool(format!("accept task failed: {err}"))))
     }
 
     fn lanes_for(&self, kind: ItemKind) -> impl Iterator<Item = &SinkLane> {

@@ -5,6 +5,7 @@
 use crate::config::RetryConfig;
 use crate::queue::SinkQueue;
 use crate::sinks::{BatchReport, Sink};
+use crate::spool::Spool;
 use crate::telemetry::SinkCounters;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub struct Worker {
     wake: Arc<Notify>,
     initialized: bool,
     failures: u32,
+    spool: Option<Arc<Spool>>,
 }
 
 /// Why a round stopped early.
@@ -67,7 +69,14 @@ impl Worker {
             wake,
             initialized: false,
             failures: 0,
+            spool: None,
         }
+    }
+
+    /// The same worker, marking settled items done in `spool` (one transaction per batch).
+    pub fn with_spool(mut self, spool: Arc<Spool>) -> Self {
+        self.spool = Some(spool);
+        self
     }
 
     /// Runs rounds until `shutdown` turns true, then flushes once more.
@@ -155,6 +164,15 @@ impl Worker {
         SinkCounters::add(&c.duplicates, report.duplicates);
         SinkCounters::add(&c.rejected, report.rejected);
         tracing::debug!(sink = self.sink.name(), items = batch.len(), took = ?started.elapsed(), "batch sent");
+        if let Some(spool) = &self.spool {
+            settle(
+                spool.clone(),
+                self.sink.name().to_string(),
+                &batch,
+                &report.retry,
+            )
+            .await;
+        }
         if report.rejected > 0 {
             tracing::error!(
                 sink = self.sink.name(),
@@ -217,7 +235,9 @@ impl Worker {
             tracing::error!(sink = %name, ?deadline, "final flush ran out of time");
         }
         let left_queued = self.queue.len();
-        if left_queued > 0 {
+        if left_queued > 0 && self.spool.is_some() {
+            tracing::warn!(sink = %name, left_queued, "stopping with items not stored: kept in the spool, delivered after restart");
+        } else if left_queued > 0 {
             tracing::error!(sink = %name, left_queued, "stopping with items not stored (no spool: they are lost)");
         } else {
             tracing::info!(sink = %name, "flushed");
@@ -226,6 +246,40 @@ impl Worker {
             sink: name,
             left_queued,
         }
+    }
+}
+
+/// Tells the spool which items of `batch` the sink `sink` is done with: all but `retry`.
+async fn settle(
+    spool: Arc<Spool>,
+    sink: String,
+    batch: &[crate::model::SharedItem],
+    retry: &[usize],
+) {
+    let mut again = vec![false; batch.len()];
+    for &i in retry {
+        if let Some(flag) = again.get_mut(i) {
+            *flag = true;
+        }
+    }
+    let seqs: Vec<u64> = batch
+        .iter()
+        .zip(again)
+        .filter(|(_, again)| !again)
+        .filter_map(|(item, _)| item.spool_seq)
+        .collect();
+    if seqs.is_empty() {
+        return;
+    }
+    let count = seqs.len();
+    let name = sink.clone();
+    match tokio::task::spawn_blocking(move || spool.settle(&name, &seqs)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(
+            %sink, items = count, error = %format!("{e:#}"),
+            "cannot mark items done in the spool; they will be sent again after a restart"
+        ),
+        Err(e) => tracing::error!(%sink, error = %e, "spool settle task failed"),
     }
 }
 

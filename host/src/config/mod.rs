@@ -10,6 +10,7 @@ mod ingest;
 mod livekit;
 pub mod plugins;
 pub mod redis;
+pub mod spool;
 mod telemetry;
 
 pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
@@ -17,6 +18,7 @@ pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
 pub use plugins::PluginConfig;
 pub use redis::{RedisMode, RedisSinkConfig};
+pub use spool::{SpoolConfig, SpoolFullPolicy};
 pub use telemetry::TelemetryConfig;
 
 use anyhow::{bail, Context};
@@ -131,6 +133,9 @@ pub struct AnalyticsConfig {
     /// The host's `/metrics`, `/health` and `/ready` endpoint.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// The on-disk spool; absent: memory only (a crash loses what is not yet stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spool: Option<SpoolConfig>,
 }
 
 /// The embedded JSON Lines store.
@@ -368,6 +373,7 @@ impl Config {
         a.ingest.validate(key)?;
         plugins::validate(&a.plugins, key)?;
         redis::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
+        spool::validate(a.spool.as_ref(), src)?;
         Ok(())
     }
 

@@ -45,17 +45,21 @@ fn accept_status(err: AcceptError) -> Status {
         AcceptError::Full(sink) => {
             Status::resource_exhausted(format!("the queue of sink `{sink}` is full"))
         }
+        AcceptError::SpoolFull => Status::resource_exhausted("the spool is full"),
+        AcceptError::Spool(error) => {
+            Status::unavailable(format!("the spool could not write: {error}"))
+        }
     }
 }
 
 impl Recorder {
-    fn accept(&self, items: Vec<Item>) -> Result<(), Status> {
+    async fn accept(&self, items: Vec<Item>) -> Result<(), Status> {
         if items.is_empty() {
             return Ok(());
         }
         let n = items.len() as u64;
         let kinds: Vec<_> = items.iter().map(|i| i.kind).collect();
-        self.pipeline.accept(items).map_err(|err| {
+        self.pipeline.accept_async(items).await.map_err(|err| {
             self.counters.grpc_refused.fetch_add(1, Ordering::Relaxed);
             accept_status(err)
         })?;
@@ -118,7 +122,7 @@ impl Recorder {
         let mut stream = request.into_inner();
         loop {
             match stream.message().await {
-                Ok(Some(message)) => self.accept(items(message, SystemTime::now()))?,
+                Ok(Some(message)) => self.accept(items(message, SystemTime::now())).await?,
                 Ok(None) => return Ok(Response::new(())),
                 Err(status) => return Err(self.stream_error(method, status)),
             }

@@ -198,7 +198,7 @@ async fn receive(
         return (StatusCode::OK, "ignored\n");
     };
     let kind = item.kind;
-    match state.pipeline.accept(vec![item]) {
+    match state.pipeline.accept_async(vec![item]).await {
         Ok(_) => {
             counters.webhook_accepted.fetch_add(1, Ordering::Relaxed);
             counters.record(super::Door::Webhook, [kind]);
@@ -210,6 +210,8 @@ async fn receive(
             let text = match err {
                 AcceptError::Closed => "shutting down\n",
                 AcceptError::Full(_) => "queue full\n",
+                AcceptError::SpoolFull => "spool full\n",
+                AcceptError::Spool(_) => "spool write failed\n",
             };
             (StatusCode::SERVICE_UNAVAILABLE, text)
         }

@@ -110,6 +110,8 @@ pub struct Item {
     pub document: Map<String, Value>,
     /// When the stored copy expires (`openvidu_expire_at`).
     pub expire_at: SystemTime,
+    /// Sequence number in the on-disk spool, once written there (see `crate::spool`).
+    pub spool_seq: Option<u64>,
     json: OnceLock<String>,
 }
 
@@ -142,6 +144,7 @@ impl Item {
             score: 0.0,
             document,
             expire_at,
+            spool_seq: None,
             json: OnceLock::new(),
         }
     }

@@ -1,0 +1,94 @@
+//! Accept throughput with and without the on-disk spool: items are pre-built, the only sink
+//! (the file store) does not send during the run, so this measures `Pipeline::accept` alone —
+//! with the spool, one durable (fsync'd) redb transaction per call.
+//!
+//! Run: `cargo bench --bench spool`. `BENCH_ITEMS` sets how many items per row (default 20000;
+//! rows with one item per call use a tenth of it).
+
+use analytics_host::app::Host;
+use analytics_host::config::{AnalyticsConfig, FileStoreConfig, SpoolConfig, SpoolFullPolicy};
+use analytics_host::model::Item;
+use analytics_host::sinks::file::FileSink;
+use livekit_protocol as lk;
+use std::time::{Duration, Instant, SystemTime};
+
+fn item(n: usize) -> Item {
+    let event = lk::AnalyticsEvent {
+        r#type: lk::AnalyticsEventType::ParticipantActive as i32,
+        timestamp: Some(pbjson_types::Timestamp {
+            seconds: 1_700_000_000 + n as i64,
+            nanos: 0,
+        }),
+        room_id: format!("RM_{}", n % 50),
+        room: Some(lk::Room {
+            sid: format!("RM_{}", n % 50),
+            name: format!("room-{}", n % 50),
+            ..Default::default()
+        }),
+        participant_id: format!("PA_{n}"),
+        participant: Some(lk::ParticipantInfo {
+            sid: format!("PA_{n}"),
+            identity: format!("user-{n}"),
+            ..Default::default()
+        }),
+        node_id: "ND_bench".into(),
+        ..Default::default()
+    };
+    Item::from_event(event, SystemTime::now(), Duration::from_secs(3600))
+}
+
+/// Items accepted per second, accepting `total` items `per_call` at a time.
+async fn rate(total: usize, per_call: usize, spool: bool) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let settings = AnalyticsConfig {
+        interval: Duration::from_secs(3600),
+        ..AnalyticsConfig::default()
+    };
+    let sink = FileSink::new(&FileStoreConfig {
+        enabled: Some(true),
+        dir: dir.path().join("store"),
+        max_file_bytes: 1 << 30,
+    });
+    let host = if spool {
+        let config = SpoolConfig {
+            dir: dir.path().join("spool"),
+            max_bytes: 1 << 34,
+            full: SpoolFullPolicy::Reject,
+        };
+        Host::start_with_spool(vec![Box::new(sink)], &settings, &config).expect("spool")
+    } else {
+        Host::start(vec![Box::new(sink)], &settings)
+    };
+    let mut items: Vec<Item> = (0..total).map(item).collect();
+    let started = Instant::now();
+    while !items.is_empty() {
+        let call: Vec<Item> = items.drain(..per_call.min(items.len())).collect();
+        host.pipeline.accept(call).expect("accepted");
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    drop(host);
+    rate
+}
+
+fn main() {
+    let total: usize = std::env::var("BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    println!("| items per accept | items | memory only (items/s) | with spool (items/s) | spool / memory |");
+    println!("|---:|---:|---:|---:|---:|");
+    for per_call in [1, 100, 1000] {
+        let n = if per_call == 1 { total / 10 } else { total };
+        let (memory, spooled) = runtime.block_on(async {
+            (
+                rate(n, per_call, false).await,
+                rate(n, per_call, true).await,
+            )
+        });
+        println!(
+            "| {per_call} | {n} | {memory:.0} | {spooled:.0} | {:.3} |",
+            spooled / memory
+        );
+    }
+}

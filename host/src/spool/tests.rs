@@ -1,0 +1,176 @@
+use super::*;
+use crate::config::SpoolFullPolicy;
+use serde_json::json;
+use std::time::SystemTime;
+
+fn item(kind: ItemKind, id: &str) -> Item {
+    let document = match json!({"_id": id, "n": 1.5, "nested": {"a": [1, 2, "x"]}, "big": u64::MAX})
+    {
+        Value::Object(map) => map,
+        _ => unreachable!(),
+    };
+    let mut item = Item::new(
+        kind,
+        id.into(),
+        document,
+        UNIX_EPOCH + Duration::new(1_800_000_000, 123_456_789),
+    );
+    item.type_name = "PARTICIPANT_JOINED".into();
+    item.timestamp = Timestamp {
+        seconds: 1_700_000_000,
+        nanos: 42,
+    };
+    item.room_id = "RM_1".into();
+    item.room_name = "demo".into();
+    item.participant_id = "PA_1".into();
+    item.participant_identity = "alice".into();
+    item.track_id = "TR_1".into();
+    item.node_id = "ND_1".into();
+    item.score = 4.25;
+    item
+}
+
+fn config(dir: &Path, max_bytes: u64, full: SpoolFullPolicy) -> SpoolConfig {
+    SpoolConfig {
+        dir: dir.to_path_buf(),
+        max_bytes,
+        full,
+    }
+}
+
+fn two_sinks() -> Vec<(String, Vec<ItemKind>)> {
+    vec![
+        ("a".into(), vec![ItemKind::Event, ItemKind::Stat]),
+        ("b".into(), vec![ItemKind::Event]),
+    ]
+}
+
+#[test]
+fn spool_is_send_and_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Spool>();
+}
+
+#[test]
+fn encode_decode_round_trip() {
+    let original = item(ItemKind::Stat, "abc");
+    let back = decode(&encode(&original)).unwrap();
+    assert_eq!(back.kind, original.kind);
+    assert_eq!(back.id, original.id);
+    assert_eq!(back.type_name, original.type_name);
+    assert_eq!(back.timestamp, original.timestamp);
+    assert_eq!(back.room_id, original.room_id);
+    assert_eq!(back.room_name, original.room_name);
+    assert_eq!(back.participant_id, original.participant_id);
+    assert_eq!(back.participant_identity, original.participant_identity);
+    assert_eq!(back.track_id, original.track_id);
+    assert_eq!(back.node_id, original.node_id);
+    assert_eq!(back.score, original.score);
+    assert_eq!(back.expire_at, original.expire_at);
+    assert_eq!(back.document, original.document);
+    assert_eq!(back.json(), original.json());
+    assert_eq!(back.spool_seq, None);
+    for kind in ItemKind::ALL {
+        assert_eq!(decode(&encode(&item(kind, "k"))).unwrap().kind, kind);
+    }
+    assert!(decode(b"{}").is_err());
+    let mut bad: Value = serde_json::from_slice(&encode(&original)).unwrap();
+    bad["v"] = json!(99);
+    let err = decode(&serde_json::to_vec(&bad).unwrap()).unwrap_err();
+    assert!(err.to_string().contains("version 99"), "{err}");
+    let _ = SystemTime::now();
+}
+
+#[test]
+fn pending_bookkeeping_and_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 30, SpoolFullPolicy::Reject);
+    let (spool, recovered) = Spool::open(&cfg, two_sinks()).unwrap();
+    assert!(recovered.is_empty());
+    let mut items = vec![
+        item(ItemKind::Event, "e1"),
+        item(ItemKind::Stat, "s1"),
+        item(ItemKind::Event, "e2"),
+        // Stored by no sink: not spooled.
+        item(ItemKind::NodeStats, "n1"),
+    ];
+    spool.append(&mut items).unwrap();
+    let seqs: Vec<_> = items.iter().map(|i| i.spool_seq).collect();
+    assert_eq!(seqs, [Some(0), Some(1), Some(2), None]);
+    assert_eq!(spool.pending_for("a").unwrap(), [0, 1, 2]);
+    assert_eq!(spool.pending_for("b").unwrap(), [0, 2]);
+    assert_eq!(spool.size().records, 3);
+
+    // `a` settles e1 and s1: s1 is done, e1 still waits for `b`.
+    assert_eq!(spool.settle("a", &[0, 1]).unwrap(), 1);
+    assert_eq!(spool.size().records, 2);
+    assert_eq!(spool.settle("b", &[0]).unwrap(), 1);
+    assert_eq!(spool.pending_for("a").unwrap(), [2]);
+    assert_eq!(spool.pending_for("b").unwrap(), [2]);
+    let bytes = spool.size().bytes;
+    assert_eq!(bytes, encode(&items[2]).len() as u64);
+    drop(spool);
+
+    // Restart: e2 comes back for both sinks, with its sequence number; new ones follow it.
+    let (spool, recovered) = Spool::open(&cfg, two_sinks()).unwrap();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0].item.id, "e2");
+    assert_eq!(recovered[0].item.spool_seq, Some(2));
+    assert_eq!(recovered[0].sinks, ["a", "b"]);
+    assert_eq!(spool.size().bytes, bytes);
+    assert_eq!(SpoolCounters::get(&spool.counters.recovered), 1);
+    let mut more = vec![item(ItemKind::Event, "e3")];
+    spool.append(&mut more).unwrap();
+    assert_eq!(more[0].spool_seq, Some(3));
+    drop(spool);
+
+    // Sink `b` is no longer configured: its rows are dropped, `a` still gets both.
+    let only_a = vec![("a".to_string(), vec![ItemKind::Event])];
+    let (spool, recovered) = Spool::open(&cfg, only_a.clone()).unwrap();
+    assert_eq!(recovered.len(), 2);
+    assert!(spool.pending_for("b").unwrap().is_empty());
+    spool.settle("a", &[2, 3]).unwrap();
+    assert_eq!(
+        spool.size(),
+        SpoolSize {
+            records: 0,
+            bytes: 0
+        }
+    );
+    drop(spool);
+    let (_, recovered) = Spool::open(&cfg, only_a).unwrap();
+    assert!(recovered.is_empty());
+}
+
+#[test]
+fn full_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = encode(&item(ItemKind::Event, "e0")).len() as u64;
+    let cfg = config(dir.path(), one * 2, SpoolFullPolicy::Reject);
+    let (spool, _) = Spool::open(&cfg, two_sinks()).unwrap();
+    spool
+        .append(&mut [item(ItemKind::Event, "e0"), item(ItemKind::Event, "e1")])
+        .unwrap();
+    let mut third = vec![item(ItemKind::Event, "e2")];
+    assert_eq!(spool.append(&mut third), Err(AcceptError::SpoolFull));
+    assert_eq!(third[0].spool_seq, None);
+    assert_eq!(SpoolCounters::get(&spool.counters.rejected_full), 1);
+    spool.settle("a", &[0]).unwrap();
+    spool.settle("b", &[0]).unwrap();
+    spool.append(&mut third).unwrap();
+    assert_eq!(third[0].spool_seq, Some(2));
+    drop(spool);
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), one * 2, SpoolFullPolicy::DropOldest);
+    let (spool, _) = Spool::open(&cfg, two_sinks()).unwrap();
+    for n in 0..5 {
+        spool
+            .append(&mut [item(ItemKind::Event, &format!("e{n}"))])
+            .unwrap();
+    }
+    assert_eq!(spool.size().records, 2);
+    assert_eq!(SpoolCounters::get(&spool.counters.dropped_full), 3);
+    assert_eq!(spool.pending_for("a").unwrap(), [3, 4]);
+    assert_eq!(spool.pending_for("b").unwrap(), [3, 4]);
+}

@@ -1,0 +1,449 @@
+//! The on-disk spool with real processes: `kill -9` loses nothing acknowledged, SIGTERM
+//! leaves nothing behind but the spool, a failing sink keeps its records, a full spool refuses.
+//!
+//! The "host process" of the crash and SIGTERM tests is this test binary re-executed with
+//! `SPOOL_CHILD` set: the `child_host` test then runs a real `Host` with the spool, accepts
+//! items one call at a time and prints `ACKED n` after each `accept` returned.
+
+mod common;
+
+use analytics_host::app::Host;
+use analytics_host::config::{AnalyticsConfig, FileStoreConfig, SpoolConfig, SpoolFullPolicy};
+use analytics_host::model::{ItemKind, SharedItem};
+use analytics_host::pipeline::AcceptError;
+use analytics_host::sinks::file::FileSink;
+use analytics_host::sinks::{BatchReport, Sink, SinkError};
+use analytics_host::spool::{encode, SpoolCounters};
+use async_trait::async_trait;
+use common::{event, settings, wait_until};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn spool_config(dir: &Path) -> SpoolConfig {
+    SpoolConfig {
+        dir: dir.to_path_buf(),
+        max_bytes: 1 << 30,
+        full: SpoolFullPolicy::Reject,
+    }
+}
+
+fn file_sink(dir: &Path) -> FileSink {
+    FileSink::new(&FileStoreConfig {
+        enabled: Some(true),
+        dir: dir.to_path_buf(),
+        max_file_bytes: 1 << 30,
+    })
+}
+
+/// A file store under another name (the spool keys pending rows by sink name).
+struct Named(&'static str, FileSink);
+
+#[async_trait]
+impl Sink for Named {
+    fn name(&self) -> &str {
+        self.0
+    }
+    fn kinds(&self) -> &[ItemKind] {
+        self.1.kinds()
+    }
+    async fn initialize(&mut self) -> Result<(), SinkError> {
+        self.1.initialize().await
+    }
+    async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
+        self.1.send_batch(batch).await
+    }
+}
+
+/// `_id` → how many times it is stored in the JSON Lines files under `dir`.
+fn stored_ids(dir: &Path) -> BTreeMap<String, usize> {
+    let mut ids = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return ids;
+    };
+    for entry in entries {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let doc: serde_json::Value = serde_json::from_str(line).unwrap();
+            *ids.entry(doc["_id"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+    }
+    ids
+}
+
+fn merge(a: BTreeMap<String, usize>, b: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
+    let mut all = a;
+    for (id, n) in b {
+        *all.entry(id).or_default() += n;
+    }
+    all
+}
+
+/// Starts a host on `spool_dir` storing to `store`, waits until the spool is empty, stops it.
+async fn drain(spool_dir: &Path, store: &Path) -> u64 {
+    let host = Host::start_with_spool(
+        vec![Box::new(file_sink(store))],
+        &settings(),
+        &spool_config(spool_dir),
+    )
+    .unwrap();
+    let spool = host.spool().unwrap().clone();
+    let recovered = SpoolCounters::get(&spool.counters.recovered);
+    wait_until(Duration::from_secs(20), || async {
+        spool.size().records == 0
+    })
+    .await;
+    drop(spool);
+    host.shutdown().await;
+    recovered
+}
+
+/// The child: a host with the spool accepting `event(n)` for n = 0.. until killed or stopped.
+#[test]
+fn child_host() {
+    let Ok(mode) = std::env::var("SPOOL_CHILD") else {
+        return;
+    };
+    let spool_dir = PathBuf::from(std::env::var("SPOOL_DIR").unwrap());
+    let store = PathBuf::from(std::env::var("STORE_DIR").unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async move {
+        let config = AnalyticsConfig {
+            // crash: nothing is sent before the kill; sigterm: the sink stores as it goes.
+            interval: if mode == "crash" {
+                Duration::from_secs(3600)
+            } else {
+                Duration::from_millis(50)
+            },
+            ..settings()
+        };
+        let host = Host::start_with_spool(
+            vec![Box::new(file_sink(&store))],
+            &config,
+            &spool_config(&spool_dir),
+        )
+        .unwrap();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
+        // Past the workers' first (immediate) round: in crash mode nothing is sent at all.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let pipeline = host.pipeline.clone();
+        let accepting = tokio::task::spawn_blocking(move || {
+            let mut out = std::io::stdout().lock();
+            for n in 0..1_000_000u32 {
+                if pipeline.accept(vec![event(n)]).is_err() {
+                    break;
+                }
+                writeln!(out, "ACKED {n}").unwrap();
+                out.flush().unwrap();
+            }
+        });
+        term.recv().await;
+        let summaries = host.shutdown().await;
+        accepting.await.unwrap();
+        let left: usize = summaries.iter().map(|s| s.left_queued).sum();
+        println!("STOPPED left={left}");
+    });
+}
+
+fn spawn_child(mode: &str, spool_dir: &Path, store: &Path) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["child_host", "--exact", "--nocapture", "--test-threads=1"])
+        .env("SPOOL_CHILD", mode)
+        .env("SPOOL_DIR", spool_dir)
+        .env("STORE_DIR", store)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// The number in an `ACKED n` line (the test harness may print `test child_host ... ` before
+/// the first one, on the same line).
+fn ack(line: &str) -> Option<u32> {
+    let at = line.find("ACKED ")?;
+    Some(line[at + 6..].trim().parse().unwrap())
+}
+
+/// Reads the child's stdout until `want` acks were seen; returns the acked numbers and the reader.
+fn read_acks(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+    want: usize,
+) -> BTreeSet<u32> {
+    let mut acked = BTreeSet::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(n) = ack(&line) {
+            acked.insert(n);
+            if acked.len() >= want {
+                break;
+            }
+        }
+    }
+    acked
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_nothing_acknowledged() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let first_store = tempfile::tempdir().unwrap();
+    let mut child = spawn_child("crash", spool_dir.path(), first_store.path());
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut acked = read_acks(&mut lines, 300);
+    // SIGKILL while the child is still accepting.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    // Acks already in the pipe were acknowledged before the kill too.
+    acked.extend(read_acks(&mut lines, usize::MAX));
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed: {status:?}");
+    assert!(acked.len() >= 300);
+    assert!(
+        stored_ids(first_store.path()).is_empty(),
+        "nothing was sent before the kill"
+    );
+
+    let store = tempfile::tempdir().unwrap();
+    let recovered = drain(spool_dir.path(), store.path()).await;
+    let stored = stored_ids(store.path());
+    for n in &acked {
+        let id = event(*n).id;
+        assert_eq!(stored.get(&id), Some(&1), "acked event {n} stored once");
+    }
+    // At most the one accept in flight at the kill is stored without having been acked.
+    assert!(
+        stored.len() <= acked.len() + 1,
+        "{} stored, {} acked",
+        stored.len(),
+        acked.len()
+    );
+    assert!(stored.values().all(|&n| n == 1));
+    assert_eq!(recovered as usize, stored.len());
+    eprintln!(
+        "kill -9: {} acked, {} recovered and stored once",
+        acked.len(),
+        recovered
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_flushes_or_keeps_everything_accepted() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let first_store = tempfile::tempdir().unwrap();
+    let mut child = spawn_child("sigterm", spool_dir.path(), first_store.path());
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut acked = read_acks(&mut lines, 500);
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let mut stopped = None;
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(n) = ack(&line) {
+            acked.insert(n);
+        } else if let Some(left) = line.strip_prefix("STOPPED left=") {
+            stopped = Some(left.parse::<usize>().unwrap());
+        }
+    }
+    assert!(child.wait().unwrap().success());
+    let left = stopped.expect("the child reported its shutdown");
+
+    let store = tempfile::tempdir().unwrap();
+    let recovered = drain(spool_dir.path(), store.path()).await;
+    // An accept racing the close may land after the final flush: kept in the spool too.
+    assert!(
+        recovered as usize >= left,
+        "what was not flushed was kept in the spool"
+    );
+    let stored = merge(stored_ids(first_store.path()), stored_ids(store.path()));
+    for n in &acked {
+        assert_eq!(
+            stored.get(&event(*n).id),
+            Some(&1),
+            "acked event {n} stored once"
+        );
+    }
+    let extra: Vec<u32> = (0..5000)
+        .filter(|n| !acked.contains(n) && stored.contains_key(&event(*n).id))
+        .collect();
+    assert_eq!(
+        stored.len(),
+        acked.len(),
+        "accepted = acked after a clean stop; not acked but stored: {extra:?}; acked {:?}..{:?}",
+        acked.first(),
+        acked.last()
+    );
+    eprintln!(
+        "SIGTERM: {} acked, {} flushed at shutdown or before, {} kept in the spool",
+        acked.len(),
+        acked.len() - left,
+        left
+    );
+}
+
+#[tokio::test]
+async fn shutdown_with_a_failing_sink_keeps_items_for_the_next_start() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("store");
+    std::fs::write(&blocked, "a file where the directory should be").unwrap();
+    let config = AnalyticsConfig {
+        shutdown_timeout: Duration::from_secs(1),
+        ..settings()
+    };
+    let host = Host::start_with_spool(
+        vec![Box::new(file_sink(&blocked))],
+        &config,
+        &spool_config(spool_dir.path()),
+    )
+    .unwrap();
+    host.pipeline.accept((0..20).map(event).collect()).unwrap();
+    let spool = host.spool().unwrap().clone();
+    let summaries = host.shutdown().await;
+    assert_eq!(summaries[0].left_queued, 20);
+    assert_eq!(spool.size().records, 20);
+    drop(spool);
+
+    std::fs::remove_file(&blocked).unwrap();
+    assert_eq!(drain(spool_dir.path(), &blocked).await, 20);
+    let stored = stored_ids(&blocked);
+    assert_eq!(stored.len(), 20);
+    assert!(stored.values().all(|&n| n == 1));
+    // Nothing left: a third start finds the spool empty.
+    assert_eq!(drain(spool_dir.path(), &blocked).await, 0);
+}
+
+#[tokio::test]
+async fn a_record_stays_until_every_sink_has_it() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let good = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("store");
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let sinks = || -> Vec<Box<dyn Sink>> {
+        vec![
+            Box::new(Named("good", file_sink(good.path()))),
+            Box::new(Named("late", file_sink(&blocked))),
+        ]
+    };
+    let config = AnalyticsConfig {
+        shutdown_timeout: Duration::from_secs(1),
+        ..settings()
+    };
+    let host = Host::start_with_spool(sinks(), &config, &spool_config(spool_dir.path())).unwrap();
+    host.pipeline.accept((0..10).map(event).collect()).unwrap();
+    wait_until(Duration::from_secs(10), || async {
+        host.counters["good"].snapshot().stored == 10
+    })
+    .await;
+    let spool = host.spool().unwrap().clone();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(spool.size().records, 10);
+    assert!(spool.pending_for("good").unwrap().is_empty());
+    assert_eq!(spool.pending_for("late").unwrap().len(), 10);
+    drop(spool);
+    host.shutdown().await;
+
+    // Restarted with the second sink fixed: it gets the items, the first is not sent them again.
+    std::fs::remove_file(&blocked).unwrap();
+    let host = Host::start_with_spool(sinks(), &config, &spool_config(spool_dir.path())).unwrap();
+    let spool = host.spool().unwrap().clone();
+    wait_until(Duration::from_secs(10), || async {
+        spool.size().records == 0
+    })
+    .await;
+    assert_eq!(host.counters["good"].snapshot().stored, 0);
+    assert_eq!(host.counters["late"].snapshot().stored, 10);
+    drop(spool);
+    host.shutdown().await;
+    for dir in [good.path(), blocked.as_path()] {
+        let stored = stored_ids(dir);
+        assert_eq!(stored.len(), 10, "{dir:?}");
+        assert!(stored.values().all(|&n| n == 1), "{dir:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_full_spool_rejects_and_counts() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let one = encode(&event(0)).len() as u64;
+    let config = AnalyticsConfig {
+        interval: Duration::from_secs(3600),
+        ..settings()
+    };
+    let spool_cfg = SpoolConfig {
+        max_bytes: one * 3 + one / 2,
+        ..spool_config(spool_dir.path())
+    };
+    let host = Host::start_with_spool(vec![Box::new(file_sink(store.path()))], &config, &spool_cfg)
+        .unwrap();
+    for n in 0..3 {
+        assert_eq!(host.pipeline.accept(vec![event(n)]), Ok(1));
+    }
+    assert_eq!(
+        host.pipeline.accept(vec![event(3), event(4)]),
+        Err(AcceptError::SpoolFull)
+    );
+    assert_eq!(
+        host.pipeline.accept(vec![event(5)]),
+        Err(AcceptError::SpoolFull)
+    );
+    let spool = host.spool().unwrap().clone();
+    assert_eq!(SpoolCounters::get(&spool.counters.rejected_full), 3);
+    assert_eq!(spool.size().records, 3);
+    assert_eq!(
+        host.pipeline.queued(),
+        3,
+        "refused items are not queued either"
+    );
+    // Once stored, the room is back.
+    host.pipeline.flush_soon();
+    wait_until(Duration::from_secs(10), || async {
+        spool.size().records == 0
+    })
+    .await;
+    assert_eq!(host.pipeline.accept(vec![event(3)]), Ok(1));
+    drop(spool);
+    host.shutdown().await;
+    assert_eq!(stored_ids(store.path()).len(), 4);
+}
+
+#[test]
+fn the_binary_opens_the_spool_from_its_config_and_stops_on_sigterm() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "openvidu:\n  analytics:\n    file: {{dir: '{}'}}\n    spool: {{dir: '{}', max_bytes: 1000000, full: drop_oldest}}\n",
+        store.path().display(),
+        spool_dir.path().display()
+    );
+    let check = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
+        .arg("check-config")
+        .env("LIVEKIT_CONFIG", &yaml)
+        .output()
+        .unwrap();
+    assert!(check.status.success());
+    let text = String::from_utf8(check.stdout).unwrap();
+    assert!(
+        text.contains("spool:") && text.contains("drop_oldest"),
+        "{text}"
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
+        .env("LIVEKIT_CONFIG", &yaml)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let file = spool_dir.path().join(analytics_host::spool::FILE_NAME);
+    let started = std::time::Instant::now();
+    while !file.exists() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(file.exists(), "the spool file is created at start");
+    std::thread::sleep(Duration::from_millis(200));
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}
