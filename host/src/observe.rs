@@ -59,13 +59,29 @@ impl std::fmt::Debug for Observed {
 
 impl Observed {
     /// Observes `host` and the doors' `ingest` counters.
+    /// With a spool, also its size (`analytics_spool_records`, `analytics_spool_bytes`).
     pub fn new(host: &Host, ingest: Arc<IngestCounters>) -> Self {
-        Observed {
+        let observed = Observed {
             pipeline: host.pipeline.clone(),
             sinks: host.counters.clone(),
             ingest,
             gauges: Vec::new(),
-        }
+        };
+        let Some(spool) = host.spool().cloned() else {
+            return observed;
+        };
+        let records = spool.clone();
+        observed
+            .with_gauge(
+                "analytics_spool_records",
+                "Items held in the on-disk spool (not yet stored by every sink).",
+                move || records.size().records as i64,
+            )
+            .with_gauge(
+                "analytics_spool_bytes",
+                "Encoded bytes of the items held in the on-disk spool.",
+                move || spool.size().bytes as i64,
+            )
     }
 
     /// Adds a gauge `name` read by `read` at every scrape.

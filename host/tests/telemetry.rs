@@ -376,3 +376,63 @@ async fn a_plugins_traps_and_rebuilds_are_exported() {
     server.close().await;
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_spool_size_is_exported_while_a_sink_lags() {
+    use analytics_host::config::SpoolConfig;
+    use analytics_host::sinks::file::FileSink;
+    use analytics_host::sinks::Sink;
+
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("store");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let yaml = format!(
+        r#"
+openvidu:
+  analytics:
+    interval: 50ms
+    retry: {{ initial_backoff: 50ms, max_backoff: 100ms }}
+    file: {{ enabled: true, dir: "{}" }}
+    spool: {{ dir: "{}" }}
+"#,
+        blocker.display(),
+        dir.path().join("spool").display()
+    );
+    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    let a = &config.analytics;
+    let spool: &SpoolConfig = a.spool.as_ref().unwrap();
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(FileSink::new(&a.file))];
+    let host = Host::start_with_spool(sinks, a, spool).unwrap();
+    host.pipeline
+        .accept(plugin_common::events(2))
+        .expect("accepted");
+    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let server = TelemetryServer::start(
+        &serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap(),
+        observed,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+    let (_, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(
+        sample(&text, "analytics_spool_records"),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "analytics_spool_bytes").unwrap() > 0.0,
+        "{text}"
+    );
+    std::fs::remove_file(&blocker).unwrap();
+    wait_for_sample(&base, "analytics_spool_records", 0.0).await;
+    let text = wait_for_sample(&base, "analytics_spool_bytes", 0.0).await;
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="file"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    server.close().await;
+    host.shutdown().await;
+}
