@@ -11,6 +11,6 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/target/release/analytics-host /usr/local/bin/analytics-host
 WORKDIR /data
-EXPOSE 7890 7891
+EXPOSE 7890 7891 7892
 ENTRYPOINT ["analytics-host"]
 CMD ["run", "--config", "/etc/analytics-host/config.yaml"]

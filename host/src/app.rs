@@ -143,6 +143,9 @@ impl Host {
         for sink in sinks {
             let name = sink.name().to_string();
             let sink_counters = Arc::new(SinkCounters::default());
+            if let Some(source) = sink.extra_counters() {
+                sink_counters.extra.set_source(source);
+            }
             let queue = Arc::new(SinkQueue::new(
                 &name,
                 settings.queue.capacity,
@@ -243,12 +246,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => Host::start(sinks, &config.analytics),
     };
     let doors = crate::ingest::Doors::start(&config, host.pipeline.clone()).await?;
+    let observed = crate::observe::Observed::new(&host, doors.counters.clone());
+    let telemetry =
+        crate::observe::TelemetryServer::start(&config.analytics.telemetry, observed).await?;
     wait_for_signal().await?;
     tracing::info!("shutting down: no longer accepting; flushing queues");
     host.pipeline.close();
     doors.close().await;
     let spooled = host.spool().is_some();
     let summaries = host.shutdown().await;
+    if let Some(telemetry) = telemetry {
+        telemetry.close().await;
+    }
     let lost: usize = summaries.iter().map(|s| s.left_queued).sum();
     if lost > 0 && spooled {
         tracing::warn!(

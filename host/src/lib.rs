@@ -4,12 +4,13 @@
 //! The modules follow the data flow: [`config`] → [`model`] (items and documents) →
 //! [`pipeline`] (fan-out) → [`queue`] (per-sink FIFOs) → [`scheduler`] (per-sink workers)
 //! → [`sinks`]. [`spool`] optionally keeps accepted items on disk until every sink has
-//! them. [`app`] assembles them.
+//! them. [`app`] assembles them; [`observe`] serves `/metrics`, `/health` and `/ready`.
 
 pub mod app;
 pub mod config;
 pub mod ingest;
 pub mod model;
+pub mod observe;
 pub mod pipeline;
 pub mod plugin;
 pub mod queue;

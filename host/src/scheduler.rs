@@ -7,6 +7,7 @@ use crate::queue::SinkQueue;
 use crate::sinks::{BatchReport, Sink};
 use crate::spool::Spool;
 use crate::telemetry::SinkCounters;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
@@ -93,9 +94,13 @@ impl Worker {
                 continue;
             }
             match self.round().await {
-                Ok(()) => self.failures = 0,
+                Ok(()) => {
+                    self.failures = 0;
+                    self.counters.failing.store(false, Ordering::Relaxed);
+                }
                 Err(RoundFailed(error)) => {
                     self.failures += 1;
+                    self.counters.failing.store(true, Ordering::Relaxed);
                     let wait = backoff(&self.settings.retry, self.failures);
                     not_before = Instant::now() + wait;
                     tracing::warn!(
@@ -116,6 +121,7 @@ impl Worker {
                 .await
                 .map_err(|e| RoundFailed(format!("initialize: {e}")))?;
             self.initialized = true;
+            self.counters.initialized.store(true, Ordering::Relaxed);
             tracing::info!(sink = self.sink.name(), "sink initialized");
         }
         let backlog = self.queue.len();
@@ -152,6 +158,7 @@ impl Worker {
                 ),
             };
         let c = &self.counters;
+        c.batch_seconds.observe(started.elapsed().as_secs_f64());
         SinkCounters::add(&c.batches, 1);
         SinkCounters::add(&c.stored, report.stored_count(batch.len()));
         SinkCounters::add(&c.duplicates, report.duplicates);
@@ -210,6 +217,7 @@ impl Worker {
                     return;
                 }
                 self.initialized = true;
+                self.counters.initialized.store(true, Ordering::Relaxed);
             }
             while sent < backlog {
                 let batch = self.queue.take_batch(self.batch_size());

@@ -1,6 +1,8 @@
 //! Counters of what the host received, stored, retried and dropped, per sink.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 /// What happened to the items of one sink. All counts since start.
 #[derive(Debug, Default)]
@@ -19,6 +21,86 @@ pub struct SinkCounters {
     pub batches: AtomicU64,
     /// Batches that failed in whole or in part.
     pub failed_batches: AtomicU64,
+    /// Whether the sink's `initialize` has succeeded (for `/ready`).
+    pub initialized: AtomicBool,
+    /// Whether the sink's last round failed (it is backing off).
+    pub failing: AtomicBool,
+    /// Seconds each `send_batch` took, successful or not.
+    pub batch_seconds: BatchLatency,
+    /// Extra counters a sink may report by name (e.g. a plugin's calls or traps); exported
+    /// as `analytics_sink_extra_total{sink, name}`.
+    pub extra: ExtraCounters,
+}
+
+/// Bucket bounds (seconds) of [`BatchLatency`]: 1 ms to about 33 s, doubling.
+pub const BATCH_SECONDS_BUCKETS: [f64; 16] = [
+    0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048, 4.096,
+    8.192, 16.384, 32.768,
+];
+
+/// A histogram of batch durations (a Prometheus histogram, encoded at scrape time).
+#[derive(Debug, Clone)]
+pub struct BatchLatency(prometheus_client::metrics::histogram::Histogram);
+
+impl Default for BatchLatency {
+    fn default() -> Self {
+        BatchLatency(prometheus_client::metrics::histogram::Histogram::new(
+            BATCH_SECONDS_BUCKETS,
+        ))
+    }
+}
+
+impl BatchLatency {
+    /// Records one batch that took `seconds`.
+    pub fn observe(&self, seconds: f64) {
+        self.0.observe(seconds);
+    }
+
+    /// The underlying histogram, for encoding.
+    pub fn histogram(&self) -> &prometheus_client::metrics::histogram::Histogram {
+        &self.0
+    }
+}
+
+/// Reads a sink's own counters (name, value) at scrape time.
+pub type ExtraCountersFn = std::sync::Arc<dyn Fn() -> Vec<(&'static str, u64)> + Send + Sync>;
+
+/// Named counters a sink reports beyond the standard ones: added here, or read from the
+/// sink's own source (see [`crate::sinks::Sink::extra_counters`]).
+#[derive(Default)]
+pub struct ExtraCounters {
+    added: Mutex<BTreeMap<String, u64>>,
+    source: std::sync::OnceLock<ExtraCountersFn>,
+}
+
+impl std::fmt::Debug for ExtraCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.snapshot()).finish()
+    }
+}
+
+impl ExtraCounters {
+    /// Reads the sink's own counters from `source` at every snapshot (set once).
+    pub fn set_source(&self, source: ExtraCountersFn) {
+        let _ = self.source.set(source);
+    }
+
+    /// Adds `n` to the counter `name`, creating it at zero first.
+    pub fn add(&self, name: &str, n: u64) {
+        let mut map = self.added.lock().unwrap_or_else(|e| e.into_inner());
+        *map.entry(name.to_string()).or_default() += n;
+    }
+
+    /// Every extra counter, by name.
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        let mut map = self.added.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(source) = self.source.get() {
+            for (name, value) in source() {
+                *map.entry(name.to_string()).or_default() += value;
+            }
+        }
+        map
+    }
 }
 
 /// A plain copy of [`SinkCounters`].

@@ -11,6 +11,7 @@ mod livekit;
 pub mod plugins;
 pub mod redis;
 pub mod spool;
+mod telemetry;
 
 pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
 
@@ -18,6 +19,7 @@ pub use livekit::{ApiKeys, LiveKitRedisConfig};
 pub use plugins::PluginConfig;
 pub use redis::{RedisMode, RedisSinkConfig};
 pub use spool::{SpoolConfig, SpoolFullPolicy};
+pub use telemetry::TelemetryConfig;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -128,6 +130,9 @@ pub struct AnalyticsConfig {
     /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisSinkConfig>,
+    /// The host's `/metrics`, `/health` and `/ready` endpoint.
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// The on-disk spool; absent: memory only (a crash loses what is not yet stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spool: Option<SpoolConfig>,

@@ -58,11 +58,13 @@ impl Recorder {
             return Ok(());
         }
         let n = items.len() as u64;
+        let kinds: Vec<_> = items.iter().map(|i| i.kind).collect();
         self.pipeline.accept_async(items).await.map_err(|err| {
             self.counters.grpc_refused.fetch_add(1, Ordering::Relaxed);
             accept_status(err)
         })?;
         self.counters.grpc_items.fetch_add(n, Ordering::Relaxed);
+        self.counters.record(super::Door::Grpc, kinds);
         Ok(())
     }
 

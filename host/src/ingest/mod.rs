@@ -41,6 +41,48 @@ pub struct IngestCounters {
     pub grpc_refused: AtomicU64,
     /// gRPC streams that ended with a malformed frame or message.
     pub grpc_stream_errors: AtomicU64,
+    /// Items accepted into the pipeline, per door and kind (see [`IngestCounters::record`]).
+    pub items: [[AtomicU64; 4]; 3],
+}
+
+/// A door through which items come in (a label of the received-items metric).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Door {
+    /// Signed webhooks.
+    Webhook,
+    /// The gRPC analytics stream.
+    Grpc,
+    /// The scrape of livekit-server's Prometheus metrics.
+    Prometheus,
+}
+
+impl Door {
+    /// Every door, in counter order.
+    pub const ALL: [Door; 3] = [Door::Webhook, Door::Grpc, Door::Prometheus];
+
+    /// The door's label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Door::Webhook => "webhook",
+            Door::Grpc => "grpc",
+            Door::Prometheus => "prometheus",
+        }
+    }
+}
+
+impl IngestCounters {
+    /// Counts accepted items of `kinds` as received through `door`.
+    pub fn record(&self, door: Door, kinds: impl IntoIterator<Item = crate::model::ItemKind>) {
+        for kind in kinds {
+            self.items[door as usize][kind.index()]
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Items of `kind` accepted through `door` so far.
+    pub fn received(&self, door: Door, kind: crate::model::ItemKind) -> u64 {
+        self.items[door as usize][kind.index()].load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The running doors.
@@ -158,6 +200,7 @@ impl Doors {
                 expiration,
                 pipeline.clone(),
                 stop_rx.clone(),
+                counters.clone(),
             )));
             tracing::info!(%url, interval = ?ingest.prometheus.interval, "scraping livekit-server's Prometheus metrics into node_stats");
         }

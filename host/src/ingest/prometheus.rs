@@ -168,6 +168,7 @@ pub async fn run(
     expiration: Duration,
     pipeline: Arc<Pipeline>,
     mut stop: tokio::sync::watch::Receiver<bool>,
+    counters: Arc<super::IngestCounters>,
 ) {
     let client = match reqwest::Client::builder()
         .timeout(interval.max(Duration::from_secs(1)))
@@ -210,8 +211,9 @@ pub async fn run(
                 let mut item = Item::new(ItemKind::NodeStats, id, doc, now + expiration);
                 item.timestamp = Timestamp::from_system_time(now);
                 item.node_id = builder_node(&item);
-                if let Err(err) = pipeline.accept(vec![item]) {
-                    tracing::warn!(error = %err, "node stats not accepted");
+                match pipeline.accept(vec![item]) {
+                    Ok(_) => counters.record(super::Door::Prometheus, [ItemKind::NodeStats]),
+                    Err(err) => tracing::warn!(error = %err, "node stats not accepted"),
                 }
             }
             Err(err) => tracing::warn!(%url, error = %err, "cannot parse the Prometheus text"),

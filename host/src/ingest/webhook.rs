@@ -197,9 +197,11 @@ async fn receive(
         tracing::info!(event = %parsed.event.event, id = %parsed.event.id, "webhook event name not mapped; acknowledged, not stored");
         return (StatusCode::OK, "ignored\n");
     };
+    let kind = item.kind;
     match state.pipeline.accept_async(vec![item]).await {
         Ok(_) => {
             counters.webhook_accepted.fetch_add(1, Ordering::Relaxed);
+            counters.record(super::Door::Webhook, [kind]);
             (StatusCode::OK, "ok\n")
         }
         Err(err) => {

@@ -77,4 +77,10 @@ pub trait Sink: Send + 'static {
 
     /// Stores a batch and reports what failed.
     async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport;
+
+    /// Counters of its own the sink reports on `/metrics`
+    /// (`analytics_sink_extra_total{sink, name}`), read at scrape time; none by default.
+    fn extra_counters(&self) -> Option<crate::telemetry::ExtraCountersFn> {
+        None
+    }
 }

@@ -202,4 +202,16 @@ impl Sink for PluginSink {
             }
         }
     }
+
+    fn extra_counters(&self) -> Option<crate::telemetry::ExtraCountersFn> {
+        let stats = self.plugin.stats();
+        Some(Arc::new(move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            vec![
+                ("plugin_traps", stats.traps.load(Relaxed)),
+                ("plugin_timeouts", stats.timeouts.load(Relaxed)),
+                ("plugin_instantiations", stats.instantiations.load(Relaxed)),
+            ]
+        }))
+    }
 }

@@ -1,0 +1,426 @@
+//! The host's own telemetry endpoint: `/metrics` (Prometheus text), `/health` (liveness) and
+//! `/ready` (every sink initialized).
+//!
+//! Metrics are read at scrape time from the counters the host keeps anyway
+//! ([`SinkCounters`], [`IngestCounters`], the queues), so nothing is counted twice.
+
+use crate::app::Host;
+use crate::config::TelemetryConfig;
+use crate::ingest::{Door, IngestCounters};
+use crate::model::ItemKind;
+use crate::pipeline::Pipeline;
+use crate::telemetry::SinkCounters;
+use anyhow::Context;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// A gauge read at scrape time, e.g. the spool's size once a spool exists.
+pub type GaugeFn = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// What the endpoint reports on: the host's pipeline and counters.
+#[derive(Clone)]
+pub struct Observed {
+    /// The pipeline (its lanes hold each sink's queue).
+    pub pipeline: Arc<Pipeline>,
+    /// Each sink's counters, by name.
+    pub sinks: BTreeMap<String, Arc<SinkCounters>>,
+    /// The doors' counters.
+    pub ingest: Arc<IngestCounters>,
+    /// Extra gauges by metric name, with their help text (hook for the spool size and
+    /// other components that are not sinks).
+    pub gauges: Vec<(String, String, GaugeFn)>,
+}
+
+impl std::fmt::Debug for Observed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observed")
+            .field("sinks", &self.sinks.keys().collect::<Vec<_>>())
+            .field("gauges", &self.gauges.len())
+            .finish()
+    }
+}
+
+impl Observed {
+    /// Observes `host` and the doors' `ingest` counters.
+    /// With a spool, also its size (`analytics_spool_records`, `analytics_spool_bytes`).
+    pub fn new(host: &Host, ingest: Arc<IngestCounters>) -> Self {
+        let observed = Observed {
+            pipeline: host.pipeline.clone(),
+            sinks: host.counters.clone(),
+            ingest,
+            gauges: Vec::new(),
+        };
+        let Some(spool) = host.spool().cloned() else {
+            return observed;
+        };
+        let records = spool.clone();
+        observed
+            .with_gauge(
+                "analytics_spool_records",
+                "Items held in the on-disk spool (not yet stored by every sink).",
+                move || records.size().records as i64,
+            )
+            .with_gauge(
+                "analytics_spool_bytes",
+                "Encoded bytes of the items held in the on-disk spool.",
+                move || spool.size().bytes as i64,
+            )
+    }
+
+    /// Adds a gauge `name` read by `read` at every scrape.
+    pub fn with_gauge(
+        mut self,
+        name: &str,
+        help: &str,
+        read: impl Fn() -> i64 + Send + Sync + 'static,
+    ) -> Self {
+        self.gauges
+            .push((name.to_string(), help.to_string(), Arc::new(read)));
+        self
+    }
+
+    /// The readiness report: each sink's state, and whether all are initialized.
+    pub fn readiness(&self) -> Readiness {
+        let sinks: Vec<SinkStatus> = self
+            .pipeline
+            .lanes()
+            .iter()
+            .map(|lane| {
+                let counters = self.sinks.get(&lane.name);
+                let flag = |f: fn(&SinkCounters) -> bool| counters.is_some_and(|c| f(c));
+                SinkStatus {
+                    name: lane.name.clone(),
+                    initialized: flag(|c| c.initialized.load(Ordering::Relaxed)),
+                    failing: flag(|c| c.failing.load(Ordering::Relaxed)),
+                    queued: lane.queue.len(),
+                }
+            })
+            .collect();
+        let degraded = sinks
+            .iter()
+            .filter(|s| !s.initialized)
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>();
+        let accepting = self.pipeline.is_accepting();
+        Readiness {
+            ready: degraded.is_empty() && accepting,
+            accepting,
+            degraded,
+            sinks,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn text(&self) -> String {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(self.clone()));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// The body of `/ready`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Readiness {
+    /// Every sink is initialized and the host accepts items.
+    pub ready: bool,
+    /// The host still accepts items (false while shutting down).
+    pub accepting: bool,
+    /// Sinks not yet initialized.
+    pub degraded: Vec<String>,
+    /// Every sink.
+    pub sinks: Vec<SinkStatus>,
+}
+
+/// One sink in `/ready`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SinkStatus {
+    /// The sink's name.
+    pub name: String,
+    /// Its `initialize` succeeded.
+    pub initialized: bool,
+    /// Its last round failed; it is backing off.
+    pub failing: bool,
+    /// Items waiting in its queues.
+    pub queued: usize,
+}
+
+/// Reads one count out of a sink's snapshot.
+type ReadCount = fn(&crate::telemetry::SinkCounts) -> u64;
+
+fn counter_family(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    rows: impl IntoIterator<Item = (Vec<(&'static str, String)>, u64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for (labels, value) in rows {
+        ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+impl Collector for Observed {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut received = Vec::new();
+        for door in Door::ALL {
+            for kind in ItemKind::ALL {
+                let labels = vec![
+                    ("door", door.name().to_string()),
+                    ("kind", kind.collection().to_string()),
+                ];
+                received.push((labels, self.ingest.received(door, kind)));
+            }
+        }
+        counter_family(
+            &mut encoder,
+            "analytics_items_received",
+            "Items accepted into the pipeline, by door and kind.",
+            received,
+        )?;
+        let w = &self.ingest;
+        let webhooks = [
+            ("accepted", &w.webhook_accepted),
+            ("unknown_event", &w.webhook_unknown),
+            ("bad_request", &w.webhook_bad_request),
+            ("unauthorized", &w.webhook_unauthorized),
+            ("too_large", &w.webhook_too_large),
+            ("unavailable", &w.webhook_unavailable),
+        ];
+        counter_family(
+            &mut encoder,
+            "analytics_webhook_requests",
+            "Webhook requests, by outcome.",
+            webhooks.map(|(result, c)| {
+                (
+                    vec![("result", result.to_string())],
+                    c.load(Ordering::Relaxed),
+                )
+            }),
+        )?;
+        counter_family(
+            &mut encoder,
+            "analytics_grpc_refused",
+            "gRPC messages refused because the host could not accept them.",
+            [(vec![], w.grpc_refused.load(Ordering::Relaxed))],
+        )?;
+        counter_family(
+            &mut encoder,
+            "analytics_grpc_stream_errors",
+            "gRPC streams that ended with a malformed frame or message.",
+            [(vec![], w.grpc_stream_errors.load(Ordering::Relaxed))],
+        )?;
+
+        let snapshots: Vec<_> = self
+            .sinks
+            .iter()
+            .map(|(name, c)| (name.clone(), c.snapshot()))
+            .collect();
+        let per_sink = |get: ReadCount| {
+            snapshots
+                .iter()
+                .map(move |(name, s)| (vec![("sink", name.clone())], get(s)))
+                .collect::<Vec<_>>()
+        };
+        let families: [(&str, &str, ReadCount); 7] = [
+            ("analytics_sink_stored", "Items the sink stored.", |s| {
+                s.stored
+            }),
+            (
+                "analytics_sink_duplicates",
+                "Items the sink already had; never retried.",
+                |s| s.duplicates,
+            ),
+            (
+                "analytics_sink_retried",
+                "Items that failed and went back to the queue.",
+                |s| s.retried,
+            ),
+            (
+                "analytics_sink_rejected",
+                "Items the sink refused for good; dropped.",
+                |s| s.rejected,
+            ),
+            (
+                "analytics_sink_overflowed",
+                "Items dropped because the sink's queue was full.",
+                |s| s.overflowed,
+            ),
+            ("analytics_sink_batches", "Batches sent.", |s| s.batches),
+            (
+                "analytics_sink_failed_batches",
+                "Batches that failed in whole or in part.",
+                |s| s.failed_batches,
+            ),
+        ];
+        for (name, help, get) in families {
+            counter_family(&mut encoder, name, help, per_sink(get))?;
+        }
+        counter_family(
+            &mut encoder,
+            "analytics_sink_extra",
+            "Counters a sink reports beyond the standard ones (e.g. plugin calls and traps).",
+            self.sinks.iter().flat_map(|(sink, c)| {
+                c.extra
+                    .snapshot()
+                    .into_iter()
+                    .map(move |(name, value)| (vec![("sink", sink.clone()), ("name", name)], value))
+            }),
+        )?;
+
+        let mut depth = encoder.encode_descriptor(
+            "analytics_sink_queue_depth",
+            "Items waiting in the sink's queues, by kind.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for lane in self.pipeline.lanes() {
+            for kind in &lane.kinds {
+                let labels = [
+                    ("sink", lane.name.clone()),
+                    ("kind", kind.collection().to_string()),
+                ];
+                ConstGauge::new(lane.queue.len_of(*kind) as i64)
+                    .encode(depth.encode_family(&labels)?)?;
+            }
+        }
+        let readiness = self.readiness();
+        let mut up = encoder.encode_descriptor(
+            "analytics_sink_initialized",
+            "1 once the sink's initialize succeeded, else 0.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for sink in &readiness.sinks {
+            ConstGauge::new(i64::from(sink.initialized))
+                .encode(up.encode_family(&[("sink", sink.name.clone())])?)?;
+        }
+        let mut failing = encoder.encode_descriptor(
+            "analytics_sink_failing",
+            "1 while the sink's last round failed (backing off), else 0.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for sink in &readiness.sinks {
+            ConstGauge::new(i64::from(sink.failing))
+                .encode(failing.encode_family(&[("sink", sink.name.clone())])?)?;
+        }
+        let mut latency = encoder.encode_descriptor(
+            "analytics_sink_batch_duration_seconds",
+            "Time each batch took to send, successful or not.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (name, c) in &self.sinks {
+            c.batch_seconds
+                .histogram()
+                .encode(latency.encode_family(&[("sink", name.clone())])?)?;
+        }
+        for (name, help, read) in &self.gauges {
+            let gauge = ConstGauge::new(read());
+            gauge.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The router of `/metrics`, `/health` and `/ready`.
+pub fn router(observed: Arc<Observed>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health", get(|| async { (StatusCode::OK, "ok\n") }))
+        .route("/ready", get(ready))
+        .with_state(observed)
+}
+
+async fn metrics(State(observed): State<Arc<Observed>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        observed.text(),
+    )
+        .into_response()
+}
+
+async fn ready(State(observed): State<Arc<Observed>>) -> Response {
+    let readiness = observed.readiness();
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = serde_json::to_string(&readiness).expect("readiness serializes");
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The running telemetry endpoint.
+pub struct TelemetryServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl TelemetryServer {
+    /// Binds `config.listen` and serves `observed`; `None` when `config.enabled` is false.
+    pub async fn start(
+        config: &TelemetryConfig,
+        observed: Observed,
+    ) -> anyhow::Result<Option<TelemetryServer>> {
+        if !config.enabled {
+            return Ok(None);
+        }
+        let listener = TcpListener::bind(config.listen).await.with_context(|| {
+            format!(
+                "openvidu.analytics.telemetry.listen: cannot listen on {}",
+                config.listen
+            )
+        })?;
+        let addr = listener
+            .local_addr()
+            .context("telemetry listener address")?;
+        let (stop, mut rx) = watch::channel(false);
+        let app = router(Arc::new(observed));
+        let task = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            };
+            if let Err(err) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %err, "telemetry server failed");
+            }
+        });
+        tracing::info!(%addr, "telemetry listening: /metrics, /health, /ready");
+        Ok(Some(TelemetryServer { addr, stop, task }))
+    }
+
+    /// Stops listening.
+    pub async fn close(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}

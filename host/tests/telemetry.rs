@@ -1,0 +1,438 @@
+//! The telemetry endpoint over real HTTP on loopback ports: `/metrics` with exact counts after
+//! a signed webhook, `/ready` while a sink cannot initialize and once it can, `/health`, and
+//! the binary serving all three with JSON logs.
+
+mod ingest_support;
+mod plugin_common;
+
+use analytics_host::app::Host;
+use analytics_host::config::{Config, ConfigSource};
+use analytics_host::ingest::IngestCounters;
+use analytics_host::observe::{Observed, TelemetryServer};
+use base64::Engine as _;
+use ingest_support::{TestHost, KEY, SECRET};
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+fn sign(body: &[u8]) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body));
+    let claims = json!({ "iss": KEY, "nbf": now - 10, "exp": now + 300, "sha256": sha });
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+/// The value of the sample `series` (name with labels, exactly as exposed).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.trim().parse().expect("a number"))
+}
+
+async fn wait_for_sample(base: &str, series: &str, want: f64) -> String {
+    let started = Instant::now();
+    loop {
+        let (status, text) = get(&format!("{base}/metrics")).await;
+        assert_eq!(status, 200);
+        if sample(&text, series) == Some(want) {
+            return text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{series} never reached {want}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn metrics_count_a_signed_webhook_exactly() {
+    let host = TestHost::start().await;
+    let observed = Observed::new(&host.host, host.doors.counters.clone());
+    let config = serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap();
+    let server = TelemetryServer::start(&config, observed)
+        .await
+        .unwrap()
+        .expect("enabled");
+    let base = format!("http://{}", server.addr);
+
+    let body = serde_json::to_vec(&json!({
+        "event": "room_started",
+        "id": "EV_metrics",
+        "createdAt": "1764280000",
+        "room": { "sid": "RM_abc", "name": "demo" },
+    }))
+    .unwrap();
+    let status = reqwest::Client::new()
+        .post(host.webhook_url())
+        .header("content-type", "application/webhook+json")
+        .header("authorization", sign(&body))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+
+    let text = wait_for_sample(&base, r#"analytics_sink_stored_total{sink="file"}"#, 1.0).await;
+    let exact = [
+        (
+            r#"analytics_items_received_total{door="webhook",kind="events"}"#,
+            1.0,
+        ),
+        (
+            r#"analytics_items_received_total{door="grpc",kind="events"}"#,
+            0.0,
+        ),
+        (
+            r#"analytics_items_received_total{door="prometheus",kind="node_stats"}"#,
+            0.0,
+        ),
+        (
+            r#"analytics_webhook_requests_total{result="accepted"}"#,
+            1.0,
+        ),
+        (r#"analytics_sink_stored_total{sink="file"}"#, 1.0),
+        (r#"analytics_sink_duplicates_total{sink="file"}"#, 0.0),
+        (r#"analytics_sink_retried_total{sink="file"}"#, 0.0),
+        (r#"analytics_sink_rejected_total{sink="file"}"#, 0.0),
+        (r#"analytics_sink_overflowed_total{sink="file"}"#, 0.0),
+        (r#"analytics_sink_batches_total{sink="file"}"#, 1.0),
+        (
+            r#"analytics_sink_queue_depth{sink="file",kind="events"}"#,
+            0.0,
+        ),
+        (r#"analytics_sink_initialized{sink="file"}"#, 1.0),
+        (
+            r#"analytics_sink_batch_duration_seconds_count{sink="file"}"#,
+            1.0,
+        ),
+        (
+            r#"analytics_sink_batch_duration_seconds_bucket{le="+Inf",sink="file"}"#,
+            1.0,
+        ),
+    ];
+    for (series, want) in exact {
+        assert_eq!(sample(&text, series), Some(want), "{series}:\n{text}");
+    }
+    assert!(
+        text.contains("# TYPE analytics_sink_batch_duration_seconds histogram"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("# EOF"), "{text}");
+
+    let (status, body) = get(&format!("{base}/ready")).await;
+    assert_eq!(status, 200, "{body}");
+    let ready: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["ready"], true);
+    assert_eq!(
+        ready["sinks"],
+        json!([{ "name": "file", "initialized": true, "failing": false, "queued": 0 }])
+    );
+    assert_eq!(get(&format!("{base}/health")).await.0, 200);
+    server.close().await;
+}
+
+#[tokio::test]
+async fn ready_is_503_while_a_sink_cannot_initialize_and_200_once_it_can() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("store");
+    std::fs::write(
+        &blocker,
+        "a regular file where the store's directory should be",
+    )
+    .unwrap();
+    let yaml = format!(
+        r#"
+openvidu:
+  analytics:
+    interval: 50ms
+    retry: {{ initial_backoff: 50ms, max_backoff: 100ms }}
+    file: {{ enabled: true, dir: "{}" }}
+"#,
+        blocker.display()
+    );
+    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    let sinks = analytics_host::app::sinks_from_config(&config)
+        .await
+        .unwrap();
+    let host = Host::start(sinks, &config.analytics);
+    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let telemetry = serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap();
+    let server = TelemetryServer::start(&telemetry, observed)
+        .await
+        .unwrap()
+        .unwrap();
+    let base = format!("http://{}", server.addr);
+
+    // Wait until the worker has tried (and failed) at least once.
+    let started = Instant::now();
+    let body = loop {
+        let (status, body) = get(&format!("{base}/ready")).await;
+        assert_eq!(status, 503, "{body}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        if v["sinks"][0]["failing"] == true {
+            break v;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["degraded"], json!(["file"]));
+    assert_eq!(body["sinks"][0]["name"], "file");
+    assert_eq!(body["sinks"][0]["initialized"], false);
+    assert_eq!(get(&format!("{base}/health")).await.0, 200);
+    let (_, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(
+        sample(&text, r#"analytics_sink_initialized{sink="file"}"#),
+        Some(0.0),
+        "{text}"
+    );
+
+    std::fs::remove_file(&blocker).unwrap();
+    let started = Instant::now();
+    loop {
+        let (status, body) = get(&format!("{base}/ready")).await;
+        if status == 200 {
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["ready"], true);
+            assert_eq!(v["degraded"], json!([]));
+            assert_eq!(v["sinks"][0]["initialized"], true);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{body}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(blocker.is_dir());
+    server.close().await;
+    host.shutdown().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test]
+async fn the_binary_serves_health_ready_and_metrics_and_logs_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = format!(
+        r#"
+openvidu:
+  analytics:
+    interval: 100ms
+    file: {{ dir: "{}" }}
+    ingest:
+      webhook: {{ listen: "127.0.0.1:0" }}
+      grpc: {{ listen: "127.0.0.1:0" }}
+    telemetry: {{ listen: "127.0.0.1:{port}" }}
+"#,
+        dir.path().join("data").display()
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
+        .args(["run", "--log-format", "json"])
+        .env("LIVEKIT_CONFIG", config)
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = reqwest::get(format!("{base}/ready")).await {
+            if response.status() == 200 {
+                break;
+            }
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "never ready on {base}; its log:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(get(&format!("{base}/health")).await.0, 200);
+    let (_, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(
+        sample(&text, r#"analytics_sink_initialized{sink="file"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"]
+            == "telemetry listening: /metrics, /health, /ready"
+            && l["level"] == "INFO"),
+        "{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_plugins_traps_and_rebuilds_are_exported() {
+    use analytics_host::config::{AnalyticsConfig, FileStoreConfig};
+    use analytics_host::plugin::PluginEngine;
+    use analytics_host::sinks::file::FileSink;
+    use analytics_host::sinks::plugin::PluginSink;
+    use analytics_host::sinks::Sink;
+    use plugin_common::{component, events, plugin_config, sink_wat, wit_text, write};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = component(&wit_text(), "sink", &sink_wat("0.1.0", "unreachable", ""));
+    let path = write(dir.path(), "trap", &bytes);
+    let engine = PluginEngine::new(None).unwrap();
+    let plugin = PluginSink::load(
+        &engine,
+        &plugin_config("trap", &path, Duration::from_secs(1), 16 << 20),
+    )
+    .unwrap();
+    let settings = AnalyticsConfig {
+        interval: Duration::from_millis(50),
+        file: FileStoreConfig {
+            enabled: Some(true),
+            dir: dir.path().join("data"),
+            ..FileStoreConfig::default()
+        },
+        retry: serde_yaml::from_str("{ initial_backoff: 50ms, max_backoff: 100ms }").unwrap(),
+        ..AnalyticsConfig::default()
+    };
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(plugin), Box::new(FileSink::new(&settings.file))];
+    let host = Host::start(sinks, &settings);
+    host.pipeline.accept(events(3)).unwrap();
+    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let server = TelemetryServer::start(
+        &serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap(),
+        observed,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+    let traps = r#"analytics_sink_extra_total{sink="trap",name="plugin_traps"}"#;
+    let started = Instant::now();
+    let text = loop {
+        let (_, text) = get(&format!("{base}/metrics")).await;
+        if sample(&text, traps).is_some_and(|n| n >= 2.0) {
+            break text;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let rebuilds = sample(
+        &text,
+        r#"analytics_sink_extra_total{sink="trap",name="plugin_instantiations"}"#,
+    )
+    .unwrap();
+    assert!(rebuilds >= 2.0, "{text}");
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="trap"}"#),
+        Some(0.0)
+    );
+    assert!(sample(&text, r#"analytics_sink_retried_total{sink="trap"}"#).unwrap() >= 6.0);
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="file"}"#),
+        Some(3.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            r#"analytics_sink_queue_depth{sink="trap",kind="events"}"#
+        )
+        .unwrap()
+            >= 1.0
+    );
+    server.close().await;
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_spool_size_is_exported_while_a_sink_lags() {
+    use analytics_host::config::SpoolConfig;
+    use analytics_host::sinks::file::FileSink;
+    use analytics_host::sinks::Sink;
+
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("store");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let yaml = format!(
+        r#"
+openvidu:
+  analytics:
+    interval: 50ms
+    retry: {{ initial_backoff: 50ms, max_backoff: 100ms }}
+    file: {{ enabled: true, dir: "{}" }}
+    spool: {{ dir: "{}" }}
+"#,
+        blocker.display(),
+        dir.path().join("spool").display()
+    );
+    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    let a = &config.analytics;
+    let spool: &SpoolConfig = a.spool.as_ref().unwrap();
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(FileSink::new(&a.file))];
+    let host = Host::start_with_spool(sinks, a, spool).unwrap();
+    host.pipeline
+        .accept(plugin_common::events(2))
+        .expect("accepted");
+    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let server = TelemetryServer::start(
+        &serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap(),
+        observed,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+    let (_, text) = get(&format!("{base}/metrics")).await;
+    assert_eq!(
+        sample(&text, "analytics_spool_records"),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, "analytics_spool_bytes").unwrap() > 0.0,
+        "{text}"
+    );
+    std::fs::remove_file(&blocker).unwrap();
+    wait_for_sample(&base, "analytics_spool_records", 0.0).await;
+    let text = wait_for_sample(&base, "analytics_spool_bytes", 0.0).await;
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="file"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    server.close().await;
+    host.shutdown().await;
+}
