@@ -151,16 +151,7 @@ impl Item {
 
     /// Converts an event; a missing timestamp is set to `now` first (the id depends on it).
     pub fn from_event(mut event: AnalyticsEvent, now: SystemTime, expiration: Duration) -> Self {
-        if event.timestamp.is_none() {
-            event.timestamp = Some(Timestamp::from_system_time(now).to_proto());
-        }
-        let ts = event
-            .timestamp
-            .map(|t| Timestamp {
-                seconds: t.seconds,
-                nanos: t.nanos,
-            })
-            .unwrap_or_default();
+        let ts = stamp(&mut event.timestamp, now);
         let type_name = AnalyticsEventType::try_from(event.r#type)
             .map(|t| t.as_str_name().to_string())
             .unwrap_or_else(|_| event.r#type.to_string());
@@ -197,16 +188,7 @@ impl Item {
 
     /// Converts a stat; a missing timestamp is set to `now` first (the id depends on it).
     pub fn from_stat(mut stat: AnalyticsStat, now: SystemTime, expiration: Duration) -> Self {
-        if stat.time_stamp.is_none() {
-            stat.time_stamp = Some(Timestamp::from_system_time(now).to_proto());
-        }
-        let ts = stat
-            .time_stamp
-            .map(|t| Timestamp {
-                seconds: t.seconds,
-                nanos: t.nanos,
-            })
-            .unwrap_or_default();
+        let ts = stamp(&mut stat.time_stamp, now);
         let kind_name = StreamType::try_from(stat.kind)
             .map(|k| k.as_str_name().to_string())
             .unwrap_or_else(|_| stat.kind.to_string());
@@ -237,6 +219,15 @@ impl Item {
     /// `openvidu_expire_at` as an RFC 3339 UTC string with milliseconds.
     pub fn expire_at_rfc3339(&self) -> String {
         humantime::format_rfc3339_millis(self.expire_at).to_string()
+    }
+}
+
+/// Sets a missing protocol timestamp to `now` (ids depend on it) and returns it.
+fn stamp(timestamp: &mut Option<pbjson_types::Timestamp>, now: SystemTime) -> Timestamp {
+    let t = *timestamp.get_or_insert_with(|| Timestamp::from_system_time(now).to_proto());
+    Timestamp {
+        seconds: t.seconds,
+        nanos: t.nanos,
     }
 }
 
