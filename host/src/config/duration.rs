@@ -62,13 +62,14 @@ pub fn format(duration: Duration) -> String {
     humantime::format_duration(duration).to_string()
 }
 
-/// Serde `deserialize_with` for a [`Duration`] in Go or humantime syntax.
+/// Serde deserializer for a [`Duration`] in Go or humantime syntax; with [`serialize`], the
+/// module serves `#[serde(with = "duration")]`.
 pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     parse(&text).map_err(serde::de::Error::custom)
 }
 
-/// Serde `serialize_with` for a [`Duration`], written the way [`format`] writes it.
+/// Serde serializer for a [`Duration`], written the way [`format`] writes it.
 pub fn serialize<S: serde::Serializer>(
     duration: &Duration,
     serializer: S,

@@ -62,11 +62,7 @@ pub struct PrometheusConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// How often to scrape.
-    #[serde(
-        default = "default_scrape_interval",
-        deserialize_with = "duration::deserialize",
-        serialize_with = "duration::serialize"
-    )]
+    #[serde(default = "default_scrape_interval", with = "duration")]
     pub interval: Duration,
 }
 

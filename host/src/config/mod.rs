@@ -76,18 +76,10 @@ pub struct AnalyticsConfig {
     #[serde(default = "default_mongo_database")]
     pub mongo_database: String,
     /// How often each sink sends what is queued.
-    #[serde(
-        default = "default_interval",
-        deserialize_with = "duration::deserialize",
-        serialize_with = "duration::serialize"
-    )]
+    #[serde(default = "default_interval", with = "duration")]
     pub interval: Duration,
     /// How long stored items are kept (`openvidu_expire_at` = now + expiration).
-    #[serde(
-        default = "default_expiration",
-        deserialize_with = "duration::deserialize",
-        serialize_with = "duration::serialize"
-    )]
+    #[serde(default = "default_expiration", with = "duration")]
     pub expiration: Duration,
     /// Node id written into events that carry none (e.g. those mapped from webhooks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -105,18 +97,10 @@ pub struct AnalyticsConfig {
     #[serde(default)]
     pub retry: RetryConfig,
     /// Longest a single batch may take before it counts as failed and is retried.
-    #[serde(
-        default = "default_send_timeout",
-        deserialize_with = "duration::deserialize",
-        serialize_with = "duration::serialize"
-    )]
+    #[serde(default = "default_send_timeout", with = "duration")]
     pub send_timeout: Duration,
     /// On SIGINT/SIGTERM, how long the final flush may take.
-    #[serde(
-        default = "default_shutdown_timeout",
-        deserialize_with = "duration::deserialize",
-        serialize_with = "duration::serialize"
-    )]
+    #[serde(default = "default_shutdown_timeout", with = "duration")]
     pub shutdown_timeout: Duration,
     /// The ingest doors (webhook, gRPC, Prometheus scrape).
     #[serde(default)]
@@ -183,18 +167,10 @@ pub enum OverflowPolicy {
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
     /// First wait after a failure.
-    #[serde(
-        default = "default_initial_backoff",
-        deserialize_with = "duration::deserialize",
-        serialize_with = "duration::serialize"
-    )]
+    #[serde(default = "default_initial_backoff", with = "duration")]
     pub initial_backoff: Duration,
     /// Longest wait.
-    #[serde(
-        default = "default_max_backoff",
-        deserialize_with = "duration::deserialize",
-        serialize_with = "duration::serialize"
-    )]
+    #[serde(default = "default_max_backoff", with = "duration")]
     pub max_backoff: Duration,
 }
 

@@ -114,11 +114,7 @@ pub struct DirGrant {
 pub struct PluginLimits {
     /// Longest one call (`initialize-database`, `send-batch`) may run; then the instance is
     /// thrown away and the batch retried.
-    #[serde(
-        default = "default_timeout",
-        deserialize_with = "duration::deserialize",
-        serialize_with = "duration::serialize"
-    )]
+    #[serde(default = "default_timeout", with = "duration")]
     pub timeout: Duration,
     /// Largest linear memory of the instance, in bytes (`67108864`) or with a unit
     /// (`64MiB`, `512KiB`, `1GiB`, `100MB`).
