@@ -254,48 +254,43 @@ fn connect(port: u16) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
-// ---------------------------------------------------------------------------
-// MongoDB (SecantusDB)
-// ---------------------------------------------------------------------------
+/// How to launch one kind of server and see that it answers.
+struct Launch {
+    /// Name in messages and in the log.
+    name: &'static str,
+    program: PathBuf,
+    /// The command-line arguments for a port.
+    args: Box<dyn Fn(u16) -> Vec<String> + Send + Sync>,
+    /// Whether the server on a port answers.
+    ready: Box<dyn Fn(u16) -> bool + Send + Sync>,
+    /// Cleans the directory before a retry on another port.
+    before_retry: fn(&Path),
+}
 
-/// The server's configuration file. (Its `[storage] ttl_sweep_seconds` key is
-/// accepted but not used by `secantusd-py` 0.7.0b3: TTL indexes are swept every 60 s,
-/// as mongod does; call `MongoServer::prune_ttl()` for an immediate pass.)
-pub const SECANTUSD_TOML: &str = "[storage]\ncache_size = \"256M\"\n";
-
-/// A SecantusDB server (`secantusd-py`), speaking MongoDB's wire protocol, storing in
-/// WiredTiger under its temporary directory. It announces itself as the primary of a
-/// one-node replica set named `secantus`; `url()` asks for a direct connection.
-pub struct MongoServer {
+/// A server process on a loopback port, its files and its log (`server.log`) in a
+/// temporary directory. Killed, and the directory removed, when dropped.
+pub struct ServerProcess {
+    launch: Launch,
     port: u16,
     proc: Option<Proc>,
     dir: tempfile::TempDir,
 }
 
-impl MongoServer {
-    /// Starts a server on a free loopback port with a fresh storage directory and
-    /// waits until it answers a `ping` command.
-    pub fn start() -> MongoServer {
-        let dir = tempfile::Builder::new()
-            .prefix("lka-mongo-")
-            .tempdir()
-            .expect("create a temporary directory");
-        // Our own config file: `--config` also turns off the search for a
-        // `secantusd.toml` in the working or home directory.
-        std::fs::write(dir.path().join("secantusd.toml"), SECANTUSD_TOML)
-            .expect("write secantusd.toml");
-        let mut server = MongoServer {
+impl ServerProcess {
+    /// Starts the server on a free port and waits until it answers; a port taken by
+    /// someone else between the check and the bind is retried on another (3 tries).
+    fn start(dir: tempfile::TempDir, launch: Launch) -> ServerProcess {
+        let mut server = ServerProcess {
+            launch,
             port: free_port(),
             proc: None,
             dir,
         };
-        // A port found free can be taken by someone else before the server binds
-        // it: try a few.
         let mut first_err = None;
         for attempt in 0..3 {
             if attempt > 0 {
                 server.port = free_port();
-                let _ = std::fs::remove_dir_all(server.dir.path().join("data"));
+                (server.launch.before_retry)(server.dir.path());
             }
             match server.spawn_and_wait() {
                 Ok(()) => return server,
@@ -309,24 +304,13 @@ impl MongoServer {
             }
         }
         panic!(
-            "secantusd-py failed to start 3 times; first error: {}",
+            "{} failed to start 3 times; first error: {}",
+            server.launch.name,
             first_err.unwrap()
         )
     }
 
     fn spawn_and_wait(&mut self) -> Result<(), StartError> {
-        let exe = installed_path("LKA_SECANTUSD");
-        let root = self.dir.path();
-        let args = vec![
-            "--config".to_string(),
-            root.join("secantusd.toml").display().to_string(),
-            "--host".into(),
-            "127.0.0.1".into(),
-            "--port".into(),
-            self.port.to_string(),
-            "--storage-path".into(),
-            root.join("data").display().to_string(),
-        ];
         let log = self.log_path();
         writeln!(
             OpenOptions::new()
@@ -334,28 +318,24 @@ impl MongoServer {
                 .append(true)
                 .open(&log)
                 .unwrap(),
-            "=== starting secantusd-py on port {}",
+            "=== starting {} on port {}",
+            self.launch.program.display(),
             self.port
         )
         .unwrap();
-        let mut proc = Proc::spawn(&exe, &args, &log);
-        let port = self.port;
-        let result = wait_ready("secantusd-py", &mut proc, &log, || mongo_ping(port).is_ok());
+        let args = (self.launch.args)(self.port);
+        let mut proc = Proc::spawn(&self.launch.program, &args, &log);
+        let (port, ready) = (self.port, &self.launch.ready);
+        let result = wait_ready(self.launch.name, &mut proc, &log, || ready(port));
         self.proc = Some(proc);
         result.map(|_| ())
-    }
-
-    /// A connection string for the official driver:
-    /// `mongodb://127.0.0.1:PORT/?directConnection=true`.
-    pub fn url(&self) -> String {
-        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port)
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// The temporary directory: `data/` (WiredTiger files) and `server.log`.
+    /// The temporary directory (data files and `server.log`).
     pub fn dir(&self) -> &Path {
         self.dir.path()
     }
@@ -372,25 +352,15 @@ impl MongoServer {
         self.proc.is_some()
     }
 
-    /// Deletes the documents that TTL indexes have expired now, instead of at the
-    /// next sweep (every 60 s), with SecantusDB's `secantusAdmin.pruneTtl` command.
-    /// Returns how many it deleted.
-    pub fn prune_ttl(&self) -> u64 {
-        let reply = mongo_admin_command(self.port, "secantusAdmin.pruneTtl")
-            .unwrap_or_else(|e| panic!("secantusAdmin.pruneTtl: {e}"));
-        bson_top_level_number(&reply, "pruned").unwrap_or(0.0) as u64
-    }
-
     /// Stops the server gracefully (SIGTERM, then SIGKILL after a while) and waits
-    /// for it. The storage directory is kept.
+    /// for it. The directory is kept.
     pub fn stop(&mut self) {
         if let Some(p) = self.proc.take() {
             p.terminate();
         }
     }
 
-    /// Kills the server at once (SIGKILL), as a crash would. The storage directory
-    /// is kept.
+    /// Kills the server at once (SIGKILL), as a crash would. The directory is kept.
     pub fn kill(&mut self) {
         if let Some(p) = self.proc.take() {
             p.kill();
@@ -398,7 +368,7 @@ impl MongoServer {
     }
 
     /// Stops the server if it runs, then starts it again on the same port with the
-    /// same storage directory, and waits until it answers.
+    /// same directory, and waits until it answers.
     pub fn restart(&mut self) {
         self.stop();
         if let Err(e) = self.spawn_and_wait() {
@@ -408,9 +378,92 @@ impl MongoServer {
     }
 }
 
-impl Drop for MongoServer {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+// ---------------------------------------------------------------------------
+// MongoDB (SecantusDB)
+// ---------------------------------------------------------------------------
+
+/// The server's configuration file. (Its `[storage] ttl_sweep_seconds` key is
+/// accepted but not used by `secantusd-py` 0.7.0b3: TTL indexes are swept every 60 s,
+/// as mongod does; call `MongoServer::prune_ttl()` for an immediate pass.)
+pub const SECANTUSD_TOML: &str = "[storage]\ncache_size = \"256M\"\n";
+
+/// A SecantusDB server (`secantusd-py`), speaking MongoDB's wire protocol, storing in
+/// WiredTiger under its temporary directory. It announces itself as the primary of a
+/// one-node replica set named `secantus`; `url()` asks for a direct connection.
+pub struct MongoServer {
+    server: ServerProcess,
+}
+
+impl MongoServer {
+    /// Starts a server on a free loopback port with a fresh storage directory and
+    /// waits until it answers a `ping` command.
+    pub fn start() -> MongoServer {
+        let dir = tempfile::Builder::new()
+            .prefix("lka-mongo-")
+            .tempdir()
+            .expect("create a temporary directory");
+        // Our own config file: `--config` also turns off the search for a
+        // `secantusd.toml` in the working or home directory.
+        std::fs::write(dir.path().join("secantusd.toml"), SECANTUSD_TOML)
+            .expect("write secantusd.toml");
+        let root = dir.path().to_path_buf();
+        let launch = Launch {
+            name: "secantusd-py",
+            program: installed_path("LKA_SECANTUSD"),
+            args: Box::new(move |port| {
+                vec![
+                    "--config".to_string(),
+                    root.join("secantusd.toml").display().to_string(),
+                    "--host".into(),
+                    "127.0.0.1".into(),
+                    "--port".into(),
+                    port.to_string(),
+                    "--storage-path".into(),
+                    root.join("data").display().to_string(),
+                ]
+            }),
+            ready: Box::new(|port| mongo_ping(port).is_ok()),
+            before_retry: |dir| {
+                let _ = std::fs::remove_dir_all(dir.join("data"));
+            },
+        };
+        MongoServer {
+            server: ServerProcess::start(dir, launch),
+        }
+    }
+
+    /// A connection string for the official driver:
+    /// `mongodb://127.0.0.1:PORT/?directConnection=true`.
+    pub fn url(&self) -> String {
+        format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port())
+    }
+
+    /// Deletes the documents that TTL indexes have expired now, instead of at the
+    /// next sweep (every 60 s), with SecantusDB's `secantusAdmin.pruneTtl` command.
+    /// Returns how many it deleted.
+    pub fn prune_ttl(&self) -> u64 {
+        let reply = mongo_admin_command(self.port(), "secantusAdmin.pruneTtl")
+            .unwrap_or_else(|e| panic!("secantusAdmin.pruneTtl: {e}"));
+        bson_top_level_number(&reply, "pruned").unwrap_or(0.0) as u64
+    }
+}
+
+impl std::ops::Deref for MongoServer {
+    type Target = ServerProcess;
+    fn deref(&self) -> &ServerProcess {
+        &self.server
+    }
+}
+
+impl std::ops::DerefMut for MongoServer {
+    fn deref_mut(&mut self) -> &mut ServerProcess {
+        &mut self.server
     }
 }
 
@@ -530,9 +583,7 @@ pub enum RedisFlavor {
 pub struct RedisServer {
     flavor: RedisFlavor,
     password: Option<String>,
-    port: u16,
-    proc: Option<Proc>,
-    dir: tempfile::TempDir,
+    server: ServerProcess,
 }
 
 impl RedisServer {
@@ -547,40 +598,11 @@ impl RedisServer {
     }
 
     fn start_inner(flavor: RedisFlavor, password: Option<String>) -> RedisServer {
-        let mut server = RedisServer {
-            flavor,
-            password,
-            port: free_port(),
-            proc: None,
-            dir: tempfile::Builder::new()
-                .prefix("lka-redis-")
-                .tempdir()
-                .expect("create a temporary directory"),
-        };
-        let mut first_err = None;
-        for attempt in 0..3 {
-            if attempt > 0 {
-                server.port = free_port();
-            }
-            match server.spawn_and_wait() {
-                Ok(()) => return server,
-                Err(e) => {
-                    server.kill();
-                    if !e.exited {
-                        panic!("{}", e.message);
-                    }
-                    first_err.get_or_insert(e.message);
-                }
-            }
-        }
-        panic!(
-            "redis-server failed to start 3 times; first error: {}",
-            first_err.unwrap()
-        )
-    }
-
-    fn spawn_and_wait(&mut self) -> Result<(), StartError> {
-        let (exe, modules) = match self.flavor {
+        let dir = tempfile::Builder::new()
+            .prefix("lka-redis-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let (program, modules) = match flavor {
             RedisFlavor::Plain => (installed_path("LKA_REDIS_SERVER"), vec![]),
             RedisFlavor::WithModules => (
                 installed_path("LKA_REDIS_STACK_SERVER"),
@@ -590,69 +612,65 @@ impl RedisServer {
                 ],
             ),
         };
-        let mut args: Vec<String> = [
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &self.port.to_string(),
-            "--dir",
-            &self.dir.path().display().to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--daemonize",
-            "no",
-            "--protected-mode",
-            "yes",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        if let Some(pw) = &self.password {
-            args.push("--requirepass".into());
-            args.push(pw.clone());
+        let root = dir.path().display().to_string();
+        let pw = password.clone();
+        let args = move |port: u16| {
+            let mut args: Vec<String> = [
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--dir",
+                &root,
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--daemonize",
+                "no",
+                "--protected-mode",
+                "yes",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            if let Some(pw) = &pw {
+                args.push("--requirepass".into());
+                args.push(pw.clone());
+            }
+            for m in &modules {
+                args.push("--loadmodule".into());
+                args.push(m.display().to_string());
+            }
+            args
+        };
+        let pw = password.clone();
+        let launch = Launch {
+            name: "redis-server",
+            program,
+            args: Box::new(args),
+            ready: Box::new(move |port| {
+                matches!(
+                    redis_call(port, pw.as_deref(), &["PING"]),
+                    Ok(Resp::Simple(s)) if s == "PONG"
+                )
+            }),
+            before_retry: |_| {},
+        };
+        RedisServer {
+            flavor,
+            password,
+            server: ServerProcess::start(dir, launch),
         }
-        for m in modules {
-            args.push("--loadmodule".into());
-            args.push(m.display().to_string());
-        }
-        let log = self.log_path();
-        writeln!(
-            OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
-                .unwrap(),
-            "=== starting {} on port {}",
-            exe.display(),
-            self.port
-        )
-        .unwrap();
-        let mut proc = Proc::spawn(&exe, &args, &log);
-        let port = self.port;
-        let password = self.password.clone();
-        let result = wait_ready("redis-server", &mut proc, &log, || {
-            matches!(
-                redis_call(port, password.as_deref(), &["PING"]),
-                Ok(Resp::Simple(s)) if s == "PONG"
-            )
-        });
-        self.proc = Some(proc);
-        result.map(|_| ())
     }
 
     /// `redis://127.0.0.1:PORT/`, or `redis://:PASSWORD@127.0.0.1:PORT/` (the
     /// password percent-encoded).
     pub fn url(&self) -> String {
         match &self.password {
-            None => format!("redis://127.0.0.1:{}/", self.port),
-            Some(pw) => format!("redis://:{}@127.0.0.1:{}/", percent_encode(pw), self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port()),
+            Some(pw) => format!("redis://:{}@127.0.0.1:{}/", percent_encode(pw), self.port()),
         }
-    }
-
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     pub fn flavor(&self) -> RedisFlavor {
@@ -663,59 +681,25 @@ impl RedisServer {
         self.password.as_deref()
     }
 
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn log_path(&self) -> PathBuf {
-        self.dir.path().join(LOG_FILE)
-    }
-
-    pub fn pid(&self) -> Option<u32> {
-        self.proc.as_ref().map(Proc::pid)
-    }
-
-    pub fn is_running(&self) -> bool {
-        self.proc.is_some()
-    }
-
     /// Runs one command on a new connection, authenticated with the server's
     /// password if it has one. Panics on an I/O error; a Redis error is returned
     /// as `Resp::Error`.
     pub fn cmd(&self, args: &[&str]) -> Resp {
-        redis_call(self.port, self.password.as_deref(), args)
-            .unwrap_or_else(|e| panic!("redis {args:?} on port {}: {e}", self.port))
-    }
-
-    /// Stops the server gracefully (SIGTERM: it flushes its append-only file) and
-    /// waits for it. The directory is kept.
-    pub fn stop(&mut self) {
-        if let Some(p) = self.proc.take() {
-            p.terminate();
-        }
-    }
-
-    /// Kills the server at once (SIGKILL). The directory is kept.
-    pub fn kill(&mut self) {
-        if let Some(p) = self.proc.take() {
-            p.kill();
-        }
-    }
-
-    /// Stops the server if it runs, then starts it again on the same port with the
-    /// same directory, and waits until it answers.
-    pub fn restart(&mut self) {
-        self.stop();
-        if let Err(e) = self.spawn_and_wait() {
-            self.kill();
-            panic!("{}", e.message);
-        }
+        redis_call(self.port(), self.password.as_deref(), args)
+            .unwrap_or_else(|e| panic!("redis {args:?} on port {}: {e}", self.port()))
     }
 }
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
+impl std::ops::Deref for RedisServer {
+    type Target = ServerProcess;
+    fn deref(&self) -> &ServerProcess {
+        &self.server
+    }
+}
+
+impl std::ops::DerefMut for RedisServer {
+    fn deref_mut(&mut self) -> &mut ServerProcess {
+        &mut self.server
     }
 }
 
