@@ -4,6 +4,7 @@
 
 mod document;
 mod id;
+mod wire;
 
 pub use document::{message_document, DESCRIPTORS};
 pub use id::{event_key, md5_hex, stat_key};
