@@ -336,6 +336,17 @@ impl Collector for Observed {
                 .histogram()
                 .encode(latency.encode_family(&[("sink", name.clone())])?)?;
         }
+        let mut item_latency = encoder.encode_descriptor(
+            "analytics_sink_item_latency_seconds",
+            "Time from receiving each item to the sink storing it (or reporting it a duplicate).",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (name, c) in &self.sinks {
+            c.item_seconds
+                .histogram()
+                .encode(item_latency.encode_family(&[("sink", name.clone())])?)?;
+        }
         for (name, help, read) in &self.gauges {
             let gauge = ConstGauge::new(read());
             gauge.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;

@@ -163,6 +163,7 @@ impl Worker {
         SinkCounters::add(&c.stored, report.stored_count(batch.len()));
         SinkCounters::add(&c.duplicates, report.duplicates);
         SinkCounters::add(&c.rejected, report.rejected);
+        observe_item_latency(c, &batch, &report);
         tracing::debug!(sink = self.sink.name(), items = batch.len(), took = ?started.elapsed(), "batch sent");
         if let Some(spool) = &self.spool {
             settle(
@@ -246,6 +247,31 @@ impl Worker {
             sink: name,
             left_queued,
         }
+    }
+}
+
+/// Observes, for every item of `batch` the sink stored or reported as a duplicate, the time
+/// since it was received. The report does not say which items were rejected for good, so
+/// `rejected` of the settled items are left out (their latencies hardly differ).
+fn observe_item_latency(
+    c: &SinkCounters,
+    batch: &[crate::model::SharedItem],
+    report: &BatchReport,
+) {
+    let now = std::time::Instant::now();
+    let mut again = vec![false; batch.len()];
+    for &i in &report.retry {
+        if let Some(flag) = again.get_mut(i) {
+            *flag = true;
+        }
+    }
+    let settled = batch.iter().zip(again).filter(|(_, again)| !again);
+    let stored = settled.clone().count().saturating_sub(report.rejected);
+    for (item, _) in settled.take(stored) {
+        c.item_seconds.observe(
+            now.saturating_duration_since(item.received_at)
+                .as_secs_f64(),
+        );
     }
 }
 

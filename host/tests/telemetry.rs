@@ -436,3 +436,90 @@ openvidu:
     server.close().await;
     host.shutdown().await;
 }
+
+#[tokio::test]
+async fn item_latency_counts_every_stored_item_from_its_receipt() {
+    use analytics_host::sinks::file::FileSink;
+    use analytics_host::sinks::Sink;
+
+    // The store is blocked while the items wait, so each one's latency is at least `held`.
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("store");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let yaml = format!(
+        r#"
+openvidu:
+  analytics:
+    interval: 50ms
+    retry: {{ initial_backoff: 50ms, max_backoff: 100ms }}
+    file: {{ enabled: true, dir: "{}" }}
+"#,
+        blocker.display()
+    );
+    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(FileSink::new(&config.analytics.file))];
+    let host = Host::start(sinks, &config.analytics);
+    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let server = TelemetryServer::start(
+        &serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap(),
+        observed,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+
+    const N: usize = 7;
+    let accepted = Instant::now();
+    host.pipeline.accept(plugin_common::events(N)).unwrap();
+    let held = Duration::from_millis(500);
+    tokio::time::sleep(held).await;
+    std::fs::remove_file(&blocker).unwrap();
+    let count = r#"analytics_sink_item_latency_seconds_count{sink="file"}"#;
+    let text = wait_for_sample(&base, count, N as f64).await;
+    let upper = accepted.elapsed().as_secs_f64();
+
+    assert!(
+        text.contains("# TYPE analytics_sink_item_latency_seconds histogram"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="file"}"#),
+        Some(N as f64)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"analytics_sink_item_latency_seconds_bucket{le="+Inf",sink="file"}"#
+        ),
+        Some(N as f64),
+        "{text}"
+    );
+    let sum = sample(
+        &text,
+        r#"analytics_sink_item_latency_seconds_sum{sink="file"}"#,
+    )
+    .unwrap();
+    assert!(
+        sum >= N as f64 * held.as_secs_f64() && sum <= N as f64 * upper,
+        "sum {sum} not within [{}, {}]",
+        N as f64 * held.as_secs_f64(),
+        N as f64 * upper
+    );
+    // Every item waited at least `held`: no observation below the 0.5 ms.. buckets under it.
+    let below_held = text
+        .lines()
+        .filter(|l| l.starts_with("analytics_sink_item_latency_seconds_bucket{"))
+        .filter_map(|l| {
+            let le: f64 = l.split("le=\"").nth(1)?.split('"').next()?.parse().ok()?;
+            (le < held.as_secs_f64()).then(|| l.rsplit(' ').next()?.parse::<f64>().ok())?
+        })
+        .collect::<Vec<_>>();
+    assert!(below_held.len() >= 10, "fine buckets below 0.5 s:\n{text}");
+    assert!(below_held.iter().all(|&n| n == 0.0), "{text}");
+    // Another 3, stored right away: the count follows exactly.
+    host.pipeline.accept(plugin_common::events(3)).unwrap();
+    wait_for_sample(&base, count, (N + 3) as f64).await;
+    server.close().await;
+    host.shutdown().await;
+}
