@@ -263,7 +263,7 @@ impl Collector for Observed {
             ),
             (
                 "analytics_sink_overflowed",
-                "Items dropped because the sink's queue was full.",
+                "Items dropped (drop_oldest, drop_newest) or refused (reject) because the sink's queue was full.",
                 |s| s.overflowed,
             ),
             ("analytics_sink_batches", "Batches sent.", |s| s.batches),

@@ -90,6 +90,7 @@ impl Worker {
                 _ = self.wake.notified() => {}
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
+            self.queue.end_quiet_bursts();
             if Instant::now() < not_before {
                 continue;
             }

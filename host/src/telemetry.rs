@@ -15,7 +15,7 @@ pub struct SinkCounters {
     pub retried: AtomicU64,
     /// Items the sink refused for good; dropped.
     pub rejected: AtomicU64,
-    /// Items dropped because the queue was full.
+    /// Items dropped because the queue was full (with `reject`: items refused at the door).
     pub overflowed: AtomicU64,
     /// Batches sent.
     pub batches: AtomicU64,
