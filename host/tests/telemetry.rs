@@ -2,6 +2,7 @@
 //! a signed webhook, `/ready` while a sink cannot initialize and once it can, `/health`, and
 //! the binary serving all three with JSON logs.
 
+mod host_process;
 mod ingest_support;
 mod plugin_common;
 
@@ -9,42 +10,17 @@ use analytics_host::app::Host;
 use analytics_host::config::{Config, ConfigSource};
 use analytics_host::ingest::IngestCounters;
 use analytics_host::observe::{Observed, TelemetryServer};
-use base64::Engine as _;
-use ingest_support::{TestHost, KEY, SECRET};
-use jsonwebtoken::{encode, EncodingKey, Header};
+use host_process::{free_port, sample, sign};
+use ingest_support::TestHost;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn sign(body: &[u8]) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body));
-    let claims = json!({ "iss": KEY, "nbf": now - 10, "exp": now + 300, "sha256": sha });
-    encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
-}
+use std::time::{Duration, Instant};
 
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.expect("request");
     let status = response.status().as_u16();
     (status, response.text().await.expect("body"))
-}
-
-/// The value of the sample `series` (name with labels, exactly as exposed).
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.trim().parse().expect("a number"))
 }
 
 async fn wait_for_sample(base: &str, series: &str, want: f64) -> String {
@@ -224,14 +200,6 @@ openvidu:
     assert!(blocker.is_dir());
     server.close().await;
     host.shutdown().await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
