@@ -105,13 +105,22 @@ impl SinkQueue {
     /// Ends (and logs) every overflow burst with no drop for [`OVERFLOW_BURST_GAP`]; the
     /// sink's worker calls this on every tick.
     pub fn end_quiet_bursts(&self) {
+        self.end_bursts_quiet_for(OVERFLOW_BURST_GAP, "quiet");
+    }
+
+    /// Ends (and logs) every overflow burst still open; the worker calls this at shutdown.
+    pub fn end_all_bursts(&self) {
+        self.end_bursts_quiet_for(Duration::ZERO, "shutdown");
+    }
+
+    fn end_bursts_quiet_for(&self, gap: Duration, ended: &str) {
         let mut inner = self.inner.lock().expect("queue lock");
         for kind in 0..inner.burst.len() {
             if inner.burst[kind]
                 .last
-                .is_some_and(|last| last.elapsed() >= OVERFLOW_BURST_GAP)
+                .is_some_and(|last| last.elapsed() >= gap)
             {
-                self.end_burst(&mut inner, kind, "quiet");
+                self.end_burst(&mut inner, kind, ended);
             }
         }
     }
@@ -275,6 +284,10 @@ mod tests {
         q.take_batch(10);
         q.push(item(ItemKind::Event, "e"));
         assert_eq!(burst(&q).dropped, 0, "room again");
-        assert_eq!(counters.snapshot().overflowed, 6);
+        q.push(item(ItemKind::Event, "f"));
+        assert_eq!(burst(&q).dropped, 1);
+        q.end_all_bursts();
+        assert_eq!(burst(&q).dropped, 0, "shutdown");
+        assert_eq!(counters.snapshot().overflowed, 7);
     }
 }

@@ -208,6 +208,7 @@ impl Worker {
 
     /// The last round at shutdown: one attempt at everything, within the deadline.
     async fn final_flush(mut self) -> WorkerSummary {
+        self.queue.end_all_bursts();
         let deadline = self.settings.shutdown_timeout;
         let name = self.sink.name().to_string();
         let flushed = tokio::time::timeout(deadline, async {
