@@ -263,7 +263,7 @@ impl Collector for Observed {
             ),
             (
                 "analytics_sink_overflowed",
-                "Items dropped because the sink's queue was full.",
+                "Items dropped (drop_oldest, drop_newest) or refused (reject) because the sink's queue was full.",
                 |s| s.overflowed,
             ),
             ("analytics_sink_batches", "Batches sent.", |s| s.batches),
@@ -335,6 +335,17 @@ impl Collector for Observed {
             c.batch_seconds
                 .histogram()
                 .encode(latency.encode_family(&[("sink", name.clone())])?)?;
+        }
+        let mut item_latency = encoder.encode_descriptor(
+            "analytics_sink_item_latency_seconds",
+            "Time from receiving each item to the sink storing it (or reporting it a duplicate).",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (name, c) in &self.sinks {
+            c.item_seconds
+                .histogram()
+                .encode(item_latency.encode_family(&[("sink", name.clone())])?)?;
         }
         for (name, help, read) in &self.gauges {
             let gauge = ConstGauge::new(read());

@@ -86,6 +86,7 @@ impl Pipeline {
                     continue;
                 }
                 if let Some(lane) = self.lanes_for(kind).find(|l| !l.queue.has_room(kind, n)) {
+                    lane.queue.refused(kind, n);
                     return Err(AcceptError::Full(lane.name.clone()));
                 }
             }

@@ -8,6 +8,7 @@ use crate::model::{ItemKind, SharedItem};
 use crate::telemetry::SinkCounters;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What [`SinkQueue::push`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,9 +34,22 @@ pub struct SinkQueue {
 #[derive(Debug, Default)]
 struct Inner {
     fifos: [VecDeque<SharedItem>; 4],
-    /// Items dropped in the current overflow burst, per kind (0: not overflowing).
-    burst: [u64; 4],
+    /// The current overflow burst, per kind.
+    burst: [Burst; 4],
 }
+
+/// Items dropped (or refused) in one overflow burst of one kind.
+#[derive(Debug, Default, Clone, Copy)]
+struct Burst {
+    /// How many (0: not overflowing).
+    dropped: u64,
+    /// When the last one was dropped.
+    last: Option<Instant>,
+}
+
+/// A burst of overflow drops ends when the queue has room again or when nothing was
+/// dropped for this long; the next drop after that starts a new burst, logged again.
+pub const OVERFLOW_BURST_GAP: Duration = Duration::from_secs(1);
 
 impl SinkQueue {
     /// Empty queues for the sink `sink`.
@@ -54,8 +68,9 @@ impl SinkQueue {
         }
     }
 
-    /// Appends an item, applying the overflow policy when its queue is full. The first drop
-    /// of a burst is logged; so is the end of the burst, with how many were dropped.
+    /// Appends an item, applying the overflow policy when its queue is full. Drops are
+    /// counted; the first drop of a burst is logged, and so is the burst's end (see
+    /// [`OVERFLOW_BURST_GAP`]) with how many were dropped.
     pub fn push(&self, item: SharedItem) -> Pushed {
         let kind = item.kind.index();
         let mut inner = self.inner.lock().expect("queue lock");
@@ -73,24 +88,74 @@ impl SinkQueue {
             }
         };
         if outcome == Pushed::Queued {
-            if inner.burst[kind] > 0 {
-                tracing::warn!(
-                    sink = %self.sink, kind = ItemKind::ALL[kind].collection(), dropped = inner.burst[kind],
-                    "queue has room again; items dropped during the overflow burst"
-                );
-                inner.burst[kind] = 0;
-            }
+            self.end_burst(&mut inner, kind, "room");
         } else {
-            if inner.burst[kind] == 0 {
-                tracing::warn!(
-                    sink = %self.sink, kind = ItemKind::ALL[kind].collection(), capacity = self.capacity,
-                    policy = ?self.policy, "queue full: dropping items"
-                );
-            }
-            inner.burst[kind] += 1;
-            SinkCounters::add(&self.counters.overflowed, 1);
+            self.overflowed(&mut inner, kind, 1);
         }
         outcome
+    }
+
+    /// Counts `n` items of `kind` refused because this queue is full (the `reject` policy:
+    /// the pipeline refuses them before queueing), logged once per burst like drops.
+    pub fn refused(&self, kind: ItemKind, n: usize) {
+        let mut inner = self.inner.lock().expect("queue lock");
+        self.overflowed(&mut inner, kind.index(), n as u64);
+    }
+
+    /// Ends (and logs) every overflow burst with no drop for [`OVERFLOW_BURST_GAP`]; the
+    /// sink's worker calls this on every tick.
+    pub fn end_quiet_bursts(&self) {
+        self.end_bursts_quiet_for(OVERFLOW_BURST_GAP, "quiet");
+    }
+
+    /// Ends (and logs) every overflow burst still open; the worker calls this at shutdown.
+    pub fn end_all_bursts(&self) {
+        self.end_bursts_quiet_for(Duration::ZERO, "shutdown");
+    }
+
+    fn end_bursts_quiet_for(&self, gap: Duration, ended: &str) {
+        let mut inner = self.inner.lock().expect("queue lock");
+        for kind in 0..inner.burst.len() {
+            if inner.burst[kind]
+                .last
+                .is_some_and(|last| last.elapsed() >= gap)
+            {
+                self.end_burst(&mut inner, kind, ended);
+            }
+        }
+    }
+
+    fn overflowed(&self, inner: &mut Inner, kind: usize, n: u64) {
+        if inner.burst[kind]
+            .last
+            .is_some_and(|last| last.elapsed() >= OVERFLOW_BURST_GAP)
+        {
+            self.end_burst(inner, kind, "quiet");
+        }
+        if inner.burst[kind].dropped == 0 {
+            let message = if self.policy == OverflowPolicy::Reject {
+                "queue full: refusing items"
+            } else {
+                "queue full: dropping items"
+            };
+            tracing::warn!(
+                sink = %self.sink, kind = ItemKind::ALL[kind].collection(), capacity = self.capacity,
+                policy = ?self.policy, "{message}"
+            );
+        }
+        inner.burst[kind].dropped += n;
+        inner.burst[kind].last = Some(Instant::now());
+        SinkCounters::add(&self.counters.overflowed, n as usize);
+    }
+
+    fn end_burst(&self, inner: &mut Inner, kind: usize, ended: &str) {
+        let burst = std::mem::take(&mut inner.burst[kind]);
+        if burst.dropped > 0 {
+            tracing::warn!(
+                sink = %self.sink, kind = ItemKind::ALL[kind].collection(), dropped = burst.dropped,
+                policy = ?self.policy, ended, "queue overflow burst over"
+            );
+        }
     }
 
     /// Whether `n` more items of `kind` fit without dropping any.
@@ -193,5 +258,36 @@ mod tests {
         assert!(!q.has_room(ItemKind::Event, 1));
         assert_eq!(ids(&q.take_batch(10)), ["a", "b"]);
         assert_eq!(counters.snapshot().overflowed, 1);
+    }
+
+    #[test]
+    fn a_burst_ends_after_a_quiet_gap_or_with_room() {
+        let counters = Arc::new(SinkCounters::default());
+        let q = SinkQueue::new("t", 1, OverflowPolicy::DropNewest, counters.clone());
+        q.push(item(ItemKind::Event, "a"));
+        let burst = |q: &SinkQueue| q.inner.lock().unwrap().burst[0];
+        q.push(item(ItemKind::Event, "b"));
+        q.push(item(ItemKind::Event, "c"));
+        assert_eq!(burst(&q).dropped, 2);
+        q.end_quiet_bursts();
+        assert_eq!(burst(&q).dropped, 2, "not quiet long enough yet");
+        q.inner.lock().unwrap().burst[0].last =
+            Some(Instant::now() - OVERFLOW_BURST_GAP - Duration::from_millis(1));
+        q.push(item(ItemKind::Event, "d"));
+        assert_eq!(burst(&q).dropped, 1, "a new burst");
+        q.inner.lock().unwrap().burst[0].last =
+            Some(Instant::now() - OVERFLOW_BURST_GAP - Duration::from_millis(1));
+        q.end_quiet_bursts();
+        assert_eq!(burst(&q).dropped, 0);
+        q.refused(ItemKind::Event, 3);
+        assert_eq!(burst(&q).dropped, 3);
+        q.take_batch(10);
+        q.push(item(ItemKind::Event, "e"));
+        assert_eq!(burst(&q).dropped, 0, "room again");
+        q.push(item(ItemKind::Event, "f"));
+        assert_eq!(burst(&q).dropped, 1);
+        q.end_all_bursts();
+        assert_eq!(burst(&q).dropped, 0, "shutdown");
+        assert_eq!(counters.snapshot().overflowed, 7);
     }
 }

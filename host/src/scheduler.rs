@@ -90,6 +90,7 @@ impl Worker {
                 _ = self.wake.notified() => {}
                 _ = shutdown.wait_for(|stop| *stop) => break,
             }
+            self.queue.end_quiet_bursts();
             if Instant::now() < not_before {
                 continue;
             }
@@ -163,6 +164,7 @@ impl Worker {
         SinkCounters::add(&c.stored, report.stored_count(batch.len()));
         SinkCounters::add(&c.duplicates, report.duplicates);
         SinkCounters::add(&c.rejected, report.rejected);
+        observe_item_latency(c, &batch, &report);
         tracing::debug!(sink = self.sink.name(), items = batch.len(), took = ?started.elapsed(), "batch sent");
         if let Some(spool) = &self.spool {
             settle(
@@ -206,6 +208,7 @@ impl Worker {
 
     /// The last round at shutdown: one attempt at everything, within the deadline.
     async fn final_flush(mut self) -> WorkerSummary {
+        self.queue.end_all_bursts();
         let deadline = self.settings.shutdown_timeout;
         let name = self.sink.name().to_string();
         let flushed = tokio::time::timeout(deadline, async {
@@ -246,6 +249,31 @@ impl Worker {
             sink: name,
             left_queued,
         }
+    }
+}
+
+/// Observes, for every item of `batch` the sink stored or reported as a duplicate, the time
+/// since it was received. The report does not say which items were rejected for good, so
+/// `rejected` of the settled items are left out (their latencies hardly differ).
+fn observe_item_latency(
+    c: &SinkCounters,
+    batch: &[crate::model::SharedItem],
+    report: &BatchReport,
+) {
+    let now = std::time::Instant::now();
+    let mut again = vec![false; batch.len()];
+    for &i in &report.retry {
+        if let Some(flag) = again.get_mut(i) {
+            *flag = true;
+        }
+    }
+    let settled = batch.iter().zip(again).filter(|(_, again)| !again);
+    let stored = settled.clone().count().saturating_sub(report.rejected);
+    for (item, _) in settled.take(stored) {
+        c.item_seconds.observe(
+            now.saturating_duration_since(item.received_at)
+                .as_secs_f64(),
+        );
     }
 }
 

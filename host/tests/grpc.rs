@@ -3,8 +3,8 @@
 mod ingest_support;
 
 use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
-use bytes::{Buf, BufMut};
 use futures::stream;
+use ingest_support::raw_grpc::send_raw;
 use ingest_support::{TestHost, NODE};
 use livekit_protocol::{
     AnalyticsEvent, AnalyticsEventType, AnalyticsEvents, AnalyticsNodeRooms, AnalyticsRoom,
@@ -14,9 +14,8 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::Channel;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Request};
 
 fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
     Some(pbjson_types::Timestamp { seconds, nanos })
@@ -140,62 +139,6 @@ async fn many_events_stats_and_node_rooms_over_concurrent_streams() {
     );
 }
 
-/// Sends raw bytes as gRPC messages: a way to put a bad protobuf on the wire.
-#[derive(Clone, Default)]
-struct RawCodec;
-struct RawEncoder;
-struct RawDecoder;
-
-impl Codec for RawCodec {
-    type Encode = Vec<u8>;
-    type Decode = Vec<u8>;
-    type Encoder = RawEncoder;
-    type Decoder = RawDecoder;
-    fn encoder(&mut self) -> RawEncoder {
-        RawEncoder
-    }
-    fn decoder(&mut self) -> RawDecoder {
-        RawDecoder
-    }
-}
-impl Encoder for RawEncoder {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn encode(&mut self, item: Vec<u8>, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
-        dst.put_slice(&item);
-        Ok(())
-    }
-}
-impl Decoder for RawDecoder {
-    type Item = Vec<u8>;
-    type Error = Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, Status> {
-        let mut out = vec![0; src.remaining()];
-        src.copy_to_slice(&mut out);
-        Ok(Some(out))
-    }
-}
-
-async fn send_raw(host: &TestHost, method: &str, messages: Vec<Vec<u8>>) -> Result<(), Status> {
-    let channel = Channel::from_shared(host.grpc_url())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    let path = format!("/livekit.AnalyticsRecorderService/{method}")
-        .parse()
-        .unwrap();
-    grpc.client_streaming::<_, Vec<u8>, Vec<u8>, _>(
-        Request::new(stream::iter(messages)),
-        path,
-        RawCodec,
-    )
-    .await
-    .map(|_| ())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_gets_an_error_status_and_other_streams_are_unaffected() {
     let host = TestHost::start().await;
@@ -208,17 +151,21 @@ async fn garbage_gets_an_error_status_and_other_streams_are_unaffected() {
     // A bad protobuf (field 1, length-delimited, length beyond the end), after a good message.
     let good = prost::Message::encode_to_vec(&events(7, 0, 3));
     let bad = vec![0x0a, 0xff, 0xff, 0x03, 0x01];
-    let err = send_raw(&host, "IngestEvents", vec![good, bad.clone()])
+    let err = send_raw(&host.grpc_url(), "IngestEvents", vec![good, bad.clone()])
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
-    let err = send_raw(&host, "IngestStats", vec![bad.clone()])
+    let err = send_raw(&host.grpc_url(), "IngestStats", vec![bad.clone()])
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
-    let err = send_raw(&host, "IngestNodeRoomStates", vec![vec![0xff; 16]])
-        .await
-        .unwrap_err();
+    let err = send_raw(
+        &host.grpc_url(),
+        "IngestNodeRoomStates",
+        vec![vec![0xff; 16]],
+    )
+    .await
+    .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
 
     // Raw garbage on a fresh TCP connection instead of an HTTP/2 preface.

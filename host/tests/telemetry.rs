@@ -2,6 +2,7 @@
 //! a signed webhook, `/ready` while a sink cannot initialize and once it can, `/health`, and
 //! the binary serving all three with JSON logs.
 
+mod host_process;
 mod ingest_support;
 mod plugin_common;
 
@@ -9,42 +10,17 @@ use analytics_host::app::Host;
 use analytics_host::config::{Config, ConfigSource};
 use analytics_host::ingest::IngestCounters;
 use analytics_host::observe::{Observed, TelemetryServer};
-use base64::Engine as _;
-use ingest_support::{TestHost, KEY, SECRET};
-use jsonwebtoken::{encode, EncodingKey, Header};
+use host_process::{free_port, sample, sign};
+use ingest_support::TestHost;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-fn sign(body: &[u8]) -> String {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body));
-    let claims = json!({ "iss": KEY, "nbf": now - 10, "exp": now + 300, "sha256": sha });
-    encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap()
-}
+use std::time::{Duration, Instant};
 
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.expect("request");
     let status = response.status().as_u16();
     (status, response.text().await.expect("body"))
-}
-
-/// The value of the sample `series` (name with labels, exactly as exposed).
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.trim().parse().expect("a number"))
 }
 
 async fn wait_for_sample(base: &str, series: &str, want: f64) -> String {
@@ -224,14 +200,6 @@ openvidu:
     assert!(blocker.is_dir());
     server.close().await;
     host.shutdown().await;
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
@@ -433,6 +401,93 @@ openvidu:
         Some(2.0),
         "{text}"
     );
+    server.close().await;
+    host.shutdown().await;
+}
+
+#[tokio::test]
+async fn item_latency_counts_every_stored_item_from_its_receipt() {
+    use analytics_host::sinks::file::FileSink;
+    use analytics_host::sinks::Sink;
+
+    // The store is blocked while the items wait, so each one's latency is at least `held`.
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("store");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let yaml = format!(
+        r#"
+openvidu:
+  analytics:
+    interval: 50ms
+    retry: {{ initial_backoff: 50ms, max_backoff: 100ms }}
+    file: {{ enabled: true, dir: "{}" }}
+"#,
+        blocker.display()
+    );
+    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(FileSink::new(&config.analytics.file))];
+    let host = Host::start(sinks, &config.analytics);
+    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let server = TelemetryServer::start(
+        &serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap(),
+        observed,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let base = format!("http://{}", server.addr);
+
+    const N: usize = 7;
+    let accepted = Instant::now();
+    host.pipeline.accept(plugin_common::events(N)).unwrap();
+    let held = Duration::from_millis(500);
+    tokio::time::sleep(held).await;
+    std::fs::remove_file(&blocker).unwrap();
+    let count = r#"analytics_sink_item_latency_seconds_count{sink="file"}"#;
+    let text = wait_for_sample(&base, count, N as f64).await;
+    let upper = accepted.elapsed().as_secs_f64();
+
+    assert!(
+        text.contains("# TYPE analytics_sink_item_latency_seconds histogram"),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="file"}"#),
+        Some(N as f64)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"analytics_sink_item_latency_seconds_bucket{le="+Inf",sink="file"}"#
+        ),
+        Some(N as f64),
+        "{text}"
+    );
+    let sum = sample(
+        &text,
+        r#"analytics_sink_item_latency_seconds_sum{sink="file"}"#,
+    )
+    .unwrap();
+    assert!(
+        sum >= N as f64 * held.as_secs_f64() && sum <= N as f64 * upper,
+        "sum {sum} not within [{}, {}]",
+        N as f64 * held.as_secs_f64(),
+        N as f64 * upper
+    );
+    // Every item waited at least `held`: no observation below the 0.5 ms.. buckets under it.
+    let below_held = text
+        .lines()
+        .filter(|l| l.starts_with("analytics_sink_item_latency_seconds_bucket{"))
+        .filter_map(|l| {
+            let le: f64 = l.split("le=\"").nth(1)?.split('"').next()?.parse().ok()?;
+            (le < held.as_secs_f64()).then(|| l.rsplit(' ').next()?.parse::<f64>().ok())?
+        })
+        .collect::<Vec<_>>();
+    assert!(below_held.len() >= 10, "fine buckets below 0.5 s:\n{text}");
+    assert!(below_held.iter().all(|&n| n == 0.0), "{text}");
+    // Another 3, stored right away: the count follows exactly.
+    host.pipeline.accept(plugin_common::events(3)).unwrap();
+    wait_for_sample(&base, count, (N + 3) as f64).await;
     server.close().await;
     host.shutdown().await;
 }

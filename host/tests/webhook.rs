@@ -2,38 +2,14 @@
 //! `jsonwebtoken` 9 crate, independently of the host's verifier (the LiveKit API crate,
 //! which uses `jsonwebtoken` 10 with its own HMAC provider).
 
+mod host_process;
 mod ingest_support;
 
-use base64::Engine as _;
+use host_process::{now, sign, sign_with};
 use ingest_support::{TestHost, KEY, NODE, SECRET};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A LiveKit webhook token over `body`: HS256, `iss` = key, `sha256` = base64(SHA-256(body)).
-fn sign_with(body: &[u8], key: &str, secret: &str, nbf: i64, exp: i64) -> String {
-    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body));
-    let claims = json!({ "iss": key, "nbf": nbf, "exp": exp, "sha256": sha });
-    encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
-fn sign(body: &[u8]) -> String {
-    sign_with(body, KEY, SECRET, now() - 10, now() + 300)
-}
 
 async fn post(url: &str, body: Vec<u8>, auth: Option<String>) -> u16 {
     let client = reqwest::Client::new();

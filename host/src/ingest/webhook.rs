@@ -206,7 +206,12 @@ async fn receive(
         }
         Err(err) => {
             counters.webhook_unavailable.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %err, "webhook not accepted");
+            if matches!(err, AcceptError::Full(_)) {
+                // The full queue logs once per overflow burst; one line per request would flood.
+                tracing::debug!(error = %err, "webhook not accepted");
+            } else {
+                tracing::warn!(error = %err, "webhook not accepted");
+            }
             let text = match err {
                 AcceptError::Closed => "shutting down\n",
                 AcceptError::Full(_) => "queue full\n",

@@ -14,7 +14,7 @@ use livekit_protocol::AnalyticsStream;
 use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, StreamType};
 use serde_json::{Map, Value};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What an item is; each kind has its own queue in every sink and its own collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -113,6 +113,9 @@ pub struct Item {
     pub expire_at: SystemTime,
     /// Sequence number in the on-disk spool, once written there (see `crate::spool`).
     pub spool_seq: Option<u64>,
+    /// When the host built this item (received it, or recovered it from the spool); the
+    /// start of `analytics_sink_item_latency_seconds`.
+    pub received_at: Instant,
     json: OnceLock<String>,
 }
 
@@ -146,6 +149,7 @@ impl Item {
             document,
             expire_at,
             spool_seq: None,
+            received_at: Instant::now(),
             json: OnceLock::new(),
         }
     }

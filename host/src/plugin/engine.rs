@@ -77,6 +77,7 @@ impl PluginEngine {
 
     /// Like [`PluginEngine::load_component`], from the component's bytes.
     pub fn component_from_bytes(&self, bytes: &[u8]) -> anyhow::Result<(Component, bool)> {
+        check_header(bytes)?;
         let Some(dir) = &self.cache_dir else {
             return Ok((self.compile(bytes)?, false));
         };
@@ -126,6 +127,29 @@ impl PluginEngine {
     }
 }
 
+/// Fails with the cause when `bytes` cannot be a component: not WebAssembly at all (no
+/// `\0asm` header, and not WAT text either), or a core module rather than a component.
+fn check_header(bytes: &[u8]) -> anyhow::Result<()> {
+    if let Some(header) = bytes.strip_prefix(b"\0asm") {
+        // Bytes 6..8 are the layer: 0 for a core module, 1 for a component.
+        if header.get(2..4) == Some(&[0, 0]) {
+            anyhow::bail!(
+                "a core WebAssembly module, not a component; build it for the component \
+                 model (e.g. `cargo component`, or `wasm-tools component new`)"
+            );
+        }
+        return Ok(());
+    }
+    let wat = std::str::from_utf8(bytes).is_ok_and(|t| t.trim_start().starts_with('('));
+    if !wat {
+        anyhow::bail!(
+            "not a WebAssembly file: it does not start with the `\\0asm` header ({} bytes)",
+            bytes.len()
+        );
+    }
+    Ok(())
+}
+
 /// `$TMPDIR/livekit-analytics-host-plugins`.
 pub fn default_cache_dir() -> PathBuf {
     std::env::temp_dir().join("livekit-analytics-host-plugins")
@@ -136,4 +160,23 @@ fn write_atomically(dir: &Path, file: &Path, data: &[u8]) -> anyhow::Result<()> 
     let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), fastrand::u64(..)));
     std::fs::write(&tmp, data).with_context(|| format!("writing `{}`", tmp.display()))?;
     std::fs::rename(&tmp, file).with_context(|| format!("renaming to `{}`", file.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_header;
+
+    #[test]
+    fn header_check_names_the_cause() {
+        let text = format!("{:#}", check_header(b"hello").unwrap_err());
+        assert!(text.contains("not a WebAssembly file"), "{text}");
+        let core = wat::parse_str("(module)").unwrap();
+        let text = format!("{:#}", check_header(&core).unwrap_err());
+        assert!(
+            text.contains("core WebAssembly module, not a component"),
+            "{text}"
+        );
+        assert!(check_header(b"(component)").is_ok());
+        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
 }

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod raw_grpc;
+
 use analytics_host::app::Host;
 use analytics_host::config::{Config, ConfigSource};
 use analytics_host::ingest::Doors;

@@ -1,0 +1,168 @@
+//! Fault matrix row 6, queue overflow, against a real `analytics-host run`: a queue of 3
+//! whose sink cannot store, two bursts of signed webhooks per overflow policy. Exact counts
+//! on /metrics and in what the client saw, exactly one warning per burst in the JSON log
+//! (and one "burst over" line with its count), and after the sink recovers exactly the
+//! surviving items stored — the right ones for the policy.
+
+mod host_process;
+mod ingest_support;
+
+use host_process::{room_started, sample, stored_rooms, HostProcess};
+use std::time::Duration;
+
+const CAPACITY: u32 = 3;
+/// Events per burst: 5 then 3; ids 1..=8 in order.
+const BURSTS: [std::ops::RangeInclusive<u32>; 2] = [1..=5, 6..=8];
+
+struct Outcome {
+    statuses: Vec<Vec<u16>>,
+    host: HostProcess,
+}
+
+/// Runs both bursts against a host with `policy`, the store blocked; checks the log lines
+/// of each burst; then unblocks the store and waits until `survivors` items are stored.
+async fn run(policy: &str, survivors: usize) -> Outcome {
+    let mut host = HostProcess::spawn_blocked(&format!(
+        "    queue: {{ capacity: {CAPACITY}, overflow: {policy} }}"
+    ));
+    host.wait_healthy().await;
+    let full = if policy == "reject" {
+        "queue full: refusing items"
+    } else {
+        "queue full: dropping items"
+    };
+    let mut statuses = Vec::new();
+    for (b, burst) in BURSTS.into_iter().enumerate() {
+        let mut seen = Vec::new();
+        for n in burst {
+            seen.push(host.post_signed(room_started(n)).await);
+        }
+        statuses.push(seen);
+        // The burst's one warning, and (after a quiet second) its one "over" line.
+        let over = host.wait_for_log("queue overflow burst over", b + 1).await;
+        let warned = host.log_lines(full);
+        assert_eq!(warned.len(), b + 1, "{}", host.log_text());
+        let last = &over[b]["fields"];
+        assert_eq!(last["sink"], "file");
+        assert_eq!(last["kind"], "events");
+        assert_eq!(last["ended"], "quiet");
+        let dropped = if b == 0 { 5 - CAPACITY } else { 3 };
+        assert_eq!(last["dropped"], dropped, "burst {b}: {}", host.log_text());
+        assert_eq!(warned[b]["level"], "WARN");
+        assert_eq!(warned[b]["fields"]["capacity"], CAPACITY);
+    }
+    let text = host.metrics().await;
+    assert_eq!(
+        sample(&text, r#"analytics_sink_overflowed_total{sink="file"}"#),
+        Some(5.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"analytics_sink_queue_depth{sink="file",kind="events"}"#
+        ),
+        Some(f64::from(CAPACITY)),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="file"}"#),
+        Some(0.0)
+    );
+
+    host.unblock_store();
+    let text = host
+        .wait_for_sample(
+            r#"analytics_sink_stored_total{sink="file"}"#,
+            survivors as f64,
+        )
+        .await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"analytics_sink_queue_depth{sink="file",kind="events"}"#
+        ),
+        Some(0.0)
+    );
+    // Nothing more arrives later, and the overflow count did not move.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let text = host.metrics().await;
+    assert_eq!(
+        sample(&text, r#"analytics_sink_stored_total{sink="file"}"#),
+        Some(survivors as f64)
+    );
+    assert_eq!(
+        sample(&text, r#"analytics_sink_overflowed_total{sink="file"}"#),
+        Some(5.0)
+    );
+    // Still exactly one warning and one "over" line per burst.
+    assert_eq!(host.log_lines(full).len(), 2, "{}", host.log_text());
+    assert_eq!(host.log_lines("queue overflow burst over").len(), 2);
+    Outcome { statuses, host }
+}
+
+fn rooms(ids: impl IntoIterator<Item = u32>) -> Vec<String> {
+    let mut rooms: Vec<String> = ids.into_iter().map(|n| format!("RM_{n}")).collect();
+    rooms.sort();
+    rooms
+}
+
+#[tokio::test]
+async fn drop_oldest_keeps_the_newest_and_counts_every_drop() {
+    let mut out = run("drop_oldest", 3).await;
+    assert_eq!(out.statuses, [vec![200; 5], vec![200; 3]]);
+    let text = out.host.metrics().await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"analytics_webhook_requests_total{result="accepted"}"#
+        ),
+        Some(8.0)
+    );
+    assert_eq!(stored_rooms(&out.host.store(), "events"), rooms(6..=8));
+    assert_eq!(out.host.stop(), Some(0));
+}
+
+#[tokio::test]
+async fn drop_newest_keeps_the_oldest_and_counts_every_drop() {
+    let mut out = run("drop_newest", 3).await;
+    // The client cannot tell: a dropped item was accepted, then dropped by the queue.
+    assert_eq!(out.statuses, [vec![200; 5], vec![200; 3]]);
+    assert_eq!(stored_rooms(&out.host.store(), "events"), rooms(1..=3));
+    assert_eq!(out.host.stop(), Some(0));
+}
+
+#[tokio::test]
+async fn reject_answers_503_and_counts_every_refusal() {
+    let mut out = run("reject", 3).await;
+    assert_eq!(
+        out.statuses,
+        [vec![200, 200, 200, 503, 503], vec![503, 503, 503]]
+    );
+    let text = out.host.metrics().await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"analytics_webhook_requests_total{result="unavailable"}"#
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"analytics_webhook_requests_total{result="accepted"}"#
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"analytics_items_received_total{door="webhook",kind="events"}"#
+        ),
+        Some(3.0)
+    );
+    assert_eq!(stored_rooms(&out.host.store(), "events"), rooms(1..=3));
+    // A refused webhook is not logged per request (the queue logs the burst).
+    assert!(out.host.log_lines("webhook not accepted").is_empty());
+    assert_eq!(out.host.stop(), Some(0));
+}
