@@ -54,7 +54,7 @@ enum Command {
     /// Behave like a LiveKit node: generate rooms, participants, tracks and their stats and
     /// send them to a running host (signed webhooks and/or gRPC) at a given rate; print
     /// what was accepted. With --config, the URLs, key and token come from that file.
-    Simulate(SimulateArgs),
+    Simulate(Box<SimulateArgs>),
 }
 
 #[derive(clap::Args)]

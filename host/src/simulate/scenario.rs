@@ -434,7 +434,7 @@ impl Scenario {
             )),
             Step::RoundDone => {
                 self.rounds += 1;
-                if self.rounds % NODE_ROOMS_EVERY != 0 {
+                if !self.rounds.is_multiple_of(NODE_ROOMS_EVERY) {
                     return None;
                 }
                 Unit::NodeRooms(Box::new(self.node_rooms(ts)))
