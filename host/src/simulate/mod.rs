@@ -374,9 +374,9 @@ impl Progress {
             indicatif::ProgressDrawTarget::stderr(),
         );
         let template = if by_items {
-            "{elapsed_precise} [{bar:30}] {pos}/{len} items  {msg}"
+            "{elapsed_precise} [{bar:25}] {pos}/{len} sent  {msg}"
         } else {
-            "{elapsed_precise} [{bar:30}] {percent}%  {msg}"
+            "{elapsed_precise} [{bar:25}] {percent}%  {msg}"
         };
         if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
             bar.set_style(style.progress_chars("=> "));
@@ -390,13 +390,14 @@ impl Progress {
                     (tally.accepted(), tally.failed())
                 };
                 let secs = started.elapsed().as_secs_f64().max(1e-3);
-                ticking.set_position(if by_items {
+                let position = if by_items {
                     sent
                 } else {
                     started.elapsed().as_millis() as u64
-                });
+                };
+                ticking.set_position(position.min(len));
                 ticking.set_message(format!(
-                    "sent {sent}, accepted {accepted}, refused/failed {failed}, {:.0} items/s",
+                    "accepted {accepted}, failed {failed}, {:.0}/s",
                     accepted as f64 / secs
                 ));
                 tokio::time::sleep(Duration::from_millis(200)).await;
