@@ -51,6 +51,72 @@ enum Command {
     /// WebAssembly plugin tools.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Behave like a LiveKit node: generate rooms, participants, tracks and their stats and
+    /// send them to a running host (signed webhooks and/or gRPC) at a given rate; print
+    /// what was accepted. With --config, the URLs, key and token come from that file.
+    Simulate(Box<SimulateArgs>),
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Rooms alive at the same time (finished rooms are replaced by new ones).
+    #[arg(long, default_value_t = 10)]
+    rooms: usize,
+    /// Participants per room.
+    #[arg(long, default_value_t = 3)]
+    participants: usize,
+    /// Tracks per participant (the first audio, the others video).
+    #[arg(long, default_value_t = 2)]
+    tracks: usize,
+    /// Offered rate in items/s over all doors (0: as fast as the host acknowledges).
+    #[arg(long, default_value_t = 1000.0)]
+    rate: f64,
+    /// How long to generate (Go syntax: 30s, 2m, 1m30s). Default 10s.
+    #[arg(long, conflicts_with = "items", value_parser = parse_duration)]
+    duration: Option<std::time::Duration>,
+    /// Stop after this many items instead of after a duration.
+    #[arg(long)]
+    items: Option<u64>,
+    /// Which doors to use.
+    #[arg(long, value_enum, default_value_t = analytics_host::simulate::DoorChoice::Both)]
+    doors: analytics_host::simulate::DoorChoice,
+    /// Events or stats per gRPC message at most.
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// Requests in flight at most.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Webhook URL (default from --config, else http://127.0.0.1:7890/webhook).
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
+    /// gRPC URL (default from --config, else http://127.0.0.1:7891).
+    #[arg(long, value_name = "URL")]
+    grpc_url: Option<String>,
+    /// API key that signs webhooks (default: the first of the config's `keys:`).
+    #[arg(long)]
+    api_key: Option<String>,
+    /// Secret of --api-key (default: from the config's `keys:`).
+    #[arg(long)]
+    api_secret: Option<String>,
+    /// Bearer token for gRPC calls (default: the config's `ingest.grpc.token`).
+    #[arg(long)]
+    grpc_token: Option<String>,
+    /// Node id written into every record (default: the config's `node_id`, else ND_simulate).
+    #[arg(long)]
+    node_id: Option<String>,
+    /// Seed of sids and values (default: from the clock).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// Also write the summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    summary_json: Option<PathBuf>,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    analytics_host::config::duration::parse(text)
 }
 
 #[derive(Subcommand)]
@@ -87,6 +153,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::Plugin(PluginCommand::Check { file })) = &cli.command {
         return plugin_check(file);
     }
+    if let Some(Command::Simulate(args)) = &cli.command {
+        let config = match (&cli.config, &cli.config_body) {
+            (None, None) => None,
+            _ => Some(load_config(&cli)?),
+        };
+        return simulate(args, config.as_ref());
+    }
     let config = load_config(&cli)?;
     match cli.command.unwrap_or(Command::Run) {
         Command::CheckConfig => {
@@ -117,7 +190,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             check_plugins(&config)
         }
-        Command::Plugin(_) => unreachable!("handled before loading the configuration"),
+        Command::Plugin(_) | Command::Simulate(_) => {
+            unreachable!("handled before loading the configuration")
+        }
         Command::Run => {
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             runtime.block_on(analytics_host::app::run(config))
@@ -168,6 +243,97 @@ fn plugin_check(file: &std::path::Path) -> anyhow::Result<()> {
     println!(
         "OK: a livekit:analytics sink this host (livekit:analytics@{HOST_WIT_VERSION}) can run"
     );
+    Ok(())
+}
+
+/// `simulate`: options from the arguments, defaults from the configuration if given.
+fn simulate(args: &SimulateArgs, config: Option<&Config>) -> anyhow::Result<()> {
+    use analytics_host::simulate::{self, Limit, SimulateOptions};
+    let defaults = SimulateOptions::default();
+    let loopback = |addr: std::net::SocketAddr| {
+        if addr.ip().is_unspecified() {
+            let ip: std::net::IpAddr = if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            };
+            std::net::SocketAddr::new(ip, addr.port())
+        } else {
+            addr
+        }
+    };
+    let ingest = config.map(|c| &c.analytics.ingest);
+    let first_key = config.and_then(|c| c.keys.0.iter().next());
+    let api_key = args
+        .api_key
+        .clone()
+        .or_else(|| first_key.map(|(k, _)| k.clone()));
+    let api_secret = args.api_secret.clone().or_else(|| {
+        let key = api_key.as_deref()?;
+        config.and_then(|c| c.keys.secret(key)).map(str::to_string)
+    });
+    if api_key.is_some() && api_secret.is_none() && args.doors != simulate::DoorChoice::Grpc {
+        anyhow::bail!(
+            "no secret for API key `{}`: pass --api-secret, or --config with that key in `keys:`",
+            api_key.as_deref().unwrap_or_default()
+        );
+    }
+    let options = SimulateOptions {
+        webhook_url: args.webhook_url.clone().unwrap_or_else(|| match ingest {
+            Some(i) => format!("http://{}{}", loopback(i.webhook.listen), i.webhook.path),
+            None => defaults.webhook_url.clone(),
+        }),
+        grpc_url: args.grpc_url.clone().unwrap_or_else(|| match ingest {
+            Some(i) => format!("http://{}", loopback(i.grpc.listen)),
+            None => defaults.grpc_url.clone(),
+        }),
+        grpc_token: args
+            .grpc_token
+            .clone()
+            .or_else(|| ingest.and_then(|i| i.grpc.token.clone())),
+        api_key,
+        api_secret,
+        doors: args.doors,
+        rooms: args.rooms,
+        participants: args.participants,
+        tracks: args.tracks,
+        rate: args.rate,
+        limit: match (args.items, args.duration) {
+            (Some(n), _) => Limit::Items(n),
+            (None, Some(d)) => Limit::Duration(d),
+            (None, None) => defaults.limit,
+        },
+        batch: args.batch,
+        concurrency: args.concurrency,
+        node_id: args
+            .node_id
+            .clone()
+            .or_else(|| config.and_then(|c| c.analytics.node_id.clone()))
+            .unwrap_or(defaults.node_id),
+        seed: args.seed,
+        progress: !args.quiet,
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let summary = runtime.block_on(simulate::run(options.clone()))?;
+    print!("{}", summary.table());
+    if let Some(path) = &args.summary_json {
+        let json = serde_json::to_string_pretty(&summary)?;
+        std::fs::write(path, json + "\n")
+            .with_context(|| format!("writing the summary to {}", path.display()))?;
+    }
+    if summary.accepted() == 0 {
+        let mut urls = Vec::new();
+        if options.doors != simulate::DoorChoice::Grpc {
+            urls.push(options.webhook_url.as_str());
+        }
+        if options.doors != simulate::DoorChoice::Webhook {
+            urls.push(options.grpc_url.as_str());
+        }
+        anyhow::bail!(
+            "nothing was accepted by {} (see the refusals above)",
+            urls.join(" and ")
+        );
+    }
     Ok(())
 }
 

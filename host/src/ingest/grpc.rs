@@ -90,15 +90,7 @@ impl Recorder {
             rooms.node_id = self.node_id.clone();
         }
         let ts = rooms.timestamp.unwrap_or_default();
-        let ts_key = if ts.nanos > 0 {
-            format!("{}{}", ts.seconds, ts.nanos)
-        } else {
-            ts.seconds.to_string()
-        };
-        let id = md5_hex(&format!(
-            "{}:{}:{}",
-            rooms.node_id, rooms.sequence_number, ts_key
-        ));
+        let id = node_rooms_id(&rooms);
         let document = message_document(&rooms, "livekit.AnalyticsNodeRooms", &id);
         let mut item = Item::new(ItemKind::NodeRooms, id, document, now + self.expiration);
         item.timestamp = Timestamp {
@@ -177,6 +169,22 @@ impl AnalyticsRecorderService for Recorder {
         })
         .await
     }
+}
+
+/// The document `_id` of a node-room snapshot as it is: the hex MD5 of
+/// `<node_id>:<sequence_number>:<ts>` (`<ts>` as in event ids; a missing timestamp counts
+/// as 0, the door sets it to the receive time first).
+pub fn node_rooms_id(rooms: &AnalyticsNodeRooms) -> String {
+    let ts = rooms.timestamp.unwrap_or_default();
+    let ts_key = if ts.nanos > 0 {
+        format!("{}{}", ts.seconds, ts.nanos)
+    } else {
+        ts.seconds.to_string()
+    };
+    md5_hex(&format!(
+        "{}:{}:{}",
+        rooms.node_id, rooms.sequence_number, ts_key
+    ))
 }
 
 /// Checks `authorization: Bearer <token>` metadata when a token is configured.

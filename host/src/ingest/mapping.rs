@@ -101,6 +101,12 @@ pub fn map_webhook(
     })
 }
 
+/// The document `_id` of a webhook-derived event whose webhook has the `id` `webhook_id`
+/// (non-empty): the hex MD5 of `webhook:<id>`.
+pub fn webhook_document_id(webhook_id: &str) -> String {
+    md5_hex(&format!("webhook:{webhook_id}"))
+}
+
 /// The stored item of a webhook, or `None` if its name is not mapped.
 ///
 /// The `_id` is the hex MD5 of `webhook:<id>` when the webhook has an `id` (livekit-server
@@ -117,7 +123,7 @@ pub fn webhook_item(
     let event = map_webhook(webhook, node_id, now)?;
     let mut item = Item::from_event(event, now, expiration);
     if !webhook.id.is_empty() {
-        let id = md5_hex(&format!("webhook:{}", webhook.id));
+        let id = webhook_document_id(&webhook.id);
         item.document
             .insert("_id".into(), Value::String(id.clone()));
         item.id = id;

@@ -157,10 +157,8 @@ impl Item {
     /// Converts an event; a missing timestamp is set to `now` first (the id depends on it).
     pub fn from_event(mut event: AnalyticsEvent, now: SystemTime, expiration: Duration) -> Self {
         let ts = stamp(&mut event.timestamp, now);
-        let type_name = AnalyticsEventType::try_from(event.r#type)
-            .map(|t| t.as_str_name().to_string())
-            .unwrap_or_else(|_| event.r#type.to_string());
-        let id = md5_hex(&event_key(&event, &type_name));
+        let type_name = event_type_name(&event);
+        let id = event_id(&event);
         let document = message_document(&event, "livekit.AnalyticsEvent", &id);
         let room = event.room.as_ref();
         let participant = event.participant.as_ref();
@@ -194,10 +192,8 @@ impl Item {
     /// Converts a stat; a missing timestamp is set to `now` first (the id depends on it).
     pub fn from_stat(mut stat: AnalyticsStat, now: SystemTime, expiration: Duration) -> Self {
         let ts = stamp(&mut stat.time_stamp, now);
-        let kind_name = StreamType::try_from(stat.kind)
-            .map(|k| k.as_str_name().to_string())
-            .unwrap_or_else(|_| stat.kind.to_string());
-        let id = md5_hex(&stat_key(&stat, &kind_name));
+        let kind_name = stat_kind_name(&stat);
+        let id = stat_id(&stat);
         let document = message_document(&stat, "livekit.AnalyticsStat", &id);
         let mut item = Item::new(ItemKind::Stat, id, document, now + expiration);
         item.type_name = kind_name;
@@ -225,6 +221,32 @@ impl Item {
     pub fn expire_at_rfc3339(&self) -> String {
         humantime::format_rfc3339_millis(self.expire_at).to_string()
     }
+}
+
+/// The stored `type` of an event: its enum name (`ROOM_CREATED`), or the number if unknown.
+pub fn event_type_name(event: &AnalyticsEvent) -> String {
+    AnalyticsEventType::try_from(event.r#type)
+        .map(|t| t.as_str_name().to_string())
+        .unwrap_or_else(|_| event.r#type.to_string())
+}
+
+/// The stored `kind` of a stat: its enum name (`UPSTREAM`), or the number if unknown.
+pub fn stat_kind_name(stat: &AnalyticsStat) -> String {
+    StreamType::try_from(stat.kind)
+        .map(|k| k.as_str_name().to_string())
+        .unwrap_or_else(|_| stat.kind.to_string())
+}
+
+/// The document `_id` of an event as it is (a missing timestamp counts as 0; the doors set
+/// it to the receive time first, see [`Item::from_event`]).
+pub fn event_id(event: &AnalyticsEvent) -> String {
+    md5_hex(&event_key(event, &event_type_name(event)))
+}
+
+/// The document `_id` of a stat as it is (a missing timestamp counts as 0; the doors set
+/// it to the receive time first, see [`Item::from_stat`]).
+pub fn stat_id(stat: &AnalyticsStat) -> String {
+    md5_hex(&stat_key(stat, &stat_kind_name(stat)))
 }
 
 /// Sets a missing protocol timestamp to `now` (ids depend on it) and returns it.
