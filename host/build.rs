@@ -43,7 +43,10 @@ fn livekit_protocol_dir() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline"])
+        // Only this target's packages: others (say, Windows-only crates) need not be in
+        // the local cache, and `--offline` would otherwise fail on them.
+        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform"])
+        .arg(std::env::var("TARGET").expect("TARGET is set by cargo"))
         .current_dir(manifest)
         .output()
         .expect("running cargo metadata");
