@@ -74,8 +74,40 @@ impl Pipeline {
 
     /// Queues items in every sink that stores their kind. With the `reject` policy, nothing
     /// is queued unless every sink has room for all of them. With a spool, the items are on
-    /// disk (one durable transaction) when this returns `Ok`.
+    /// disk (a durable transaction, possibly shared with concurrent calls) when this returns
+    /// `Ok`, and queued only then; this blocks the calling thread until then.
     pub fn accept(&self, mut items: Vec<Item>) -> Result<usize, AcceptError> {
+        self.admit(&items)?;
+        if let Some(spool) = &self.spool {
+            spool.append(&mut items)?;
+        }
+        Ok(self.enqueue(items))
+    }
+
+    /// [`Pipeline::accept`] for async callers (the doors): with a spool, waits for the group
+    /// commit without holding a thread, so concurrent requests share one fsync. The work runs
+    /// in its own task, so a caller that goes away (a closed connection) does not leave items
+    /// written to the spool but never queued.
+    pub async fn accept_async(self: &Arc<Self>, items: Vec<Item>) -> Result<usize, AcceptError> {
+        if self.spool.is_none() {
+            return self.accept(items);
+        }
+        let pipeline = self.clone();
+        tokio::spawn(async move {
+            let mut items = items;
+            pipeline.admit(&items)?;
+            if let Some(spool) = &pipeline.spool {
+                spool.append_async(&mut items).await?;
+            }
+            Ok(pipeline.enqueue(items))
+        })
+        .await
+        .unwrap_or_else(|err| Err(AcceptError::Spool(format!("accept task failed: {err}"))))
+    }
+
+    /// Whether `items` may be accepted: the host is open and, with the `reject` policy, every
+    /// sink has room for them.
+    fn admit(&self, items: &[Item]) -> Result<(), AcceptError> {
         if !self.accepting.load(Ordering::Acquire) {
             return Err(AcceptError::Closed);
         }
@@ -91,9 +123,11 @@ impl Pipeline {
                 }
             }
         }
-        if let Some(spool) = &self.spool {
-            spool.append(&mut items)?;
-        }
+        Ok(())
+    }
+
+    /// Queues accepted (and, with a spool, written) items in their sinks.
+    fn enqueue(&self, items: Vec<Item>) -> usize {
         let count = items.len();
         for item in items {
             self.received[item.kind.index()].fetch_add(1, Ordering::Relaxed);
@@ -103,19 +137,7 @@ impl Pipeline {
                 lane.queue.push(shared.clone());
             }
         }
-        Ok(count)
-    }
-
-    /// [`Pipeline::accept`] for async callers (the doors): with a spool, the disk sync runs
-    /// on a blocking thread so it never stalls the runtime.
-    pub async fn accept_async(self: &Arc<Self>, items: Vec<Item>) -> Result<usize, AcceptError> {
-        if self.spool.is_none() {
-            return self.accept(items);
-        }
-        let pipeline = self.clone();
-        tokio::task::spawn_blocking(move || pipeline.accept(items))
-            .await
-            .unwrap_or_else(|err| Err(AcceptError::Spool(format!("accept task failed: {err}"))))
+        count
     }
 
     fn lanes_for(&self, kind: ItemKind) -> impl Iterator<Item = &SinkLane> {

@@ -73,7 +73,7 @@ impl Worker {
         }
     }
 
-    /// The same worker, marking settled items done in `spool` (one transaction per batch).
+    /// The same worker, marking settled items done in `spool` (grouped with other writes).
     pub fn with_spool(mut self, spool: Arc<Spool>) -> Self {
         self.spool = Some(spool);
         self
@@ -300,14 +300,11 @@ async fn settle(
         return;
     }
     let count = seqs.len();
-    let name = sink.clone();
-    match tokio::task::spawn_blocking(move || spool.settle(&name, &seqs)).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(
+    if let Err(e) = spool.settle_async(&sink, seqs).await {
+        tracing::warn!(
             %sink, items = count, error = %format!("{e:#}"),
             "cannot mark items done in the spool; they will be sent again after a restart"
-        ),
-        Err(e) => tracing::error!(%sink, error = %e, "spool settle task failed"),
+        );
     }
 }
 

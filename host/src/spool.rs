@@ -3,9 +3,17 @@
 //! settled them (stored, duplicate or refused for good).
 //!
 //! Two tables: `records` (sequence number → encoded item) and `pending`
-//! ((sequence number, sink name) → ()). One durable write transaction per `accept` call and
-//! one per settled batch. After a crash, [`Spool::open`] returns every record still pending,
-//! with the sinks it is pending for.
+//! ((sequence number, sink name) → ()). After a crash, [`Spool::open`] returns every record
+//! still pending, with the sinks it is pending for.
+//!
+//! **Group commit.** One writer thread owns every write transaction. Callers queue requests
+//! (the items of one `accept`, or the sequence numbers one sink settled) with a reply
+//! channel; the writer takes everything waiting (up to [`MAX_GROUP_ITEMS`] /
+//! [`MAX_GROUP_BYTES`]), applies the requests in arrival order in one transaction, commits
+//! once, then answers each caller with its own outcome. A group holding an append commits with
+//! `Durability::Immediate` (one fsync for all its callers); a group of settles only commits
+//! with `Durability::None`, made durable by the next append's commit or at the latest
+//! [`SETTLE_SYNC_INTERVAL`] later (see `docs/spool.md` for why that is safe).
 
 use crate::config::{SpoolConfig, SpoolFullPolicy};
 use crate::model::{Item, ItemKind, Timestamp};
@@ -17,14 +25,24 @@ use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, UNIX_EPOCH};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
 const PENDING: TableDefinition<(u64, &str), ()> = TableDefinition::new("pending");
 
 /// The database file inside the configured directory.
 pub const FILE_NAME: &str = "spool.redb";
+
+/// At most this many items (appended or settled) go into one group commit; a single larger
+/// request still goes alone.
+pub const MAX_GROUP_ITEMS: usize = 8192;
+/// At most this many encoded bytes are appended by one group commit; a single larger request
+/// still goes alone.
+pub const MAX_GROUP_BYTES: u64 = 16 << 20;
+/// Settles committed without fsync are made durable at the latest this long after the first
+/// of them (earlier if an append commits).
+pub const SETTLE_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
 /// An item read back from the spool, and the sinks that have not settled it yet.
 #[derive(Debug)]
@@ -48,6 +66,10 @@ pub struct SpoolCounters {
     pub dropped_full: AtomicU64,
     /// Records found pending at start.
     pub recovered: AtomicU64,
+    /// Write transactions committed (one per group of requests).
+    pub commits: AtomicU64,
+    /// Of those, the ones committed with an fsync (`Durability::Immediate`).
+    pub durable_commits: AtomicU64,
 }
 
 /// Size of the spool now.
@@ -59,8 +81,17 @@ pub struct SpoolSize {
     pub bytes: u64,
 }
 
-/// The on-disk spool of one host.
+/// The on-disk spool of one host. Dropping it stops its writer thread (after a last durable
+/// commit) and closes the database.
 pub struct Spool {
+    core: Arc<Core>,
+    writer: Option<Writer>,
+    /// What the spool did.
+    pub counters: Arc<SpoolCounters>,
+}
+
+/// What the writer thread and the callers share.
+struct Core {
     db: Database,
     path: PathBuf,
     max_bytes: u64,
@@ -68,16 +99,31 @@ pub struct Spool {
     /// Each sink's name and the kinds it stores.
     sinks: Vec<(String, Vec<ItemKind>)>,
     state: Mutex<State>,
-    /// What the spool did.
-    pub counters: SpoolCounters,
+    counters: Arc<SpoolCounters>,
+}
+
+struct Writer {
+    requests: mpsc::Sender<Request>,
+    thread: std::thread::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for Spool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Spool")
-            .field("path", &self.path)
+            .field("path", &self.core.path)
             .field("size", &self.size())
             .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Spool {
+    fn drop(&mut self) {
+        if let Some(Writer { requests, thread }) = self.writer.take() {
+            drop(requests);
+            if thread.join().is_err() {
+                tracing::error!(spool = %self.core.path.display(), "the spool writer panicked");
+            }
+        }
     }
 }
 
@@ -88,6 +134,60 @@ struct State {
     bytes: u64,
     /// Inside a burst of refusals (logged once per burst).
     full_burst: bool,
+}
+
+/// One caller's request to the writer.
+struct Request {
+    op: Op,
+    reply: Reply,
+}
+
+enum Op {
+    /// Encoded items and, for each, the indexes of the sinks it is pending for.
+    Append {
+        records: Vec<(Vec<u8>, Vec<usize>)>,
+        bytes: u64,
+    },
+    /// Sequence numbers the sink (by index) is done with.
+    Settle { sink: usize, seqs: Vec<u64> },
+}
+
+impl Op {
+    fn items(&self) -> usize {
+        match self {
+            Op::Append { records, .. } => records.len(),
+            Op::Settle { seqs, .. } => seqs.len(),
+        }
+    }
+
+    fn bytes(&self) -> u64 {
+        match self {
+            Op::Append { bytes, .. } => *bytes,
+            Op::Settle { .. } => 0,
+        }
+    }
+}
+
+/// An append: `Ok(first sequence number)`; a settle: `Ok(records deleted)`.
+type Outcome = Result<u64, AcceptError>;
+
+enum Reply {
+    Blocking(mpsc::SyncSender<Outcome>),
+    Async(tokio::sync::oneshot::Sender<Outcome>),
+}
+
+impl Reply {
+    fn send(self, outcome: Outcome) {
+        // A caller that went away does not need its answer; its items are written anyway.
+        match self {
+            Reply::Blocking(tx) => {
+                let _ = tx.send(outcome);
+            }
+            Reply::Async(tx) => {
+                let _ = tx.send(outcome);
+            }
+        }
+    }
 }
 
 impl Spool {
@@ -105,7 +205,8 @@ impl Spool {
             .with_context(|| format!("opening the spool {}", path.display()))?;
         let (recovered, records, bytes, next_seq) = recover(&db, &sinks)
             .with_context(|| format!("reading the spool {}", path.display()))?;
-        let spool = Spool {
+        let counters = Arc::new(SpoolCounters::default());
+        let core = Arc::new(Core {
             db,
             path,
             max_bytes: config.max_bytes,
@@ -117,12 +218,25 @@ impl Spool {
                 bytes,
                 full_burst: false,
             }),
-            counters: SpoolCounters::default(),
+            counters: counters.clone(),
+        });
+        let (requests, queue) = mpsc::channel();
+        let thread = {
+            let core = core.clone();
+            std::thread::Builder::new()
+                .name("spool-writer".into())
+                .spawn(move || core.run(queue))
+                .context("starting the spool writer thread")?
+        };
+        let spool = Spool {
+            core,
+            writer: Some(Writer { requests, thread }),
+            counters,
         };
         SpoolCounters::add(&spool.counters.recovered, recovered.len() as u64);
         if !recovered.is_empty() {
             tracing::info!(
-                spool = %spool.path.display(), items = recovered.len(), bytes,
+                spool = %spool.core.path.display(), items = recovered.len(), bytes,
                 "items left in the spool by the previous run are queued again"
             );
         }
@@ -131,136 +245,73 @@ impl Spool {
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.core.path
     }
 
     /// Records and bytes held now.
     pub fn size(&self) -> SpoolSize {
-        let state = self.state.lock().expect("spool lock");
+        let state = self.core.state.lock().expect("spool lock");
         SpoolSize {
             records: state.records,
             bytes: state.bytes,
         }
     }
 
-    /// Writes `items` (those some sink stores) in one durable transaction and sets their
-    /// [`Item::spool_seq`]. Fails with [`AcceptError::SpoolFull`] when full and the policy is
-    /// `reject`, or [`AcceptError::Spool`] when the disk write fails; then nothing is written.
+    /// Writes `items` (those some sink stores) durably and sets their [`Item::spool_seq`];
+    /// blocks until their group commit is on disk. Fails with [`AcceptError::SpoolFull`]
+    /// when this call's items do not fit and the policy is `reject`, or
+    /// [`AcceptError::Spool`] when the disk write fails; then none of them is written.
     pub fn append(&self, items: &mut [Item]) -> Result<(), AcceptError> {
-        let encoded: Vec<(usize, Vec<u8>, Vec<&str>)> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| {
-                let sinks = self.sinks_for(item.kind);
-                (!sinks.is_empty()).then(|| (i, encode(item), sinks))
-            })
-            .collect();
-        if encoded.is_empty() {
+        let Some((op, indexes)) = self.encode_append(items) else {
             return Ok(());
-        }
-        let new_bytes: u64 = encoded.iter().map(|(_, b, _)| b.len() as u64).sum();
-        let mut state = self.state.lock().expect("spool lock");
-        let mut drop_oldest = 0;
-        if state.bytes + new_bytes > self.max_bytes {
-            match self.full {
-                SpoolFullPolicy::Reject => {
-                    SpoolCounters::add(&self.counters.rejected_full, encoded.len() as u64);
-                    if !state.full_burst {
-                        tracing::warn!(
-                            spool = %self.path.display(), bytes = state.bytes, max_bytes = self.max_bytes,
-                            "spool full: refusing new items until sinks catch up"
-                        );
-                        state.full_burst = true;
-                    }
-                    return Err(AcceptError::SpoolFull);
-                }
-                SpoolFullPolicy::DropOldest => {
-                    drop_oldest = state.bytes + new_bytes - self.max_bytes
-                }
-            }
-        } else if state.full_burst {
-            tracing::info!(spool = %self.path.display(), "spool has room again");
-            state.full_burst = false;
-        }
-        let first = state.next_seq;
-        let written = (|| -> Result<(u64, u64), anyhow::Error> {
-            let mut txn = self.db.begin_write()?;
-            txn.set_durability(Durability::Immediate);
-            let mut freed = (0, 0);
-            {
-                let mut records = txn.open_table(RECORDS)?;
-                let mut pending = txn.open_table(PENDING)?;
-                if drop_oldest > 0 {
-                    freed = remove_oldest(&mut records, &mut pending, drop_oldest)?;
-                }
-                for (n, (_, bytes, sinks)) in encoded.iter().enumerate() {
-                    let seq = first + n as u64;
-                    records.insert(seq, bytes.as_slice())?;
-                    for sink in sinks {
-                        pending.insert((seq, *sink), ())?;
-                    }
-                }
-            }
-            txn.commit()?;
-            Ok(freed)
-        })();
-        let (freed_records, freed_bytes) = written.map_err(|e| {
-            tracing::error!(spool = %self.path.display(), error = %e, "spool write failed; items refused");
-            AcceptError::Spool(format!("{}: {e}", self.path.display()))
-        })?;
-        if freed_records > 0 {
-            SpoolCounters::add(&self.counters.dropped_full, freed_records);
-            tracing::warn!(
-                spool = %self.path.display(), dropped = freed_records,
-                "spool full: oldest items deleted from the spool (still queued in memory)"
-            );
-        }
-        state.next_seq += encoded.len() as u64;
-        state.records = state.records + encoded.len() as u64 - freed_records;
-        state.bytes = state.bytes + new_bytes - freed_bytes;
-        drop(state);
-        SpoolCounters::add(&self.counters.written, encoded.len() as u64);
-        for (n, (i, _, _)) in encoded.iter().enumerate() {
-            items[*i].spool_seq = Some(first + n as u64);
-        }
+        };
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(op, Reply::Blocking(tx))?;
+        let first = rx.recv().map_err(|_| self.writer_gone())??;
+        set_seqs(items, &indexes, first);
         Ok(())
     }
 
-    /// Marks `seqs` done for `sink` in one durable transaction, deleting records no sink
-    /// still needs. Returns how many records were deleted.
+    /// [`Spool::append`] for async callers: waits for the group commit without blocking a
+    /// thread. If the caller is dropped while waiting, the items are still written.
+    pub async fn append_async(&self, items: &mut [Item]) -> Result<(), AcceptError> {
+        let Some((op, indexes)) = self.encode_append(items) else {
+            return Ok(());
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(op, Reply::Async(tx))?;
+        let first = rx.await.map_err(|_| self.writer_gone())??;
+        set_seqs(items, &indexes, first);
+        Ok(())
+    }
+
+    /// Marks `seqs` done for `sink`, deleting records no sink still needs; blocks until the
+    /// transaction is committed (not necessarily fsync'd: see the module docs). Returns how
+    /// many records were deleted.
     pub fn settle(&self, sink: &str, seqs: &[u64]) -> anyhow::Result<u64> {
-        if seqs.is_empty() {
+        let Some(op) = self.settle_op(sink, seqs)? else {
             return Ok(0);
-        }
-        let mut state = self.state.lock().expect("spool lock");
-        let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::Immediate);
-        let (mut deleted, mut freed) = (0, 0);
-        {
-            let mut records = txn.open_table(RECORDS)?;
-            let mut pending = txn.open_table(PENDING)?;
-            for &seq in seqs {
-                pending.remove((seq, sink))?;
-                let others = pending.range((seq, "")..(seq + 1, ""))?.next().is_some();
-                if !others {
-                    if let Some(bytes) = records.remove(seq)? {
-                        deleted += 1;
-                        freed += bytes.value().len() as u64;
-                    }
-                }
-            }
-        }
-        txn.commit()
-            .with_context(|| format!("settling {} items of `{sink}`", seqs.len()))?;
-        state.records -= deleted;
-        state.bytes -= freed;
-        SpoolCounters::add(&self.counters.completed, deleted);
+        };
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.submit(op, Reply::Blocking(tx))?;
+        let deleted = rx.recv().map_err(|_| self.writer_gone())??;
+        Ok(deleted)
+    }
+
+    /// [`Spool::settle`] for async callers.
+    pub async fn settle_async(&self, sink: &str, seqs: Vec<u64>) -> anyhow::Result<u64> {
+        let Some(op) = self.settle_op(sink, &seqs)? else {
+            return Ok(0);
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.submit(op, Reply::Async(tx))?;
+        let deleted = rx.await.map_err(|_| self.writer_gone())??;
         Ok(deleted)
     }
 
     /// Sequence numbers still pending for `sink`, in order (reads the database).
     pub fn pending_for(&self, sink: &str) -> anyhow::Result<Vec<u64>> {
-        let txn = self.db.begin_read()?;
+        let txn = self.core.db.begin_read()?;
         let pending = txn.open_table(PENDING)?;
         let mut seqs = Vec::new();
         for row in pending.iter()? {
@@ -273,12 +324,287 @@ impl Spool {
         Ok(seqs)
     }
 
-    fn sinks_for(&self, kind: ItemKind) -> Vec<&str> {
-        self.sinks
+    /// The append request for the items some sink stores, and their indexes in `items`.
+    fn encode_append(&self, items: &[Item]) -> Option<(Op, Vec<usize>)> {
+        let mut indexes = Vec::new();
+        let mut records = Vec::new();
+        let mut bytes = 0;
+        for (i, item) in items.iter().enumerate() {
+            let sinks: Vec<usize> = self
+                .core
+                .sinks
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, kinds))| kinds.contains(&item.kind))
+                .map(|(n, _)| n)
+                .collect();
+            if sinks.is_empty() {
+                continue;
+            }
+            let encoded = encode(item);
+            bytes += encoded.len() as u64;
+            records.push((encoded, sinks));
+            indexes.push(i);
+        }
+        (!records.is_empty()).then_some((Op::Append { records, bytes }, indexes))
+    }
+
+    fn settle_op(&self, sink: &str, seqs: &[u64]) -> anyhow::Result<Option<Op>> {
+        if seqs.is_empty() {
+            return Ok(None);
+        }
+        let index = self
+            .core
+            .sinks
             .iter()
-            .filter(|(_, kinds)| kinds.contains(&kind))
-            .map(|(name, _)| name.as_str())
-            .collect()
+            .position(|(name, _)| name == sink)
+            .with_context(|| format!("the spool has no sink `{sink}`"))?;
+        Ok(Some(Op::Settle {
+            sink: index,
+            seqs: seqs.to_vec(),
+        }))
+    }
+
+    fn submit(&self, op: Op, reply: Reply) -> Result<(), AcceptError> {
+        let writer = self.writer.as_ref().ok_or_else(|| self.writer_gone())?;
+        writer
+            .requests
+            .send(Request { op, reply })
+            .map_err(|_| self.writer_gone())
+    }
+
+    fn writer_gone(&self) -> AcceptError {
+        AcceptError::Spool(format!(
+            "{}: the spool writer has stopped",
+            self.core.path.display()
+        ))
+    }
+}
+
+fn set_seqs(items: &mut [Item], indexes: &[usize], first: u64) {
+    for (n, &i) in indexes.iter().enumerate() {
+        items[i].spool_seq = Some(first + n as u64);
+    }
+}
+
+/// What one group commit changes, applied to [`State`] and the counters once committed.
+#[derive(Default)]
+struct GroupEffect {
+    written: u64,
+    rejected: u64,
+    completed: u64,
+    dropped: u64,
+    appended: bool,
+}
+
+impl Core {
+    /// The writer thread: group commits until every [`Spool`] handle is gone, then a last
+    /// durable commit if settles are not yet on disk.
+    fn run(&self, queue: mpsc::Receiver<Request>) {
+        let mut carry: Option<Request> = None;
+        // When the first settle not yet fsync'd was committed.
+        let mut unsynced: Option<Instant> = None;
+        loop {
+            let first = match carry.take() {
+                Some(request) => request,
+                None => match unsynced {
+                    None => match queue.recv() {
+                        Ok(request) => request,
+                        Err(_) => break,
+                    },
+                    Some(since) => {
+                        let wait = SETTLE_SYNC_INTERVAL.saturating_sub(since.elapsed());
+                        match queue.recv_timeout(wait) {
+                            Ok(request) => request,
+                            Err(mpsc::RecvTimeoutError::Timeout) => {
+                                if self.sync() {
+                                    unsynced = None;
+                                }
+                                continue;
+                            }
+                            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                        }
+                    }
+                },
+            };
+            let mut items = first.op.items();
+            let mut bytes = first.op.bytes();
+            let mut group = vec![first];
+            while let Ok(next) = queue.try_recv() {
+                if items + next.op.items() > MAX_GROUP_ITEMS
+                    || bytes + next.op.bytes() > MAX_GROUP_BYTES
+                {
+                    carry = Some(next);
+                    break;
+                }
+                items += next.op.items();
+                bytes += next.op.bytes();
+                group.push(next);
+            }
+            let force_sync = unsynced.is_some_and(|since| since.elapsed() >= SETTLE_SYNC_INTERVAL);
+            match self.commit_group(group, force_sync) {
+                Some(true) => unsynced = None,
+                Some(false) => {
+                    unsynced.get_or_insert_with(Instant::now);
+                }
+                None => {}
+            }
+        }
+        if unsynced.is_some() {
+            self.sync();
+        }
+    }
+
+    /// An empty durable commit: makes the settles committed without fsync durable.
+    fn sync(&self) -> bool {
+        let synced = (|| -> Result<(), anyhow::Error> {
+            let mut txn = self.db.begin_write()?;
+            txn.set_durability(Durability::Immediate);
+            txn.commit()?;
+            Ok(())
+        })();
+        match synced {
+            Ok(()) => {
+                SpoolCounters::add(&self.counters.commits, 1);
+                SpoolCounters::add(&self.counters.durable_commits, 1);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(spool = %self.path.display(), error = %e, "spool sync failed; settled items may be sent again after a crash");
+                false
+            }
+        }
+    }
+
+    /// Applies `group` in one transaction (requests in order; an append that does not fit is
+    /// refused alone), commits once, then answers every caller. Returns whether the commit
+    /// was durable, or `None` if it failed (every caller then gets the error).
+    fn commit_group(&self, group: Vec<Request>, force_sync: bool) -> Option<bool> {
+        let mut state = self.state.lock().expect("spool lock");
+        let (mut next_seq, mut records_now, mut bytes_now) =
+            (state.next_seq, state.records, state.bytes);
+        let mut effect = GroupEffect::default();
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(group.len());
+        let committed = (|| -> Result<bool, anyhow::Error> {
+            let mut txn = self.db.begin_write()?;
+            {
+                let mut records = txn.open_table(RECORDS)?;
+                let mut pending = txn.open_table(PENDING)?;
+                for request in &group {
+                    match &request.op {
+                        Op::Append {
+                            records: new,
+                            bytes: new_bytes,
+                        } => {
+                            let mut drop_oldest = 0;
+                            if bytes_now + new_bytes > self.max_bytes {
+                                match self.full {
+                                    SpoolFullPolicy::Reject => {
+                                        effect.rejected += new.len() as u64;
+                                        outcomes.push(Err(AcceptError::SpoolFull));
+                                        continue;
+                                    }
+                                    SpoolFullPolicy::DropOldest => {
+                                        drop_oldest = bytes_now + new_bytes - self.max_bytes
+                                    }
+                                }
+                            }
+                            if drop_oldest > 0 {
+                                let (count, freed) =
+                                    remove_oldest(&mut records, &mut pending, drop_oldest)?;
+                                effect.dropped += count;
+                                records_now -= count;
+                                bytes_now -= freed;
+                            }
+                            let first = next_seq;
+                            for (bytes, sinks) in new {
+                                records.insert(next_seq, bytes.as_slice())?;
+                                for &sink in sinks {
+                                    pending.insert((next_seq, self.sinks[sink].0.as_str()), ())?;
+                                }
+                                next_seq += 1;
+                            }
+                            records_now += new.len() as u64;
+                            bytes_now += new_bytes;
+                            effect.written += new.len() as u64;
+                            effect.appended = true;
+                            outcomes.push(Ok(first));
+                        }
+                        Op::Settle { sink, seqs } => {
+                            let sink = self.sinks[*sink].0.as_str();
+                            let mut deleted = 0;
+                            for &seq in seqs {
+                                pending.remove((seq, sink))?;
+                                let others =
+                                    pending.range((seq, "")..(seq + 1, ""))?.next().is_some();
+                                if !others {
+                                    if let Some(bytes) = records.remove(seq)? {
+                                        deleted += 1;
+                                        bytes_now -= bytes.value().len() as u64;
+                                    }
+                                }
+                            }
+                            records_now -= deleted;
+                            effect.completed += deleted;
+                            outcomes.push(Ok(deleted));
+                        }
+                    }
+                }
+            }
+            let durable = effect.appended || force_sync;
+            txn.set_durability(if durable {
+                Durability::Immediate
+            } else {
+                Durability::None
+            });
+            txn.commit()?;
+            Ok(durable)
+        })();
+        let durable = match committed {
+            Ok(durable) => durable,
+            Err(e) => {
+                drop(state);
+                tracing::error!(spool = %self.path.display(), error = %e, requests = group.len(), "spool write failed; items refused");
+                let error = AcceptError::Spool(format!("{}: {e}", self.path.display()));
+                for request in group {
+                    request.reply.send(Err(error.clone()));
+                }
+                return None;
+            }
+        };
+        if effect.rejected > 0 && !state.full_burst {
+            tracing::warn!(
+                spool = %self.path.display(), bytes = bytes_now, max_bytes = self.max_bytes,
+                "spool full: refusing new items until sinks catch up"
+            );
+            state.full_burst = true;
+        } else if effect.rejected == 0 && effect.appended && state.full_burst {
+            tracing::info!(spool = %self.path.display(), "spool has room again");
+            state.full_burst = false;
+        }
+        state.next_seq = next_seq;
+        state.records = records_now;
+        state.bytes = bytes_now;
+        drop(state);
+        let c = &self.counters;
+        SpoolCounters::add(&c.commits, 1);
+        if durable {
+            SpoolCounters::add(&c.durable_commits, 1);
+        }
+        SpoolCounters::add(&c.written, effect.written);
+        SpoolCounters::add(&c.rejected_full, effect.rejected);
+        SpoolCounters::add(&c.completed, effect.completed);
+        if effect.dropped > 0 {
+            SpoolCounters::add(&c.dropped_full, effect.dropped);
+            tracing::warn!(
+                spool = %self.path.display(), dropped = effect.dropped,
+                "spool full: oldest items deleted from the spool (still queued in memory)"
+            );
+        }
+        for (request, outcome) in group.into_iter().zip(outcomes) {
+            request.reply.send(outcome);
+        }
+        Some(durable)
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! The "host process" of the crash and SIGTERM tests is this test binary re-executed with
 //! `SPOOL_CHILD` set: the `child_host` test then runs a real `Host` with the spool, accepts
-//! items one call at a time and prints `ACKED n` after each `accept` returned.
+//! items one call at a time and prints `ACKED n` after each `accept` returned (mode
+//! `concurrent`: from 64 tasks at once, so their appends share group commits).
 
 mod common;
 
@@ -101,6 +102,9 @@ async fn drain(spool_dir: &Path, store: &Path) -> u64 {
     recovered
 }
 
+/// Concurrent accepting tasks of the `concurrent` child.
+const CHILD_TASKS: u32 = 64;
+
 /// The child: a host with the spool accepting `event(n)` for n = 0.. until killed or stopped.
 #[test]
 fn child_host() {
@@ -113,7 +117,7 @@ fn child_host() {
     runtime.block_on(async move {
         let config = AnalyticsConfig {
             // crash: nothing is sent before the kill; sigterm: the sink stores as it goes.
-            interval: if mode == "crash" {
+            interval: if mode != "sigterm" {
                 Duration::from_secs(3600)
             } else {
                 Duration::from_millis(50)
@@ -131,6 +135,22 @@ fn child_host() {
         // Past the workers' first (immediate) round: in crash mode nothing is sent at all.
         tokio::time::sleep(Duration::from_millis(200)).await;
         let pipeline = host.pipeline.clone();
+        if mode == "concurrent" {
+            // 64 tasks, task t accepting event(t), event(t + 64), … one item per call.
+            for t in 0..CHILD_TASKS {
+                let pipeline = pipeline.clone();
+                tokio::spawn(async move {
+                    for n in (t..1_000_000u32).step_by(CHILD_TASKS as usize) {
+                        if pipeline.accept_async(vec![event(n)]).await.is_err() {
+                            break;
+                        }
+                        println!("ACKED {n}");
+                    }
+                });
+            }
+            term.recv().await;
+            return;
+        }
         let accepting = tokio::task::spawn_blocking(move || {
             let mut out = std::io::stdout().lock();
             for n in 0..1_000_000u32 {
@@ -227,6 +247,157 @@ async fn kill_9_loses_nothing_acknowledged() {
         acked.len(),
         recovered
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_concurrent_one_item_accepts_loses_nothing_acknowledged() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let first_store = tempfile::tempdir().unwrap();
+    let mut child = spawn_child("concurrent", spool_dir.path(), first_store.path());
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let mut acked = read_acks(&mut lines, 1500);
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    acked.extend(read_acks(&mut lines, usize::MAX));
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed: {status:?}");
+    assert!(acked.len() >= 1500);
+    assert!(stored_ids(first_store.path()).is_empty());
+
+    let store = tempfile::tempdir().unwrap();
+    let recovered = drain(spool_dir.path(), store.path()).await;
+    let stored = stored_ids(store.path());
+    for n in &acked {
+        assert_eq!(
+            stored.get(&event(*n).id),
+            Some(&1),
+            "acked event {n} was in the spool"
+        );
+    }
+    // Besides the acked ones, at most one accept in flight per task at the kill.
+    assert!(
+        stored.len() <= acked.len() + CHILD_TASKS as usize,
+        "{} stored, {} acked",
+        stored.len(),
+        acked.len()
+    );
+    assert!(stored.values().all(|&n| n == 1));
+    assert_eq!(recovered as usize, stored.len());
+    eprintln!(
+        "kill -9 under {CHILD_TASKS} concurrent accepts: {} acked, {recovered} recovered and stored once",
+        acked.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_one_item_accepts_share_commits() {
+    const TASKS: u32 = 64;
+    const EACH: u32 = 50;
+    let spool_dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let config = AnalyticsConfig {
+        interval: Duration::from_secs(3600),
+        ..settings()
+    };
+    let host = Host::start_with_spool(
+        vec![Box::new(file_sink(store.path()))],
+        &config,
+        &spool_config(spool_dir.path()),
+    )
+    .unwrap();
+    let spool = host.spool().unwrap().clone();
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            let pipeline = host.pipeline.clone();
+            tokio::spawn(async move {
+                for k in 0..EACH {
+                    let n = t * EACH + k;
+                    assert_eq!(pipeline.accept_async(vec![event(n)]).await, Ok(1));
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let total = u64::from(TASKS * EACH);
+    let counters = &spool.counters;
+    assert_eq!(SpoolCounters::get(&counters.written), total);
+    assert_eq!(spool.size().records, total);
+    assert_eq!(spool.pending_for("file").unwrap().len() as u64, total);
+    assert_eq!(host.pipeline.queued() as u64, total);
+    let durable = SpoolCounters::get(&counters.durable_commits);
+    assert!(
+        durable < total / 2,
+        "{durable} fsyncs for {total} concurrent one-item accepts"
+    );
+    eprintln!("{total} concurrent one-item accepts: {durable} durable commits");
+    drop(spool);
+    host.shutdown().await;
+    let stored = stored_ids(store.path());
+    assert_eq!(stored.len() as u64, total);
+    assert!(stored.values().all(|&n| n == 1));
+    // Stored by the final flush and settled: a restart finds nothing pending.
+    assert_eq!(drain(spool_dir.path(), store.path()).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_overflows_is_refused_alone_among_concurrent_ones() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let one = encode(&event(10)).len() as u64;
+    let config = AnalyticsConfig {
+        interval: Duration::from_secs(3600),
+        ..settings()
+    };
+    let spool_cfg = SpoolConfig {
+        max_bytes: one * 10 + one / 2,
+        ..spool_config(spool_dir.path())
+    };
+    let host = Host::start_with_spool(vec![Box::new(file_sink(store.path()))], &config, &spool_cfg)
+        .unwrap();
+    let spool = host.spool().unwrap().clone();
+    // Past the worker's first (immediate) round: nothing is sent until `flush_soon`.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for round in 0..5u32 {
+        let base = 100 + round * 100;
+        let big = {
+            let pipeline = host.pipeline.clone();
+            tokio::spawn(async move {
+                pipeline
+                    .accept_async((base..base + 20).map(event).collect())
+                    .await
+            })
+        };
+        let small: Vec<_> = (0..8)
+            .map(|k| {
+                let pipeline = host.pipeline.clone();
+                tokio::spawn(async move { pipeline.accept_async(vec![event(base + 50 + k)]).await })
+            })
+            .collect();
+        assert_eq!(big.await.unwrap(), Err(AcceptError::SpoolFull));
+        for task in small {
+            assert_eq!(task.await.unwrap(), Ok(1), "round {round}");
+        }
+        assert_eq!(spool.size().records, 8);
+        assert_eq!(
+            SpoolCounters::get(&spool.counters.rejected_full),
+            u64::from(20 * (round + 1))
+        );
+        // Let the sink store them, so the next round starts empty.
+        host.pipeline.flush_soon();
+        wait_until(Duration::from_secs(10), || async {
+            spool.size().records == 0
+        })
+        .await;
+    }
+    eprintln!(
+        "overflow rounds: {} commits for 45 requests",
+        SpoolCounters::get(&spool.counters.commits)
+    );
+    drop(spool);
+    host.shutdown().await;
+    assert_eq!(stored_ids(store.path()).len(), 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::SpoolFullPolicy;
 use serde_json::json;
+use std::sync::mpsc;
 use std::time::SystemTime;
 
 fn item(kind: ItemKind, id: &str) -> Item {
@@ -173,4 +174,133 @@ fn full_policies() {
     assert_eq!(SpoolCounters::get(&spool.counters.dropped_full), 3);
     assert_eq!(spool.pending_for("a").unwrap(), [3, 4]);
     assert_eq!(spool.pending_for("b").unwrap(), [3, 4]);
+}
+
+/// An append request for `items` as `Spool::append` sends it, and where its answer arrives.
+fn append_request(spool: &Spool, items: &[Item]) -> (Request, mpsc::Receiver<Outcome>) {
+    let (op, _) = spool.encode_append(items).unwrap();
+    let (tx, rx) = mpsc::sync_channel(1);
+    let request = Request {
+        op,
+        reply: Reply::Blocking(tx),
+    };
+    (request, rx)
+}
+
+#[test]
+fn a_group_refuses_only_the_request_that_overflows() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = encode(&item(ItemKind::Event, "e0")).len() as u64;
+    let cfg = config(dir.path(), one * 3, SpoolFullPolicy::Reject);
+    let (spool, _) = Spool::open(&cfg, two_sinks()).unwrap();
+    let events =
+        |names: &[&str]| -> Vec<Item> { names.iter().map(|n| item(ItemKind::Event, n)).collect() };
+    let (a, a_rx) = append_request(&spool, &events(&["e0"]));
+    let (big, big_rx) = append_request(&spool, &events(&["e1", "e2", "e3"]));
+    let (b, b_rx) = append_request(&spool, &events(&["e4", "e5"]));
+    // One group, one transaction: `a` and `b` fit, `big` (between them) does not.
+    assert_eq!(spool.core.commit_group(vec![a, big, b], false), Some(true));
+    assert_eq!(a_rx.recv().unwrap(), Ok(0));
+    assert_eq!(big_rx.recv().unwrap(), Err(AcceptError::SpoolFull));
+    assert_eq!(
+        b_rx.recv().unwrap(),
+        Ok(1),
+        "sequence numbers stay contiguous"
+    );
+    assert_eq!(spool.size().records, 3);
+    assert_eq!(spool.pending_for("a").unwrap(), [0, 1, 2]);
+    let c = &spool.counters;
+    assert_eq!(SpoolCounters::get(&c.rejected_full), 3);
+    assert_eq!(SpoolCounters::get(&c.written), 3);
+    assert_eq!(SpoolCounters::get(&c.commits), 1);
+    assert_eq!(SpoolCounters::get(&c.durable_commits), 1);
+
+    // A settle earlier in the group makes room for an append later in it.
+    let (full, full_rx) = append_request(&spool, &events(&["e6"]));
+    let settle = |sink: usize| {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let op = Op::Settle {
+            sink,
+            seqs: vec![0],
+        };
+        let reply = Reply::Blocking(tx);
+        (Request { op, reply }, rx)
+    };
+    let ((settle_a, a_rx), (settle_b, b_rx)) = (settle(0), settle(1));
+    let (after, after_rx) = append_request(&spool, &events(&["e7"]));
+    let group = vec![full, settle_a, settle_b, after];
+    assert_eq!(spool.core.commit_group(group, false), Some(true));
+    assert_eq!(full_rx.recv().unwrap(), Err(AcceptError::SpoolFull));
+    assert_eq!(a_rx.recv().unwrap(), Ok(0), "still pending for `b`");
+    assert_eq!(b_rx.recv().unwrap(), Ok(1));
+    assert_eq!(after_rx.recv().unwrap(), Ok(3));
+    assert_eq!(spool.pending_for("a").unwrap(), [1, 2, 3]);
+    drop(spool);
+    let (_, recovered) = Spool::open(&cfg, two_sinks()).unwrap();
+    let ids: Vec<_> = recovered.iter().map(|r| r.item.id.as_str()).collect();
+    assert_eq!(ids, ["e4", "e5", "e7"]);
+}
+
+#[test]
+fn concurrent_appends_share_commits_and_keep_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 30, SpoolFullPolicy::Reject);
+    let (spool, _) = Spool::open(&cfg, two_sinks()).unwrap();
+    let spool = Arc::new(spool);
+    let threads: Vec<_> = (0..16)
+        .map(|t| {
+            let spool = spool.clone();
+            std::thread::spawn(move || {
+                let mut last = None;
+                for k in 0..20 {
+                    let mut items = [item(ItemKind::Event, &format!("t{t}-{k}"))];
+                    spool.append(&mut items).unwrap();
+                    let seq = items[0].spool_seq.unwrap();
+                    // One caller's items keep their order.
+                    assert!(last.is_none_or(|last| seq > last));
+                    last = Some(seq);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let c = &spool.counters;
+    assert_eq!(SpoolCounters::get(&c.written), 320);
+    assert_eq!(
+        spool.pending_for("b").unwrap(),
+        (0..320).collect::<Vec<_>>()
+    );
+    assert!(SpoolCounters::get(&c.durable_commits) <= 320);
+}
+
+#[test]
+fn settles_commit_without_fsync_and_become_durable_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 30, SpoolFullPolicy::Reject);
+    let (spool, _) = Spool::open(&cfg, two_sinks()).unwrap();
+    let mut items: Vec<Item> = (0..4)
+        .map(|n| item(ItemKind::Stat, &format!("s{n}")))
+        .collect();
+    spool.append(&mut items).unwrap();
+    let c = &spool.counters;
+    assert_eq!(SpoolCounters::get(&c.durable_commits), 1);
+    assert_eq!(spool.settle("a", &[0, 1]).unwrap(), 2);
+    assert_eq!(SpoolCounters::get(&c.commits), 2);
+    assert_eq!(
+        SpoolCounters::get(&c.durable_commits),
+        1,
+        "no fsync for a settle"
+    );
+    // Visible at once, durable within the sync interval.
+    assert_eq!(spool.pending_for("a").unwrap(), [2, 3]);
+    std::thread::sleep(SETTLE_SYNC_INTERVAL + Duration::from_millis(500));
+    assert_eq!(SpoolCounters::get(&c.durable_commits), 2);
+    // Dropping the spool makes the last settles durable too.
+    assert_eq!(spool.settle("a", &[2]).unwrap(), 1);
+    drop(spool);
+    let (_, recovered) = Spool::open(&cfg, two_sinks()).unwrap();
+    assert_eq!(recovered.len(), 1);
+    assert_eq!(recovered[0].item.id, "s3");
 }
