@@ -45,7 +45,13 @@ fn livekit_protocol_dir() -> PathBuf {
     let output = Command::new(cargo)
         // Only this target's packages: others (say, Windows-only crates) need not be in
         // the local cache, and `--offline` would otherwise fail on them.
-        .args(["metadata", "--format-version", "1", "--offline", "--filter-platform"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--filter-platform",
+        ])
         .arg(std::env::var("TARGET").expect("TARGET is set by cargo"))
         .current_dir(manifest)
         .output()

@@ -2,14 +2,15 @@
 //! driver's `insert_many` of the same documents in the same run, plus conversion cost.
 //!
 //! Run: `cargo bench --bench pipeline` (after `scripts/install-test-deps.sh`).
-//! `BENCH_ITEMS` sets how many documents (default 20000).
+//! `BENCH_ITEMS` sets how many documents (default 20000); `BENCH_ONLY=conversion` prints
+//! the conversion costs alone, without a database.
 
 #[path = "../tests/support/servers.rs"]
 mod servers;
 
 use analytics_host::app::Host;
 use analytics_host::config::AnalyticsConfig;
-use analytics_host::model::Item;
+use analytics_host::model::{event_id, message_document, Item};
 use analytics_host::sinks::mongo::{to_bson, MongoSink};
 use analytics_host::sinks::Sink;
 use bson::Document;
@@ -179,6 +180,21 @@ async fn main() {
             std::hint::black_box(Item::from_stat(s, now, exp));
         }
     });
+    let encode_ns = per_item_ns(n, || {
+        for e in &events {
+            std::hint::black_box(prost::Message::encode_to_vec(e));
+        }
+    });
+    let id_ns = per_item_ns(n, || {
+        for e in &events {
+            std::hint::black_box(event_id(e));
+        }
+    });
+    let document_ns = per_item_ns(n, || {
+        for e in &events {
+            std::hint::black_box(message_document(e, "livekit.AnalyticsEvent", "id"));
+        }
+    });
     let prepared = items(n);
     let bson_ns = per_item_ns(n, || {
         for item in &prepared {
@@ -190,6 +206,19 @@ async fn main() {
         .map(|i| (i.kind.index(), to_bson(i)))
         .collect();
 
+    let print_conversion = || {
+        println!("\n| conversion | ns per item |\n|---|---|");
+        println!("| AnalyticsEvent → item (id + document) | {event_ns:.0} |");
+        println!("| AnalyticsStat → item (id + document) | {stat_ns:.0} |");
+        println!("| item → BSON document | {bson_ns:.0} |");
+        println!("| of which: encode the event (protobuf) | {encode_ns:.0} |");
+        println!("| of which: event id (key + MD5) | {id_ns:.0} |");
+        println!("| of which: event document (encode + wire walk) | {document_ns:.0} |");
+    };
+    if std::env::var("BENCH_ONLY").as_deref() == Ok("conversion") {
+        print_conversion();
+        return;
+    }
     let server = servers::MongoServer::start();
     let url = server.url();
     // Warm up the server and the connection pool.
@@ -219,8 +248,5 @@ async fn main() {
             100.0 * pipe_rate / raw_rate
         );
     }
-    println!("\n| conversion | ns per item |\n|---|---|");
-    println!("| AnalyticsEvent → item (id + document) | {event_ns:.0} |");
-    println!("| AnalyticsStat → item (id + document) | {stat_ns:.0} |");
-    println!("| item → BSON document | {bson_ns:.0} |");
+    print_conversion();
 }

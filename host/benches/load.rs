@@ -1,0 +1,348 @@
+//! The whole pipeline under load: a real `analytics-host run` process, fed by the
+//! `simulate` load generator over its gRPC door at 1k, 10k and 100k items/s offered, for
+//! each sink on its own (embedded file store, Redis, MongoDB-wire server). Prints a table:
+//! offered and achieved rates, items stored per second, p99 accept-to-stored latency (from
+//! the host's own `analytics_sink_item_latency_seconds` histogram), overflow drops, host
+//! peak RSS and CPU.
+//!
+//! `cargo bench -p livekit-analytics-host --bench load`; `BENCH_SINKS=file,redis,mongo`,
+//! `BENCH_RATES=1000,10000,100000`, `BENCH_SECONDS=10` choose the runs.
+
+#[path = "../tests/support/servers.rs"]
+mod servers;
+
+use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary};
+use servers::{MongoServer, RedisFlavor, RedisServer};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const KEY: &str = "benchkey";
+const SECRET: &str = "a-bench-secret-that-is-long-enough-for-hs256";
+/// How long stored counts may stand still before a run is called done.
+const SETTLE: Duration = Duration::from_secs(5);
+/// The longest wait for a backlog to drain after the load stops.
+const DRAIN_LIMIT: Duration = Duration::from_secs(90);
+
+/// A sink under test and the servers it needs.
+enum Target {
+    File,
+    Redis(RedisServer),
+    Mongo(MongoServer),
+}
+
+impl Target {
+    fn name(&self) -> &'static str {
+        match self {
+            Target::File => "file",
+            Target::Redis(_) => "redis",
+            Target::Mongo(_) => "mongo",
+        }
+    }
+
+    /// The configuration lines that enable this sink alone.
+    fn config(&self, dir: &std::path::Path) -> (String, String) {
+        let store = dir.join("store").display().to_string();
+        match self {
+            Target::File => (
+                String::new(),
+                format!("    file: {{ enabled: true, dir: \"{store}\" }}\n"),
+            ),
+            Target::Redis(server) => (
+                format!("redis:\n  address: 127.0.0.1:{}\n", server.port()),
+                "    file: { enabled: false }\n    redis: { enabled: true, mode: plain }\n".into(),
+            ),
+            Target::Mongo(server) => (
+                String::new(),
+                format!(
+                    "    file: {{ enabled: false }}\n    mongo_url: \"{}\"\n    mongo_database: bench_{}\n",
+                    server.url(),
+                    fastrand::u32(..)
+                ),
+            ),
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    servers::free_port()
+}
+
+/// A running host process.
+struct Host {
+    child: Child,
+    telemetry: String,
+    grpc_url: String,
+    webhook_url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Host {
+    fn start(target: &Target) -> Host {
+        let dir = tempfile::tempdir().unwrap();
+        let (webhook, grpc, telemetry) = (free_port(), free_port(), free_port());
+        let (top, sink) = target.config(dir.path());
+        let config = format!(
+            "{top}keys:\n  {KEY}: {SECRET}\nopenvidu:\n  analytics:\n    interval: 1s\n    node_id: ND_bench\n{sink}    ingest:\n      webhook: {{ listen: \"127.0.0.1:{webhook}\" }}\n      grpc: {{ listen: \"127.0.0.1:{grpc}\" }}\n    telemetry: {{ listen: \"127.0.0.1:{telemetry}\" }}\n"
+        );
+        let child = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
+            .args(["run", "--log-level", "warn"])
+            .env("LIVEKIT_CONFIG", config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start analytics-host");
+        Host {
+            child,
+            telemetry: format!("http://127.0.0.1:{telemetry}"),
+            grpc_url: format!("http://127.0.0.1:{grpc}"),
+            webhook_url: format!("http://127.0.0.1:{webhook}/webhook"),
+            _dir: dir,
+        }
+    }
+
+    async fn metrics(&self) -> String {
+        reqwest::get(format!("{}/metrics", self.telemetry))
+            .await
+            .expect("/metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
+    async fn wait_ready(&mut self) {
+        let started = Instant::now();
+        loop {
+            let ready = reqwest::get(format!("{}/ready", self.telemetry)).await;
+            if ready.map(|r| r.status().is_success()).unwrap_or(false) {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("analytics-host exited ({status}) before it was ready");
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "never ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// (peak RSS, current RSS) in MiB, from `/proc`.
+    fn rss_mib(&self) -> (f64, f64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1024.0
+        };
+        (field("VmHWM:"), field("VmRSS:"))
+    }
+
+    /// CPU seconds (user + system) the process used so far.
+    fn cpu_seconds(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+        ticks / 100.0
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `series` (name and labels exactly as exposed), 0 when absent.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The `q` quantile of a histogram, interpolated within its bucket as Prometheus's
+/// `histogram_quantile` does.
+fn quantile(text: &str, histogram: &str, sink: &str, q: f64) -> f64 {
+    let prefix = format!("{histogram}_bucket{{");
+    let mut buckets: Vec<(f64, f64)> = text
+        .lines()
+        .filter(|l| l.starts_with(&prefix) && l.contains(&format!("sink=\"{sink}\"")))
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le, l.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect();
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let Some(&(_, total)) = buckets.last() else {
+        return f64::NAN;
+    };
+    let rank = q * total;
+    let mut previous = (0.0, 0.0);
+    for &(le, count) in &buckets {
+        if count >= rank {
+            if le.is_infinite() {
+                return previous.0;
+            }
+            let within = (rank - previous.1) / (count - previous.1).max(1.0);
+            return previous.0 + (le - previous.0) * within;
+        }
+        previous = (le, count);
+    }
+    f64::NAN
+}
+
+/// One row of the table.
+struct Row {
+    sink: &'static str,
+    offered: f64,
+    summary: Summary,
+    stored: f64,
+    stored_rate: f64,
+    overflowed: f64,
+    p50: f64,
+    p99: f64,
+    peak_rss: f64,
+    cores: f64,
+}
+
+async fn run(target: &Target, rate: f64, seconds: u64) -> Row {
+    let sink = target.name();
+    let mut host = Host::start(target);
+    host.wait_ready().await;
+    let cpu_before = host.cpu_seconds();
+    let started = Instant::now();
+    let options = SimulateOptions {
+        webhook_url: host.webhook_url.clone(),
+        grpc_url: host.grpc_url.clone(),
+        api_key: Some(KEY.into()),
+        api_secret: Some(SECRET.into()),
+        doors: DoorChoice::Grpc,
+        rooms: 50,
+        participants: 4,
+        tracks: 2,
+        rate,
+        limit: Limit::Duration(Duration::from_secs(seconds)),
+        batch: 500,
+        concurrency: 8,
+        ..SimulateOptions::default()
+    };
+    let summary = simulate::run(options).await.expect("simulate");
+    let accepted = summary.accepted() as f64;
+    let series = |name: &str| format!("{name}{{sink=\"{sink}\"}}");
+    // Wait until everything accepted is stored or dropped, or the counts stand still.
+    let (mut last, mut last_change) = (-1.0, Instant::now());
+    let mut done_at = Instant::now();
+    let drain_started = Instant::now();
+    let text = loop {
+        let text = host.metrics().await;
+        let settled = sample(&text, &series("analytics_sink_stored_total"))
+            + sample(&text, &series("analytics_sink_duplicates_total"));
+        if settled != last {
+            last = settled;
+            last_change = Instant::now();
+            done_at = last_change;
+        }
+        let dropped = sample(&text, &series("analytics_sink_overflowed_total"));
+        if settled + dropped >= accepted
+            || last_change.elapsed() > SETTLE
+            || drain_started.elapsed() > DRAIN_LIMIT
+        {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let stored = sample(&text, &series("analytics_sink_stored_total"))
+        + sample(&text, &series("analytics_sink_duplicates_total"));
+    let elapsed = done_at.duration_since(started).as_secs_f64();
+    let cores = (host.cpu_seconds() - cpu_before) / elapsed;
+    let histogram = "analytics_sink_item_latency_seconds";
+    Row {
+        sink,
+        offered: rate,
+        stored,
+        stored_rate: stored / elapsed,
+        overflowed: sample(&text, &series("analytics_sink_overflowed_total")),
+        p50: quantile(&text, histogram, sink, 0.5),
+        p99: quantile(&text, histogram, sink, 0.99),
+        peak_rss: host.rss_mib().0,
+        cores,
+        summary,
+    }
+}
+
+fn env_list(name: &str, default: &str) -> Vec<String> {
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let sinks = env_list("BENCH_SINKS", "file,redis,mongo");
+    let rates: Vec<f64> = env_list("BENCH_RATES", "1000,10000,100000")
+        .iter()
+        .map(|r| r.parse().expect("BENCH_RATES: numbers"))
+        .collect();
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let mut rows = Vec::new();
+    for sink in &sinks {
+        let target = match sink.as_str() {
+            "file" => Target::File,
+            "redis" => Target::Redis(RedisServer::start(RedisFlavor::Plain)),
+            "mongo" => Target::Mongo(MongoServer::start()),
+            other => panic!("BENCH_SINKS: unknown sink `{other}` (file, redis, mongo)"),
+        };
+        for &rate in &rates {
+            let row = run(&target, rate, seconds).await;
+            eprintln!(
+                "{} at {:.0}/s: accepted {}, stored {}, p99 {:.3} s",
+                row.sink,
+                rate,
+                row.summary.accepted(),
+                row.stored,
+                row.p99
+            );
+            rows.push(row);
+        }
+    }
+    println!(
+        "\nWhole pipeline: `analytics-host run` fed over gRPC by `simulate` for {seconds} s per row \
+         (50 rooms × 4 participants × 2 tracks, up to 500 records per message), interval 1s, \
+         batch_size 1000, queue capacity 100000, drop_oldest\n"
+    );
+    println!(
+        "| sink | offered items/s | sent items/s | accepted | stored | stored items/s | dropped (overflow) | p50 accept→stored | p99 accept→stored | host peak RSS | host CPU |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    for row in &rows {
+        println!(
+            "| {} | {:.0} | {:.0} | {} | {:.0} | {:.0} | {:.0} | {:.2} s | {:.2} s | {:.0} MiB | {:.2} cores |",
+            row.sink,
+            row.offered,
+            row.summary.sent_rate,
+            row.summary.accepted(),
+            row.stored,
+            row.stored_rate,
+            row.overflowed,
+            row.p50,
+            row.p99,
+            row.peak_rss,
+            row.cores
+        );
+    }
+}
