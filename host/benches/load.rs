@@ -328,11 +328,7 @@ async fn main() {
             let row = run(&target, rate, seconds).await;
             eprintln!(
                 "{} at {:.0}/s: accepted {}, stored {}, p99 {:.3} s",
-                row.sink,
-                rate,
-                row.accepted,
-                row.stored,
-                row.p99
+                row.sink, rate, row.accepted, row.stored, row.p99
             );
             rows.push(row);
         }

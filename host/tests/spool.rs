@@ -58,6 +58,20 @@ impl Sink for Named {
     }
 }
 
+/// A host with the file sink in `store` that sends only when told (`flush_soon`), and a
+/// spool in `spool_dir` capped at `max_bytes`.
+fn small_spool_host(spool_dir: &Path, store: &Path, max_bytes: u64) -> Host {
+    let config = AnalyticsConfig {
+        interval: Duration::from_secs(3600),
+        ..settings()
+    };
+    let spool_cfg = SpoolConfig {
+        max_bytes,
+        ..spool_config(spool_dir)
+    };
+    Host::start_with_spool(vec![Box::new(file_sink(store))], &config, &spool_cfg).unwrap()
+}
+
 /// `_id` → how many times it is stored in the JSON Lines files under `dir`.
 fn stored_ids(dir: &Path) -> BTreeMap<String, usize> {
     let mut ids = BTreeMap::new();
@@ -346,16 +360,7 @@ async fn a_request_that_overflows_is_refused_alone_among_concurrent_ones() {
     let spool_dir = tempfile::tempdir().unwrap();
     let store = tempfile::tempdir().unwrap();
     let one = encode(&event(10)).len() as u64;
-    let config = AnalyticsConfig {
-        interval: Duration::from_secs(3600),
-        ..settings()
-    };
-    let spool_cfg = SpoolConfig {
-        max_bytes: one * 10 + one / 2,
-        ..spool_config(spool_dir.path())
-    };
-    let host = Host::start_with_spool(vec![Box::new(file_sink(store.path()))], &config, &spool_cfg)
-        .unwrap();
+    let host = small_spool_host(spool_dir.path(), store.path(), one * 10 + one / 2);
     let spool = host.spool().unwrap().clone();
     // Past the worker's first (immediate) round: nothing is sent until `flush_soon`.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -541,16 +546,7 @@ async fn a_full_spool_rejects_and_counts() {
     let spool_dir = tempfile::tempdir().unwrap();
     let store = tempfile::tempdir().unwrap();
     let one = encode(&event(0)).len() as u64;
-    let config = AnalyticsConfig {
-        interval: Duration::from_secs(3600),
-        ..settings()
-    };
-    let spool_cfg = SpoolConfig {
-        max_bytes: one * 3 + one / 2,
-        ..spool_config(spool_dir.path())
-    };
-    let host = Host::start_with_spool(vec![Box::new(file_sink(store.path()))], &config, &spool_cfg)
-        .unwrap();
+    let host = small_spool_host(spool_dir.path(), store.path(), one * 3 + one / 2);
     for n in 0..3 {
         assert_eq!(host.pipeline.accept(vec![event(n)]), Ok(1));
     }

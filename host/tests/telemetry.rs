@@ -17,6 +17,17 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Serves `observed` on a loopback port; returns the server and its base URL.
+async fn serve(observed: Observed) -> (TelemetryServer, String) {
+    let config = serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap();
+    let server = TelemetryServer::start(&config, observed)
+        .await
+        .unwrap()
+        .expect("enabled");
+    let base = format!("http://{}", server.addr);
+    (server, base)
+}
+
 async fn get(url: &str) -> (u16, String) {
     let response = reqwest::get(url).await.expect("request");
     let status = response.status().as_u16();
@@ -43,12 +54,7 @@ async fn wait_for_sample(base: &str, series: &str, want: f64) -> String {
 async fn metrics_count_a_signed_webhook_exactly() {
     let host = TestHost::start().await;
     let observed = Observed::new(&host.host, host.doors.counters.clone());
-    let config = serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap();
-    let server = TelemetryServer::start(&config, observed)
-        .await
-        .unwrap()
-        .expect("enabled");
-    let base = format!("http://{}", server.addr);
+    let (server, base) = serve(observed).await;
 
     let body = serde_json::to_vec(&json!({
         "event": "room_started",
@@ -152,12 +158,7 @@ openvidu:
         .unwrap();
     let host = Host::start(sinks, &config.analytics);
     let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
-    let telemetry = serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap();
-    let server = TelemetryServer::start(&telemetry, observed)
-        .await
-        .unwrap()
-        .unwrap();
-    let base = format!("http://{}", server.addr);
+    let (server, base) = serve(observed).await;
 
     // Wait until the worker has tried (and failed) at least once.
     let started = Instant::now();
@@ -299,14 +300,7 @@ async fn a_plugins_traps_and_rebuilds_are_exported() {
     let host = Host::start(sinks, &settings);
     host.pipeline.accept(events(3)).unwrap();
     let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
-    let server = TelemetryServer::start(
-        &serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap(),
-        observed,
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let base = format!("http://{}", server.addr);
+    let (server, base) = serve(observed).await;
     let traps = r#"analytics_sink_extra_total{sink="trap",name="plugin_traps"}"#;
     let started = Instant::now();
     let text = loop {
@@ -375,14 +369,7 @@ openvidu:
         .accept(plugin_common::events(2))
         .expect("accepted");
     let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
-    let server = TelemetryServer::start(
-        &serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap(),
-        observed,
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let base = format!("http://{}", server.addr);
+    let (server, base) = serve(observed).await;
     let (_, text) = get(&format!("{base}/metrics")).await;
     assert_eq!(
         sample(&text, "analytics_spool_records"),
@@ -428,14 +415,7 @@ openvidu:
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(FileSink::new(&config.analytics.file))];
     let host = Host::start(sinks, &config.analytics);
     let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
-    let server = TelemetryServer::start(
-        &serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap(),
-        observed,
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let base = format!("http://{}", server.addr);
+    let (server, base) = serve(observed).await;
 
     const N: usize = 7;
     let accepted = Instant::now();
