@@ -46,6 +46,8 @@ pub struct Observed {
     /// Extra gauges by metric name, with their help text (hook for the spool size and
     /// other components that are not sinks).
     pub gauges: Vec<(String, String, GaugeFn)>,
+    /// The spool's counters, when the host has a spool.
+    pub spool: Option<Arc<crate::spool::SpoolCounters>>,
 }
 
 impl std::fmt::Debug for Observed {
@@ -66,6 +68,7 @@ impl Observed {
             sinks: host.counters.clone(),
             ingest,
             gauges: Vec::new(),
+            spool: host.spool().map(|s| s.counters.clone()),
         };
         let Some(spool) = host.spool().cloned() else {
             return observed;
@@ -346,6 +349,37 @@ impl Collector for Observed {
             c.item_seconds
                 .histogram()
                 .encode(item_latency.encode_family(&[("sink", name.clone())])?)?;
+        }
+        if let Some(spool) = &self.spool {
+            let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+            let items = [
+                ("written", get(&spool.written)),
+                ("completed", get(&spool.completed)),
+                ("rejected_full", get(&spool.rejected_full)),
+                ("dropped_full", get(&spool.dropped_full)),
+                ("recovered", get(&spool.recovered)),
+            ];
+            counter_family(
+                &mut encoder,
+                "analytics_spool_items",
+                "Spool records by what happened to them: written, completed (every sink stored \
+                 it), rejected_full, dropped_full, recovered (found pending at start).",
+                items.map(|(event, n)| (vec![("event", event.to_string())], n)),
+            )?;
+            let durable = get(&spool.durable_commits);
+            counter_family(
+                &mut encoder,
+                "analytics_spool_commits",
+                "Spool write transactions (one per group of requests), by whether they \
+                 fsynced.",
+                [
+                    (vec![("durable", "true".to_string())], durable),
+                    (
+                        vec![("durable", "false".to_string())],
+                        get(&spool.commits).saturating_sub(durable),
+                    ),
+                ],
+            )?;
         }
         for (name, help, read) in &self.gauges {
             let gauge = ConstGauge::new(read());

@@ -380,6 +380,20 @@ openvidu:
         sample(&text, "analytics_spool_bytes").unwrap() > 0.0,
         "{text}"
     );
+    assert_eq!(
+        sample(&text, r#"analytics_spool_items_total{event="written"}"#),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"analytics_spool_items_total{event="completed"}"#),
+        Some(0.0),
+        "{text}"
+    );
+    assert!(
+        sample(&text, r#"analytics_spool_commits_total{durable="true"}"#).unwrap() >= 1.0,
+        "the accept was fsynced: {text}"
+    );
     std::fs::remove_file(&blocker).unwrap();
     wait_for_sample(&base, "analytics_spool_records", 0.0).await;
     let text = wait_for_sample(&base, "analytics_spool_bytes", 0.0).await;
