@@ -58,6 +58,20 @@ impl Sink for Named {
     }
 }
 
+/// Waits until every sink's worker has had its first round, which starts at once (the
+/// worker initializes its sink, then sends the backlog it finds): after it, a worker with a
+/// long interval sends nothing until `flush_soon` or shutdown.
+async fn past_first_round(host: &Host) {
+    wait_until(Duration::from_secs(30), || async {
+        host.counters
+            .values()
+            .all(|c| c.initialized.load(std::sync::atomic::Ordering::Relaxed))
+    })
+    .await;
+    // The backlog is read right after `initialized` is set, without yielding.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
 /// A host with the file sink in `store` that sends only when told (`flush_soon`), and a
 /// spool in `spool_dir` capped at `max_bytes`.
 fn small_spool_host(spool_dir: &Path, store: &Path, max_bytes: u64) -> Host {
@@ -147,7 +161,7 @@ fn child_host() {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
         // Past the workers' first (immediate) round: in crash mode nothing is sent at all.
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        past_first_round(&host).await;
         let pipeline = host.pipeline.clone();
         if mode == "concurrent" {
             // 64 tasks, task t accepting event(t), event(t + 64), … one item per call.
@@ -320,6 +334,8 @@ async fn concurrent_one_item_accepts_share_commits() {
     )
     .unwrap();
     let spool = host.spool().unwrap().clone();
+    // Past the worker's first (immediate) round: with a 1 h interval nothing is sent after.
+    past_first_round(&host).await;
     let tasks: Vec<_> = (0..TASKS)
         .map(|t| {
             let pipeline = host.pipeline.clone();
@@ -363,7 +379,7 @@ async fn a_request_that_overflows_is_refused_alone_among_concurrent_ones() {
     let host = small_spool_host(spool_dir.path(), store.path(), one * 10 + one / 2);
     let spool = host.spool().unwrap().clone();
     // Past the worker's first (immediate) round: nothing is sent until `flush_soon`.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    past_first_round(&host).await;
     for round in 0..5u32 {
         let base = 100 + round * 100;
         let big = {
