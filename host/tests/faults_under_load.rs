@@ -243,6 +243,9 @@ async fn mongodb_killed_for_30_seconds_under_load_loses_nothing() {
     const DOWN: Duration = Duration::from_secs(30);
 
     let test_started = Instant::now();
+    // The exact count after a SIGKILL relies on the sink's journaled writes (`j: true`): with
+    // `{w: 1}` alone, MongoDB acknowledges inserts its journal does not have yet, and this
+    // test lost some of them in two runs of four.
     let mut mongo = MongoServer::start();
     // Give up on an unreachable server after 1 s (default 5 s) so rounds fail fast.
     let url = format!("{}&serverSelectionTimeoutMS=1000", mongo.url());
