@@ -89,14 +89,20 @@ impl HostProcess {
     /// Starts the host with the file store in `dir/store`; `extra` is YAML added to
     /// `openvidu.analytics` (indented by 4 spaces). Does not wait for readiness.
     pub fn spawn(extra: &str) -> HostProcess {
-        Self::spawn_with(extra, false)
+        Self::spawn_with("", extra, false)
+    }
+
+    /// As [`HostProcess::spawn`], with `top` added at the top level of the config (e.g. a
+    /// `redis:` section, unindented).
+    pub fn spawn_full(top: &str, extra: &str) -> HostProcess {
+        Self::spawn_with(top, extra, false)
     }
 
     /// As [`HostProcess::spawn`], with a regular file where the store's directory should be,
     /// so the file sink cannot initialize (and stores nothing) until
     /// [`HostProcess::unblock_store`].
     pub fn spawn_blocked(extra: &str) -> HostProcess {
-        Self::spawn_with(extra, true)
+        Self::spawn_with("", extra, true)
     }
 
     /// Removes the file that blocks the store: the sink initializes at its next attempt.
@@ -104,7 +110,7 @@ impl HostProcess {
         std::fs::remove_file(self.store()).unwrap();
     }
 
-    fn spawn_with(extra: &str, blocked: bool) -> HostProcess {
+    fn spawn_with(top: &str, extra: &str, blocked: bool) -> HostProcess {
         let dir = tempfile::tempdir().unwrap();
         if blocked {
             std::fs::write(dir.path().join("store"), "not a directory").unwrap();
@@ -114,6 +120,7 @@ impl HostProcess {
             r#"
 keys:
   {KEY}: {SECRET}
+{top}
 openvidu:
   analytics:
     interval: 50ms

@@ -589,15 +589,24 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server without a password and waits until it answers PING.
     pub fn start(flavor: RedisFlavor) -> RedisServer {
-        Self::start_inner(flavor, None)
+        Self::start_inner(flavor, None, false)
+    }
+
+    /// Starts a server without a password that fsyncs its append-only file before it
+    /// answers each write (`appendfsync always`), so that every write it acknowledged is
+    /// still there after `kill()` and `restart()`. (With the default `everysec`, Redis may
+    /// answer before a write reaches the file when an fsync is slow, and such writes are
+    /// lost by a SIGKILL: Redis's durability, not the client's.)
+    pub fn start_durable(flavor: RedisFlavor) -> RedisServer {
+        Self::start_inner(flavor, None, true)
     }
 
     /// Starts a server whose default user needs `password` (`requirepass`).
     pub fn start_with_password(flavor: RedisFlavor, password: &str) -> RedisServer {
-        Self::start_inner(flavor, Some(password.to_string()))
+        Self::start_inner(flavor, Some(password.to_string()), false)
     }
 
-    fn start_inner(flavor: RedisFlavor, password: Option<String>) -> RedisServer {
+    fn start_inner(flavor: RedisFlavor, password: Option<String>, durable: bool) -> RedisServer {
         let dir = tempfile::Builder::new()
             .prefix("lka-redis-")
             .tempdir()
@@ -634,6 +643,10 @@ impl RedisServer {
             .iter()
             .map(|s| s.to_string())
             .collect();
+            if durable {
+                args.push("--appendfsync".into());
+                args.push("always".into());
+            }
             if let Some(pw) = &pw {
                 args.push("--requirepass".into());
                 args.push(pw.clone());
