@@ -6,7 +6,8 @@
 //! peak RSS and CPU.
 //!
 //! `cargo bench -p livekit-analytics-host --bench load`; `BENCH_SINKS=file,redis,mongo`,
-//! `BENCH_RATES=1000,10000,100000`, `BENCH_SECONDS=10` choose the runs.
+//! `BENCH_RATES=1000,10000,100000`, `BENCH_SECONDS=10` choose the runs; `BENCH_HOST_BIN`
+//! runs another `analytics-host` binary (to compare builds in one run).
 
 #[path = "../tests/support/servers.rs"]
 mod servers;
@@ -92,7 +93,9 @@ impl Host {
         let config = format!(
             "{top}keys:\n  {KEY}: {SECRET}\nopenvidu:\n  analytics:\n    interval: 1s\n    node_id: ND_bench\n{sink}    ingest:\n      webhook: {{ listen: \"127.0.0.1:{webhook}\" }}\n      grpc: {{ listen: \"127.0.0.1:{grpc}\" }}\n    telemetry: {{ listen: \"127.0.0.1:{telemetry}\" }}\n"
         );
-        let child = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
+        let binary = std::env::var_os("BENCH_HOST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_analytics-host").into());
+        let child = Command::new(binary)
             .args(["run", "--log-level", "warn"])
             .env("LIVEKIT_CONFIG", config)
             .stdout(Stdio::null())
