@@ -235,6 +235,74 @@ async fn mongo_counts(db: &mongodb::Database) -> [u64; 4] {
     counts
 }
 
+/// When the outage of [`load_through_outage`] happened.
+struct Timing {
+    restarted: Instant,
+    down_for: Duration,
+    sim_done: Duration,
+}
+
+/// Runs the simulation against `host` at `rate` for `run`; kills `server` (SIGKILL) at
+/// `kill_at`, restarts it `down` later, waits (at most `drain_limit` seconds) until the
+/// backlog of `sink` drained, and checks that the simulator had every item accepted.
+#[allow(clippy::too_many_arguments)]
+async fn load_through_outage(
+    host: &HostProcess,
+    sink: &str,
+    server: &mut servers::ServerProcess,
+    rate: f64,
+    run: Duration,
+    kill_at: Duration,
+    down: Duration,
+    drain_limit: u64,
+) -> (Summary, Outage, Timing) {
+    let started = Instant::now();
+    let run = tokio::spawn(simulate::run(options(host, rate, run)));
+    let mut outage = Outage::default();
+
+    tokio::time::sleep(kill_at).await;
+    block_in_place(|| server.kill());
+    let killed = Instant::now();
+    let text = host.metrics().await;
+    outage.file_stored_at_kill = stored(&text, "file");
+    outage.db_stored_at_kill = stored(&text, sink);
+
+    watch_outage(
+        host,
+        sink,
+        down.saturating_sub(killed.elapsed()),
+        &mut outage,
+    )
+    .await;
+    let text = host.metrics().await;
+    outage.file_stored_before_restart = stored(&text, "file");
+    outage.db_stored_before_restart = stored(&text, sink);
+    outage.backlog_at_restart = queued(&text, sink);
+    block_in_place(|| server.restart());
+    let restarted = Instant::now();
+    let down_for = restarted - killed;
+    wait_drained(host, sink, restarted, Duration::from_secs(drain_limit)).await;
+    outage.drained_after = Some(restarted.elapsed());
+
+    let summary = run.await.unwrap().expect("the simulation runs");
+    let sim_done = started.elapsed();
+    assert_eq!(
+        summary.refused() + summary.transport_errors(),
+        0,
+        "{}",
+        summary.table()
+    );
+    assert_eq!(summary.accepted(), summary.sent(), "{}", summary.table());
+    let total: u64 = summary.expected_documents.values().sum();
+    assert_eq!(total, summary.accepted(), "every item has its own id");
+    let timing = Timing {
+        restarted,
+        down_for,
+        sim_done,
+    };
+    (summary, outage, timing)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mongodb_killed_for_30_seconds_under_load_loses_nothing() {
     const RATE: f64 = 300.0;
@@ -255,45 +323,10 @@ async fn mongodb_killed_for_30_seconds_under_load_loses_nothing() {
     let client = mongodb::Client::with_uri_str(&url).await.unwrap();
     let db = client.database("openvidu");
 
-    let started = Instant::now();
-    let run = tokio::spawn(simulate::run(options(&host, RATE, RUN)));
-    let mut outage = Outage::default();
-
-    tokio::time::sleep(KILL_AT).await;
-    block_in_place(|| mongo.kill());
-    let killed = Instant::now();
-    let text = host.metrics().await;
-    outage.file_stored_at_kill = stored(&text, "file");
-    outage.db_stored_at_kill = stored(&text, "mongo");
-
-    watch_outage(
-        &host,
-        "mongo",
-        DOWN.saturating_sub(killed.elapsed()),
-        &mut outage,
-    )
-    .await;
-    let text = host.metrics().await;
-    outage.file_stored_before_restart = stored(&text, "file");
-    outage.db_stored_before_restart = stored(&text, "mongo");
-    outage.backlog_at_restart = queued(&text, "mongo");
-    block_in_place(|| mongo.restart());
-    let restarted = Instant::now();
-    let down_for = restarted - killed;
-    wait_drained(&host, "mongo", restarted, Duration::from_secs(120)).await;
-    outage.drained_after = Some(restarted.elapsed());
-
-    let summary = run.await.unwrap().expect("the simulation runs");
-    let sim_done = started.elapsed();
-    assert_eq!(
-        summary.refused() + summary.transport_errors(),
-        0,
-        "{}",
-        summary.table()
-    );
-    assert_eq!(summary.accepted(), summary.sent(), "{}", summary.table());
-    let total: u64 = summary.expected_documents.values().sum();
-    assert_eq!(total, summary.accepted(), "every item has its own id");
+    let (summary, outage, timing) =
+        load_through_outage(&host, "mongo", &mut mongo, RATE, RUN, KILL_AT, DOWN, 120).await;
+    let (restarted, down_for, sim_done) = (timing.restarted, timing.down_for, timing.sim_done);
+    let total = summary.accepted();
 
     // Wait (bounded) until MongoDB holds everything, then one more second: nothing more.
     let want = [
@@ -398,45 +431,10 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
     host.wait_healthy().await;
     wait_ready(&host).await;
 
-    let started = Instant::now();
-    let run = tokio::spawn(simulate::run(options(&host, RATE, RUN)));
-    let mut outage = Outage::default();
-
-    tokio::time::sleep(KILL_AT).await;
-    block_in_place(|| redis.kill());
-    let killed = Instant::now();
-    let text = host.metrics().await;
-    outage.file_stored_at_kill = stored(&text, "file");
-    outage.db_stored_at_kill = stored(&text, "redis");
-
-    watch_outage(
-        &host,
-        "redis",
-        DOWN.saturating_sub(killed.elapsed()),
-        &mut outage,
-    )
-    .await;
-    let text = host.metrics().await;
-    outage.file_stored_before_restart = stored(&text, "file");
-    outage.db_stored_before_restart = stored(&text, "redis");
-    outage.backlog_at_restart = queued(&text, "redis");
-    block_in_place(|| redis.restart());
-    let restarted = Instant::now();
-    let down_for = restarted - killed;
-    wait_drained(&host, "redis", restarted, Duration::from_secs(60)).await;
-    outage.drained_after = Some(restarted.elapsed());
-
-    let summary = run.await.unwrap().expect("the simulation runs");
-    let sim_done = started.elapsed();
-    assert_eq!(
-        summary.refused() + summary.transport_errors(),
-        0,
-        "{}",
-        summary.table()
-    );
-    assert_eq!(summary.accepted(), summary.sent(), "{}", summary.table());
-    let total: u64 = summary.expected_documents.values().sum();
-    assert_eq!(total, summary.accepted(), "every item has its own id");
+    let (summary, outage, timing) =
+        load_through_outage(&host, "redis", &mut redis, RATE, RUN, KILL_AT, DOWN, 60).await;
+    let (restarted, down_for, sim_done) = (timing.restarted, timing.down_for, timing.sim_done);
+    let total = summary.accepted();
 
     // The Redis sink stores events and stats (not node snapshots), one key per document.
     let want = (expected(&summary, "events"), expected(&summary, "stats"));
