@@ -21,7 +21,7 @@ use crate::pipeline::AcceptError;
 use anyhow::Context;
 use redb::{Database, Durability, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -736,7 +736,7 @@ struct RecordOut<'a> {
     node_id: &'a str,
     score: f32,
     expire_at: (u64, u32),
-    document: &'a Map<String, Value>,
+    document: &'a RawValue,
 }
 
 /// [`RecordOut`] read back.
@@ -755,7 +755,7 @@ struct RecordIn {
     node_id: String,
     score: f32,
     expire_at: (u64, u32),
-    document: Map<String, Value>,
+    document: Box<RawValue>,
 }
 
 const VERSION: u8 = 1;
@@ -780,7 +780,7 @@ pub fn encode(item: &Item) -> Vec<u8> {
         node_id: &item.node_id,
         score: item.score,
         expire_at: (expire.as_secs(), expire.subsec_nanos()),
-        document: &item.document,
+        document: item.document_json(),
     };
     serde_json::to_vec(&record).expect("a record serializes")
 }
@@ -796,7 +796,7 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<Item> {
         .find(|k| k.collection() == r.kind)
         .with_context(|| format!("unknown item kind `{}` in the spool", r.kind))?;
     let expire_at = UNIX_EPOCH + Duration::new(r.expire_at.0, r.expire_at.1);
-    let mut item = Item::new(kind, r.id, r.document, expire_at);
+    let mut item = Item::with_document_json(kind, r.id, r.document, expire_at);
     item.type_name = r.type_name;
     item.timestamp = Timestamp {
         seconds: r.ts.0,

@@ -60,7 +60,7 @@ async fn writes_the_contract_json_per_kind_and_rotates_by_size() {
     let events = read_lines(dir.path(), "events-");
     assert_eq!(events.len(), 40);
     let first = &events[0];
-    let expected: Value = serde_json::from_str(batch[0].json()).unwrap();
+    let expected: Value = serde_json::from_str(&batch[0].json()).unwrap();
     assert_eq!(first, &expected);
     assert_eq!(first["_id"], Value::String(batch[0].id.clone()));
     assert!(first["openvidu_expire_at"].as_str().unwrap().ends_with('Z'));

@@ -182,7 +182,7 @@ async fn plain_mode_round_trip_with_ttl_and_room_hash_tags() {
     for item in &batch {
         let key = redis_key(item);
         let stored = server.cmd(&["GET", &key]);
-        assert_eq!(json(&text(&stored)), json(item.json()), "{key}");
+        assert_eq!(json(&text(&stored)), json(&item.json()), "{key}");
         assert_ttl(&server, &key);
     }
     // The document is the contract's, with the id and the expiry time.
@@ -211,7 +211,7 @@ async fn same_item_twice_is_one_key() {
     assert_eq!(dbsize(&server), 2);
     assert_eq!(
         json(&text(&server.cmd(&["GET", &redis_key(&a)]))),
-        json(a.json())
+        json(&a.json())
     );
 }
 
@@ -241,7 +241,7 @@ async fn json_mode_with_search_indexes() {
         let stored = text(&server.cmd(&["JSON.GET", &key, "$"]));
         assert_eq!(
             json(&stored),
-            serde_json::json!([json(item.json())]),
+            serde_json::json!([json(&item.json())]),
             "{key}"
         );
         assert_ttl(&server, &key);
@@ -467,6 +467,6 @@ async fn the_config_switch_builds_the_redis_sink() {
     assert_eq!(report, Default::default());
     assert_eq!(
         json(&text(&server.cmd(&["GET", &redis_key(&item)]))),
-        json(item.json())
+        json(&item.json())
     );
 }

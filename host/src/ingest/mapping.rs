@@ -124,12 +124,11 @@ pub fn webhook_item(
     let mut item = Item::from_event(event, now, expiration);
     if !webhook.id.is_empty() {
         let id = webhook_document_id(&webhook.id);
-        item.document
-            .insert("_id".into(), Value::String(id.clone()));
+        item.set_field("_id", Value::String(id.clone()));
         item.id = id;
     }
     if let Some(raw) = raw {
-        item.document.insert(RAW_WEBHOOK_FIELD.into(), raw);
+        item.set_field(RAW_WEBHOOK_FIELD, raw);
     }
     Some(item)
 }

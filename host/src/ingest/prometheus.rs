@@ -222,7 +222,7 @@ pub async fn run(
 }
 
 fn builder_node(item: &Item) -> String {
-    item.document
+    item.document()
         .get("node_id")
         .and_then(Value::as_str)
         .unwrap_or_default()

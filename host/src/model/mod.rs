@@ -12,8 +12,9 @@ pub use id::{event_key, md5_hex, stat_key};
 #[cfg(test)]
 use livekit_protocol::AnalyticsStream;
 use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, StreamType};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What an item is; each kind has its own queue in every sink and its own collection.
@@ -107,8 +108,10 @@ pub struct Item {
     pub node_id: String,
     /// Stat score (0 for other kinds).
     pub score: f32,
-    /// The contract document, `_id` first, without `openvidu_expire_at`.
-    pub document: Map<String, Value>,
+    /// The contract document as compact JSON text, `_id` first, without
+    /// `openvidu_expire_at`: text takes a fraction of the memory of a map while the item
+    /// waits in queues (see [`Item::document`]).
+    document: Box<RawValue>,
     /// When the stored copy expires (`openvidu_expire_at`).
     pub expire_at: SystemTime,
     /// Sequence number in the on-disk spool, once written there (see `crate::spool`).
@@ -116,7 +119,6 @@ pub struct Item {
     /// When the host built this item (received it, or recovered it from the spool); the
     /// start of `analytics_sink_item_latency_seconds`.
     pub received_at: Instant,
-    json: OnceLock<String>,
 }
 
 /// An item shared between queues.
@@ -132,6 +134,17 @@ impl Item {
         kind: ItemKind,
         id: String,
         document: Map<String, Value>,
+        expire_at: SystemTime,
+    ) -> Self {
+        let document = serde_json::value::to_raw_value(&document).expect("a JSON map serializes");
+        Self::with_document_json(kind, id, document, expire_at)
+    }
+
+    /// As [`Item::new`], with the document already as JSON text (an object holding `_id`).
+    pub fn with_document_json(
+        kind: ItemKind,
+        id: String,
+        document: Box<RawValue>,
         expire_at: SystemTime,
     ) -> Self {
         Item {
@@ -150,7 +163,6 @@ impl Item {
             expire_at,
             spool_seq: None,
             received_at: Instant::now(),
-            json: OnceLock::new(),
         }
     }
 
@@ -207,14 +219,35 @@ impl Item {
         item
     }
 
+    /// The contract document (without `openvidu_expire_at`), parsed from its text.
+    pub fn document(&self) -> Map<String, Value> {
+        serde_json::from_str(self.document.get()).expect("the host wrote this JSON object")
+    }
+
+    /// The contract document as compact JSON text (without `openvidu_expire_at`).
+    pub fn document_json(&self) -> &RawValue {
+        &self.document
+    }
+
+    /// Sets one field of the document (replacing it where it is, else appending it).
+    pub fn set_field(&mut self, key: &str, value: Value) {
+        let mut document = self.document();
+        document.insert(key.into(), value);
+        self.document = serde_json::value::to_raw_value(&document).expect("a JSON map serializes");
+    }
+
     /// The JSON document given to non-MongoDB sinks: the contract document plus
-    /// `openvidu_expire_at` as an RFC 3339 UTC string. Serialized once, on first use.
-    pub fn json(&self) -> &str {
-        self.json.get_or_init(|| {
-            let mut doc = self.document.clone();
-            doc.insert(EXPIRE_FIELD.into(), Value::String(self.expire_at_rfc3339()));
-            serde_json::to_string(&doc).expect("a JSON map serializes")
-        })
+    /// `openvidu_expire_at` as an RFC 3339 UTC string, appended to the stored text.
+    pub fn json(&self) -> String {
+        let body = self
+            .document
+            .get()
+            .strip_suffix('}')
+            .expect("the document is a JSON object");
+        format!(
+            "{body},\"{EXPIRE_FIELD}\":\"{}\"}}",
+            self.expire_at_rfc3339()
+        )
     }
 
     /// `openvidu_expire_at` as an RFC 3339 UTC string with milliseconds.

@@ -106,7 +106,7 @@ fn missing_timestamp_is_the_receive_time() {
         md5_hex(&format!("RM_x:ROOM_CREATED:{}", NOW.as_secs()))
     );
     assert_eq!(
-        item.document["timestamp"],
+        item.document()["timestamp"],
         json!({"seconds": NOW.as_secs(), "nanos": 0})
     );
 }
@@ -199,8 +199,9 @@ fn full_event() -> AnalyticsEvent {
 #[test]
 fn full_event_document_shape() {
     let item = event_item(full_event());
-    let doc = Value::Object(item.document.clone());
-    let keys: Vec<&str> = item.document.keys().map(String::as_str).collect();
+    let doc = Value::Object(item.document());
+    let document = item.document();
+    let keys: Vec<&str> = document.keys().map(String::as_str).collect();
     assert_eq!(keys[0], "_id");
     assert_eq!(doc["_id"], json!(item.id));
     assert_eq!(doc["type"], json!("TRACK_PUBLISHED"));
@@ -271,7 +272,7 @@ fn full_event_document_shape() {
     assert_eq!(item.type_name, "TRACK_PUBLISHED");
     assert_eq!(item.room_name, "demo");
     assert_eq!(item.participant_identity, "alice");
-    let json: Value = serde_json::from_str(item.json()).unwrap();
+    let json: Value = serde_json::from_str(&item.json()).unwrap();
     assert_eq!(json[EXPIRE_FIELD], json!("2027-01-16T08:00:00.000Z"));
     assert_eq!(json["type"], doc["type"]);
 }
@@ -350,7 +351,7 @@ fn stat_document_with_streams_and_layers() {
         "min_score": 3.5,
         "median_score": 4.0
     });
-    assert_eq!(Value::Object(item.document.clone()), expected);
+    assert_eq!(Value::Object(item.document()), expected);
     assert_eq!(item.score, 4.2);
     assert_eq!(item.type_name, "UPSTREAM");
 }

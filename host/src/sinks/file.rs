@@ -100,8 +100,8 @@ impl Sink for FileSink {
                     let line = batch[i].json();
                     let path = self.target(kind, line.len() as u64 + 1).await?;
                     match chunks.last_mut() {
-                        Some((last, text)) if *last == path => text.push_str(line),
-                        _ => chunks.push((path, line.to_string())),
+                        Some((last, text)) if *last == path => text.push_str(&line),
+                        _ => chunks.push((path, line)),
                     }
                     chunks.last_mut().expect("pushed").1.push('\n');
                 }

@@ -190,7 +190,7 @@ impl Sink for MongoSink {
 /// The BSON document of an item: its contract document plus `openvidu_expire_at` as a date.
 pub fn to_bson(item: &Item) -> Document {
     let mut doc = Document::new();
-    for (key, value) in &item.document {
+    for (key, value) in &item.document() {
         doc.insert(key.clone(), json_to_bson(value));
     }
     doc.insert(

@@ -44,8 +44,8 @@ impl PluginSink {
     }
 }
 
-/// The contract's `event` record of an item.
-pub fn event_record(item: &crate::model::Item) -> wit::Event<'_> {
+/// The contract's `event` record of an item whose JSON document is `json`.
+pub fn event_record<'a>(item: &'a crate::model::Item, json: &'a str) -> wit::Event<'a> {
     wit::Event {
         id: &item.id,
         event_type: &item.type_name,
@@ -56,12 +56,12 @@ pub fn event_record(item: &crate::model::Item) -> wit::Event<'_> {
         participant_identity: &item.participant_identity,
         track_sid: &item.track_id,
         node_id: &item.node_id,
-        json: item.json(),
+        json,
     }
 }
 
-/// The contract's `stat` record of an item.
-pub fn stat_record(item: &crate::model::Item) -> wit::Stat<'_> {
+/// The contract's `stat` record of an item whose JSON document is `json`.
+pub fn stat_record<'a>(item: &'a crate::model::Item, json: &'a str) -> wit::Stat<'a> {
     wit::Stat {
         id: &item.id,
         kind: &item.type_name,
@@ -72,7 +72,7 @@ pub fn stat_record(item: &crate::model::Item) -> wit::Stat<'_> {
         track_id: &item.track_id,
         node: &item.node_id,
         score: item.score,
-        json: item.json(),
+        json,
     }
 }
 
@@ -166,14 +166,15 @@ impl Sink for PluginSink {
         let mut event_pos = Vec::new();
         let mut stat_pos = Vec::new();
         let mut skipped = 0;
-        for (pos, item) in batch.iter().enumerate() {
+        let jsons: Vec<String> = batch.iter().map(|item| item.json()).collect();
+        for (pos, (item, json)) in batch.iter().zip(&jsons).enumerate() {
             match item.kind {
                 ItemKind::Event => {
-                    events.push(event_record(item));
+                    events.push(event_record(item, json));
                     event_pos.push(pos);
                 }
                 ItemKind::Stat => {
-                    stats.push(stat_record(item));
+                    stats.push(stat_record(item, json));
                     stat_pos.push(pos);
                 }
                 _ => skipped += 1,

@@ -1,6 +1,7 @@
 use super::*;
 use crate::config::SpoolFullPolicy;
 use serde_json::json;
+use serde_json::Value;
 use std::sync::mpsc;
 use std::time::SystemTime;
 
@@ -68,7 +69,7 @@ fn encode_decode_round_trip() {
     assert_eq!(back.node_id, original.node_id);
     assert_eq!(back.score, original.score);
     assert_eq!(back.expire_at, original.expire_at);
-    assert_eq!(back.document, original.document);
+    assert_eq!(back.document(), original.document());
     assert_eq!(back.json(), original.json());
     assert_eq!(back.spool_seq, None);
     for kind in ItemKind::ALL {
