@@ -8,38 +8,20 @@
 //! Run: `cargo bench --bench spool`. `BENCH_ITEMS` sets how many items per row (default 20000;
 //! rows with one item per call use a tenth of it).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use analytics_host::app::Host;
 use analytics_host::config::{AnalyticsConfig, FileStoreConfig, SpoolConfig, SpoolFullPolicy};
 use analytics_host::model::Item;
 use analytics_host::sinks::file::FileSink;
 use analytics_host::spool::SpoolCounters;
-use livekit_protocol as lk;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+/// A participant event, distinct per `n` (the tests' own builder).
 fn item(n: usize) -> Item {
-    let event = lk::AnalyticsEvent {
-        r#type: lk::AnalyticsEventType::ParticipantActive as i32,
-        timestamp: Some(pbjson_types::Timestamp {
-            seconds: 1_700_000_000 + n as i64,
-            nanos: 0,
-        }),
-        room_id: format!("RM_{}", n % 50),
-        room: Some(lk::Room {
-            sid: format!("RM_{}", n % 50),
-            name: format!("room-{}", n % 50),
-            ..Default::default()
-        }),
-        participant_id: format!("PA_{n}"),
-        participant: Some(lk::ParticipantInfo {
-            sid: format!("PA_{n}"),
-            identity: format!("user-{n}"),
-            ..Default::default()
-        }),
-        node_id: "ND_bench".into(),
-        ..Default::default()
-    };
-    Item::from_event(event, SystemTime::now(), Duration::from_secs(3600))
+    common::event(n as u32)
 }
 
 /// A host whose only sink (the file store in `dir`) does not send during the run.

@@ -235,6 +235,43 @@ async fn mongo_counts(db: &mongodb::Database) -> [u64; 4] {
     counts
 }
 
+/// Prints what one outage run measured (for the numbers in docs/operations.md).
+#[allow(clippy::too_many_arguments)]
+fn report(
+    sink: &str,
+    host: &HostProcess,
+    summary: &Summary,
+    outage: &Outage,
+    timing: &Timing,
+    settled_after: Duration,
+    text: &str,
+    test_started: Instant,
+) {
+    let series = |name: &str| metric(text, &format!("{name}{{sink=\"{sink}\"}}"));
+    eprintln!(
+        "{sink} under load: {} items accepted ({:.0}/s) in {:.1?}; {sink} down {:.1?}; \
+         backlog at restart {}; drained {:.1?} after the restart; all stored {:.1?} after it; \
+         stored {} + duplicates {}; retried {}; failed batches {}; file stored {} → {} while \
+         down; {} failure warnings; test {:.1?}\n{}",
+        summary.accepted(),
+        summary.achieved_rate,
+        timing.sim_done,
+        timing.down_for,
+        outage.backlog_at_restart,
+        outage.drained_after.unwrap(),
+        settled_after,
+        stored(text, sink),
+        series("analytics_sink_duplicates_total"),
+        series("analytics_sink_retried_total"),
+        series("analytics_sink_failed_batches_total"),
+        outage.file_stored_at_kill,
+        outage.file_stored_before_restart,
+        failure_warnings(host, sink).len(),
+        test_started.elapsed(),
+        summary.table(),
+    );
+}
+
 /// When the outage of [`load_through_outage`] happened.
 struct Timing {
     restarted: Instant,
@@ -325,7 +362,7 @@ async fn mongodb_killed_for_30_seconds_under_load_loses_nothing() {
 
     let (summary, outage, timing) =
         load_through_outage(&host, "mongo", &mut mongo, RATE, RUN, KILL_AT, DOWN, 120).await;
-    let (restarted, down_for, sim_done) = (timing.restarted, timing.down_for, timing.sim_done);
+    let restarted = timing.restarted;
     let total = summary.accepted();
 
     // Wait (bounded) until MongoDB holds everything, then one more second: nothing more.
@@ -343,30 +380,15 @@ async fn mongodb_killed_for_30_seconds_under_load_loses_nothing() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let counts = mongo_counts(&db).await;
     let text = host.metrics().await;
-    eprintln!(
-        "mongodb under load: {} items accepted ({:.0}/s) in {:.1?}; mongo down {:.1?}; \
-         backlog at restart {}; drained {:.1?} after the restart; all stored {:.1?} after it; \
-         stored {} + duplicates {}; retried {}; failed batches {}; file stored {} → {} while \
-         down; {} failure warnings; test {:.1?}\n{}",
-        summary.accepted(),
-        summary.achieved_rate,
-        sim_done,
-        down_for,
-        outage.backlog_at_restart,
-        outage.drained_after.unwrap(),
+    report(
+        "mongo",
+        &host,
+        &summary,
+        &outage,
+        &timing,
         settled_after,
-        stored(&text, "mongo"),
-        metric(&text, r#"analytics_sink_duplicates_total{sink="mongo"}"#),
-        metric(&text, r#"analytics_sink_retried_total{sink="mongo"}"#),
-        metric(
-            &text,
-            r#"analytics_sink_failed_batches_total{sink="mongo"}"#
-        ),
-        outage.file_stored_at_kill,
-        outage.file_stored_before_restart,
-        failure_warnings(&host, "mongo").len(),
-        test_started.elapsed(),
-        summary.table(),
+        &text,
+        test_started,
     );
     for (i, collection) in ["events", "stats", "node_rooms", "node_stats"]
         .iter()
@@ -433,7 +455,7 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
 
     let (summary, outage, timing) =
         load_through_outage(&host, "redis", &mut redis, RATE, RUN, KILL_AT, DOWN, 60).await;
-    let (restarted, down_for, sim_done) = (timing.restarted, timing.down_for, timing.sim_done);
+    let restarted = timing.restarted;
     let total = summary.accepted();
 
     // The Redis sink stores events and stats (not node snapshots), one key per document.
@@ -451,29 +473,15 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
     let dbsize = block_in_place(|| redis.cmd(&["DBSIZE"]).as_int().unwrap()) as u64;
     let text = host.metrics().await;
     let redis_total = want.0 + want.1;
-    eprintln!(
-        "redis under load: {} items accepted ({:.0}/s) in {:.1?}; redis down {:.1?}; \
-         backlog at restart {}; drained {:.1?} after the restart; all stored {:.1?} after it; \
-         stored {}; retried {}; failed batches {}; file stored {} → {} while down; \
-         {} failure warnings; test {:.1?}\n{}",
-        summary.accepted(),
-        summary.achieved_rate,
-        sim_done,
-        down_for,
-        outage.backlog_at_restart,
-        outage.drained_after.unwrap(),
+    report(
+        "redis",
+        &host,
+        &summary,
+        &outage,
+        &timing,
         settled_after,
-        stored(&text, "redis"),
-        metric(&text, r#"analytics_sink_retried_total{sink="redis"}"#),
-        metric(
-            &text,
-            r#"analytics_sink_failed_batches_total{sink="redis"}"#
-        ),
-        outage.file_stored_at_kill,
-        outage.file_stored_before_restart,
-        failure_warnings(&host, "redis").len(),
-        test_started.elapsed(),
-        summary.table(),
+        &text,
+        test_started,
     );
     assert_eq!(
         got,

@@ -17,6 +17,26 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A config with the file store in `dir/store`, blocked by a regular file of that name
+/// (remove the returned path to unblock it); `extra` is added to `openvidu.analytics`.
+fn blocked_store_config(dir: &std::path::Path, extra: &str) -> (std::path::PathBuf, Config) {
+    let blocker = dir.join("store");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let yaml = format!(
+        r#"
+openvidu:
+  analytics:
+    interval: 50ms
+    retry: {{ initial_backoff: 50ms, max_backoff: 100ms }}
+    file: {{ enabled: true, dir: "{}" }}
+{extra}
+"#,
+        blocker.display()
+    );
+    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    (blocker, config)
+}
+
 /// Serves `observed` on a loopback port; returns the server and its base URL.
 async fn serve(observed: Observed) -> (TelemetryServer, String) {
     let config = serde_yaml::from_str("listen: \"127.0.0.1:0\"").unwrap();
@@ -346,21 +366,11 @@ async fn the_spool_size_is_exported_while_a_sink_lags() {
     use analytics_host::sinks::Sink;
 
     let dir = tempfile::tempdir().unwrap();
-    let blocker = dir.path().join("store");
-    std::fs::write(&blocker, "not a directory").unwrap();
-    let yaml = format!(
-        r#"
-openvidu:
-  analytics:
-    interval: 50ms
-    retry: {{ initial_backoff: 50ms, max_backoff: 100ms }}
-    file: {{ enabled: true, dir: "{}" }}
-    spool: {{ dir: "{}" }}
-"#,
-        blocker.display(),
+    let spool = format!(
+        "    spool: {{ dir: \"{}\" }}",
         dir.path().join("spool").display()
     );
-    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    let (blocker, config) = blocked_store_config(dir.path(), &spool);
     let a = &config.analytics;
     let spool: &SpoolConfig = a.spool.as_ref().unwrap();
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(FileSink::new(&a.file))];
@@ -413,19 +423,7 @@ async fn item_latency_counts_every_stored_item_from_its_receipt() {
 
     // The store is blocked while the items wait, so each one's latency is at least `held`.
     let dir = tempfile::tempdir().unwrap();
-    let blocker = dir.path().join("store");
-    std::fs::write(&blocker, "not a directory").unwrap();
-    let yaml = format!(
-        r#"
-openvidu:
-  analytics:
-    interval: 50ms
-    retry: {{ initial_backoff: 50ms, max_backoff: 100ms }}
-    file: {{ enabled: true, dir: "{}" }}
-"#,
-        blocker.display()
-    );
-    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    let (blocker, config) = blocked_store_config(dir.path(), "");
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(FileSink::new(&config.analytics.file))];
     let host = Host::start(sinks, &config.analytics);
     let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
