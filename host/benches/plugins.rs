@@ -10,9 +10,9 @@
 #[path = "../tests/plugin_common/mod.rs"]
 mod plugin_common;
 
-use analytics_host::config::plugins::{DirGrant, PluginSettings};
 use analytics_host::config::PluginConfig;
 use analytics_host::model::SharedItem;
+use analytics_host::plugin::config::{DirGrant, PluginSettings};
 use analytics_host::plugin::{Plugin, PluginEngine};
 use analytics_host::sinks::plugin::PluginSink;
 use analytics_host::sinks::{BatchReport, Sink, SinkError};
@@ -196,7 +196,7 @@ async fn main() {
             let records: Vec<_> = b
                 .iter()
                 .zip(&jsons)
-                .map(|(i, json)| analytics_host::sinks::plugin::event_record(i, json))
+                .map(|(i, json)| analytics_host::plugin::wit::current::event_record(i, json))
                 .collect();
             std::hint::black_box(records);
         }

@@ -2,13 +2,14 @@
 //! feeds them, and an orderly shutdown.
 
 use crate::config::{AnalyticsConfig, Config, SpoolConfig};
+use crate::ingest::IngestCounters;
 use crate::model::SharedItem;
 use crate::pipeline::{Pipeline, SinkLane};
 use crate::queue::SinkQueue;
-use crate::scheduler::{Worker, WorkerSettings, WorkerSummary};
-use crate::sinks::{file::FileSink, mongo::MongoSink, redis::RedisSink, Sink};
+use crate::sinks::{self, Sink, SinkContext};
 use crate::spool::{Recovered, Spool};
-use crate::telemetry::SinkCounters;
+use crate::telemetry::{Observed, SinkCounters, TelemetryServer};
+use crate::worker::{Worker, WorkerSettings, WorkerSummary};
 use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,65 +27,20 @@ pub struct Host {
     spool: Option<Arc<Spool>>,
 }
 
-/// The sinks a configuration asks for, not yet started.
+/// The sinks a configuration asks for, built (plugins compiled) but not yet started.
 pub async fn sinks_from_config(config: &Config) -> anyhow::Result<Vec<Box<dyn Sink>>> {
-    let analytics = &config.analytics;
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if !analytics.enabled {
-        return Ok(sinks);
-    }
-    if let Some(url) = &analytics.mongo_url {
-        let sink = MongoSink::connect(url, &analytics.mongo_database)
-            .await
-            .with_context(|| format!("{}: openvidu.analytics.mongo_url", config.source))?;
-        sinks.push(Box::new(sink));
-    }
-    if let (Some(redis), Some(settings)) = (&config.redis, &analytics.redis) {
-        if settings.enabled {
-            let sink = RedisSink::new(redis, settings)
-                .with_context(|| format!("{}: redis", config.source))?;
-            sinks.push(Box::new(sink));
-        }
-    }
-    if config.file_store_enabled() {
-        sinks.push(Box::new(FileSink::new(&analytics.file)));
-    }
-    sinks.extend(plugin_sinks(config).await?);
-    Ok(sinks)
-}
-
-/// The enabled plugin sinks of a configuration, compiled (or loaded from the cache) off the
-/// async runtime's threads.
-async fn plugin_sinks(config: &Config) -> anyhow::Result<Vec<Box<dyn Sink>>> {
-    let analytics = &config.analytics;
-    let enabled: Vec<_> = analytics
-        .plugins
-        .iter()
-        .filter(|p| p.enabled)
-        .cloned()
-        .collect();
-    if enabled.is_empty() {
-        return Ok(Vec::new());
-    }
-    let engine = crate::plugin::PluginEngine::shared()?;
-    let engine = match &analytics.plugin_cache_dir {
-        Some(dir) => engine.with_cache_dir(Some(dir.clone())),
-        None => engine,
+    let context = SinkContext {
+        plugin_cache_dir: config.analytics.plugin_cache_dir.clone(),
     };
-    let source = config.source.to_string();
-    tokio::task::spawn_blocking(move || {
-        let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-        for plugin in &enabled {
-            let sink =
-                crate::sinks::plugin::PluginSink::load(&engine, plugin).with_context(|| {
-                    format!("{source}: openvidu.analytics.plugins `{}`", plugin.name)
-                })?;
-            sinks.push(Box::new(sink));
-        }
-        Ok(sinks)
-    })
-    .await
-    .context("loading plugins")?
+    let mut sinks = Vec::new();
+    for sink in sinks::configured(config) {
+        let built = sink
+            .build(&context)
+            .await
+            .with_context(|| format!("{}: {}", config.source, sink.key()))?;
+        sinks.push(built);
+    }
+    Ok(sinks)
 }
 
 impl Host {
@@ -190,6 +146,12 @@ impl Host {
         }
     }
 
+    /// What the telemetry endpoint reports on for this host, with the doors' `ingest`
+    /// counters.
+    pub fn observed(&self, ingest: Arc<IngestCounters>) -> Observed {
+        Observed::new(self.pipeline.clone(), self.counters.clone(), ingest)
+    }
+
     /// The on-disk spool, if the host has one.
     pub fn spool(&self) -> Option<&Arc<Spool>> {
         self.spool.as_ref()
@@ -246,9 +208,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         None => Host::start(sinks, &config.analytics),
     };
     let doors = crate::ingest::Doors::start(&config, host.pipeline.clone()).await?;
-    let observed = crate::observe::Observed::new(&host, doors.counters.clone());
-    let telemetry =
-        crate::observe::TelemetryServer::start(&config.analytics.telemetry, observed).await?;
+    let observed = host.observed(doors.counters.clone());
+    let telemetry = TelemetryServer::start(&config.analytics.telemetry, observed).await?;
     wait_for_signal().await?;
     tracing::info!("shutting down: no longer accepting; flushing queues");
     host.pipeline.close();

@@ -4,7 +4,7 @@
 use crate::config::OverflowPolicy;
 use crate::model::{Item, ItemKind, SharedItem};
 use crate::queue::SinkQueue;
-use crate::spool::Spool;
+use crate::spool::{Spool, SpoolError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -24,6 +24,15 @@ pub enum AcceptError {
     /// The on-disk spool could not write the items.
     #[error("the spool could not write: {0}")]
     Spool(String),
+}
+
+impl From<SpoolError> for AcceptError {
+    fn from(err: SpoolError) -> Self {
+        match err {
+            SpoolError::Full => AcceptError::SpoolFull,
+            SpoolError::Write(reason) => AcceptError::Spool(reason),
+        }
+    }
 }
 
 /// One sink as the pipeline sees it.

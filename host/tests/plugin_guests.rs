@@ -5,9 +5,9 @@
 mod plugin_common;
 
 use analytics_host::app::Host;
-use analytics_host::config::plugins::{DirGrant, PluginSettings};
 use analytics_host::config::{AnalyticsConfig, FileStoreConfig, PluginConfig};
 use analytics_host::plugin::bindings::livekit::analytics::log::Level;
+use analytics_host::plugin::config::{DirGrant, PluginSettings};
 use analytics_host::plugin::{PluginEngine, PluginLog};
 use analytics_host::sinks::file::FileSink;
 use analytics_host::sinks::plugin::PluginSink;

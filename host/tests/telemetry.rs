@@ -9,7 +9,7 @@ mod plugin_common;
 use analytics_host::app::Host;
 use analytics_host::config::{Config, ConfigSource};
 use analytics_host::ingest::IngestCounters;
-use analytics_host::observe::{Observed, TelemetryServer};
+use analytics_host::telemetry::{Observed, TelemetryServer};
 use host_process::{free_port, sample, sign};
 use ingest_support::TestHost;
 use serde_json::{json, Value};
@@ -73,7 +73,7 @@ async fn wait_for_sample(base: &str, series: &str, want: f64) -> String {
 #[tokio::test]
 async fn metrics_count_a_signed_webhook_exactly() {
     let host = TestHost::start().await;
-    let observed = Observed::new(&host.host, host.doors.counters.clone());
+    let observed = host.host.observed(host.doors.counters.clone());
     let (server, base) = serve(observed).await;
 
     let body = serde_json::to_vec(&json!({
@@ -177,7 +177,7 @@ openvidu:
         .await
         .unwrap();
     let host = Host::start(sinks, &config.analytics);
-    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let observed = host.observed(Arc::new(IngestCounters::default()));
     let (server, base) = serve(observed).await;
 
     // Wait until the worker has tried (and failed) at least once.
@@ -319,7 +319,7 @@ async fn a_plugins_traps_and_rebuilds_are_exported() {
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(plugin), Box::new(FileSink::new(&settings.file))];
     let host = Host::start(sinks, &settings);
     host.pipeline.accept(events(3)).unwrap();
-    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let observed = host.observed(Arc::new(IngestCounters::default()));
     let (server, base) = serve(observed).await;
     let traps = r#"analytics_sink_extra_total{sink="trap",name="plugin_traps"}"#;
     let started = Instant::now();
@@ -378,7 +378,7 @@ async fn the_spool_size_is_exported_while_a_sink_lags() {
     host.pipeline
         .accept(plugin_common::events(2))
         .expect("accepted");
-    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let observed = host.observed(Arc::new(IngestCounters::default()));
     let (server, base) = serve(observed).await;
     let (_, text) = get(&format!("{base}/metrics")).await;
     assert_eq!(
@@ -426,7 +426,7 @@ async fn item_latency_counts_every_stored_item_from_its_receipt() {
     let (blocker, config) = blocked_store_config(dir.path(), "");
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(FileSink::new(&config.analytics.file))];
     let host = Host::start(sinks, &config.analytics);
-    let observed = Observed::new(&host, Arc::new(IngestCounters::default()));
+    let observed = host.observed(Arc::new(IngestCounters::default()));
     let (server, base) = serve(observed).await;
 
     const N: usize = 7;

@@ -5,21 +5,28 @@
 //! `redis` and `openvidu.analytics`. Unknown keys inside `openvidu.analytics` and bad values
 //! are errors that name the key, the value and the source.
 
+//!
+//! This module is the root of the YAML tree: the top-level [`Config`] and
+//! [`AnalyticsConfig`], the shared helpers ([`duration`], [`ConfigSource`]) and the settings
+//! of the pipeline itself (queues, retry). Each stage and sink keeps its own section beside
+//! its code (`ingest/config.rs`, `spool/config.rs`, `telemetry/config.rs`,
+//! `sinks/<name>/config.rs`); they are re-exported here.
+
 pub mod duration;
-mod ingest;
 mod livekit;
-pub mod plugins;
-pub mod redis;
-pub mod spool;
-mod telemetry;
 
-pub use ingest::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
-
+pub use crate::ingest::config::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
+pub use crate::plugin::config::PluginConfig;
+pub use crate::sinks::file::config::FileStoreConfig;
+pub use crate::sinks::mongo::config::MongoSinkConfig;
+pub use crate::sinks::redis::config::{RedisMode, RedisSinkConfig};
+pub use crate::spool::config::{SpoolConfig, SpoolFullPolicy};
+pub use crate::telemetry::config::TelemetryConfig;
 pub use livekit::{ApiKeys, LiveKitRedisConfig};
-pub use plugins::PluginConfig;
-pub use redis::{RedisMode, RedisSinkConfig};
-pub use spool::{SpoolConfig, SpoolFullPolicy};
-pub use telemetry::TelemetryConfig;
+
+use crate::plugin;
+use crate::sinks::{mongo, redis};
+use crate::spool;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
@@ -122,21 +129,6 @@ pub struct AnalyticsConfig {
     pub spool: Option<SpoolConfig>,
 }
 
-/// The embedded JSON Lines store.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileStoreConfig {
-    /// `true`/`false`; unset means "only when no other sink is configured".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enabled: Option<bool>,
-    /// Directory of the `.jsonl` files.
-    #[serde(default = "default_data_dir")]
-    pub dir: PathBuf,
-    /// A file is rotated when it would grow past this many bytes.
-    #[serde(default = "default_max_file_bytes")]
-    pub max_file_bytes: u64,
-}
-
 /// Per-sink queue bounds.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -195,12 +187,6 @@ fn default_send_timeout() -> Duration {
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(10)
 }
-fn default_data_dir() -> PathBuf {
-    PathBuf::from("analytics-data")
-}
-fn default_max_file_bytes() -> u64 {
-    64 * 1024 * 1024
-}
 fn default_capacity() -> usize {
     100_000
 }
@@ -211,15 +197,6 @@ fn default_max_backoff() -> Duration {
     Duration::from_secs(60)
 }
 
-impl Default for FileStoreConfig {
-    fn default() -> Self {
-        Self {
-            enabled: None,
-            dir: default_data_dir(),
-            max_file_bytes: default_max_file_bytes(),
-        }
-    }
-}
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
@@ -289,7 +266,7 @@ impl Config {
             keys.extend(more);
         }
         let mut analytics = file.openvidu.and_then(|o| o.analytics).unwrap_or_default();
-        plugins::resolve_paths(&mut analytics.plugins, |p| resolve_relative(&source, p));
+        plugin::config::resolve_paths(&mut analytics.plugins, |p| resolve_relative(&source, p));
         let config = Config {
             source,
             keys: ApiKeys(keys),
@@ -334,22 +311,11 @@ impl Config {
                 duration::format(a.retry.max_backoff)
             );
         }
-        if let Some(url) = &a.mongo_url {
-            if !(url.starts_with("mongodb://") || url.starts_with("mongodb+srv://")) {
-                bail!(
-                    "{}: `{}` is not a MongoDB connection string (mongodb://… or mongodb+srv://…)",
-                    key("mongo_url"),
-                    mask_url(url)
-                );
-            }
-        }
-        if a.mongo_database.is_empty() {
-            bail!("{}: must not be empty", key("mongo_database"));
-        }
+        mongo::config::validate(a, key)?;
         a.ingest.validate(key)?;
-        plugins::validate(&a.plugins, key)?;
-        redis::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
-        spool::validate(a.spool.as_ref(), src)?;
+        plugin::config::validate(&a.plugins, key)?;
+        redis::config::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
+        spool::config::validate(a.spool.as_ref(), src)?;
         Ok(())
     }
 

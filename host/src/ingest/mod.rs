@@ -3,6 +3,8 @@
 //! livekit-server's Prometheus metrics ([`prometheus`]). All put items into the same
 //! [`Pipeline`].
 
+pub mod config;
+
 pub mod grpc;
 pub mod mapping;
 pub mod prometheus;

@@ -11,12 +11,7 @@ pub fn event_key(event: &AnalyticsEvent, type_name: &str) -> String {
         key.push_str(&room.sid);
         key.push(':');
     }
-    for part in [&event.participant_id, &event.track_id] {
-        if !part.is_empty() {
-            key.push_str(part);
-            key.push(':');
-        }
-    }
+    push_parts(&mut key, [&event.participant_id, &event.track_id]);
     key.push_str(type_name);
     key.push(':');
     push_ts(
@@ -44,8 +39,19 @@ pub fn stat_key(stat: &AnalyticsStat, kind_name: &str) -> String {
     key
 }
 
+/// Appends each non-empty part followed by `:` (the optional participant and track parts
+/// of event keys; the Redis sink's keys use the same layout).
+pub(crate) fn push_parts<'a>(key: &mut String, parts: impl IntoIterator<Item = &'a String>) {
+    for part in parts {
+        if !part.is_empty() {
+            key.push_str(part);
+            key.push(':');
+        }
+    }
+}
+
 /// `<ts>`: the decimal seconds, followed by the decimal nanos when nanos > 0.
-fn push_ts(key: &mut String, ts: Option<(i64, i32)>) {
+pub(crate) fn push_ts(key: &mut String, ts: Option<(i64, i32)>) {
     let (seconds, nanos) = ts.unwrap_or((0, 0));
     key.push_str(&seconds.to_string());
     if nanos > 0 {

@@ -3,7 +3,7 @@
 //! document of the storage contract and shared by every sink.
 
 mod document;
-mod id;
+pub mod id;
 mod wire;
 
 pub use document::{message_document, DESCRIPTORS};

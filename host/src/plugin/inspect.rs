@@ -1,13 +1,13 @@
 //! What a component needs: its contract version, its imports and the grants they require,
 //! checked against the host's world and a plugin's grants before anything is instantiated.
 
-use crate::config::plugins::Grants;
+use super::config::Grants;
 use anyhow::bail;
 use std::fmt::Write as _;
 use wasmtime::component::Component;
 
 /// The version of the `livekit:analytics` package this host implements (`wit/`).
-pub const HOST_WIT_VERSION: &str = "0.1.0";
+pub const HOST_WIT_VERSION: &str = super::wit::current::VERSION;
 
 /// The WIT package of the contract.
 pub const PACKAGE: &str = "livekit:analytics";

@@ -1,13 +1,59 @@
-//! Sinks: where items are stored. Each implements [`Sink`], the Rust twin of the original's
-//! `DatabaseClient { InitializeDatabase(); SendBatch() }`.
+//! Sinks: where items are stored, one folder each (`mod.rs` the sink, `config.rs` its
+//! settings and how they build it). Each implements [`Sink`], the Rust twin of the
+//! original's `DatabaseClient { InitializeDatabase(); SendBatch() }`; each configuration
+//! implements [`SinkConfig`], and [`configured`] lists those a configuration enables.
 
 pub mod file;
 pub mod mongo;
 pub mod plugin;
 pub mod redis;
 
+use crate::config::Config;
 use crate::model::{ItemKind, SharedItem};
 use async_trait::async_trait;
+use std::path::PathBuf;
+
+/// The settings of one sink, able to build it (as Vector's `SinkConfig::build`).
+#[async_trait]
+pub trait SinkConfig: Send + Sync {
+    /// The configuration key the sink comes from, named in errors
+    /// (e.g. `openvidu.analytics.mongo_url`).
+    fn key(&self) -> String;
+
+    /// Builds the sink. Sinks whose store is remote do not connect yet: a store that is down
+    /// at start only delays their initialization.
+    async fn build(&self, context: &SinkContext) -> anyhow::Result<Box<dyn Sink>>;
+}
+
+/// What building a sink may need besides its own settings.
+#[derive(Debug, Clone, Default)]
+pub struct SinkContext {
+    /// Where compiled plugins are cached (`openvidu.analytics.plugin_cache_dir`).
+    pub plugin_cache_dir: Option<PathBuf>,
+}
+
+/// The sinks `config` enables, in order: MongoDB, Redis, the file store, then each enabled
+/// plugin. None when `openvidu.analytics.enabled` is false.
+pub fn configured(config: &Config) -> Vec<Box<dyn SinkConfig>> {
+    let analytics = &config.analytics;
+    let mut sinks: Vec<Box<dyn SinkConfig>> = Vec::new();
+    if !analytics.enabled {
+        return sinks;
+    }
+    if let Some(mongo) = mongo::config::MongoSinkConfig::from_analytics(analytics) {
+        sinks.push(Box::new(mongo));
+    }
+    if let Some(redis) = redis::config::RedisTarget::from_config(config) {
+        sinks.push(Box::new(redis));
+    }
+    if config.file_store_enabled() {
+        sinks.push(Box::new(analytics.file.clone()));
+    }
+    for plugin in analytics.plugins.iter().filter(|p| p.enabled) {
+        sinks.push(Box::new(plugin.clone()));
+    }
+    sinks
+}
 
 /// Why a sink could not initialize or send.
 #[derive(Debug, Clone, thiserror::Error)]

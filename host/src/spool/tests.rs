@@ -1,9 +1,12 @@
 use super::*;
 use crate::config::SpoolFullPolicy;
+use crate::model::Timestamp;
 use serde_json::json;
 use serde_json::Value;
 use std::sync::mpsc;
 use std::time::SystemTime;
+use std::time::UNIX_EPOCH;
+use writer::Outcome;
 
 fn item(kind: ItemKind, id: &str) -> Item {
     let document = match json!({"_id": id, "n": 1.5, "nested": {"a": [1, 2, "x"]}, "big": u64::MAX})
@@ -154,7 +157,7 @@ fn full_policies() {
         .append(&mut [item(ItemKind::Event, "e0"), item(ItemKind::Event, "e1")])
         .unwrap();
     let mut third = vec![item(ItemKind::Event, "e2")];
-    assert_eq!(spool.append(&mut third), Err(AcceptError::SpoolFull));
+    assert_eq!(spool.append(&mut third), Err(SpoolError::Full));
     assert_eq!(third[0].spool_seq, None);
     assert_eq!(SpoolCounters::get(&spool.counters.rejected_full), 1);
     spool.settle("a", &[0]).unwrap();
@@ -202,7 +205,7 @@ fn a_group_refuses_only_the_request_that_overflows() {
     // One group, one transaction: `a` and `b` fit, `big` (between them) does not.
     assert_eq!(spool.core.commit_group(vec![a, big, b], false), Some(true));
     assert_eq!(a_rx.recv().unwrap(), Ok(0));
-    assert_eq!(big_rx.recv().unwrap(), Err(AcceptError::SpoolFull));
+    assert_eq!(big_rx.recv().unwrap(), Err(SpoolError::Full));
     assert_eq!(
         b_rx.recv().unwrap(),
         Ok(1),
@@ -231,7 +234,7 @@ fn a_group_refuses_only_the_request_that_overflows() {
     let (after, after_rx) = append_request(&spool, &events(&["e7"]));
     let group = vec![full, settle_a, settle_b, after];
     assert_eq!(spool.core.commit_group(group, false), Some(true));
-    assert_eq!(full_rx.recv().unwrap(), Err(AcceptError::SpoolFull));
+    assert_eq!(full_rx.recv().unwrap(), Err(SpoolError::Full));
     assert_eq!(a_rx.recv().unwrap(), Ok(0), "still pending for `b`");
     assert_eq!(b_rx.recv().unwrap(), Ok(1));
     assert_eq!(after_rx.recv().unwrap(), Ok(3));

@@ -1,9 +1,9 @@
 //! Helpers shared by the plugin tests: WAT components built against `wit/`, items, configs.
 #![allow(dead_code)]
 
-use analytics_host::config::plugins::{Grants, PluginLimits, PluginSettings};
 use analytics_host::config::PluginConfig;
 use analytics_host::model::Item;
+use analytics_host::plugin::config::{Grants, PluginLimits, PluginSettings};
 use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, StreamType};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

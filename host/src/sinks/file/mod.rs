@@ -1,6 +1,8 @@
 //! The embedded store: JSON Lines files of the contract's documents, one file per kind per
 //! UTC day, rotated by size: `<dir>/<collection>-<YYYY-MM-DD>.<n>.jsonl`. Needs no server.
 
+pub mod config;
+
 use super::{BatchReport, Sink, SinkError};
 use crate::config::FileStoreConfig;
 use crate::model::{ItemKind, SharedItem};

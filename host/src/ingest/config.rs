@@ -1,6 +1,6 @@
 //! `openvidu.analytics.ingest`: the doors through which LiveKit data comes in.
 
-use super::duration;
+use crate::config::duration;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,8 +1,11 @@
 //! `openvidu.analytics.redis`: the host's switch for the Redis sink. The connection itself
-//! comes from LiveKit's own top-level `redis:` section ([`super::LiveKitRedisConfig`]).
+//! comes from LiveKit's own top-level `redis:` section ([`crate::config::LiveKitRedisConfig`]).
 
-use super::{ConfigSource, LiveKitRedisConfig};
+use super::RedisSink;
+use crate::config::{Config, ConfigSource, LiveKitRedisConfig};
+use crate::sinks::{Sink, SinkConfig, SinkContext};
 use anyhow::bail;
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 /// The Redis sink's switch and storage mode.
@@ -42,7 +45,7 @@ impl std::fmt::Display for RedisMode {
 }
 
 /// Checks that an enabled Redis sink has a usable `redis:` section.
-pub(super) fn validate(
+pub fn validate(
     sink: Option<&RedisSinkConfig>,
     redis: Option<&LiveKitRedisConfig>,
     source: &ConfigSource,
@@ -85,6 +88,40 @@ pub fn split_address(address: &str) -> Option<(String, u16)> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     let port = port.parse().ok()?;
     (!host.is_empty()).then(|| (host.to_string(), port))
+}
+
+/// The Redis sink as configured: LiveKit's `redis:` connection and the host's switch.
+#[derive(Debug, Clone)]
+pub struct RedisTarget {
+    /// LiveKit's top-level `redis:` section.
+    pub connection: LiveKitRedisConfig,
+    /// `openvidu.analytics.redis`.
+    pub settings: RedisSinkConfig,
+}
+
+impl RedisTarget {
+    /// The Redis sink of `config`, when `openvidu.analytics.redis.enabled` is true and
+    /// LiveKit's `redis:` section is present.
+    pub fn from_config(config: &Config) -> Option<Self> {
+        match (&config.redis, &config.analytics.redis) {
+            (Some(connection), Some(settings)) if settings.enabled => Some(RedisTarget {
+                connection: connection.clone(),
+                settings: settings.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl SinkConfig for RedisTarget {
+    fn key(&self) -> String {
+        "redis".into()
+    }
+
+    async fn build(&self, _context: &SinkContext) -> anyhow::Result<Box<dyn Sink>> {
+        Ok(Box::new(RedisSink::new(&self.connection, &self.settings)?))
+    }
 }
 
 #[cfg(test)]

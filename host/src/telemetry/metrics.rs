@@ -1,21 +1,13 @@
-//! The host's own telemetry endpoint: `/metrics` (Prometheus text), `/health` (liveness) and
-//! `/ready` (every sink initialized).
+//! What `/metrics` and `/ready` report: [`Observed`] gathers the host's counters and encodes
+//! them as Prometheus text at scrape time.
 //!
-//! Metrics are read at scrape time from the counters the host keeps anyway
-//! ([`SinkCounters`], [`IngestCounters`], the queues), so nothing is counted twice.
+//! Metrics are read from the counters the host keeps anyway ([`SinkCounters`],
+//! [`IngestCounters`], the queues), so nothing is counted twice.
 
-use crate::app::Host;
-use crate::config::TelemetryConfig;
+use super::counters::SinkCounters;
 use crate::ingest::{Door, IngestCounters};
 use crate::model::ItemKind;
 use crate::pipeline::Pipeline;
-use crate::telemetry::SinkCounters;
-use anyhow::Context;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -24,12 +16,8 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 /// A gauge read at scrape time, e.g. the spool's size once a spool exists.
 pub type GaugeFn = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -60,17 +48,23 @@ impl std::fmt::Debug for Observed {
 }
 
 impl Observed {
-    /// Observes `host` and the doors' `ingest` counters.
-    /// With a spool, also its size (`analytics_spool_records`, `analytics_spool_bytes`).
-    pub fn new(host: &Host, ingest: Arc<IngestCounters>) -> Self {
+    /// Observes `pipeline` (its queues and spool), each sink's `sinks` counters and the
+    /// doors' `ingest` counters. With a spool, also its size (`analytics_spool_records`,
+    /// `analytics_spool_bytes`).
+    pub fn new(
+        pipeline: Arc<Pipeline>,
+        sinks: BTreeMap<String, Arc<SinkCounters>>,
+        ingest: Arc<IngestCounters>,
+    ) -> Self {
+        let spool = pipeline.spool().cloned();
         let observed = Observed {
-            pipeline: host.pipeline.clone(),
-            sinks: host.counters.clone(),
+            pipeline,
+            sinks,
             ingest,
             gauges: Vec::new(),
-            spool: host.spool().map(|s| s.counters.clone()),
+            spool: spool.as_ref().map(|s| s.counters.clone()),
         };
-        let Some(spool) = host.spool().cloned() else {
+        let Some(spool) = spool else {
             return observed;
         };
         let records = spool.clone();
@@ -386,86 +380,5 @@ impl Collector for Observed {
             gauge.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
         }
         Ok(())
-    }
-}
-
-/// The router of `/metrics`, `/health` and `/ready`.
-pub fn router(observed: Arc<Observed>) -> Router {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/health", get(|| async { (StatusCode::OK, "ok\n") }))
-        .route("/ready", get(ready))
-        .with_state(observed)
-}
-
-async fn metrics(State(observed): State<Arc<Observed>>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        observed.text(),
-    )
-        .into_response()
-}
-
-async fn ready(State(observed): State<Arc<Observed>>) -> Response {
-    let readiness = observed.readiness();
-    let status = if readiness.ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = serde_json::to_string(&readiness).expect("readiness serializes");
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-}
-
-/// The running telemetry endpoint.
-pub struct TelemetryServer {
-    /// Where it listens.
-    pub addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl TelemetryServer {
-    /// Binds `config.listen` and serves `observed`; `None` when `config.enabled` is false.
-    pub async fn start(
-        config: &TelemetryConfig,
-        observed: Observed,
-    ) -> anyhow::Result<Option<TelemetryServer>> {
-        if !config.enabled {
-            return Ok(None);
-        }
-        let listener = TcpListener::bind(config.listen).await.with_context(|| {
-            format!(
-                "openvidu.analytics.telemetry.listen: cannot listen on {}",
-                config.listen
-            )
-        })?;
-        let addr = listener
-            .local_addr()
-            .context("telemetry listener address")?;
-        let (stop, mut rx) = watch::channel(false);
-        let app = router(Arc::new(observed));
-        let task = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            };
-            if let Err(err) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %err, "telemetry server failed");
-            }
-        });
-        tracing::info!(%addr, "telemetry listening: /metrics, /health, /ready");
-        Ok(Some(TelemetryServer { addr, stop, task }))
-    }
-
-    /// Stops listening.
-    pub async fn close(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
     }
 }

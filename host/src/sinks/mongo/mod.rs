@@ -2,6 +2,8 @@
 //! indexes of the contract (TTL on `openvidu_expire_at`), unordered bulk inserts where a
 //! duplicate key (code 11000) means "already stored".
 
+pub mod config;
+
 use super::{BatchReport, Sink, SinkError};
 use crate::model::{Item, ItemKind, SharedItem, EXPIRE_FIELD};
 use async_trait::async_trait;

@@ -1,10 +1,13 @@
 //! A WebAssembly component plugin as a [`Sink`]: items become the contract's `event` and
 //! `stat` records; the plugin's `send-error` becomes a [`BatchReport`].
 
+pub mod config;
+
 use super::{BatchReport, Sink, SinkError};
-use crate::config::PluginConfig;
 use crate::model::{ItemKind, SharedItem};
-use crate::plugin::bindings::livekit::analytics::types as wit;
+use crate::plugin::config::PluginConfig;
+use crate::plugin::wit::current::livekit::analytics::types as wit;
+use crate::plugin::wit::current::{event_record, stat_record};
 use crate::plugin::{CallError, Plugin, PluginEngine, PluginLog, PluginStats};
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -41,45 +44,6 @@ impl PluginSink {
     /// The plugin's trap/timeout/instantiation counters.
     pub fn stats(&self) -> Arc<PluginStats> {
         self.plugin.stats()
-    }
-}
-
-/// The contract's `event` record of an item whose JSON document is `json`.
-pub fn event_record<'a>(item: &'a crate::model::Item, json: &'a str) -> wit::Event<'a> {
-    wit::Event {
-        id: &item.id,
-        event_type: &item.type_name,
-        timestamp: timestamp(item),
-        room_sid: &item.room_id,
-        room_name: &item.room_name,
-        participant_sid: &item.participant_id,
-        participant_identity: &item.participant_identity,
-        track_sid: &item.track_id,
-        node_id: &item.node_id,
-        json,
-    }
-}
-
-/// The contract's `stat` record of an item whose JSON document is `json`.
-pub fn stat_record<'a>(item: &'a crate::model::Item, json: &'a str) -> wit::Stat<'a> {
-    wit::Stat {
-        id: &item.id,
-        kind: &item.type_name,
-        timestamp: timestamp(item),
-        room_id: &item.room_id,
-        room_name: &item.room_name,
-        participant_id: &item.participant_id,
-        track_id: &item.track_id,
-        node: &item.node_id,
-        score: item.score,
-        json,
-    }
-}
-
-fn timestamp(item: &crate::model::Item) -> wit::Timestamp {
-    wit::Timestamp {
-        seconds: item.timestamp.seconds,
-        nanos: item.timestamp.nanos.clamp(0, 999_999_999) as u32,
     }
 }
 

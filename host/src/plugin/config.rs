@@ -1,7 +1,7 @@
 //! `openvidu.analytics.plugins`: WebAssembly component sinks, each with its own settings,
 //! capability grants (denied by default) and resource limits.
 
-use super::duration;
+use crate::config::duration;
 use anyhow::bail;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;

@@ -1,0 +1,106 @@
+//! The on-disk format: the two redb tables and how one item is encoded in a record (JSON,
+//! short field names, version first).
+
+use crate::model::{Item, ItemKind, Timestamp};
+use anyhow::Context;
+use redb::TableDefinition;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Sequence number → encoded item.
+pub(super) const RECORDS: TableDefinition<u64, &[u8]> = TableDefinition::new("records");
+/// (sequence number, sink name) → (): the sinks an item is still pending for.
+pub(super) const PENDING: TableDefinition<(u64, &str), ()> = TableDefinition::new("pending");
+
+/// How an item is kept on disk (JSON; field names short, version first).
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    v: u8,
+    kind: &'static str,
+    id: &'a str,
+    type_name: &'a str,
+    ts: (i64, i32),
+    room_id: &'a str,
+    room_name: &'a str,
+    participant_id: &'a str,
+    participant_identity: &'a str,
+    track_id: &'a str,
+    node_id: &'a str,
+    score: f32,
+    expire_at: (u64, u32),
+    document: &'a RawValue,
+}
+
+/// [`RecordOut`] read back.
+#[derive(Deserialize)]
+struct RecordIn {
+    v: u8,
+    kind: String,
+    id: String,
+    type_name: String,
+    ts: (i64, i32),
+    room_id: String,
+    room_name: String,
+    participant_id: String,
+    participant_identity: String,
+    track_id: String,
+    node_id: String,
+    score: f32,
+    expire_at: (u64, u32),
+    document: Box<RawValue>,
+}
+
+const VERSION: u8 = 1;
+
+/// Encodes an item for the spool.
+pub fn encode(item: &Item) -> Vec<u8> {
+    let expire = item
+        .expire_at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let record = RecordOut {
+        v: VERSION,
+        kind: item.kind.collection(),
+        id: &item.id,
+        type_name: &item.type_name,
+        ts: (item.timestamp.seconds, item.timestamp.nanos),
+        room_id: &item.room_id,
+        room_name: &item.room_name,
+        participant_id: &item.participant_id,
+        participant_identity: &item.participant_identity,
+        track_id: &item.track_id,
+        node_id: &item.node_id,
+        score: item.score,
+        expire_at: (expire.as_secs(), expire.subsec_nanos()),
+        document: item.document_json(),
+    };
+    serde_json::to_vec(&record).expect("a record serializes")
+}
+
+/// Decodes an item written by [`encode`] (without its sequence number).
+pub fn decode(bytes: &[u8]) -> anyhow::Result<Item> {
+    let r: RecordIn = serde_json::from_slice(bytes).context("decoding a spool record")?;
+    if r.v != VERSION {
+        anyhow::bail!("spool record version {} is not {VERSION}", r.v);
+    }
+    let kind = ItemKind::ALL
+        .into_iter()
+        .find(|k| k.collection() == r.kind)
+        .with_context(|| format!("unknown item kind `{}` in the spool", r.kind))?;
+    let expire_at = UNIX_EPOCH + Duration::new(r.expire_at.0, r.expire_at.1);
+    let mut item = Item::with_document_json(kind, r.id, r.document, expire_at);
+    item.type_name = r.type_name;
+    item.timestamp = Timestamp {
+        seconds: r.ts.0,
+        nanos: r.ts.1,
+    };
+    item.room_id = r.room_id;
+    item.room_name = r.room_name;
+    item.participant_id = r.participant_id;
+    item.participant_identity = r.participant_identity;
+    item.track_id = r.track_id;
+    item.node_id = r.node_id;
+    item.score = r.score;
+    Ok(item)
+}
