@@ -16,6 +16,7 @@ pub mod duration;
 mod livekit;
 
 pub use crate::ingest::config::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
+pub use crate::model::DocumentFormat;
 pub use crate::plugin::config::PluginConfig;
 pub use crate::sinks::file::config::FileStoreConfig;
 pub use crate::sinks::mongo::config::MongoSinkConfig;
@@ -88,6 +89,10 @@ pub struct AnalyticsConfig {
     /// How long stored items are kept (`openvidu_expire_at` = now + expiration).
     #[serde(default = "default_expiration", with = "duration")]
     pub expiration: Duration,
+    /// How event and stat documents are written: `openvidu` (the default, the fork's
+    /// documents field for field) or `typed` (exact integers, every enum named).
+    #[serde(default)]
+    pub document_format: DocumentFormat,
     /// Node id written into events that carry none (e.g. those mapped from webhooks).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_id: Option<String>,

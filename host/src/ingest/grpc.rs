@@ -7,7 +7,7 @@
 //! `_id` is the hex MD5 of `<node_id>:<sequence_number>:<ts>` (`<ts>` as in event ids).
 
 use super::IngestCounters;
-use crate::model::{md5_hex, message_document, Item, ItemKind, Timestamp};
+use crate::model::{md5_hex, message_document, DocumentFormat, Item, ItemKind, Timestamp};
 use crate::pipeline::{AcceptError, Pipeline};
 use livekit_protocol::{AnalyticsEvents, AnalyticsNodeRooms, AnalyticsStats};
 use std::sync::atomic::Ordering;
@@ -35,6 +35,8 @@ pub struct Recorder {
     pub node_id: String,
     /// `openvidu.analytics.expiration`.
     pub expiration: Duration,
+    /// `openvidu.analytics.document_format`.
+    pub format: DocumentFormat,
     /// Door counters.
     pub counters: Arc<IngestCounters>,
 }
@@ -135,7 +137,7 @@ impl AnalyticsRecorderService for Recorder {
                     if stat.node.is_empty() {
                         stat.node = self.node_id.clone();
                     }
-                    Item::from_stat(stat, now, self.expiration)
+                    Item::from_stat_as(self.format, stat, now, self.expiration)
                 })
                 .collect()
         })
@@ -153,7 +155,7 @@ impl AnalyticsRecorderService for Recorder {
                     if event.node_id.is_empty() {
                         event.node_id = self.node_id.clone();
                     }
-                    Item::from_event(event, now, self.expiration)
+                    Item::from_event_as(self.format, event, now, self.expiration)
                 })
                 .collect()
         })

@@ -13,7 +13,7 @@
 //! | `egress_started` / `egress_updated` / `egress_ended` | `EGRESS_STARTED` / `EGRESS_UPDATED` / `EGRESS_ENDED` |
 //! | `ingress_started` / `ingress_ended` | `INGRESS_STARTED` / `INGRESS_ENDED` |
 
-use crate::model::{md5_hex, Item, Timestamp};
+use crate::model::{md5_hex, DocumentFormat, Item, Timestamp};
 use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, WebhookEvent};
 use serde_json::Value;
 use std::time::{Duration, SystemTime};
@@ -119,9 +119,10 @@ pub fn webhook_item(
     node_id: &str,
     now: SystemTime,
     expiration: Duration,
+    format: DocumentFormat,
 ) -> Option<Item> {
     let event = map_webhook(webhook, node_id, now)?;
-    let mut item = Item::from_event(event, now, expiration);
+    let mut item = Item::from_event_as(format, event, now, expiration);
     if !webhook.id.is_empty() {
         let id = webhook_document_id(&webhook.id);
         item.set_field("_id", Value::String(id.clone()));

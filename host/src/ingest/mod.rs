@@ -138,6 +138,7 @@ impl Doors {
                 pipeline: pipeline.clone(),
                 node_id: node_id.clone(),
                 expiration,
+                format: config.analytics.document_format,
                 counters: counters.clone(),
             });
             let app = webhook::router(state, &ingest.webhook.path, ingest.webhook.max_body_bytes);
@@ -171,6 +172,7 @@ impl Doors {
                 pipeline: pipeline.clone(),
                 node_id: node_id.clone(),
                 expiration,
+                format: config.analytics.document_format,
                 counters: counters.clone(),
             };
             let service = grpc::AnalyticsRecorderServiceServer::with_interceptor(

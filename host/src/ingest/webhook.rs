@@ -8,6 +8,7 @@
 use super::mapping::{parse_webhook, webhook_item, ParsedWebhook};
 use super::IngestCounters;
 use crate::config::ApiKeys;
+use crate::model::DocumentFormat;
 use crate::pipeline::{AcceptError, Pipeline};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -125,6 +126,8 @@ pub struct WebhookState {
     pub node_id: String,
     /// `openvidu.analytics.expiration`.
     pub expiration: Duration,
+    /// `openvidu.analytics.document_format`.
+    pub format: DocumentFormat,
     /// Door counters.
     pub counters: Arc<IngestCounters>,
 }
@@ -192,6 +195,7 @@ async fn receive(
         &state.node_id,
         now,
         state.expiration,
+        state.format,
     ) else {
         counters.webhook_unknown.fetch_add(1, Ordering::Relaxed);
         tracing::info!(event = %parsed.event.event, id = %parsed.event.id, "webhook event name not mapped; acknowledged, not stored");

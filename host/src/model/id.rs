@@ -4,10 +4,11 @@
 use livekit_protocol::{AnalyticsEvent, AnalyticsStat};
 use md5::{Digest, Md5};
 
-/// Events: `[room.sid:][participant_id:][track_id:]TYPE:<ts>`.
+/// Events: `[room.sid:][participant_id:][track_id:]TYPE:<ts>`, the room part whenever the
+/// event has a `room`, even one with an empty sid (giving a leading `:`, as the fork does).
 pub fn event_key(event: &AnalyticsEvent, type_name: &str) -> String {
     let mut key = String::with_capacity(96);
-    if let Some(room) = event.room.as_ref().filter(|r| !r.sid.is_empty()) {
+    if let Some(room) = event.room.as_ref() {
         key.push_str(&room.sid);
         key.push(':');
     }

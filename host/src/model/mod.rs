@@ -4,6 +4,7 @@
 
 mod document;
 pub mod id;
+pub mod openvidu;
 mod wire;
 
 pub use document::{message_document, DESCRIPTORS};
@@ -52,6 +53,37 @@ impl ItemKind {
     /// Position of this kind in [`ItemKind::ALL`].
     pub fn index(self) -> usize {
         self as usize
+    }
+}
+
+/// How event and stat documents are written (`openvidu.analytics.document_format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentFormat {
+    /// The OpenVidu fork's documents, field for field ([`openvidu`]): every number a
+    /// double, zero values left out, most enums as numbers, oneofs under their Go names.
+    /// Queries written against the fork keep working.
+    #[default]
+    Openvidu,
+    /// The host's own cleaner format ([`message_document`]): integers exact (int64), every
+    /// enum by name, zero enums written, oneof cases flat under their proto names,
+    /// timestamps always `{seconds, nanos}`.
+    Typed,
+}
+
+impl DocumentFormat {
+    /// The document of `message` (protobuf full name `full_name`) in this format, `_id`
+    /// first.
+    pub fn document<M: prost::Message>(
+        self,
+        message: &M,
+        full_name: &str,
+        id: &str,
+    ) -> Map<String, Value> {
+        match self {
+            DocumentFormat::Openvidu => openvidu::message_document(message, full_name, id),
+            DocumentFormat::Typed => message_document(message, full_name, id),
+        }
     }
 }
 
@@ -166,12 +198,24 @@ impl Item {
         }
     }
 
-    /// Converts an event; a missing timestamp is set to `now` first (the id depends on it).
-    pub fn from_event(mut event: AnalyticsEvent, now: SystemTime, expiration: Duration) -> Self {
+    /// Converts an event into the default ([`DocumentFormat::Openvidu`]) document; a
+    /// missing timestamp is set to `now` first (the id depends on it).
+    pub fn from_event(event: AnalyticsEvent, now: SystemTime, expiration: Duration) -> Self {
+        Self::from_event_as(DocumentFormat::default(), event, now, expiration)
+    }
+
+    /// Converts an event into a document of `format`; a missing timestamp is set to `now`
+    /// first (the id depends on it).
+    pub fn from_event_as(
+        format: DocumentFormat,
+        mut event: AnalyticsEvent,
+        now: SystemTime,
+        expiration: Duration,
+    ) -> Self {
         let ts = stamp(&mut event.timestamp, now);
         let type_name = event_type_name(&event);
         let id = event_id(&event);
-        let document = message_document(&event, "livekit.AnalyticsEvent", &id);
+        let document = format.document(&event, "livekit.AnalyticsEvent", &id);
         let room = event.room.as_ref();
         let participant = event.participant.as_ref();
         let mut item = Item::new(ItemKind::Event, id, document, now + expiration);
@@ -201,12 +245,24 @@ impl Item {
         item
     }
 
-    /// Converts a stat; a missing timestamp is set to `now` first (the id depends on it).
-    pub fn from_stat(mut stat: AnalyticsStat, now: SystemTime, expiration: Duration) -> Self {
+    /// Converts a stat into the default ([`DocumentFormat::Openvidu`]) document; a missing
+    /// timestamp is set to `now` first (the id depends on it).
+    pub fn from_stat(stat: AnalyticsStat, now: SystemTime, expiration: Duration) -> Self {
+        Self::from_stat_as(DocumentFormat::default(), stat, now, expiration)
+    }
+
+    /// Converts a stat into a document of `format`; a missing timestamp is set to `now`
+    /// first (the id depends on it).
+    pub fn from_stat_as(
+        format: DocumentFormat,
+        mut stat: AnalyticsStat,
+        now: SystemTime,
+        expiration: Duration,
+    ) -> Self {
         let ts = stamp(&mut stat.time_stamp, now);
         let kind_name = stat_kind_name(&stat);
         let id = stat_id(&stat);
-        let document = message_document(&stat, "livekit.AnalyticsStat", &id);
+        let document = format.document(&stat, "livekit.AnalyticsStat", &id);
         let mut item = Item::new(ItemKind::Stat, id, document, now + expiration);
         item.type_name = kind_name;
         item.timestamp = ts;

@@ -17,8 +17,10 @@ fn room(sid: &str) -> Option<lk::Room> {
 const NOW: Duration = Duration::from_secs(1_800_000_000);
 const DAY: Duration = Duration::from_secs(86_400);
 
+/// Documents of the `typed` format (the `openvidu` format is checked against the fork's
+/// golden documents in `host/tests/openvidu_format.rs`).
 fn event_item(event: AnalyticsEvent) -> Item {
-    Item::from_event(event, UNIX_EPOCH + NOW, DAY)
+    Item::from_event_as(DocumentFormat::Typed, event, UNIX_EPOCH + NOW, DAY)
 }
 
 // Expected ids computed independently: printf '%s' KEY | md5sum
@@ -73,7 +75,7 @@ fn stat_ids() {
         node: "ND_1".into(),
         ..Default::default()
     };
-    let item = Item::from_stat(stat, UNIX_EPOCH + NOW, DAY);
+    let item = Item::from_stat_as(DocumentFormat::Typed, stat, UNIX_EPOCH + NOW, DAY);
     assert_eq!(item.id, "474a4a4840b17e34031c1d4e630ed77f");
     let stat = AnalyticsStat {
         kind: StreamType::Downstream as i32,
@@ -83,7 +85,7 @@ fn stat_ids() {
         ..Default::default()
     };
     assert_eq!(
-        Item::from_stat(stat, UNIX_EPOCH + NOW, DAY).id,
+        Item::from_stat_as(DocumentFormat::Typed, stat, UNIX_EPOCH + NOW, DAY).id,
         "637fca6911352af9b973fd3fbc2f7b5f"
     );
 }
@@ -320,7 +322,7 @@ fn stat_document_with_streams_and_layers() {
         }],
         ..Default::default()
     };
-    let item = Item::from_stat(stat, UNIX_EPOCH + NOW, DAY);
+    let item = Item::from_stat_as(DocumentFormat::Typed, stat, UNIX_EPOCH + NOW, DAY);
     let expected = json!({
         "_id": item.id,
         "id": "AS_1",
