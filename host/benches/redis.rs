@@ -7,15 +7,18 @@
 //! five times and the median is shown. JSON-mode rows also show a raw pipelined
 //! `JSON.SET` + `PEXPIRE` of the same payloads, the server-side cost of RedisJSON.
 
-#[path = "../tests/support/servers.rs"]
-mod servers;
+// Each bench uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use analytics_host::config::{LiveKitRedisConfig, RedisMode, RedisSinkConfig};
 use analytics_host::model::{Item, SharedItem};
 use analytics_host::sinks::redis::{redis_key, RedisSink};
 use analytics_host::sinks::Sink;
+use kit::items::ts;
+use kit::servers::redis::{RedisFlavor, RedisServer};
 use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, Room, StreamType};
-use servers::{RedisFlavor, RedisServer};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,10 +32,7 @@ fn items(n: usize) -> Vec<SharedItem> {
     (0..n)
         .map(|i| {
             let room = format!("RM_{:06}", i % ROOMS);
-            let ts = Some(pbjson_types::Timestamp {
-                seconds: 1_700_000_000 + i as i64,
-                nanos: (i % 1000) as i32,
-            });
+            let stamp = ts(1_700_000_000 + i as i64, (i % 1000) as i32);
             let item = if i % 2 == 0 {
                 Item::from_event(
                     AnalyticsEvent {
@@ -45,7 +45,7 @@ fn items(n: usize) -> Vec<SharedItem> {
                         }),
                         participant_id: format!("PA_{i:08}"),
                         node_id: "ND_bench".into(),
-                        timestamp: ts,
+                        timestamp: stamp,
                         ..Default::default()
                     },
                     now,
@@ -60,7 +60,7 @@ fn items(n: usize) -> Vec<SharedItem> {
                         track_id: format!("TR_{i:08}"),
                         kind: StreamType::Upstream as i32,
                         node: "ND_bench".into(),
-                        time_stamp: ts,
+                        time_stamp: stamp,
                         score: 4.2,
                         ..Default::default()
                     },
