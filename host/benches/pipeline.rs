@@ -82,18 +82,19 @@ fn stat(n: usize) -> lk::AnalyticsStat {
     }
 }
 
+/// Item `i`: an event when `i` is even, a stat when odd.
+fn item(i: usize, now: SystemTime, exp: Duration) -> Item {
+    if i.is_multiple_of(2) {
+        Item::from_event(event(i), now, exp)
+    } else {
+        Item::from_stat(stat(i), now, exp)
+    }
+}
+
 fn items(n: usize) -> Vec<Item> {
     let now = SystemTime::now();
     let exp = Duration::from_secs(3600);
-    (0..n)
-        .map(|i| {
-            if i % 2 == 0 {
-                Item::from_event(event(i), now, exp)
-            } else {
-                Item::from_stat(stat(i), now, exp)
-            }
-        })
-        .collect()
+    (0..n).map(|i| item(i, now, exp)).collect()
 }
 
 fn per_item_ns(n: usize, f: impl FnOnce()) -> f64 {
@@ -141,13 +142,7 @@ async fn pipeline(url: &str, n: usize) -> Duration {
     let exp = Duration::from_secs(3600);
     for chunk_start in (0..n).step_by(BATCH) {
         let chunk: Vec<Item> = (chunk_start..(chunk_start + BATCH).min(n))
-            .map(|i| {
-                if i % 2 == 0 {
-                    Item::from_event(event(i), now, exp)
-                } else {
-                    Item::from_stat(stat(i), now, exp)
-                }
-            })
+            .map(|i| item(i, now, exp))
             .collect();
         host.pipeline.accept(chunk).unwrap();
     }

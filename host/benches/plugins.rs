@@ -117,44 +117,55 @@ async fn main() {
                 .collect(),
         )
     };
-    if let Some(path) = dist("rust-jsonl") {
-        let mut config = plugin_config("jsonl", &path, Duration::from_secs(30), 1 << 30);
+    // An example plugin of `plugins/dist/`, when it is built.
+    let example =
+        |file: &str, name: &str, label: &'static str, timeout: u64, pairs: &[(&str, String)]| {
+            dist(file).map(|path| {
+                let mut config = plugin_config(name, &path, Duration::from_secs(timeout), 1 << 30);
+                config.config = settings(pairs);
+                Candidate { label, config }
+            })
+        };
+    let jsonl = example(
+        "rust-jsonl",
+        "jsonl",
+        "Rust rust-jsonl (writes files)",
+        30,
+        &[("dir", "/data".into())],
+    );
+    if let Some(mut jsonl) = jsonl {
         std::fs::create_dir_all(work.path().join("jsonl")).unwrap();
-        config.config = settings(&[("dir", "/data".into())]);
-        config.grants.dirs.push(DirGrant {
+        jsonl.config.grants.dirs.push(DirGrant {
             host: work.path().join("jsonl"),
             guest: "/data".into(),
             read_only: false,
         });
-        candidates.push(Candidate {
-            label: "Rust rust-jsonl (writes files)",
-            config,
-        });
+        candidates.push(jsonl);
     }
-    if let Some(path) = dist("c-count") {
-        let mut config = plugin_config("count", &path, Duration::from_secs(30), 1 << 30);
-        config.config = settings(&[("every", "1000000".into())]);
-        candidates.push(Candidate {
-            label: "C c-count",
-            config,
-        });
-    }
-    if let Some(path) = dist("python-quality") {
-        let mut config = plugin_config("quality", &path, Duration::from_secs(60), 1 << 30);
-        config.config = settings(&[("threshold", "3.0".into())]);
-        candidates.push(Candidate {
-            label: "Python python-quality",
-            config,
-        });
-    }
-    if let Some(path) = dist("js-http") {
-        let mut config = plugin_config("http", &path, Duration::from_secs(60), 1 << 30);
-        config.config = settings(&[("url", format!("http://127.0.0.1:{port}/bulk"))]);
-        config.grants.http.push(format!("127.0.0.1:{port}"));
-        candidates.push(Candidate {
-            label: "JS js-http (POST to local server)",
-            config,
-        });
+    candidates.extend(example(
+        "c-count",
+        "count",
+        "C c-count",
+        30,
+        &[("every", "1000000".into())],
+    ));
+    candidates.extend(example(
+        "python-quality",
+        "quality",
+        "Python python-quality",
+        60,
+        &[("threshold", "3.0".into())],
+    ));
+    let http = example(
+        "js-http",
+        "http",
+        "JS js-http (POST to local server)",
+        60,
+        &[("url", format!("http://127.0.0.1:{port}/bulk"))],
+    );
+    if let Some(mut http) = http {
+        http.config.grants.http.push(format!("127.0.0.1:{port}"));
+        candidates.push(http);
     }
 
     let batches: Vec<Vec<SharedItem>> = SIZES.iter().map(|&n| batch(n)).collect();

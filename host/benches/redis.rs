@@ -108,7 +108,12 @@ async fn through_sink(
     start.elapsed()
 }
 
-async fn raw_set(server: &RedisServer, batch: &[SharedItem]) -> Duration {
+/// Stores `batch` with raw pipelines of `BATCH` items, `queue` adding each key's commands.
+async fn raw_pipelined(
+    server: &RedisServer,
+    batch: &[SharedItem],
+    queue: impl Fn(&mut redis::Pipeline, &str, &str),
+) -> Duration {
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port())).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keyed: Vec<(String, String)> = batch.iter().map(|i| (redis_key(i), i.json())).collect();
@@ -116,32 +121,33 @@ async fn raw_set(server: &RedisServer, batch: &[SharedItem]) -> Duration {
     for chunk in keyed.chunks(BATCH) {
         let mut pipe = redis::pipe();
         for (key, payload) in chunk {
-            pipe.cmd("SET")
-                .arg(key)
-                .arg(payload)
-                .arg("PX")
-                .arg(3_600_000)
-                .ignore();
+            queue(&mut pipe, key, payload);
         }
         pipe.query_async::<()>(&mut conn).await.unwrap();
     }
     start.elapsed()
 }
 
+/// `SET key payload PX ttl` for each item.
+async fn raw_set(server: &RedisServer, batch: &[SharedItem]) -> Duration {
+    raw_pipelined(server, batch, |pipe, key, payload| {
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(payload)
+            .arg("PX")
+            .arg(3_600_000)
+            .ignore();
+    })
+    .await
+}
+
+/// `JSON.SET key $ payload` and `PEXPIRE key ttl` for each item.
 async fn raw_json_set(server: &RedisServer, batch: &[SharedItem]) -> Duration {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port())).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keyed: Vec<(String, String)> = batch.iter().map(|i| (redis_key(i), i.json())).collect();
-    let start = Instant::now();
-    for chunk in keyed.chunks(BATCH) {
-        let mut pipe = redis::pipe();
-        for (key, payload) in chunk {
-            pipe.cmd("JSON.SET").arg(key).arg("$").arg(payload).ignore();
-            pipe.cmd("PEXPIRE").arg(key).arg(3_600_000).ignore();
-        }
-        pipe.query_async::<()>(&mut conn).await.unwrap();
-    }
-    start.elapsed()
+    raw_pipelined(server, batch, |pipe, key, payload| {
+        pipe.cmd("JSON.SET").arg(key).arg("$").arg(payload).ignore();
+        pipe.cmd("PEXPIRE").arg(key).arg(3_600_000).ignore();
+    })
+    .await
 }
 
 fn median(mut runs: Vec<Duration>) -> Duration {
