@@ -5,28 +5,23 @@
 //! Run: `cargo bench -p livekit-analytics-host --bench ingest`
 //! The host runs on its own one-thread runtime; the load generators on another.
 
-use analytics_host::app::Host;
-use analytics_host::config::{Config, ConfigSource};
+// Each bench uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
 use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
-use analytics_host::ingest::Doors;
-use base64::Engine as _;
-use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsEvents, Room};
+use kit::grpc::events;
+use kit::host::TestHost;
+use kit::store::count;
+use kit::webhook::{now, sign_with};
+use kit::{KEY, SECRET};
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-const KEY: &str = "benchkey";
-const SECRET: &str = "a-bench-secret-that-is-long-enough-for-hs256";
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
+/// Track-published webhook `i` and its token.
 fn signed(i: usize) -> (Vec<u8>, String) {
     let body = serde_json::to_vec(&json!({
         "event": "track_published", "id": format!("EV_bench_{i}"), "createdAt": now().to_string(),
@@ -35,62 +30,12 @@ fn signed(i: usize) -> (Vec<u8>, String) {
         "track": { "sid": format!("TR_{i}"), "type": "AUDIO", "source": "MICROPHONE" },
     }))
     .unwrap();
-    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(&body));
-    let claims = json!({ "iss": KEY, "nbf": now() - 10, "exp": now() + 600, "sha256": sha });
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
+    let token = sign_with(&body, KEY, SECRET, now() - 10, now() + 600);
     (body, token)
 }
 
-fn events(stream: usize, message: usize, n: usize) -> AnalyticsEvents {
-    AnalyticsEvents {
-        events: (0..n)
-            .map(|i| AnalyticsEvent {
-                r#type: AnalyticsEventType::TrackPublished as i32,
-                timestamp: Some(pbjson_types::Timestamp {
-                    seconds: 1_764_280_000 + message as i64,
-                    nanos: (stream * 10_000 + i + 1) as i32,
-                }),
-                room: Some(Room {
-                    sid: "RM_g".into(),
-                    name: "bench".into(),
-                    ..Default::default()
-                }),
-                participant_id: "PA_1".into(),
-                track_id: format!("TR_{i}"),
-                ..Default::default()
-            })
-            .collect(),
-    }
-}
-
-fn count_lines(dir: &std::path::Path, prefix: &str) -> usize {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-                .map(|e| {
-                    std::fs::read(e.path())
-                        .map(|b| b.iter().filter(|c| **c == b'\n').count())
-                        .unwrap_or(0)
-                })
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
 fn main() {
-    let dir = tempfile::tempdir().unwrap();
     let interval = std::env::var("BENCH_INTERVAL").unwrap_or_else(|_| "1s".into());
-    let yaml = format!(
-        "keys:\n  {KEY}: {SECRET}\nopenvidu:\n  analytics:\n    interval: {interval}\n    file:\n      enabled: true\n      dir: {}\n    queue:\n      capacity: 10000000\n    ingest:\n      webhook:\n        listen: \"127.0.0.1:0\"\n      grpc:\n        listen: \"127.0.0.1:0\"\n",
-        dir.path().display()
-    );
-    let config = Config::parse(&yaml, ConfigSource::Inline("bench".into())).unwrap();
 
     // The host: one runtime thread.
     let host_rt = tokio::runtime::Builder::new_multi_thread()
@@ -98,16 +43,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (host, doors) = host_rt.block_on(async {
-        let sinks = analytics_host::app::sinks_from_config(&config)
-            .await
-            .unwrap();
-        let host = Host::start(sinks, &config.analytics);
-        let doors = Doors::start(&config, host.pipeline.clone()).await.unwrap();
-        (host, doors)
-    });
-    let webhook_url = format!("http://{}/webhook", doors.webhook_addr.unwrap());
-    let grpc_url = format!("http://{}", doors.grpc_addr.unwrap());
+    let host = host_rt.block_on(TestHost::start_with(
+        &interval,
+        "    queue:\n      capacity: 10000000",
+    ));
+    let dir = host.dir.path();
+    let webhook_url = host.webhook_url();
+    let grpc_url = host.grpc_url();
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -185,9 +127,7 @@ fn main() {
     // 3. Accept → stored latency at the configured interval (drain the backlog first).
     let expected = requests + streams * messages * per;
     let drain = Instant::now();
-    while count_lines(dir.path(), "events-") < expected
-        && drain.elapsed() < Duration::from_secs(120)
-    {
+    while count(dir, "events") < expected && drain.elapsed() < Duration::from_secs(120) {
         std::thread::sleep(Duration::from_millis(20));
     }
     rows.push((
@@ -198,7 +138,7 @@ fn main() {
     client_rt.block_on(async {
         let client = reqwest::Client::new();
         for i in 0..5 {
-            let before = count_lines(dir.path(), "events-");
+            let before = count(dir, "events");
             let (body, token) = self::signed(1_000_000 + i);
             let start = Instant::now();
             let status = client
@@ -210,7 +150,7 @@ fn main() {
                 .unwrap()
                 .status();
             assert_eq!(status, 200);
-            while count_lines(dir.path(), "events-") <= before {
+            while count(dir, "events") <= before {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
             latencies.push(start.elapsed().as_secs_f64() * 1000.0);
@@ -228,8 +168,8 @@ fn main() {
         println!("| {k} | {v} |");
     }
     host_rt.block_on(async {
-        host.pipeline.close();
-        doors.close().await;
-        host.shutdown().await;
+        host.host.pipeline.close();
+        host.doors.close().await;
+        host.host.shutdown().await;
     });
 }

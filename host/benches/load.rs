@@ -9,16 +9,19 @@
 //! `BENCH_RATES=1000,10000,100000`, `BENCH_SECONDS=10` choose the runs; `BENCH_HOST_BIN`
 //! runs another `analytics-host` binary (to compare builds in one run).
 
-#[path = "../tests/support/servers.rs"]
-mod servers;
+// Each bench uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary};
-use servers::{MongoServer, RedisFlavor, RedisServer};
-use std::process::{Child, Command, Stdio};
+use kit::metrics::sample_or_zero;
+use kit::process::{HostProcess, BIN};
+use kit::servers::mongo::MongoServer;
+use kit::servers::redis::{RedisFlavor, RedisServer};
+use kit::{KEY, SECRET};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-const KEY: &str = "benchkey";
-const SECRET: &str = "a-bench-secret-that-is-long-enough-for-hs256";
 /// How long stored counts may stand still before a run is called done.
 const SETTLE: Duration = Duration::from_secs(5);
 /// The longest wait for a backlog to drain after the load stops.
@@ -72,107 +75,46 @@ impl Target {
     }
 }
 
-fn free_port() -> u16 {
-    servers::free_port()
-}
-
-/// A running host process.
-struct Host {
-    child: Child,
-    telemetry: String,
-    grpc_url: String,
-    webhook_url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Host {
-    fn start(target: &Target) -> Host {
-        let dir = tempfile::tempdir().unwrap();
-        let (webhook, grpc, telemetry) = (free_port(), free_port(), free_port());
-        let (top, sink) = target.config(dir.path());
-        let config = format!(
-            "{top}keys:\n  {KEY}: {SECRET}\nopenvidu:\n  analytics:\n    interval: 1s\n    node_id: ND_bench\n{sink}    ingest:\n      webhook: {{ listen: \"127.0.0.1:{webhook}\" }}\n      grpc: {{ listen: \"127.0.0.1:{grpc}\" }}\n    telemetry: {{ listen: \"127.0.0.1:{telemetry}\" }}\n"
-        );
-        let binary = std::env::var_os("BENCH_HOST_BIN")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_analytics-host").into());
-        let child = Command::new(binary)
+/// Starts the host (`BENCH_HOST_BIN`, or this build's) with `target`'s sink alone and waits
+/// until it is ready.
+async fn start_host(target: &Target) -> HostProcess {
+    let mut host = HostProcess::prepare();
+    let (top, sink) = target.config(host.dir.path());
+    let (webhook, grpc, telemetry) = (host.webhook_port, host.grpc_port, host.telemetry_port);
+    let config = format!(
+        "{top}keys:\n  {KEY}: {SECRET}\nopenvidu:\n  analytics:\n    interval: 1s\n    node_id: ND_bench\n{sink}    ingest:\n      webhook: {{ listen: \"127.0.0.1:{webhook}\" }}\n      grpc: {{ listen: \"127.0.0.1:{grpc}\" }}\n    telemetry: {{ listen: \"127.0.0.1:{telemetry}\" }}\n"
+    );
+    let binary = std::env::var_os("BENCH_HOST_BIN").unwrap_or_else(|| BIN.into());
+    host.start(
+        Command::new(binary)
             .args(["run", "--log-level", "warn"])
-            .env("LIVEKIT_CONFIG", config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start analytics-host");
-        Host {
-            child,
-            telemetry: format!("http://127.0.0.1:{telemetry}"),
-            grpc_url: format!("http://127.0.0.1:{grpc}"),
-            webhook_url: format!("http://127.0.0.1:{webhook}/webhook"),
-            _dir: dir,
-        }
-    }
-
-    async fn metrics(&self) -> String {
-        reqwest::get(format!("{}/metrics", self.telemetry))
-            .await
-            .expect("/metrics")
-            .text()
-            .await
-            .expect("metrics text")
-    }
-
-    async fn wait_ready(&mut self) {
-        let started = Instant::now();
-        loop {
-            let ready = reqwest::get(format!("{}/ready", self.telemetry)).await;
-            if ready.map(|r| r.status().is_success()).unwrap_or(false) {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("analytics-host exited ({status}) before it was ready");
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "never ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// (peak RSS, current RSS) in MiB, from `/proc`.
-    fn rss_mib(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-                .unwrap_or(0.0)
-                / 1024.0
-        };
-        (field("VmHWM:"), field("VmRSS:"))
-    }
-
-    /// CPU seconds (user + system) the process used so far.
-    fn cpu_seconds(&self) -> f64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
-        let after = &stat[stat.rfind(')').unwrap() + 2..];
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-        ticks / 100.0
-    }
+            .env("LIVEKIT_CONFIG", config),
+    );
+    host.wait_ready().await;
+    host
 }
 
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// (peak RSS, current RSS) of process `pid` in MiB, from `/proc`.
+fn rss_mib(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    (field("VmHWM:"), field("VmRSS:"))
 }
 
-/// The value of `series` (name and labels exactly as exposed), 0 when absent.
-fn sample(text: &str, series: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0.0)
+/// CPU seconds (user + system) process `pid` used so far.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }
 
 /// The `q` quantile of a histogram, interpolated within its bucket as Prometheus's
@@ -228,13 +170,12 @@ struct Row {
 
 async fn run(target: &Target, rate: f64, seconds: u64) -> Row {
     let sink = target.name();
-    let mut host = Host::start(target);
-    host.wait_ready().await;
-    let cpu_before = host.cpu_seconds();
+    let host = start_host(target).await;
+    let cpu_before = cpu_seconds(host.pid());
     let started = Instant::now();
     let options = SimulateOptions {
-        webhook_url: host.webhook_url.clone(),
-        grpc_url: host.grpc_url.clone(),
+        webhook_url: host.webhook_url(),
+        grpc_url: host.grpc_url(),
         api_key: Some(KEY.into()),
         api_secret: Some(SECRET.into()),
         doors: DoorChoice::Grpc,
@@ -263,14 +204,14 @@ async fn run(target: &Target, rate: f64, seconds: u64) -> Row {
     let drain_started = Instant::now();
     let text = loop {
         let text = host.metrics().await;
-        let settled = sample(&text, &series("analytics_sink_stored_total"))
-            + sample(&text, &series("analytics_sink_duplicates_total"));
+        let settled = sample_or_zero(&text, &series("analytics_sink_stored_total"))
+            + sample_or_zero(&text, &series("analytics_sink_duplicates_total"));
         if settled != last {
             last = settled;
             last_change = Instant::now();
             done_at = last_change;
         }
-        let dropped = sample(&text, &series("analytics_sink_overflowed_total"));
+        let dropped = sample_or_zero(&text, &series("analytics_sink_overflowed_total"));
         if settled + dropped >= accepted as f64
             || last_change.elapsed() > SETTLE
             || drain_started.elapsed() > DRAIN_LIMIT
@@ -279,10 +220,10 @@ async fn run(target: &Target, rate: f64, seconds: u64) -> Row {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    let stored = sample(&text, &series("analytics_sink_stored_total"))
-        + sample(&text, &series("analytics_sink_duplicates_total"));
+    let stored = sample_or_zero(&text, &series("analytics_sink_stored_total"))
+        + sample_or_zero(&text, &series("analytics_sink_duplicates_total"));
     let elapsed = done_at.duration_since(started).as_secs_f64();
-    let cores = (host.cpu_seconds() - cpu_before) / elapsed;
+    let cores = (cpu_seconds(host.pid()) - cpu_before) / elapsed;
     let histogram = "analytics_sink_item_latency_seconds";
     Row {
         sink,
@@ -290,10 +231,10 @@ async fn run(target: &Target, rate: f64, seconds: u64) -> Row {
         accepted,
         stored,
         stored_rate: stored / elapsed,
-        overflowed: sample(&text, &series("analytics_sink_overflowed_total")),
+        overflowed: sample_or_zero(&text, &series("analytics_sink_overflowed_total")),
         p50: quantile(&text, histogram, sink, 0.5),
         p99: quantile(&text, histogram, sink, 0.99),
-        peak_rss: host.rss_mib().0,
+        peak_rss: rss_mib(host.pid()).0,
         cores,
         summary,
     }

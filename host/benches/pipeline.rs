@@ -5,8 +5,10 @@
 //! `BENCH_ITEMS` sets how many documents (default 20000); `BENCH_ONLY=conversion` prints
 //! the conversion costs alone, without a database.
 
-#[path = "../tests/support/servers.rs"]
-mod servers;
+// Each bench uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use analytics_host::app::Host;
 use analytics_host::config::AnalyticsConfig;
@@ -14,19 +16,16 @@ use analytics_host::model::{event_id, message_document, Item};
 use analytics_host::sinks::mongo::{to_bson, MongoSink};
 use analytics_host::sinks::Sink;
 use bson::Document;
+use kit::items::ts;
 use livekit_protocol as lk;
 use std::time::{Duration, Instant, SystemTime};
 
 const BATCH: usize = 1000;
 
-fn ts(seconds: i64) -> Option<pbjson_types::Timestamp> {
-    Some(pbjson_types::Timestamp { seconds, nanos: 0 })
-}
-
 fn event(n: usize) -> lk::AnalyticsEvent {
     lk::AnalyticsEvent {
         r#type: lk::AnalyticsEventType::ParticipantActive as i32,
-        timestamp: ts(1_700_000_000 + n as i64),
+        timestamp: ts(1_700_000_000 + n as i64, 0),
         room_id: format!("RM_{}", n % 50),
         room: Some(lk::Room {
             sid: format!("RM_{}", n % 50),
@@ -56,7 +55,7 @@ fn event(n: usize) -> lk::AnalyticsEvent {
 fn stat(n: usize) -> lk::AnalyticsStat {
     lk::AnalyticsStat {
         kind: (n % 2) as i32,
-        time_stamp: ts(1_700_000_000 + n as i64),
+        time_stamp: ts(1_700_000_000 + n as i64, 0),
         node: "ND_bench".into(),
         room_id: format!("RM_{}", n % 50),
         room_name: format!("room-{}", n % 50),
@@ -83,18 +82,19 @@ fn stat(n: usize) -> lk::AnalyticsStat {
     }
 }
 
+/// Item `i`: an event when `i` is even, a stat when odd.
+fn item(i: usize, now: SystemTime, exp: Duration) -> Item {
+    if i.is_multiple_of(2) {
+        Item::from_event(event(i), now, exp)
+    } else {
+        Item::from_stat(stat(i), now, exp)
+    }
+}
+
 fn items(n: usize) -> Vec<Item> {
     let now = SystemTime::now();
     let exp = Duration::from_secs(3600);
-    (0..n)
-        .map(|i| {
-            if i % 2 == 0 {
-                Item::from_event(event(i), now, exp)
-            } else {
-                Item::from_stat(stat(i), now, exp)
-            }
-        })
-        .collect()
+    (0..n).map(|i| item(i, now, exp)).collect()
 }
 
 fn per_item_ns(n: usize, f: impl FnOnce()) -> f64 {
@@ -142,13 +142,7 @@ async fn pipeline(url: &str, n: usize) -> Duration {
     let exp = Duration::from_secs(3600);
     for chunk_start in (0..n).step_by(BATCH) {
         let chunk: Vec<Item> = (chunk_start..(chunk_start + BATCH).min(n))
-            .map(|i| {
-                if i % 2 == 0 {
-                    Item::from_event(event(i), now, exp)
-                } else {
-                    Item::from_stat(stat(i), now, exp)
-                }
-            })
+            .map(|i| item(i, now, exp))
             .collect();
         host.pipeline.accept(chunk).unwrap();
     }
@@ -219,7 +213,7 @@ async fn main() {
         print_conversion();
         return;
     }
-    let server = servers::MongoServer::start();
+    let server = kit::servers::mongo::MongoServer::start();
     let url = server.url();
     // Warm up the server and the connection pool.
     let _ = raw_insert(&url, &docs[..BATCH.min(n)]).await;

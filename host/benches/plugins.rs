@@ -7,8 +7,10 @@
 //!
 //!     cargo bench -p livekit-analytics-host --bench plugins
 
-#[path = "../tests/plugin_common/mod.rs"]
-mod plugin_common;
+// Each bench uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use analytics_host::config::PluginConfig;
 use analytics_host::model::SharedItem;
@@ -17,7 +19,8 @@ use analytics_host::plugin::{Plugin, PluginEngine};
 use analytics_host::sinks::plugin::PluginSink;
 use analytics_host::sinks::{BatchReport, Sink, SinkError};
 use async_trait::async_trait;
-use std::path::{Path, PathBuf};
+use kit::items::ts;
+use kit::plugins::{dist, good_sink_quiet, http_server, plugin_config, write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,8 +43,8 @@ impl Sink for NoopSink {
 }
 
 fn batch(n: usize) -> Vec<SharedItem> {
-    let mut items = plugin_common::events(n.div_ceil(2));
-    items.extend(plugin_common::stats(n / 2, 4.2));
+    let mut items = kit::items::events(n.div_ceil(2));
+    items.extend(kit::items::stats(n / 2, 4.2));
     items.truncate(n);
     items.into_iter().map(Arc::new).collect()
 }
@@ -54,10 +57,7 @@ fn unique_batch(n: usize, run: usize) -> Vec<SharedItem> {
         .map(|i| {
             let event = livekit_protocol::AnalyticsEvent {
                 r#type: livekit_protocol::AnalyticsEventType::ParticipantJoined as i32,
-                timestamp: Some(pbjson_types::Timestamp {
-                    seconds: 1_700_000_000 + i as i64,
-                    nanos: 0,
-                }),
+                timestamp: ts(1_700_000_000 + i as i64, 0),
                 room: Some(livekit_protocol::Room {
                     sid: tag.clone(),
                     name: "bench-room".into(),
@@ -86,13 +86,6 @@ async fn time_sink(sink: &mut dyn Sink, batch: &[SharedItem]) -> Duration {
     started.elapsed() / reps as u32
 }
 
-fn dist(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/dist")
-        .join(format!("{name}.wasm"));
-    path.is_file().then_some(path)
-}
-
 fn fmt(d: Duration) -> String {
     let us = d.as_secs_f64() * 1e6;
     if us >= 10_000.0 {
@@ -110,11 +103,11 @@ struct Candidate {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let work = tempfile::tempdir().unwrap();
-    let (port, _received) = plugin_common::http_server().await;
-    let noop_wat = plugin_common::write(work.path(), "wat-noop", &plugin_common::good_sink_quiet());
+    let (port, _received) = http_server().await;
+    let noop_wat = write(work.path(), "wat-noop", &good_sink_quiet());
     let mut candidates = vec![Candidate {
         label: "WAT no-op",
-        config: plugin_common::plugin_config("wat", &noop_wat, Duration::from_secs(30), 1 << 30),
+        config: plugin_config("wat", &noop_wat, Duration::from_secs(30), 1 << 30),
     }];
     let settings = |pairs: &[(&str, String)]| {
         PluginSettings(
@@ -124,48 +117,55 @@ async fn main() {
                 .collect(),
         )
     };
-    if let Some(path) = dist("rust-jsonl") {
-        let mut config =
-            plugin_common::plugin_config("jsonl", &path, Duration::from_secs(30), 1 << 30);
+    // An example plugin of `plugins/dist/`, when it is built.
+    let example =
+        |file: &str, name: &str, label: &'static str, timeout: u64, pairs: &[(&str, String)]| {
+            dist(file).map(|path| {
+                let mut config = plugin_config(name, &path, Duration::from_secs(timeout), 1 << 30);
+                config.config = settings(pairs);
+                Candidate { label, config }
+            })
+        };
+    let jsonl = example(
+        "rust-jsonl",
+        "jsonl",
+        "Rust rust-jsonl (writes files)",
+        30,
+        &[("dir", "/data".into())],
+    );
+    if let Some(mut jsonl) = jsonl {
         std::fs::create_dir_all(work.path().join("jsonl")).unwrap();
-        config.config = settings(&[("dir", "/data".into())]);
-        config.grants.dirs.push(DirGrant {
+        jsonl.config.grants.dirs.push(DirGrant {
             host: work.path().join("jsonl"),
             guest: "/data".into(),
             read_only: false,
         });
-        candidates.push(Candidate {
-            label: "Rust rust-jsonl (writes files)",
-            config,
-        });
+        candidates.push(jsonl);
     }
-    if let Some(path) = dist("c-count") {
-        let mut config =
-            plugin_common::plugin_config("count", &path, Duration::from_secs(30), 1 << 30);
-        config.config = settings(&[("every", "1000000".into())]);
-        candidates.push(Candidate {
-            label: "C c-count",
-            config,
-        });
-    }
-    if let Some(path) = dist("python-quality") {
-        let mut config =
-            plugin_common::plugin_config("quality", &path, Duration::from_secs(60), 1 << 30);
-        config.config = settings(&[("threshold", "3.0".into())]);
-        candidates.push(Candidate {
-            label: "Python python-quality",
-            config,
-        });
-    }
-    if let Some(path) = dist("js-http") {
-        let mut config =
-            plugin_common::plugin_config("http", &path, Duration::from_secs(60), 1 << 30);
-        config.config = settings(&[("url", format!("http://127.0.0.1:{port}/bulk"))]);
-        config.grants.http.push(format!("127.0.0.1:{port}"));
-        candidates.push(Candidate {
-            label: "JS js-http (POST to local server)",
-            config,
-        });
+    candidates.extend(example(
+        "c-count",
+        "count",
+        "C c-count",
+        30,
+        &[("every", "1000000".into())],
+    ));
+    candidates.extend(example(
+        "python-quality",
+        "quality",
+        "Python python-quality",
+        60,
+        &[("threshold", "3.0".into())],
+    ));
+    let http = example(
+        "js-http",
+        "http",
+        "JS js-http (POST to local server)",
+        60,
+        &[("url", format!("http://127.0.0.1:{port}/bulk"))],
+    );
+    if let Some(mut http) = http {
+        http.config.grants.http.push(format!("127.0.0.1:{port}"));
+        candidates.push(http);
     }
 
     let batches: Vec<Vec<SharedItem>> = SIZES.iter().map(|&n| batch(n)).collect();

@@ -7,15 +7,18 @@
 //! five times and the median is shown. JSON-mode rows also show a raw pipelined
 //! `JSON.SET` + `PEXPIRE` of the same payloads, the server-side cost of RedisJSON.
 
-#[path = "../tests/support/servers.rs"]
-mod servers;
+// Each bench uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use analytics_host::config::{LiveKitRedisConfig, RedisMode, RedisSinkConfig};
 use analytics_host::model::{Item, SharedItem};
 use analytics_host::sinks::redis::{redis_key, RedisSink};
 use analytics_host::sinks::Sink;
+use kit::items::ts;
+use kit::servers::redis::{RedisFlavor, RedisServer};
 use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, Room, StreamType};
-use servers::{RedisFlavor, RedisServer};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -29,10 +32,7 @@ fn items(n: usize) -> Vec<SharedItem> {
     (0..n)
         .map(|i| {
             let room = format!("RM_{:06}", i % ROOMS);
-            let ts = Some(pbjson_types::Timestamp {
-                seconds: 1_700_000_000 + i as i64,
-                nanos: (i % 1000) as i32,
-            });
+            let stamp = ts(1_700_000_000 + i as i64, (i % 1000) as i32);
             let item = if i % 2 == 0 {
                 Item::from_event(
                     AnalyticsEvent {
@@ -45,7 +45,7 @@ fn items(n: usize) -> Vec<SharedItem> {
                         }),
                         participant_id: format!("PA_{i:08}"),
                         node_id: "ND_bench".into(),
-                        timestamp: ts,
+                        timestamp: stamp,
                         ..Default::default()
                     },
                     now,
@@ -60,7 +60,7 @@ fn items(n: usize) -> Vec<SharedItem> {
                         track_id: format!("TR_{i:08}"),
                         kind: StreamType::Upstream as i32,
                         node: "ND_bench".into(),
-                        time_stamp: ts,
+                        time_stamp: stamp,
                         score: 4.2,
                         ..Default::default()
                     },
@@ -108,7 +108,12 @@ async fn through_sink(
     start.elapsed()
 }
 
-async fn raw_set(server: &RedisServer, batch: &[SharedItem]) -> Duration {
+/// Stores `batch` with raw pipelines of `BATCH` items, `queue` adding each key's commands.
+async fn raw_pipelined(
+    server: &RedisServer,
+    batch: &[SharedItem],
+    queue: impl Fn(&mut redis::Pipeline, &str, &str),
+) -> Duration {
     let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port())).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keyed: Vec<(String, String)> = batch.iter().map(|i| (redis_key(i), i.json())).collect();
@@ -116,32 +121,33 @@ async fn raw_set(server: &RedisServer, batch: &[SharedItem]) -> Duration {
     for chunk in keyed.chunks(BATCH) {
         let mut pipe = redis::pipe();
         for (key, payload) in chunk {
-            pipe.cmd("SET")
-                .arg(key)
-                .arg(payload)
-                .arg("PX")
-                .arg(3_600_000)
-                .ignore();
+            queue(&mut pipe, key, payload);
         }
         pipe.query_async::<()>(&mut conn).await.unwrap();
     }
     start.elapsed()
 }
 
+/// `SET key payload PX ttl` for each item.
+async fn raw_set(server: &RedisServer, batch: &[SharedItem]) -> Duration {
+    raw_pipelined(server, batch, |pipe, key, payload| {
+        pipe.cmd("SET")
+            .arg(key)
+            .arg(payload)
+            .arg("PX")
+            .arg(3_600_000)
+            .ignore();
+    })
+    .await
+}
+
+/// `JSON.SET key $ payload` and `PEXPIRE key ttl` for each item.
 async fn raw_json_set(server: &RedisServer, batch: &[SharedItem]) -> Duration {
-    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", server.port())).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let keyed: Vec<(String, String)> = batch.iter().map(|i| (redis_key(i), i.json())).collect();
-    let start = Instant::now();
-    for chunk in keyed.chunks(BATCH) {
-        let mut pipe = redis::pipe();
-        for (key, payload) in chunk {
-            pipe.cmd("JSON.SET").arg(key).arg("$").arg(payload).ignore();
-            pipe.cmd("PEXPIRE").arg(key).arg(3_600_000).ignore();
-        }
-        pipe.query_async::<()>(&mut conn).await.unwrap();
-    }
-    start.elapsed()
+    raw_pipelined(server, batch, |pipe, key, payload| {
+        pipe.cmd("JSON.SET").arg(key).arg("$").arg(payload).ignore();
+        pipe.cmd("PEXPIRE").arg(key).arg(3_600_000).ignore();
+    })
+    .await
 }
 
 fn median(mut runs: Vec<Duration>) -> Duration {

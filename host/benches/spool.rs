@@ -8,8 +8,10 @@
 //! Run: `cargo bench --bench spool`. `BENCH_ITEMS` sets how many items per row (default 20000;
 //! rows with one item per call use a tenth of it).
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+// Each bench uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+#[path = "../tests/kit/mod.rs"]
+mod kit;
 
 use analytics_host::app::Host;
 use analytics_host::config::{AnalyticsConfig, FileStoreConfig, SpoolConfig, SpoolFullPolicy};
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 /// A participant event, distinct per `n` (the tests' own builder).
 fn item(n: usize) -> Item {
-    common::event(n as u32)
+    kit::items::event(n as u32)
 }
 
 /// A host whose only sink (the file store in `dir`) does not send during the run.

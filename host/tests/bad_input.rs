@@ -3,19 +3,21 @@
 //! sent right after is stored; exact counts at the end. Configuration and plugin files
 //! through the binary: a non-zero exit with stderr naming the key, value, file or cause.
 
-mod host_process;
-mod ingest_support;
-mod plugin_common;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
-use host_process::{bin, room_started, sample, sign, sign_with, stored_rooms, HostProcess};
-use ingest_support::raw_grpc::send_raw;
-use ingest_support::KEY;
-use plugin_common::{component, sink_wat, wit_text, GOOD_BODY};
+use kit::grpc::{send_garbage, send_raw};
+use kit::metrics::sample;
+use kit::plugins::{self, component, sink_wat, wit_text, GOOD_BODY};
+use kit::process::{bin, HostProcess};
+use kit::store::stored_rooms;
+use kit::webhook::{now, room_started, sign, sign_with};
+use kit::KEY;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
 
 /// The host is alive, and the `n`th good webhook, sent now, is stored (exactly `n` so far).
@@ -48,7 +50,7 @@ async fn every_bad_ingest_input_gets_its_error_and_the_host_keeps_storing() {
 
     // Webhook signed with the wrong secret: 401.
     let body = room_started(101);
-    let t = host_process::now();
+    let t = now();
     let forged = sign_with(
         &body,
         KEY,
@@ -97,14 +99,7 @@ async fn every_bad_ingest_input_gets_its_error_and_the_host_keeps_storing() {
     still_serving(&host, next(), "gRPC garbage frame").await;
 
     // gRPC port: bytes that are not HTTP/2 at all; the connection is dropped.
-    let mut raw = tokio::net::TcpStream::connect(("127.0.0.1", host.grpc_port))
-        .await
-        .unwrap();
-    raw.write_all(b"\x00\x00\x12\x04garbage-not-http2\r\n\r\n\xde\xad\xbe\xef")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 256];
-    let _ = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut buf)).await;
+    send_garbage(SocketAddr::from(([127, 0, 0, 1], host.grpc_port))).await;
     still_serving(&host, next(), "garbage on the gRPC port").await;
 
     // Exact counts at the end.
@@ -247,11 +242,11 @@ fn bad_plugins(dir: &Path) -> Vec<(PathBuf, &'static [&'static str])> {
     vec![
         (not_wasm, &["not a WebAssembly file", "`\\0asm` header"]),
         (
-            plugin_common::write(dir, "other-world", &other),
+            plugins::write(dir, "other-world", &other),
             &["not a livekit:analytics `sink`", "`send-batch`", "hello"],
         ),
         (
-            plugin_common::write(dir, "future", &future),
+            plugins::write(dir, "future", &future),
             &["livekit:analytics@0.2.0", "livekit:analytics@0.1.0"],
         ),
     ]

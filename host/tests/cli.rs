@@ -1,12 +1,12 @@
 //! The `analytics-host` binary: `check-config`, and a real run that
 //! stores to the embedded store and flushes on SIGTERM.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_analytics-host"))
-}
+use kit::process::{bin, run_ok, HostProcess};
+use std::time::{Duration, Instant};
 
 #[test]
 fn check_config_prints_effective_settings_with_secrets_masked() {
@@ -17,18 +17,7 @@ fn check_config_prints_effective_settings_with_secrets_masked() {
         "port: 7880\nkeys:\n  devkey: supersecret\nopenvidu:\n  analytics:\n    mongo_url: mongodb://u:dbsecret@db:27017/\n    interval: 1h30m\n",
     )
     .unwrap();
-    let out = bin()
-        .arg("check-config")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = run_ok(bin().arg("check-config").arg("--config").arg(&path));
     assert!(
         !text.contains("supersecret") && !text.contains("dbsecret"),
         "{text}"
@@ -39,20 +28,10 @@ fn check_config_prints_effective_settings_with_secrets_masked() {
 
 #[test]
 fn livekit_config_variable_is_read_like_livekit_server_does() {
-    let out = bin()
-        .arg("check-config")
-        .env(
-            "LIVEKIT_CONFIG",
-            "keys:\n  k1: s1\nopenvidu:\n  analytics:\n    enabled: false\n",
-        )
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = run_ok(bin().arg("check-config").env(
+        "LIVEKIT_CONFIG",
+        "keys:\n  k1: s1\nopenvidu:\n  analytics:\n    enabled: false\n",
+    ));
     assert!(
         text.contains("LIVEKIT_CONFIG") && text.contains("k1") && text.contains("enabled: false"),
         "{text}"
@@ -62,19 +41,18 @@ fn livekit_config_variable_is_read_like_livekit_server_does() {
 
 #[test]
 fn run_on_the_embedded_store_exits_zero_on_sigterm() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let mut host = HostProcess::prepare();
+    let data = host.dir.path().join("data");
     let config = format!(
         "openvidu:\n  analytics:\n    interval: 1s\n    file:\n      dir: {}\n",
         data.display()
     );
-    let child = bin()
-        .arg("run")
-        .env("LIVEKIT_CONFIG", config)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    host.start(
+        bin()
+            .arg("run")
+            .env("LIVEKIT_CONFIG", config)
+            .env("RUST_LOG", "info"),
+    );
     let started = Instant::now();
     while !data.exists() {
         assert!(
@@ -83,10 +61,9 @@ fn run_on_the_embedded_store_exits_zero_on_sigterm() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{log}");
+    let code = host.stop();
+    let log = host.log_text();
+    assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains("sinks=[\"file\"]") && log.contains("stopped"),
         "{log}"

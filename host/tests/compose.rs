@@ -4,7 +4,12 @@
 //! their service names; the `Dockerfile` builds the binary the compose `command` runs; and
 //! the healthcheck's `/ready` probe works against the real binary.
 
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
+
 use analytics_host::config::Config;
+use kit::process::{bin, run_ok, HostProcess};
 use serde_yaml::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -139,18 +144,7 @@ fn the_hosts_config_passes_check_config_and_reaches_the_other_services() {
     assert!(a.telemetry.enabled);
     assert_eq!(a.telemetry.listen.to_string(), "0.0.0.0:7892");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
-        .arg("check-config")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = run_ok(bin().arg("check-config").arg("--config").arg(&path));
     assert!(text.contains("# sinks: mongo, redis"), "{text}");
 
     // livekit-server posts its webhooks to the host's service, port and path, signed with
@@ -202,10 +196,7 @@ fn the_dockerfile_builds_the_binary_the_compose_command_runs() {
         command[0], "run",
         "the command is a subcommand of the entrypoint"
     );
-    let help = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let help = bin().arg("--help").output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("run"));
     // Every COPY source exists in the build context.
     for line in dockerfile.lines().filter(|l| l.starts_with("COPY ")) {
@@ -271,11 +262,8 @@ fn the_compose_healthcheck_probes_ready_on_the_real_binary() {
         Some("service_healthy")
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let mut host = HostProcess::prepare();
+    let port = host.telemetry_port;
     let probe = probe.replace("7892", &port.to_string());
     let run_probe = || {
         Command::new("bash")
@@ -286,17 +274,11 @@ fn the_compose_healthcheck_probes_ready_on_the_real_binary() {
             .success()
     };
     assert!(!run_probe(), "nothing listens yet");
-    let dir = tempfile::tempdir().unwrap();
     let config = format!(
         "openvidu:\n  analytics:\n    file: {{ dir: \"{}\" }}\n    ingest:\n      webhook: {{ listen: \"127.0.0.1:0\" }}\n      grpc: {{ listen: \"127.0.0.1:0\" }}\n    telemetry: {{ listen: \"127.0.0.1:{port}\" }}\n",
-        dir.path().join("data").display()
+        host.dir.path().join("data").display()
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
-        .arg("run")
-        .env("LIVEKIT_CONFIG", config)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    host.start(bin().arg("run").env("LIVEKIT_CONFIG", config));
     let started = Instant::now();
     let healthy = loop {
         if run_probe() {
@@ -307,8 +289,7 @@ fn the_compose_healthcheck_probes_ready_on_the_real_binary() {
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
+    let code = host.stop();
     assert!(healthy, "the healthcheck never passed");
-    assert!(status.success());
+    assert_eq!(code, Some(0), "{}", host.log_text());
 }

@@ -4,17 +4,20 @@
 //! it holds exactly the summary's `expected_documents`, and so does the file store, which
 //! kept storing all along. No spool: the queues alone carry the outage.
 
-mod host_process;
-mod ingest_support;
-#[path = "support/servers.rs"]
-mod servers;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary};
 use bson::{doc, Document};
-use host_process::{sample, HostProcess};
-use ingest_support::{read_store, KEY, SECRET};
+use kit::metrics::sample_or_zero;
+use kit::process::HostProcess;
+use kit::servers::mongo::MongoServer;
+use kit::servers::process::ServerProcess;
+use kit::servers::redis::{RedisFlavor, RedisServer};
+use kit::store::read_store;
+use kit::{KEY, SECRET};
 use serde_json::Value;
-use servers::{MongoServer, RedisFlavor, RedisServer};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tokio::task::block_in_place;
@@ -38,13 +41,8 @@ fn options(host: &HostProcess, rate: f64, duration: Duration) -> SimulateOptions
     }
 }
 
-/// A sample of the last `/metrics` text, 0 when absent.
-fn metric(text: &str, series: &str) -> f64 {
-    sample(text, series).unwrap_or(0.0)
-}
-
 fn stored(text: &str, sink: &str) -> f64 {
-    metric(
+    sample_or_zero(
         text,
         &format!(r#"analytics_sink_stored_total{{sink="{sink}"}}"#),
     )
@@ -55,39 +53,12 @@ fn queued(text: &str, sink: &str) -> f64 {
     ["events", "stats", "node_rooms", "node_stats"]
         .iter()
         .map(|kind| {
-            metric(
+            sample_or_zero(
                 text,
                 &format!(r#"analytics_sink_queue_depth{{sink="{sink}",kind="{kind}"}}"#),
             )
         })
         .sum()
-}
-
-/// `/ready`: status and body.
-async fn ready(host: &HostProcess) -> (u16, Value) {
-    let response = reqwest::get(format!("{}/ready", host.telemetry()))
-        .await
-        .expect("/ready");
-    let status = response.status().as_u16();
-    let body = serde_json::from_str(&response.text().await.unwrap()).expect("/ready is JSON");
-    (status, body)
-}
-
-/// Waits until `/ready` says every sink initialized.
-async fn wait_ready(host: &HostProcess) {
-    let started = Instant::now();
-    loop {
-        let (status, body) = ready(host).await;
-        if status == 200 {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "never ready: {body}\n{}",
-            host.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The `sinks` entry of `name` in a `/ready` body.
@@ -149,7 +120,7 @@ async fn watch_outage(host: &HostProcess, sink: &str, down: Duration, outage: &m
     let until = Instant::now() + down;
     outage.always_ready = true;
     while Instant::now() < until {
-        let (status, body) = ready(host).await;
+        let (status, body) = host.ready().await;
         let status_of = sink_status(&body, sink);
         outage.seen_failing |= status_of["failing"] == true;
         outage.always_ready &= status == 200
@@ -183,13 +154,13 @@ fn failure_warnings(host: &HostProcess, sink: &str) -> Vec<Value> {
         .collect()
 }
 
-/// Checks `/metrics` at the end: nothing overflowed or rejected, the database sink retried
-/// and stored (or found as already stored) every accepted item, the file sink never failed.
-fn assert_final_metrics(text: &str, sink: &str, total: u64) {
+/// Checks `/metrics` at the end: nothing overflowed, rejected or still queued in `sink` or the
+/// file sink; `sink` retried, the file sink never did.
+fn assert_drained_after_retries(text: &str, sink: &str) {
     for s in [sink, "file"] {
         for counter in ["overflowed", "rejected"] {
             assert_eq!(
-                metric(
+                sample_or_zero(
                     text,
                     &format!(r#"analytics_sink_{counter}_total{{sink="{s}"}}"#)
                 ),
@@ -200,19 +171,25 @@ fn assert_final_metrics(text: &str, sink: &str, total: u64) {
         assert_eq!(queued(text, s), 0.0, "{s} still queues items:\n{text}");
     }
     assert!(
-        metric(
+        sample_or_zero(
             text,
             &format!(r#"analytics_sink_retried_total{{sink="{sink}"}}"#)
         ) > 0.0,
         "{sink} never retried:\n{text}"
     );
     assert_eq!(
-        metric(text, r#"analytics_sink_retried_total{sink="file"}"#),
+        sample_or_zero(text, r#"analytics_sink_retried_total{sink="file"}"#),
         0.0,
         "{text}"
     );
+}
+
+/// Checks `/metrics` at the end: [`assert_drained_after_retries`], and the database sink
+/// stored (or found as already stored) every accepted item, as did the file sink.
+fn assert_final_metrics(text: &str, sink: &str, total: u64) {
+    assert_drained_after_retries(text, sink);
     let settled = stored(text, sink)
-        + metric(
+        + sample_or_zero(
             text,
             &format!(r#"analytics_sink_duplicates_total{{sink="{sink}"}}"#),
         );
@@ -247,7 +224,7 @@ fn report(
     text: &str,
     test_started: Instant,
 ) {
-    let series = |name: &str| metric(text, &format!("{name}{{sink=\"{sink}\"}}"));
+    let series = |name: &str| sample_or_zero(text, &format!("{name}{{sink=\"{sink}\"}}"));
     eprintln!(
         "{sink} under load: {} items accepted ({:.0}/s) in {:.1?}; {sink} down {:.1?}; \
          backlog at restart {}; drained {:.1?} after the restart; all stored {:.1?} after it; \
@@ -286,7 +263,7 @@ struct Timing {
 async fn load_through_outage(
     host: &HostProcess,
     sink: &str,
-    server: &mut servers::ServerProcess,
+    server: &mut ServerProcess,
     rate: f64,
     run: Duration,
     kill_at: Duration,
@@ -355,8 +332,7 @@ async fn mongodb_killed_for_30_seconds_under_load_loses_nothing() {
     // Give up on an unreachable server after 1 s (default 5 s) so rounds fail fast.
     let url = format!("{}&serverSelectionTimeoutMS=1000", mongo.url());
     let mut host = HostProcess::spawn(&format!("    mongo_url: \"{url}\"\n{QUEUE}"));
-    host.wait_healthy().await;
-    wait_ready(&host).await;
+    host.wait_ready().await;
     let client = mongodb::Client::with_uri_str(&url).await.unwrap();
     let db = client.database("openvidu");
 
@@ -450,8 +426,7 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
         &format!("redis: {{ address: \"127.0.0.1:{}\" }}", redis.port()),
         &format!("    redis: {{ enabled: true, mode: plain }}\n{QUEUE}"),
     );
-    host.wait_healthy().await;
-    wait_ready(&host).await;
+    host.wait_ready().await;
 
     let (summary, outage, timing) =
         load_through_outage(&host, "redis", &mut redis, RATE, RUN, KILL_AT, DOWN, 60).await;
@@ -494,27 +469,7 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
 
     // /metrics: like MongoDB, except that the Redis sink stores only events and stats, and
     // a SET that is sent again overwrites (it is counted as stored, never as a duplicate).
-    for s in ["redis", "file"] {
-        for counter in ["overflowed", "rejected"] {
-            assert_eq!(
-                metric(
-                    &text,
-                    &format!(r#"analytics_sink_{counter}_total{{sink="{s}"}}"#)
-                ),
-                0.0,
-                "{s} {counter}:\n{text}"
-            );
-        }
-        assert_eq!(queued(&text, s), 0.0, "{s} still queues items:\n{text}");
-    }
-    assert!(
-        metric(&text, r#"analytics_sink_retried_total{sink="redis"}"#) > 0.0,
-        "{text}"
-    );
-    assert_eq!(
-        metric(&text, r#"analytics_sink_retried_total{sink="file"}"#),
-        0.0
-    );
+    assert_drained_after_retries(&text, "redis");
     assert!(stored(&text, "redis") >= redis_total as f64, "{text}");
     assert_eq!(stored(&text, "file"), total as f64, "{text}");
 

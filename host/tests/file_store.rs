@@ -1,37 +1,22 @@
 //! The embedded JSON Lines store and the host around it: fan-out, chunking, rotation,
 //! shutdown flush.
 
-mod common;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::app::Host;
 use analytics_host::config::{AnalyticsConfig, FileStoreConfig};
 use analytics_host::model::ItemKind;
 use analytics_host::sinks::file::FileSink;
 use analytics_host::sinks::Sink;
-use common::{event, settings, stat, wait_until};
+use kit::items::{event, settings, stat};
+use kit::store::read_store;
+use kit::wait_until;
 use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-
-fn read_lines(dir: &Path, prefix: &str) -> Vec<Value> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
-        .collect()
-}
 
 fn store(dir: &Path, max_file_bytes: u64) -> FileSink {
     FileSink::new(&FileStoreConfig {
@@ -57,14 +42,14 @@ async fn writes_the_contract_json_per_kind_and_rotates_by_size() {
             Default::default()
         );
     }
-    let events = read_lines(dir.path(), "events-");
+    let events = read_store(dir.path(), "events");
     assert_eq!(events.len(), 40);
     let first = &events[0];
     let expected: Value = serde_json::from_str(&batch[0].json()).unwrap();
     assert_eq!(first, &expected);
     assert_eq!(first["_id"], Value::String(batch[0].id.clone()));
     assert!(first["openvidu_expire_at"].as_str().unwrap().ends_with('Z'));
-    assert_eq!(read_lines(dir.path(), "stats-").len(), 5);
+    assert_eq!(read_store(dir.path(), "stats").len(), 5);
     let event_files = std::fs::read_dir(dir.path())
         .unwrap()
         .filter(|e| {
@@ -97,12 +82,12 @@ async fn an_unwritable_directory_keeps_items_queued_until_it_is_fixed() {
     assert_eq!(host.counters["file"].snapshot().stored, 0);
     assert_eq!(host.pipeline.queued(), 10);
     std::fs::remove_file(&blocked).unwrap();
-    wait_until(Duration::from_secs(10), || async {
+    wait_until("10 items stored", Duration::from_secs(10), || async {
         host.counters["file"].snapshot().stored == 10
     })
     .await;
     host.shutdown().await;
-    assert_eq!(read_lines(&blocked, "events-").len(), 10);
+    assert_eq!(read_store(&blocked, "events").len(), 10);
 }
 
 #[tokio::test]
@@ -148,13 +133,13 @@ async fn every_sink_gets_every_item_in_chunks_and_shutdown_flushes() {
         "closed after shutdown"
     );
     for dir in [a.path(), b.path()] {
-        let events = read_lines(dir, "events-");
+        let events = read_store(dir, "events");
         assert_eq!(events.len(), 50);
         let ids: std::collections::BTreeSet<_> = events
             .iter()
             .map(|e| e["_id"].as_str().unwrap().to_string())
             .collect();
         assert_eq!(ids.len(), 50, "each once");
-        assert_eq!(read_lines(dir, "stats-").len(), 20);
+        assert_eq!(read_store(dir, "stats").len(), 20);
     }
 }

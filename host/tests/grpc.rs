@@ -1,48 +1,24 @@
 //! The gRPC door with a real tonic client over a real loopback socket.
 
-mod ingest_support;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
 use futures::stream;
-use ingest_support::raw_grpc::send_raw;
-use ingest_support::{TestHost, NODE};
+use kit::grpc::{events, send_garbage, send_raw};
+use kit::host::TestHost;
+use kit::items::ts;
+use kit::NODE;
 use livekit_protocol::{
-    AnalyticsEvent, AnalyticsEventType, AnalyticsEvents, AnalyticsNodeRooms, AnalyticsRoom,
-    AnalyticsStat, AnalyticsStats, AnalyticsStream, Room, StreamType,
+    AnalyticsEvents, AnalyticsNodeRooms, AnalyticsRoom, AnalyticsStat, AnalyticsStats,
+    AnalyticsStream, StreamType,
 };
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::transport::Channel;
 use tonic::{Code, Request};
-
-fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
-    Some(pbjson_types::Timestamp { seconds, nanos })
-}
-
-fn events(stream_no: usize, message_no: usize, n: usize) -> AnalyticsEvents {
-    AnalyticsEvents {
-        events: (0..n)
-            .map(|i| AnalyticsEvent {
-                r#type: AnalyticsEventType::TrackPublished as i32,
-                timestamp: ts(
-                    1_764_280_000,
-                    (stream_no * 1_000_000 + message_no * 1000 + i + 1) as i32,
-                ),
-                room_id: format!("RM_{stream_no}"),
-                room: Some(Room {
-                    sid: format!("RM_{stream_no}"),
-                    name: "demo".into(),
-                    ..Default::default()
-                }),
-                participant_id: "PA_1".into(),
-                track_id: format!("TR_{i}"),
-                ..Default::default()
-            })
-            .collect(),
-    }
-}
 
 fn stats(message_no: usize, n: usize) -> AnalyticsStats {
     AnalyticsStats {
@@ -169,14 +145,7 @@ async fn garbage_gets_an_error_status_and_other_streams_are_unaffected() {
     assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
 
     // Raw garbage on a fresh TCP connection instead of an HTTP/2 preface.
-    let mut raw = tokio::net::TcpStream::connect(host.doors.grpc_addr.unwrap())
-        .await
-        .unwrap();
-    raw.write_all(b"\x00\x00\x12\x04garbage-not-http2\r\n\r\n\xde\xad\xbe\xef")
-        .await
-        .unwrap();
-    let mut buf = [0u8; 256];
-    let _ = tokio::time::timeout(Duration::from_secs(5), raw.read(&mut buf)).await;
+    send_garbage(host.doors.grpc_addr.unwrap()).await;
 
     // The healthy stream goes on and completes.
     tx.send(events(9, 1, 10)).await.unwrap();

@@ -4,6 +4,10 @@
 //! printed and the test passes as skipped, unless `LKA_REQUIRE_LIVEKIT=1` (as
 //! `scripts/test.sh` sets it); any other failure fails the test.
 
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
+
 use std::process::Command;
 
 #[test]
@@ -11,7 +15,7 @@ fn livekit_server_webhooks_end_to_end() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/livekit-e2e.sh");
     let status = Command::new("bash")
         .arg(script)
-        .env("LKA_HOST_BIN", env!("CARGO_BIN_EXE_analytics-host"))
+        .env("LKA_HOST_BIN", kit::process::BIN)
         .env("LKA_E2E_NODE_STATS", "1")
         .status()
         .expect("running scripts/livekit-e2e.sh");

@@ -1,18 +1,19 @@
 //! The MongoDB sink against a real MongoDB wire-protocol server (SecantusDB, started by the
 //! test support module): indexes, document shape, duplicates, restarts, TTL.
 
-mod common;
-#[path = "support/servers.rs"]
-mod servers;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::app::Host;
 use analytics_host::model::{ItemKind, EXPIRE_FIELD};
 use analytics_host::sinks::mongo::{indexed_fields, to_bson, MongoSink};
 use analytics_host::sinks::Sink;
 use bson::{doc, Bson, Document};
-use common::{event, full_event, settings, stat, wait_until};
 use futures::TryStreamExt;
-use servers::MongoServer;
+use kit::items::{event, full_event, settings, stat};
+use kit::servers::mongo::MongoServer;
+use kit::wait_until;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -174,7 +175,7 @@ async fn a_database_down_at_start_and_mid_run_loses_nothing() {
     assert_eq!(host.counters["mongo"].snapshot().stored, 0);
     server.restart();
     let reader = sink(&server, "openvidu").await;
-    wait_until(Duration::from_secs(60), || async {
+    wait_until("300 events stored", Duration::from_secs(60), || async {
         count(&reader, ItemKind::Event).await == 300
     })
     .await;
@@ -194,9 +195,14 @@ async fn a_database_down_at_start_and_mid_run_loses_nothing() {
         "nothing more is stored while the database is down: {counts:?}"
     );
     server.restart();
-    wait_until(Duration::from_secs(60), || async {
-        count(&reader, ItemKind::Event).await == 600 && count(&reader, ItemKind::Stat).await == 200
-    })
+    wait_until(
+        "600 events and 200 stats stored",
+        Duration::from_secs(60),
+        || async {
+            count(&reader, ItemKind::Event).await == 600
+                && count(&reader, ItemKind::Stat).await == 200
+        },
+    )
     .await;
     let counts = host.counters["mongo"].snapshot();
     assert_eq!(counts.stored + counts.duplicates, 800, "{counts:?}");
@@ -231,9 +237,11 @@ async fn expired_documents_are_removed_by_the_ttl_index() {
     assert_eq!(report, Default::default());
     assert_eq!(count(&sink, ItemKind::Event).await, 2);
     // MongoDB's TTL monitor runs every 60 s; allow two passes.
-    wait_until(Duration::from_secs(150), || async {
-        count(&sink, ItemKind::Event).await == 1
-    })
+    wait_until(
+        "the expired event removed",
+        Duration::from_secs(150),
+        || async { count(&sink, ItemKind::Event).await == 1 },
+    )
     .await;
     let left = sink
         .database()

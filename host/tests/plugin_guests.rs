@@ -2,40 +2,36 @@
 //! `plugins/dist/`) end to end through the running host: items in, each plugin's effect
 //! checked. A missing component is skipped with a note, unless `LKA_REQUIRE_PLUGINS=1`.
 
-mod plugin_common;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::app::Host;
-use analytics_host::config::{AnalyticsConfig, FileStoreConfig, PluginConfig};
+use analytics_host::config::PluginConfig;
 use analytics_host::plugin::bindings::livekit::analytics::log::Level;
 use analytics_host::plugin::config::{DirGrant, PluginSettings};
 use analytics_host::plugin::{PluginEngine, PluginLog};
-use analytics_host::sinks::file::FileSink;
 use analytics_host::sinks::plugin::PluginSink;
 use analytics_host::sinks::Sink;
-use plugin_common::*;
-use std::path::{Path, PathBuf};
+use kit::items::{events, stats};
+use kit::plugins::{beside_file_store, file_store_settings, http_server, plugin_config};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// The example plugin `name`; a missing one is skipped (`None`), with a note, unless
+/// `LKA_REQUIRE_PLUGINS=1`.
 fn dist(name: &str) -> Option<PathBuf> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/dist")
-        .join(format!("{name}.wasm"));
-    if path.is_file() {
-        return Some(path);
+    let path = kit::plugins::dist(name);
+    if path.is_none() {
+        let missing = format!("plugins/dist/{name}.wasm is missing");
+        if std::env::var("LKA_REQUIRE_PLUGINS").as_deref() == Ok("1") {
+            panic!("{missing}: run scripts/build-plugins.sh");
+        }
+        eprintln!("SKIPPED: {missing} (run scripts/build-plugins.sh)");
     }
-    if std::env::var("LKA_REQUIRE_PLUGINS").as_deref() == Ok("1") {
-        panic!(
-            "{} is missing: run scripts/build-plugins.sh",
-            path.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: {} is missing (run scripts/build-plugins.sh)",
-        path.display()
-    );
-    None
+    path
 }
 
 fn engine() -> PluginEngine {
@@ -56,19 +52,9 @@ fn config(name: &str, path: PathBuf, settings: &[(&str, &str)]) -> PluginConfig 
 
 /// Runs the plugin beside the file sink, accepts `items`, waits until both stored them all.
 async fn run(plugin: PluginSink, items: Vec<analytics_host::model::Item>) -> Host {
-    let data = tempfile::tempdir().unwrap().keep();
-    let settings = AnalyticsConfig {
-        interval: Duration::from_millis(50),
-        file: FileStoreConfig {
-            enabled: Some(true),
-            dir: data,
-            ..FileStoreConfig::default()
-        },
-        ..AnalyticsConfig::default()
-    };
     let name = plugin.name().to_string();
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(plugin), Box::new(FileSink::new(&settings.file))];
-    let host = Host::start(sinks, &settings);
+    let settings = file_store_settings(tempfile::tempdir().unwrap().keep());
+    let host = beside_file_store(plugin, &settings);
     let n = items.len() as u64;
     host.pipeline.accept(items).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);

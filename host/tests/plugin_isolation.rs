@@ -2,15 +2,21 @@
 //! (trap, infinite loop, memory hog, wrong world, wrong version, ungranted import). Each
 //! proves the host stays up and a second sink (the file store) keeps storing.
 
-mod plugin_common;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::app::Host;
-use analytics_host::config::{AnalyticsConfig, FileStoreConfig};
 use analytics_host::plugin::PluginEngine;
-use analytics_host::sinks::file::FileSink;
 use analytics_host::sinks::plugin::PluginSink;
 use analytics_host::sinks::Sink;
-use plugin_common::*;
+use kit::items::{events, stats};
+use kit::plugins::{
+    beside_file_store, component, file_store_settings, good_sink, plugin_config, sink_wat,
+    wit_text, write, GOOD_BODY,
+};
+use kit::store::read_store;
+use kit::wait_until;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,17 +48,7 @@ fn shared(items: Vec<analytics_host::model::Item>) -> Vec<Arc<analytics_host::mo
 /// stored them all (or fails after 10 s).
 async fn host_keeps_storing(plugin: PluginSink) -> Host {
     let data = tempfile::tempdir().unwrap().keep();
-    let settings = AnalyticsConfig {
-        interval: Duration::from_millis(50),
-        file: FileStoreConfig {
-            enabled: Some(true),
-            dir: data.clone(),
-            ..FileStoreConfig::default()
-        },
-        ..AnalyticsConfig::default()
-    };
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(plugin), Box::new(FileSink::new(&settings.file))];
-    let host = Host::start(sinks, &settings);
+    let host = beside_file_store(plugin, &file_store_settings(data.clone()));
     let mut items = events(10);
     items.extend(stats(10, 4.0));
     assert_eq!(host.pipeline.accept(items).unwrap(), 20);
@@ -69,24 +65,9 @@ async fn host_keeps_storing(plugin: PluginSink) -> Host {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The files really hold the items.
-    let mut lines = 0;
-    for entry in std::fs::read_dir(&data).unwrap() {
-        lines += std::fs::read_to_string(entry.unwrap().path())
-            .unwrap()
-            .lines()
-            .count();
-    }
-    assert_eq!(lines, 20);
+    let stored = read_store(&data, "events").len() + read_store(&data, "stats").len();
+    assert_eq!(stored, 20);
     host
-}
-
-/// Waits up to 10 s for `cond`.
-async fn wait_until(what: &str, cond: impl Fn() -> bool) {
-    let deadline = Instant::now() + 10 * SECOND;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -173,7 +154,7 @@ async fn trap_rebuilds_instance_and_requeues() {
     let sink = load(&engine, "trap", &bytes, SECOND, 16 * MIB).unwrap();
     let host = host_keeps_storing(sink).await;
     let counters = host.counters["trap"].clone();
-    wait_until("the plugin's items to be retried", || {
+    wait_until("the plugin's items to be retried", 10 * SECOND, || async {
         counters.retried.load(Ordering::Relaxed) >= 20
     })
     .await;
@@ -243,7 +224,10 @@ async fn infinite_loop_in_running_host() {
     .unwrap();
     let stats = sink.stats();
     let host = host_keeps_storing(sink).await;
-    wait_until("a timeout", || stats.timeouts.load(Ordering::Relaxed) >= 1).await;
+    wait_until("a timeout", 10 * SECOND, || async {
+        stats.timeouts.load(Ordering::Relaxed) >= 1
+    })
+    .await;
     assert_eq!(host.counters["spin"].snapshot().stored, 0);
     host.shutdown().await;
 }

@@ -1,20 +1,23 @@
 //! The Redis sink against real redis-server processes: Debian's plain Redis, and a newer
 //! Redis with RedisJSON and RediSearch loaded (installed by `scripts/install-test-deps.sh`).
 
-#[path = "support/servers.rs"]
-mod servers;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::app::Host;
 use analytics_host::config::{AnalyticsConfig, LiveKitRedisConfig, RedisMode, RedisSinkConfig};
 use analytics_host::model::{Item, SharedItem};
 use analytics_host::sinks::redis::{redis_key, RedisSink, EVENTS_INDEX, STATS_INDEX};
 use analytics_host::sinks::{Sink, SinkError};
+use kit::items::ts;
+use kit::servers::redis::{RedisFlavor, RedisServer, Resp};
+use kit::wait_until;
 use livekit_protocol::{
     AnalyticsEvent, AnalyticsEventType, AnalyticsStat, ParticipantInfo, Room, StreamType,
 };
-use servers::{RedisFlavor, RedisServer, Resp};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 const EXPIRATION: Duration = Duration::from_secs(3600);
 
@@ -32,10 +35,6 @@ fn sink(server: &RedisServer, mode: RedisMode) -> RedisSink {
         mode,
     };
     RedisSink::new(&connection(server.port(), server.password()), &settings).unwrap()
-}
-
-fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
-    Some(pbjson_types::Timestamp { seconds, nanos })
 }
 
 fn room_created(room: &str, seconds: i64) -> SharedItem {
@@ -350,14 +349,6 @@ async fn a_redis_that_is_down_is_unavailable_and_items_are_retried() {
     assert_eq!(dbsize(&server), 2);
 }
 
-async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_stopped_mid_run_and_restarted_loses_nothing() {
     let mut server = RedisServer::start(RedisFlavor::Plain);
@@ -406,25 +397,27 @@ async fn redis_stopped_mid_run_and_restarted_loses_nothing() {
     let expected: Vec<String> = first.iter().chain(&second).map(redis_key).collect();
 
     host.pipeline.accept(first).unwrap();
-    wait_until("the first items stored", Duration::from_secs(20), || {
-        dbsize(&server) == 200
-    })
+    wait_until(
+        "the first items stored",
+        Duration::from_secs(20),
+        || async { dbsize(&server) == 200 },
+    )
     .await;
 
     server.stop();
     host.pipeline.accept(second).unwrap();
-    wait_until("a failed attempt", Duration::from_secs(20), || {
+    wait_until("a failed attempt", Duration::from_secs(20), || async {
         counters.snapshot().failed_batches > 0
     })
     .await;
     // Between attempts, every item not stored is back in the queue.
-    wait_until("the items re-queued", Duration::from_secs(10), || {
+    wait_until("the items re-queued", Duration::from_secs(10), || async {
         host.pipeline.queued() == 300
     })
     .await;
 
     server.restart();
-    wait_until("every item stored", Duration::from_secs(30), || {
+    wait_until("every item stored", Duration::from_secs(30), || async {
         host.pipeline.queued() == 0 && dbsize(&server) == 500
     })
     .await;

@@ -1,11 +1,13 @@
-//! Tests of the test servers themselves (`support/servers.rs`): each must really run,
+//! Tests of the test servers themselves (`kit/servers/`): each must really run,
 //! answer, keep its data across a restart, and go away when dropped.
 
-#[path = "support/servers.rs"]
-mod servers;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
+use kit::servers::mongo::{mongo_ping, MongoServer};
+use kit::servers::redis::{redis_call, RedisFlavor, RedisServer, Resp};
 use mongodb::bson::{doc, Document};
-use servers::{mongo_ping, redis_call, MongoServer, RedisFlavor, RedisServer, Resp};
 
 fn process_alive(pid: u32) -> bool {
     // A reaped child is gone from the process table: kill(pid, 0) fails.

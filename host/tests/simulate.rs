@@ -2,14 +2,19 @@
 //! the real binary against a real `analytics-host run`; stored documents must equal the
 //! summary's `expected_documents` exactly.
 
-mod ingest_support;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary};
-use ingest_support::{read_store, TestHost, KEY, SECRET};
+use kit::host::TestHost;
+use kit::ports::free_port;
+use kit::process::{bin, run_ok, HostProcess};
+use kit::store::{count, read_store};
+use kit::{KEY, SECRET};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const COLLECTIONS: [&str; 3] = ["events", "stats", "node_rooms"];
@@ -20,8 +25,7 @@ async fn assert_stored_exactly(dir: &Path, summary: &Summary) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let done = COLLECTIONS.iter().all(|c| {
-            read_store(dir, c).len() as u64
-                >= summary.expected_documents.get(*c).copied().unwrap_or(0)
+            count(dir, c) as u64 >= summary.expected_documents.get(*c).copied().unwrap_or(0)
         });
         if done || Instant::now() > deadline {
             break;
@@ -157,27 +161,6 @@ async fn no_key_and_unreachable_urls_are_clear_errors() {
     assert!(format!("{err:#}").contains(&url), "{err:#}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_analytics-host"))
-}
-
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn wait_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -191,10 +174,10 @@ async fn wait_listening(port: u16) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_simulates_against_a_host_started_with_the_same_config() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let (webhook_port, grpc_port) = (free_port(), free_port());
-    let config = dir.path().join("livekit.yaml");
+    let mut host = HostProcess::prepare();
+    let data = host.dir.path().join("data");
+    let (webhook_port, grpc_port) = (host.webhook_port, host.grpc_port);
+    let config = host.dir.path().join("livekit.yaml");
     std::fs::write(
         &config,
         format!(
@@ -203,39 +186,24 @@ async fn the_binary_simulates_against_a_host_started_with_the_same_config() {
         ),
     )
     .unwrap();
-    let host = Running(
-        bin()
-            .arg("--config")
-            .arg(&config)
-            .arg("run")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    host.start(bin().arg("--config").arg(&config).arg("run"));
     wait_listening(webhook_port).await;
     wait_listening(grpc_port).await;
-    let json = dir.path().join("out.json");
-    let out = tokio::task::spawn_blocking({
+    let json = host.dir.path().join("out.json");
+    let stdout = tokio::task::spawn_blocking({
         let (config, json) = (config.clone(), json.clone());
         move || {
-            bin()
-                .arg("--config")
-                .arg(&config)
-                .args(["simulate", "--items", "2000", "--quiet", "--summary-json"])
-                .arg(&json)
-                .output()
-                .unwrap()
+            run_ok(
+                bin()
+                    .arg("--config")
+                    .arg(&config)
+                    .args(["simulate", "--items", "2000", "--quiet", "--summary-json"])
+                    .arg(&json),
+            )
         }
     })
     .await
     .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert!(stdout.contains("expected documents"), "{stdout}");
     let summary: Summary = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(summary.sent(), 2000);

@@ -6,7 +6,9 @@
 //! items one call at a time and prints `ACKED n` after each `accept` returned (mode
 //! `concurrent`: from 64 tasks at once, so their appends share group commits).
 
-mod common;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::app::Host;
 use analytics_host::config::{AnalyticsConfig, FileStoreConfig, SpoolConfig, SpoolFullPolicy};
@@ -16,7 +18,10 @@ use analytics_host::sinks::file::FileSink;
 use analytics_host::sinks::{BatchReport, Sink, SinkError};
 use analytics_host::spool::{encode, SpoolCounters};
 use async_trait::async_trait;
-use common::{event, settings, wait_until};
+use kit::items::{event, settings};
+use kit::process::{bin, run_ok, HostProcess};
+use kit::store::stored_ids;
+use kit::wait_until;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -62,11 +67,15 @@ impl Sink for Named {
 /// worker initializes its sink, then sends the backlog it finds): after it, a worker with a
 /// long interval sends nothing until `flush_soon` or shutdown.
 async fn past_first_round(host: &Host) {
-    wait_until(Duration::from_secs(30), || async {
-        host.counters
-            .values()
-            .all(|c| c.initialized.load(std::sync::atomic::Ordering::Relaxed))
-    })
+    wait_until(
+        "every sink initialized",
+        Duration::from_secs(30),
+        || async {
+            host.counters
+                .values()
+                .all(|c| c.initialized.load(std::sync::atomic::Ordering::Relaxed))
+        },
+    )
     .await;
     // The backlog is read right after `initialized` is set, without yielding.
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -84,23 +93,6 @@ fn small_spool_host(spool_dir: &Path, store: &Path, max_bytes: u64) -> Host {
         ..spool_config(spool_dir)
     };
     Host::start_with_spool(vec![Box::new(file_sink(store))], &config, &spool_cfg).unwrap()
-}
-
-/// `_id` → how many times it is stored in the JSON Lines files under `dir`.
-fn stored_ids(dir: &Path) -> BTreeMap<String, usize> {
-    let mut ids = BTreeMap::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return ids;
-    };
-    for entry in entries {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        for line in text.lines() {
-            let doc: serde_json::Value = serde_json::from_str(line).unwrap();
-            *ids.entry(doc["_id"].as_str().unwrap().to_string())
-                .or_default() += 1;
-        }
-    }
-    ids
 }
 
 fn merge(a: BTreeMap<String, usize>, b: BTreeMap<String, usize>) -> BTreeMap<String, usize> {
@@ -121,7 +113,7 @@ async fn drain(spool_dir: &Path, store: &Path) -> u64 {
     .unwrap();
     let spool = host.spool().unwrap().clone();
     let recovered = SpoolCounters::get(&spool.counters.recovered);
-    wait_until(Duration::from_secs(20), || async {
+    wait_until("an empty spool", Duration::from_secs(20), || async {
         spool.size().records == 0
     })
     .await;
@@ -252,13 +244,13 @@ async fn kill_9_then_recover(mode: &str, at_least: usize, in_flight: usize) {
     assert!(!status.success(), "killed: {status:?}");
     assert!(acked.len() >= at_least);
     assert!(
-        stored_ids(first_store.path()).is_empty(),
+        stored_ids(first_store.path(), "events").is_empty(),
         "nothing was sent before the kill"
     );
 
     let store = tempfile::tempdir().unwrap();
     let recovered = drain(spool_dir.path(), store.path()).await;
-    let stored = stored_ids(store.path());
+    let stored = stored_ids(store.path(), "events");
     for n in &acked {
         let id = event(*n).id;
         assert_eq!(stored.get(&id), Some(&1), "acked event {n} stored once");
@@ -336,7 +328,7 @@ async fn concurrent_one_item_accepts_share_commits() {
     eprintln!("{total} concurrent one-item accepts: {durable} durable commits");
     drop(spool);
     host.shutdown().await;
-    let stored = stored_ids(store.path());
+    let stored = stored_ids(store.path(), "events");
     assert_eq!(stored.len() as u64, total);
     assert!(stored.values().all(|&n| n == 1));
     // Stored by the final flush and settled: a restart finds nothing pending.
@@ -379,7 +371,7 @@ async fn a_request_that_overflows_is_refused_alone_among_concurrent_ones() {
         );
         // Let the sink store them, so the next round starts empty.
         host.pipeline.flush_soon();
-        wait_until(Duration::from_secs(10), || async {
+        wait_until("an empty spool", Duration::from_secs(10), || async {
             spool.size().records == 0
         })
         .await;
@@ -390,7 +382,7 @@ async fn a_request_that_overflows_is_refused_alone_among_concurrent_ones() {
     );
     drop(spool);
     host.shutdown().await;
-    assert_eq!(stored_ids(store.path()).len(), 40);
+    assert_eq!(stored_ids(store.path(), "events").len(), 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,7 +413,10 @@ async fn sigterm_under_load_flushes_or_keeps_everything_accepted() {
         recovered as usize >= left,
         "what was not flushed was kept in the spool"
     );
-    let stored = merge(stored_ids(first_store.path()), stored_ids(store.path()));
+    let stored = merge(
+        stored_ids(first_store.path(), "events"),
+        stored_ids(store.path(), "events"),
+    );
     for n in &acked {
         assert_eq!(
             stored.get(&event(*n).id),
@@ -472,7 +467,7 @@ async fn shutdown_with_a_failing_sink_keeps_items_for_the_next_start() {
 
     std::fs::remove_file(&blocked).unwrap();
     assert_eq!(drain(spool_dir.path(), &blocked).await, 20);
-    let stored = stored_ids(&blocked);
+    let stored = stored_ids(&blocked, "events");
     assert_eq!(stored.len(), 20);
     assert!(stored.values().all(|&n| n == 1));
     // Nothing left: a third start finds the spool empty.
@@ -498,9 +493,11 @@ async fn a_record_stays_until_every_sink_has_it() {
     };
     let host = Host::start_with_spool(sinks(), &config, &spool_config(spool_dir.path())).unwrap();
     host.pipeline.accept((0..10).map(event).collect()).unwrap();
-    wait_until(Duration::from_secs(10), || async {
-        host.counters["good"].snapshot().stored == 10
-    })
+    wait_until(
+        "10 items stored by `good`",
+        Duration::from_secs(10),
+        || async { host.counters["good"].snapshot().stored == 10 },
+    )
     .await;
     let spool = host.spool().unwrap().clone();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -514,7 +511,7 @@ async fn a_record_stays_until_every_sink_has_it() {
     std::fs::remove_file(&blocked).unwrap();
     let host = Host::start_with_spool(sinks(), &config, &spool_config(spool_dir.path())).unwrap();
     let spool = host.spool().unwrap().clone();
-    wait_until(Duration::from_secs(10), || async {
+    wait_until("an empty spool", Duration::from_secs(10), || async {
         spool.size().records == 0
     })
     .await;
@@ -523,7 +520,7 @@ async fn a_record_stays_until_every_sink_has_it() {
     drop(spool);
     host.shutdown().await;
     for dir in [good.path(), blocked.as_path()] {
-        let stored = stored_ids(dir);
+        let stored = stored_ids(dir, "events");
         assert_eq!(stored.len(), 10, "{dir:?}");
         assert!(stored.values().all(|&n| n == 1), "{dir:?}");
     }
@@ -556,49 +553,42 @@ async fn a_full_spool_rejects_and_counts() {
     );
     // Once stored, the room is back.
     host.pipeline.flush_soon();
-    wait_until(Duration::from_secs(10), || async {
+    wait_until("an empty spool", Duration::from_secs(10), || async {
         spool.size().records == 0
     })
     .await;
     assert_eq!(host.pipeline.accept(vec![event(3)]), Ok(1));
     drop(spool);
     host.shutdown().await;
-    assert_eq!(stored_ids(store.path()).len(), 4);
+    assert_eq!(stored_ids(store.path(), "events").len(), 4);
 }
 
 #[test]
 fn the_binary_opens_the_spool_from_its_config_and_stops_on_sigterm() {
-    let spool_dir = tempfile::tempdir().unwrap();
-    let store = tempfile::tempdir().unwrap();
+    let mut host = HostProcess::prepare();
+    let (store, spool_dir) = (host.dir.path().join("store"), host.dir.path().join("spool"));
+    for dir in [&store, &spool_dir] {
+        std::fs::create_dir(dir).unwrap();
+    }
     let yaml = format!(
         "openvidu:\n  analytics:\n    file: {{dir: '{}'}}\n    spool: {{dir: '{}', max_bytes: 1000000, full: drop_oldest}}\n",
-        store.path().display(),
-        spool_dir.path().display()
+        store.display(),
+        spool_dir.display()
     );
-    let check = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
-        .arg("check-config")
-        .env("LIVEKIT_CONFIG", &yaml)
-        .output()
-        .unwrap();
-    assert!(check.status.success());
-    let text = String::from_utf8(check.stdout).unwrap();
+    let text = run_ok(bin().arg("check-config").env("LIVEKIT_CONFIG", &yaml));
     assert!(
         text.contains("spool:") && text.contains("drop_oldest"),
         "{text}"
     );
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
-        .env("LIVEKIT_CONFIG", &yaml)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let file = spool_dir.path().join(analytics_host::spool::FILE_NAME);
+    // No subcommand: `run` is the default.
+    host.start(bin().env("LIVEKIT_CONFIG", &yaml));
+    let file = spool_dir.join(analytics_host::spool::FILE_NAME);
     let started = std::time::Instant::now();
     while !file.exists() && started.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(file.exists(), "the spool file is created at start");
     std::thread::sleep(Duration::from_millis(200));
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    assert!(child.wait().unwrap().success());
+    assert_eq!(host.stop(), Some(0), "{}", host.log_text());
 }

@@ -2,18 +2,20 @@
 //! a signed webhook, `/ready` while a sink cannot initialize and once it can, `/health`, and
 //! the binary serving all three with JSON logs.
 
-mod host_process;
-mod ingest_support;
-mod plugin_common;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
 use analytics_host::app::Host;
 use analytics_host::config::{Config, ConfigSource};
 use analytics_host::ingest::IngestCounters;
 use analytics_host::telemetry::{Observed, TelemetryServer};
-use host_process::{free_port, sample, sign};
-use ingest_support::TestHost;
+use kit::host::TestHost;
+use kit::items::events;
+use kit::metrics::{get, sample, wait_for_sample};
+use kit::process::{bin, HostProcess};
+use kit::webhook::post_signed;
 use serde_json::{json, Value};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,28 +50,6 @@ async fn serve(observed: Observed) -> (TelemetryServer, String) {
     (server, base)
 }
 
-async fn get(url: &str) -> (u16, String) {
-    let response = reqwest::get(url).await.expect("request");
-    let status = response.status().as_u16();
-    (status, response.text().await.expect("body"))
-}
-
-async fn wait_for_sample(base: &str, series: &str, want: f64) -> String {
-    let started = Instant::now();
-    loop {
-        let (status, text) = get(&format!("{base}/metrics")).await;
-        assert_eq!(status, 200);
-        if sample(&text, series) == Some(want) {
-            return text;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{series} never reached {want}:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn metrics_count_a_signed_webhook_exactly() {
     let host = TestHost::start().await;
@@ -83,18 +63,15 @@ async fn metrics_count_a_signed_webhook_exactly() {
         "room": { "sid": "RM_abc", "name": "demo" },
     }))
     .unwrap();
-    let status = reqwest::Client::new()
-        .post(host.webhook_url())
-        .header("content-type", "application/webhook+json")
-        .header("authorization", sign(&body))
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-        .status();
-    assert_eq!(status, 200);
+    assert_eq!(post_signed(&host.webhook_url(), body).await, 200);
 
-    let text = wait_for_sample(&base, r#"analytics_sink_stored_total{sink="file"}"#, 1.0).await;
+    let text = wait_for_sample(
+        &base,
+        r#"analytics_sink_stored_total{sink="file"}"#,
+        1.0,
+        String::new,
+    )
+    .await;
     let exact = [
         (
             r#"analytics_items_received_total{door="webhook",kind="events"}"#,
@@ -156,23 +133,7 @@ async fn metrics_count_a_signed_webhook_exactly() {
 #[tokio::test]
 async fn ready_is_503_while_a_sink_cannot_initialize_and_200_once_it_can() {
     let dir = tempfile::tempdir().unwrap();
-    let blocker = dir.path().join("store");
-    std::fs::write(
-        &blocker,
-        "a regular file where the store's directory should be",
-    )
-    .unwrap();
-    let yaml = format!(
-        r#"
-openvidu:
-  analytics:
-    interval: 50ms
-    retry: {{ initial_backoff: 50ms, max_backoff: 100ms }}
-    file: {{ enabled: true, dir: "{}" }}
-"#,
-        blocker.display()
-    );
-    let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
+    let (blocker, config) = blocked_store_config(dir.path(), "");
     let sinks = analytics_host::app::sinks_from_config(&config)
         .await
         .unwrap();
@@ -225,8 +186,7 @@ openvidu:
 
 #[tokio::test]
 async fn the_binary_serves_health_ready_and_metrics_and_logs_json() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let mut host = HostProcess::prepare();
     let config = format!(
         r#"
 openvidu:
@@ -236,66 +196,44 @@ openvidu:
     ingest:
       webhook: {{ listen: "127.0.0.1:0" }}
       grpc: {{ listen: "127.0.0.1:0" }}
-    telemetry: {{ listen: "127.0.0.1:{port}" }}
+    telemetry: {{ listen: "127.0.0.1:{}" }}
 "#,
-        dir.path().join("data").display()
+        host.dir.path().join("data").display(),
+        host.telemetry_port
     );
-    let child = Command::new(env!("CARGO_BIN_EXE_analytics-host"))
-        .args(["run", "--log-format", "json"])
-        .env("LIVEKIT_CONFIG", config)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = reqwest::get(format!("{base}/ready")).await {
-            if response.status() == 200 {
-                break;
-            }
-        }
-        if started.elapsed() > Duration::from_secs(20) {
-            unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "never ready on {base}; its log:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(get(&format!("{base}/health")).await.0, 200);
-    let (_, text) = get(&format!("{base}/metrics")).await;
+    host.start(
+        bin()
+            .args(["run", "--log-format", "json"])
+            .env("LIVEKIT_CONFIG", config)
+            .env("RUST_LOG", "info"),
+    );
+    host.wait_ready().await;
+    assert_eq!(host.health().await, Some(200));
+    let text = host.metrics().await;
     assert_eq!(
         sample(&text, r#"analytics_sink_initialized{sink="file"}"#),
         Some(1.0),
         "{text}"
     );
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let out = child.wait_with_output().unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{log}");
-    let lines: Vec<Value> = log
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    assert_eq!(host.stop(), Some(0), "{}", host.log_text());
+    let lines = host.log();
     assert!(
         lines.iter().any(|l| l["fields"]["message"]
             == "telemetry listening: /metrics, /health, /ready"
             && l["level"] == "INFO"),
-        "{log}"
+        "{}",
+        host.log_text()
     );
 }
 
 #[tokio::test]
 async fn a_plugins_traps_and_rebuilds_are_exported() {
-    use analytics_host::config::{AnalyticsConfig, FileStoreConfig};
+    use analytics_host::config::AnalyticsConfig;
     use analytics_host::plugin::PluginEngine;
-    use analytics_host::sinks::file::FileSink;
     use analytics_host::sinks::plugin::PluginSink;
-    use analytics_host::sinks::Sink;
-    use plugin_common::{component, events, plugin_config, sink_wat, wit_text, write};
+    use kit::plugins::{
+        beside_file_store, component, file_store_settings, plugin_config, sink_wat, wit_text, write,
+    };
 
     let dir = tempfile::tempdir().unwrap();
     let bytes = component(&wit_text(), "sink", &sink_wat("0.1.0", "unreachable", ""));
@@ -307,17 +245,10 @@ async fn a_plugins_traps_and_rebuilds_are_exported() {
     )
     .unwrap();
     let settings = AnalyticsConfig {
-        interval: Duration::from_millis(50),
-        file: FileStoreConfig {
-            enabled: Some(true),
-            dir: dir.path().join("data"),
-            ..FileStoreConfig::default()
-        },
         retry: serde_yaml::from_str("{ initial_backoff: 50ms, max_backoff: 100ms }").unwrap(),
-        ..AnalyticsConfig::default()
+        ..file_store_settings(dir.path().join("data"))
     };
-    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(plugin), Box::new(FileSink::new(&settings.file))];
-    let host = Host::start(sinks, &settings);
+    let host = beside_file_store(plugin, &settings);
     host.pipeline.accept(events(3)).unwrap();
     let observed = host.observed(Arc::new(IngestCounters::default()));
     let (server, base) = serve(observed).await;
@@ -375,9 +306,7 @@ async fn the_spool_size_is_exported_while_a_sink_lags() {
     let spool: &SpoolConfig = a.spool.as_ref().unwrap();
     let sinks: Vec<Box<dyn Sink>> = vec![Box::new(FileSink::new(&a.file))];
     let host = Host::start_with_spool(sinks, a, spool).unwrap();
-    host.pipeline
-        .accept(plugin_common::events(2))
-        .expect("accepted");
+    host.pipeline.accept(events(2)).expect("accepted");
     let observed = host.observed(Arc::new(IngestCounters::default()));
     let (server, base) = serve(observed).await;
     let (_, text) = get(&format!("{base}/metrics")).await;
@@ -405,8 +334,8 @@ async fn the_spool_size_is_exported_while_a_sink_lags() {
         "the accept was fsynced: {text}"
     );
     std::fs::remove_file(&blocker).unwrap();
-    wait_for_sample(&base, "analytics_spool_records", 0.0).await;
-    let text = wait_for_sample(&base, "analytics_spool_bytes", 0.0).await;
+    wait_for_sample(&base, "analytics_spool_records", 0.0, String::new).await;
+    let text = wait_for_sample(&base, "analytics_spool_bytes", 0.0, String::new).await;
     assert_eq!(
         sample(&text, r#"analytics_sink_stored_total{sink="file"}"#),
         Some(2.0),
@@ -431,12 +360,12 @@ async fn item_latency_counts_every_stored_item_from_its_receipt() {
 
     const N: usize = 7;
     let accepted = Instant::now();
-    host.pipeline.accept(plugin_common::events(N)).unwrap();
+    host.pipeline.accept(events(N)).unwrap();
     let held = Duration::from_millis(500);
     tokio::time::sleep(held).await;
     std::fs::remove_file(&blocker).unwrap();
     let count = r#"analytics_sink_item_latency_seconds_count{sink="file"}"#;
-    let text = wait_for_sample(&base, count, N as f64).await;
+    let text = wait_for_sample(&base, count, N as f64, String::new).await;
     let upper = accepted.elapsed().as_secs_f64();
 
     assert!(
@@ -478,8 +407,8 @@ async fn item_latency_counts_every_stored_item_from_its_receipt() {
     assert!(below_held.len() >= 10, "fine buckets below 0.5 s:\n{text}");
     assert!(below_held.iter().all(|&n| n == 0.0), "{text}");
     // Another 3, stored right away: the count follows exactly.
-    host.pipeline.accept(plugin_common::events(3)).unwrap();
-    wait_for_sample(&base, count, (N + 3) as f64).await;
+    host.pipeline.accept(events(3)).unwrap();
+    wait_for_sample(&base, count, (N + 3) as f64, String::new).await;
     server.close().await;
     host.shutdown().await;
 }

@@ -1,27 +1,18 @@
-//! The webhook door over real HTTP on a loopback port. Requests are signed here with the
-//! `jsonwebtoken` 9 crate, independently of the host's verifier (the LiveKit API crate,
+//! The webhook door over real HTTP on a loopback port. Requests are signed by the kit with
+//! the `jsonwebtoken` 9 crate, independently of the host's verifier (the LiveKit API crate,
 //! which uses `jsonwebtoken` 10 with its own HMAC provider).
 
-mod host_process;
-mod ingest_support;
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
 
-use host_process::{now, sign, sign_with};
-use ingest_support::{TestHost, KEY, NODE, SECRET};
 use jsonwebtoken::{encode, EncodingKey, Header};
+use kit::host::TestHost;
+use kit::store::read_store;
+use kit::webhook::{now, post, post_signed, sign, sign_with};
+use kit::{KEY, NODE, SECRET};
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering;
-
-async fn post(url: &str, body: Vec<u8>, auth: Option<String>) -> u16 {
-    let client = reqwest::Client::new();
-    let mut request = client
-        .post(url)
-        .header("content-type", "application/webhook+json")
-        .body(body);
-    if let Some(auth) = auth {
-        request = request.header("authorization", auth);
-    }
-    request.send().await.expect("request").status().as_u16()
-}
 
 fn webhook(event: &str, id: &str) -> Value {
     json!({
@@ -69,11 +60,7 @@ async fn every_mapped_webhook_is_stored_with_its_type() {
             body["ingressInfo"] = json!({ "ingressId": "IN_1", "inputType": "RTMP_INPUT" });
         }
         let body = bytes(&body);
-        assert_eq!(
-            post(&url, body.clone(), Some(sign(&body))).await,
-            200,
-            "{name}"
-        );
+        assert_eq!(post_signed(&url, body).await, 200, "{name}");
     }
     let docs = host.wait_for("events", cases.len()).await;
     assert_eq!(docs.len(), cases.len());
@@ -110,7 +97,7 @@ async fn bearer_prefix_is_accepted_and_redelivery_keeps_the_id() {
     let host = TestHost::start().await;
     let url = host.webhook_url();
     let body = bytes(&webhook("track_published", "EV_same"));
-    assert_eq!(post(&url, body.clone(), Some(sign(&body))).await, 200);
+    assert_eq!(post_signed(&url, body.clone()).await, 200);
     let bearer = format!("Bearer {}", sign(&body));
     assert_eq!(post(&url, body.clone(), Some(bearer)).await, 200);
     let docs = host.wait_for("events", 2).await;
@@ -121,7 +108,7 @@ async fn bearer_prefix_is_accepted_and_redelivery_keeps_the_id() {
     );
     // A different webhook of the same type in the same second is a different document.
     let other = bytes(&webhook("track_published", "EV_other"));
-    assert_eq!(post(&url, other.clone(), Some(sign(&other))).await, 200);
+    assert_eq!(post_signed(&url, other).await, 200);
     let docs = host.wait_for("events", 3).await;
     assert_ne!(docs[2]["_id"], docs[0]["_id"]);
 }
@@ -214,15 +201,11 @@ async fn bodies_that_are_not_webhook_events_get_400() {
         b"{}",
         b"\xff\xfe\x00",
     ] {
-        assert_eq!(
-            post(&url, body.to_vec(), Some(sign(body))).await,
-            400,
-            "{body:?}"
-        );
+        assert_eq!(post_signed(&url, body.to_vec()).await, 400, "{body:?}");
     }
     // A signed body whose typed fields have the wrong JSON types and no event name.
     let body = br#"{"room": 5}"#;
-    assert_eq!(post(&url, body.to_vec(), Some(sign(body))).await, 400);
+    assert_eq!(post_signed(&url, body.to_vec()).await, 400);
 }
 
 #[tokio::test]
@@ -232,7 +215,7 @@ async fn oversized_bodies_get_413() {
     let mut body = webhook("room_started", "EV_big");
     body["room"]["metadata"] = json!("x".repeat(70_000));
     let body = bytes(&body);
-    assert_eq!(post(&url, body.clone(), Some(sign(&body))).await, 413);
+    assert_eq!(post_signed(&url, body).await, 413);
     assert_eq!(
         host.doors
             .counters
@@ -247,12 +230,12 @@ async fn unknown_event_names_are_acknowledged_not_stored() {
     let host = TestHost::start().await;
     let url = host.webhook_url();
     let body = bytes(&webhook("room_migrated_to_mars", "EV_new"));
-    assert_eq!(post(&url, body.clone(), Some(sign(&body))).await, 200);
+    assert_eq!(post_signed(&url, body).await, 200);
     let known = bytes(&webhook("room_started", "EV_known"));
-    assert_eq!(post(&url, known.clone(), Some(sign(&known))).await, 200);
+    assert_eq!(post_signed(&url, known).await, 200);
     let docs = host.wait_for("events", 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let docs_after = ingest_support::read_store(host.dir.path(), "events");
+    let docs_after = read_store(host.dir.path(), "events");
     assert_eq!(docs.len(), 1);
     assert_eq!(docs_after.len(), 1);
     assert_eq!(docs[0]["type"], "ROOM_CREATED");
@@ -272,7 +255,7 @@ async fn newer_enum_values_and_fields_are_kept() {
     body["track"]["brandNewField"] = json!({ "x": 1 });
     body["someNewTopLevel"] = json!([1, 2, 3]);
     let body = bytes(&body);
-    assert_eq!(post(&url, body.clone(), Some(sign(&body))).await, 200);
+    assert_eq!(post_signed(&url, body).await, 200);
     let docs = host.wait_for("events", 1).await;
     assert_eq!(docs.len(), 1);
     let doc = &docs[0];
@@ -295,7 +278,7 @@ async fn a_closed_host_answers_503() {
     let url = host.webhook_url();
     host.host.pipeline.close();
     let body = bytes(&webhook("room_started", "EV_late"));
-    assert_eq!(post(&url, body.clone(), Some(sign(&body))).await, 503);
+    assert_eq!(post_signed(&url, body).await, 503);
     assert_eq!(
         host.doors
             .counters
@@ -316,8 +299,8 @@ async fn a_full_queue_with_reject_answers_503() {
     // Let the worker's first (immediate) tick pass; the next one is an hour away.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let first = bytes(&webhook("room_started", "EV_a"));
-    assert_eq!(post(&url, first.clone(), Some(sign(&first))).await, 200);
+    assert_eq!(post_signed(&url, first).await, 200);
     let second = bytes(&webhook("room_started", "EV_b"));
-    assert_eq!(post(&url, second.clone(), Some(sign(&second))).await, 503);
+    assert_eq!(post_signed(&url, second).await, 503);
     assert_eq!(host.host.pipeline.queued(), 1);
 }

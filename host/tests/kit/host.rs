@@ -1,24 +1,15 @@
-//! A host with the embedded file store and both doors on loopback ports, for ingest tests.
+//! `TestHost`: the host in this process, with the embedded file store and both doors on
+//! loopback ports.
 
-#![allow(dead_code)]
-
-pub mod raw_grpc;
-
+use crate::kit::store::{count, read_store};
+use crate::kit::{KEY, NODE, SECRET};
 use analytics_host::app::Host;
 use analytics_host::config::{Config, ConfigSource};
 use analytics_host::ingest::Doors;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-/// API key and secret the test host trusts.
-pub const KEY: &str = "devkey";
-/// The secret of [`KEY`].
-pub const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
-/// Node id the host writes into mapped events.
-pub const NODE: &str = "ND_test";
-
-/// A running test host.
+/// A host running in this process; it stores into `dir` and trusts [`KEY`].
 pub struct TestHost {
     pub host: Host,
     pub doors: Doors,
@@ -90,37 +81,13 @@ openvidu:
         format!("http://{}", self.doors.grpc_addr.unwrap())
     }
 
-    /// Waits until the store holds at least `n` documents of `collection`, and returns all.
+    /// Waits until the store holds at least `n` documents of `collection` (15 s at most),
+    /// and returns all.
     pub async fn wait_for(&self, collection: &str, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let docs = read_store(self.dir.path(), collection);
-            if docs.len() >= n || Instant::now() > deadline {
-                return docs;
-            }
+        while count(self.dir.path(), collection) < n && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
+        read_store(self.dir.path(), collection)
     }
-}
-
-/// Every document of `collection` in the embedded store at `dir`.
-pub fn read_store(dir: &Path, collection: &str) -> Vec<Value> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.sort();
-    let mut docs = Vec::new();
-    for file in files {
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        if !name.starts_with(&format!("{collection}-")) || !name.ends_with(".jsonl") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&file).unwrap_or_default();
-        for line in text.lines() {
-            if let Ok(doc) = serde_json::from_str(line) {
-                docs.push(doc);
-            }
-        }
-    }
-    docs
 }

@@ -1,11 +1,9 @@
-//! Items and settings shared by the integration tests.
-#![allow(dead_code)]
+//! Items (events, stats) and host settings.
 
 use analytics_host::config::{AnalyticsConfig, RetryConfig};
 use analytics_host::model::Item;
 use livekit_protocol as lk;
-use std::future::Future;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Host settings for tests: short interval and backoff.
 pub fn settings() -> AnalyticsConfig {
@@ -22,7 +20,8 @@ pub fn settings() -> AnalyticsConfig {
     }
 }
 
-fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
+/// A protobuf timestamp, as the messages' optional fields take it.
+pub fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
     Some(pbjson_types::Timestamp { seconds, nanos })
 }
 
@@ -131,18 +130,52 @@ pub fn full_event() -> Item {
     Item::from_event(event, SystemTime::now(), Duration::from_secs(3600))
 }
 
-/// Polls `check` until it is true; panics after `limit`.
-pub async fn wait_until<F, Fut>(limit: Duration, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !check().await {
-        assert!(
-            start.elapsed() < limit,
-            "condition not met within {limit:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// `n` distinct events (alternating types) in room `RM_test`.
+pub fn events(n: usize) -> Vec<Item> {
+    let now = SystemTime::now();
+    (0..n)
+        .map(|i| {
+            let event = lk::AnalyticsEvent {
+                r#type: if i % 2 == 0 {
+                    lk::AnalyticsEventType::ParticipantJoined as i32
+                } else {
+                    lk::AnalyticsEventType::TrackPublished as i32
+                },
+                timestamp: ts(1_700_000_000 + i as i64, 0),
+                room: Some(lk::Room {
+                    sid: "RM_test".into(),
+                    name: "test-room".into(),
+                    ..Default::default()
+                }),
+                participant_id: format!("PA_{i}"),
+                track_id: format!("TR_{i}"),
+                node_id: "ND_1".into(),
+                ..Default::default()
+            };
+            Item::from_event(event, now, Duration::from_secs(86_400))
+        })
+        .collect()
+}
+
+/// `n` stats with the given score for participant `PA_{i % 2}` in room `RM_test`, stamped
+/// from now on.
+pub fn stats(n: usize, score: f32) -> Vec<Item> {
+    let now = SystemTime::now();
+    let base = now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    (0..n)
+        .map(|i| {
+            let stat = lk::AnalyticsStat {
+                kind: lk::StreamType::Upstream as i32,
+                time_stamp: ts(base + i as i64, 0),
+                room_id: "RM_test".into(),
+                room_name: "test-room".into(),
+                participant_id: format!("PA_{}", i % 2),
+                track_id: format!("TR_{}", i % 2),
+                node: "ND_1".into(),
+                score,
+                ..Default::default()
+            };
+            Item::from_stat(stat, now, Duration::from_secs(86_400))
+        })
+        .collect()
 }

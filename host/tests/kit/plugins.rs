@@ -1,13 +1,16 @@
-//! Helpers shared by the plugin tests: WAT components built against `wit/`, items, configs.
-#![allow(dead_code)]
+//! Plugins: WAT components built against `wit/`, the example plugins of `plugins/dist/`,
+//! plugin configs, a host running a plugin beside the file store, and a small HTTP server for
+//! plugins that post.
 
-use analytics_host::config::PluginConfig;
-use analytics_host::model::Item;
+use analytics_host::app::Host;
+use analytics_host::config::{AnalyticsConfig, FileStoreConfig, PluginConfig};
 use analytics_host::plugin::config::{Grants, PluginLimits, PluginSettings};
-use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, StreamType};
+use analytics_host::sinks::file::FileSink;
+use analytics_host::sinks::plugin::PluginSink;
+use analytics_host::sinks::Sink;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The contract's WIT text.
@@ -101,59 +104,32 @@ pub fn plugin_config(name: &str, path: &Path, timeout: Duration, memory: u64) ->
     }
 }
 
-/// `n` distinct events (alternating types) in room `RM_test`.
-pub fn events(n: usize) -> Vec<Item> {
-    let now = SystemTime::now();
-    (0..n)
-        .map(|i| {
-            let event = AnalyticsEvent {
-                r#type: if i % 2 == 0 {
-                    AnalyticsEventType::ParticipantJoined as i32
-                } else {
-                    AnalyticsEventType::TrackPublished as i32
-                },
-                timestamp: Some(pbjson_types::Timestamp {
-                    seconds: 1_700_000_000 + i as i64,
-                    nanos: 0,
-                }),
-                room: Some(livekit_protocol::Room {
-                    sid: "RM_test".into(),
-                    name: "test-room".into(),
-                    ..Default::default()
-                }),
-                participant_id: format!("PA_{i}"),
-                track_id: format!("TR_{i}"),
-                node_id: "ND_1".into(),
-                ..Default::default()
-            };
-            Item::from_event(event, now, Duration::from_secs(86_400))
-        })
-        .collect()
+/// The example plugin `name` built by `scripts/build-plugins.sh`
+/// (`plugins/dist/<name>.wasm`), if it is there.
+pub fn dist(name: &str) -> Option<PathBuf> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/dist")
+        .join(format!("{name}.wasm"));
+    path.is_file().then_some(path)
 }
 
-/// `n` stats with the given score for participant `PA_{i % 2}` in room `RM_test`.
-pub fn stats(n: usize, score: f32) -> Vec<Item> {
-    let now = SystemTime::now();
-    let base = now.duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
-    (0..n)
-        .map(|i| {
-            let stat = AnalyticsStat {
-                kind: StreamType::Upstream as i32,
-                time_stamp: Some(pbjson_types::Timestamp {
-                    seconds: base + i as i64,
-                    nanos: 0,
-                }),
-                room_id: "RM_test".into(),
-                room_name: "test-room".into(),
-                participant_id: format!("PA_{}", i % 2),
-                track_id: format!("TR_{}", i % 2),
-                node: "ND_1".into(),
-                score,
-                ..Default::default()
-            };
-            Item::from_stat(stat, now, Duration::from_secs(86_400))
-        })
-        .collect()
+/// Host settings that send every 50 ms, with the file store in `dir`.
+pub fn file_store_settings(dir: PathBuf) -> AnalyticsConfig {
+    AnalyticsConfig {
+        interval: Duration::from_millis(50),
+        file: FileStoreConfig {
+            enabled: Some(true),
+            dir,
+            ..FileStoreConfig::default()
+        },
+        ..AnalyticsConfig::default()
+    }
+}
+
+/// Starts a host with two sinks: `plugin`, and the file store of `settings`.
+pub fn beside_file_store(plugin: PluginSink, settings: &AnalyticsConfig) -> Host {
+    let sinks: Vec<Box<dyn Sink>> = vec![Box::new(plugin), Box::new(FileSink::new(&settings.file))];
+    Host::start(sinks, settings)
 }
 
 /// A minimal HTTP/1.1 server: answers 200 to every request and keeps each body.

@@ -1,81 +1,44 @@
-//! A real `analytics-host run` process for fault tests: the embedded file store, both doors
-//! and the telemetry endpoint on loopback ports, JSON logs captured to a file that can be
-//! read while it runs, and signed webhooks.
-//!
-//! Needs `mod ingest_support;` next to it in the test crate (for the trusted key).
-#![allow(dead_code)]
+//! A real `analytics-host` process: `bin()` for a command that runs to its end, and
+//! [`HostProcess`] for one that serves (the standard `run` of the fault tests: the embedded
+//! file store, both doors and the telemetry endpoint on free loopback ports, JSON logs in a
+//! file that can be read while it runs).
 
-use crate::ingest_support::{KEY, SECRET};
-use base64::Engine as _;
-use jsonwebtoken::{encode, EncodingKey, Header};
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use std::path::{Path, PathBuf};
+use crate::kit::metrics::{get, wait_for_sample};
+use crate::kit::ports::free_port;
+use crate::kit::webhook;
+use crate::kit::{KEY, SECRET};
+use serde_json::Value;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
+/// The path of the `analytics-host` binary of this build.
+pub const BIN: &str = env!("CARGO_BIN_EXE_analytics-host");
 
-/// A LiveKit webhook token over `body`: HS256, `iss` = key, `sha256` = base64(SHA-256(body)).
-pub fn sign_with(body: &[u8], key: &str, secret: &str, nbf: i64, exp: i64) -> String {
-    let sha = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body));
-    let claims = json!({ "iss": key, "nbf": nbf, "exp": exp, "sha256": sha });
-    encode(
-        &Header::default(),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
-/// A valid token over `body` for the trusted key.
-pub fn sign(body: &[u8]) -> String {
-    sign_with(body, KEY, SECRET, now() - 10, now() + 300)
-}
-
-/// A `room_started` webhook for room `RM_<n>` (distinct per `n`).
-pub fn room_started(n: u32) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "event": "room_started",
-        "id": format!("EV_{n}"),
-        "createdAt": (1_764_280_000 + i64::from(n)).to_string(),
-        "room": { "sid": format!("RM_{n}"), "name": "demo" },
-    }))
-    .unwrap()
-}
-
-/// The value of the sample `series` (name with labels, exactly as exposed).
-pub fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map(|v| v.trim().parse().expect("a number"))
-}
-
-/// A free loopback port (bound and released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The `analytics-host` binary.
+/// A command running the `analytics-host` binary of this build.
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_analytics-host"))
+    Command::new(BIN)
 }
 
-/// A running `analytics-host run`.
+/// Runs `command` to its end; asserts that it succeeded (with its output in the message) and
+/// returns its stdout.
+pub fn run_ok(command: &mut Command) -> String {
+    let out = command.output().expect("run analytics-host");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 output");
+    assert!(
+        out.status.success(),
+        "{}: {stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A running `analytics-host` (or nothing yet, after [`HostProcess::prepare`]): killed when
+/// dropped. Its stderr (the log) goes to `dir/host.log`.
 pub struct HostProcess {
     child: Option<Child>,
-    /// Scratch directory: the store is `dir/store`, the log `dir/host.log`.
+    /// Scratch directory: the log is `dir/host.log`; the standard config stores in `dir/store`.
     pub dir: tempfile::TempDir,
     /// Webhook door port.
     pub webhook_port: u16,
@@ -86,7 +49,7 @@ pub struct HostProcess {
 }
 
 impl HostProcess {
-    /// Starts the host with the file store in `dir/store`; `extra` is YAML added to
+    /// Starts `analytics-host run` with the standard config; `extra` is YAML added to
     /// `openvidu.analytics` (indented by 4 spaces). Does not wait for readiness.
     pub fn spawn(extra: &str) -> HostProcess {
         Self::spawn_with("", extra, false)
@@ -105,17 +68,40 @@ impl HostProcess {
         Self::spawn_with("", extra, true)
     }
 
-    /// Removes the file that blocks the store: the sink initializes at its next attempt.
-    pub fn unblock_store(&self) {
-        std::fs::remove_file(self.store()).unwrap();
+    /// A scratch directory and three free ports; nothing runs until [`HostProcess::start`].
+    /// For a config of the test's own (built from `dir` and the ports).
+    pub fn prepare() -> HostProcess {
+        HostProcess {
+            child: None,
+            dir: tempfile::tempdir().unwrap(),
+            webhook_port: free_port(),
+            grpc_port: free_port(),
+            telemetry_port: free_port(),
+        }
+    }
+
+    /// Spawns `command` (an `analytics-host`: [`bin()`], or another build) with its stdout
+    /// discarded and its stderr appended to the log.
+    pub fn start(&mut self, command: &mut Command) {
+        assert!(self.child.is_none(), "already started");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("host.log"))
+            .unwrap();
+        let child = command
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start analytics-host");
+        self.child = Some(child);
     }
 
     fn spawn_with(top: &str, extra: &str, blocked: bool) -> HostProcess {
-        let dir = tempfile::tempdir().unwrap();
+        let mut host = HostProcess::prepare();
         if blocked {
-            std::fs::write(dir.path().join("store"), "not a directory").unwrap();
+            std::fs::write(host.store(), "not a directory").unwrap();
         }
-        let (webhook_port, grpc_port, telemetry_port) = (free_port(), free_port(), free_port());
         let config = format!(
             r#"
 keys:
@@ -133,27 +119,31 @@ openvidu:
     telemetry: {{ listen: "127.0.0.1:{telemetry_port}" }}
 {extra}
 "#,
-            store = dir.path().join("store").display()
+            store = host.store().display(),
+            webhook_port = host.webhook_port,
+            grpc_port = host.grpc_port,
+            telemetry_port = host.telemetry_port,
         );
-        let log = std::fs::File::create(dir.path().join("host.log")).unwrap();
-        let child = bin()
-            .args(["run", "--log-format", "json"])
-            .env("LIVEKIT_CONFIG", config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
-        HostProcess {
-            child: Some(child),
-            dir,
-            webhook_port,
-            grpc_port,
-            telemetry_port,
-        }
+        host.start(
+            bin()
+                .args(["run", "--log-format", "json"])
+                .env("LIVEKIT_CONFIG", config)
+                .env("RUST_LOG", "info"),
+        );
+        host
     }
 
-    /// The file store's directory.
+    /// Removes the file that blocks the store: the sink initializes at its next attempt.
+    pub fn unblock_store(&self) {
+        std::fs::remove_file(self.store()).unwrap();
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("started").id()
+    }
+
+    /// The file store's directory (standard config).
     pub fn store(&self) -> PathBuf {
         self.dir.path().join("store")
     }
@@ -173,7 +163,8 @@ openvidu:
         format!("http://127.0.0.1:{}", self.grpc_port)
     }
 
-    /// Waits until `/health` answers 200 (the doors listen by then).
+    /// Waits until `/health` answers 200 (the doors listen by then); panics with the log if
+    /// the process exits first or 30 s pass.
     pub async fn wait_healthy(&mut self) {
         let started = Instant::now();
         loop {
@@ -195,54 +186,60 @@ openvidu:
         }
     }
 
+    /// Waits until it is healthy and `/ready` answers 200 (every sink initialized).
+    pub async fn wait_ready(&mut self) {
+        self.wait_healthy().await;
+        let started = Instant::now();
+        loop {
+            let (status, body) = self.ready().await;
+            if status == 200 {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "never ready: {body}\n{}",
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The status of `/health`, or `None` if nothing answers.
     pub async fn health(&self) -> Option<u16> {
         let response = reqwest::get(format!("{}/health", self.telemetry())).await;
         response.ok().map(|r| r.status().as_u16())
     }
 
+    /// `/ready`: status and body.
+    pub async fn ready(&self) -> (u16, Value) {
+        let (status, body) = get(&format!("{}/ready", self.telemetry())).await;
+        let body = serde_json::from_str(&body).expect("/ready is JSON");
+        (status, body)
+    }
+
     /// The `/metrics` text.
     pub async fn metrics(&self) -> String {
-        let response = reqwest::get(format!("{}/metrics", self.telemetry()))
-            .await
-            .expect("/metrics");
-        assert_eq!(response.status(), 200);
-        response.text().await.unwrap()
+        let (status, text) = get(&format!("{}/metrics", self.telemetry())).await;
+        assert_eq!(status, 200, "{text}");
+        text
     }
 
     /// Polls `/metrics` until `series` is `want`; returns that text.
     pub async fn wait_for_sample(&self, series: &str, want: f64) -> String {
-        let started = Instant::now();
-        loop {
-            let text = self.metrics().await;
-            if sample(&text, series) == Some(want) {
-                return text;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(15),
-                "{series} never reached {want}:\n{text}\nlog:\n{}",
-                self.log_text()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for_sample(&self.telemetry(), series, want, || {
+            format!("log:\n{}", self.log_text())
+        })
+        .await
     }
 
     /// Posts `body` to the webhook door with `auth` as the Authorization header.
     pub async fn post(&self, body: Vec<u8>, auth: Option<String>) -> u16 {
-        let mut request = reqwest::Client::new()
-            .post(self.webhook_url())
-            .header("content-type", "application/webhook+json")
-            .body(body);
-        if let Some(auth) = auth {
-            request = request.header("authorization", auth);
-        }
-        request.send().await.expect("request").status().as_u16()
+        webhook::post(&self.webhook_url(), body, auth).await
     }
 
     /// Posts `body` signed with the trusted key.
     pub async fn post_signed(&self, body: Vec<u8>) -> u16 {
-        let auth = sign(&body);
-        self.post(body, Some(auth)).await
+        webhook::post_signed(&self.webhook_url(), body).await
     }
 
     /// The log so far, as text.
@@ -298,14 +295,4 @@ impl Drop for HostProcess {
             let _ = child.wait();
         }
     }
-}
-
-/// The `room_id` of every document of `collection` in the store at `dir`, sorted.
-pub fn stored_rooms(dir: &Path, collection: &str) -> Vec<String> {
-    let mut rooms: Vec<String> = crate::ingest_support::read_store(dir, collection)
-        .iter()
-        .map(|d| d["room_id"].as_str().unwrap_or_default().to_string())
-        .collect();
-    rooms.sort();
-    rooms
 }

@@ -1,0 +1,55 @@
+//! The test kit: everything the integration tests and the benches share, one module per role.
+//!
+//! A test file takes it with `mod kit;`, a bench with `#[path = "../tests/kit/mod.rs"] mod kit;`.
+//! Each test crate compiles the whole kit and uses part of it, so the `mod kit;` line carries
+//! `#[allow(dead_code)]`; every item here is used by at least one test or bench.
+//!
+//! | module | what |
+//! | --- | --- |
+//! | [`items`] | items (events, stats), timestamps, host settings |
+//! | [`ports`] | `free_port`: one registry, a port is never handed out twice |
+//! | [`webhook`] | signing LiveKit webhooks, posting them |
+//! | [`host`] | `TestHost`: the host in this process, file store and both doors |
+//! | [`process`] | `HostProcess`: a real `analytics-host` process; `bin()` |
+//! | [`metrics`] | reading `/metrics`: `sample`, `wait_for_sample` |
+//! | [`store`] | reading the embedded file store |
+//! | [`grpc`] | gRPC messages, raw bytes as gRPC, garbage on the gRPC port |
+//! | [`plugins`] | WAT components built against `wit/`, plugin configs, a small HTTP server |
+//! | [`servers`] | MongoDB (SecantusDB) and Redis server processes |
+
+pub mod grpc;
+pub mod host;
+pub mod items;
+pub mod metrics;
+pub mod plugins;
+pub mod ports;
+pub mod process;
+pub mod servers;
+pub mod store;
+pub mod webhook;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// API key the test hosts trust.
+pub const KEY: &str = "devkey";
+/// The secret of [`KEY`].
+pub const SECRET: &str = "a-test-secret-that-is-long-enough-for-hs256";
+/// Node id the test hosts write into mapped events.
+pub const NODE: &str = "ND_test";
+
+/// Polls `check` until it is true; panics, naming `what`, after `limit`.
+pub async fn wait_until<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
