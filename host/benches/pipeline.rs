@@ -12,7 +12,7 @@ mod kit;
 
 use analytics_host::app::Host;
 use analytics_host::config::AnalyticsConfig;
-use analytics_host::model::{event_id, message_document, Item};
+use analytics_host::model::{event_id, message_document, DocumentFormat, Item};
 use analytics_host::sinks::mongo::{to_bson, MongoSink};
 use analytics_host::sinks::Sink;
 use bson::Document;
@@ -164,16 +164,40 @@ async fn main() {
     let exp = Duration::from_secs(3600);
     let events: Vec<_> = (0..n).map(event).collect();
     let stats: Vec<_> = (0..n).map(stat).collect();
-    let event_ns = per_item_ns(n, || {
-        for e in events.iter().cloned() {
-            std::hint::black_box(Item::from_event(e, now, exp));
-        }
-    });
-    let stat_ns = per_item_ns(n, || {
-        for s in stats.iter().cloned() {
-            std::hint::black_box(Item::from_stat(s, now, exp));
-        }
-    });
+    let convert = |format: DocumentFormat| {
+        let event_ns = per_item_ns(n, || {
+            for e in events.iter().cloned() {
+                std::hint::black_box(Item::from_event_as(format, e, now, exp));
+            }
+        });
+        let stat_ns = per_item_ns(n, || {
+            for s in stats.iter().cloned() {
+                std::hint::black_box(Item::from_stat_as(format, s, now, exp));
+            }
+        });
+        let items: Vec<Item> = (0..n)
+            .map(|i| match i % 2 {
+                0 => Item::from_event_as(format, event(i), now, exp),
+                _ => Item::from_stat_as(format, stat(i), now, exp),
+            })
+            .collect();
+        let bson_ns = per_item_ns(n, || {
+            for item in &items {
+                std::hint::black_box(to_bson(item));
+            }
+        });
+        (event_ns, stat_ns, bson_ns)
+    };
+    // Twice each, alternating, so neither format gets the warmer caches.
+    let mut typed = convert(DocumentFormat::Typed);
+    let mut openvidu = convert(DocumentFormat::Openvidu);
+    let (typed2, openvidu2) = (
+        convert(DocumentFormat::Typed),
+        convert(DocumentFormat::Openvidu),
+    );
+    let min3 = |a: (f64, f64, f64), b: (f64, f64, f64)| (a.0.min(b.0), a.1.min(b.1), a.2.min(b.2));
+    typed = min3(typed, typed2);
+    openvidu = min3(openvidu, openvidu2);
     let encode_ns = per_item_ns(n, || {
         for e in &events {
             std::hint::black_box(prost::Message::encode_to_vec(e));
@@ -190,21 +214,25 @@ async fn main() {
         }
     });
     let prepared = items(n);
-    let bson_ns = per_item_ns(n, || {
-        for item in &prepared {
-            std::hint::black_box(to_bson(item));
-        }
-    });
     let docs: Vec<(usize, Document)> = prepared
         .iter()
         .map(|i| (i.kind.index(), to_bson(i)))
         .collect();
 
     let print_conversion = || {
-        println!("\n| conversion | ns per item |\n|---|---|");
-        println!("| AnalyticsEvent → item (id + document) | {event_ns:.0} |");
-        println!("| AnalyticsStat → item (id + document) | {stat_ns:.0} |");
-        println!("| item → BSON document | {bson_ns:.0} |");
+        println!("\n| conversion, ns per item (best of 2) | typed | openvidu |\n|---|---:|---:|");
+        println!(
+            "| AnalyticsEvent → item (id + document) | {:.0} | {:.0} |",
+            typed.0, openvidu.0
+        );
+        println!(
+            "| AnalyticsStat → item (id + document) | {:.0} | {:.0} |",
+            typed.1, openvidu.1
+        );
+        println!(
+            "| item → BSON document (half events, half stats) | {:.0} | {:.0} |",
+            typed.2, openvidu.2
+        );
         println!("| of which: encode the event (protobuf) | {encode_ns:.0} |");
         println!("| of which: event id (key + MD5) | {id_ns:.0} |");
         println!("| of which: event document (encode + wire walk) | {document_ns:.0} |");

@@ -105,7 +105,7 @@ async fn many_events_stats_and_node_rooms_over_concurrent_streams() {
         .all(|d| d["type"] == "TRACK_PUBLISHED" && d["node_id"] == NODE));
     assert!(stats
         .iter()
-        .all(|d| d["kind"] == "UPSTREAM" && d["streams"][0]["primary_packets"] == 100));
+        .all(|d| d["kind"] == "UPSTREAM" && d["streams"][0]["primary_packets"] == 100.0));
     assert!(rooms
         .iter()
         .all(|d| d["node_id"] == NODE && d["rooms"][0]["id"] == "RM_1"));

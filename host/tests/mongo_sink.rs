@@ -6,12 +6,12 @@
 mod kit;
 
 use analytics_host::app::Host;
-use analytics_host::model::{ItemKind, EXPIRE_FIELD};
+use analytics_host::model::{DocumentFormat, ItemKind, EXPIRE_FIELD};
 use analytics_host::sinks::mongo::{indexed_fields, to_bson, MongoSink};
 use analytics_host::sinks::Sink;
 use bson::{doc, Bson, Document};
 use futures::TryStreamExt;
-use kit::items::{event, full_event, settings, stat};
+use kit::items::{event, full_event_as, settings, stat};
 use kit::servers::mongo::MongoServer;
 use kit::wait_until;
 use std::sync::Arc;
@@ -78,9 +78,37 @@ async fn initialize_creates_the_contract_indexes_idempotently() {
 #[tokio::test(flavor = "multi_thread")]
 async fn stored_documents_have_the_contract_shape() {
     let server = MongoServer::start();
-    let mut sink = sink(&server, "openvidu").await;
+    // The default format: numbers are doubles, as the fork stores them (every field of it
+    // is checked against the fork's own documents in `openvidu_format.rs`).
+    let event = stored_event(&server, DocumentFormat::Openvidu).await;
+    assert_eq!(
+        event.get_document("timestamp").unwrap().get("seconds"),
+        Some(&Bson::Double(1_700_000_000.0))
+    );
+    let egress = event.get_document("egress").unwrap();
+    assert_eq!(
+        egress.get("started_at"),
+        Some(&Bson::Double(1_700_000_000_000_000_000.0))
+    );
+    // `typed`: integers are exact int64.
+    let event = stored_event(&server, DocumentFormat::Typed).await;
+    assert_eq!(
+        event.get_document("timestamp").unwrap().get("seconds"),
+        Some(&Bson::Int64(1_700_000_000))
+    );
+    let egress = event.get_document("egress").unwrap();
+    assert_eq!(
+        egress.get("started_at"),
+        Some(&Bson::Int64(1_700_000_000_000_000_000))
+    );
+}
+
+/// Stores [`full_event_as`] `format` and a stat in database `db_<format>`, checks every
+/// field read back against the item's BSON, and returns the stored event.
+async fn stored_event(server: &MongoServer, format: DocumentFormat) -> Document {
+    let mut sink = sink(server, &format!("db_{format:?}")).await;
     sink.initialize().await.unwrap();
-    let items = vec![Arc::new(full_event()), Arc::new(stat(7, "PA_1"))];
+    let items = vec![Arc::new(full_event_as(format)), Arc::new(stat(7, "PA_1"))];
     let report = sink.send_batch(&items).await;
     assert_eq!(report, Default::default());
     for item in &items {
@@ -121,15 +149,6 @@ async fn stored_documents_have_the_contract_shape() {
         event.get_document("room").unwrap().get_str("sid").unwrap(),
         "RM_abc"
     );
-    assert_eq!(
-        event.get_document("timestamp").unwrap().get("seconds"),
-        Some(&Bson::Int64(1_700_000_000))
-    );
-    let egress = event.get_document("egress").unwrap();
-    assert_eq!(
-        egress.get("started_at"),
-        Some(&Bson::Int64(1_700_000_000_000_000_000))
-    );
     let stat = sink
         .database()
         .collection::<Document>("stats")
@@ -138,6 +157,7 @@ async fn stored_documents_have_the_contract_shape() {
         .unwrap()
         .unwrap();
     assert_eq!(stat.get_str("kind").unwrap(), "UPSTREAM");
+    event
 }
 
 #[tokio::test(flavor = "multi_thread")]

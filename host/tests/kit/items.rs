@@ -1,7 +1,7 @@
 //! Items (events, stats) and host settings.
 
 use analytics_host::config::{AnalyticsConfig, RetryConfig};
-use analytics_host::model::Item;
+use analytics_host::model::{DocumentFormat, Item};
 use livekit_protocol as lk;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -76,8 +76,9 @@ pub fn stat(n: u32, participant: &str) -> Item {
     Item::from_stat(stat, SystemTime::now(), Duration::from_secs(3600))
 }
 
-/// An event with room, participant, track, client info, egress and ingress.
-pub fn full_event() -> Item {
+/// An event with room, participant, track, client info, egress and ingress, its document
+/// in `format`.
+pub fn full_event_as(format: DocumentFormat) -> Item {
     let event = lk::AnalyticsEvent {
         r#type: lk::AnalyticsEventType::TrackPublished as i32,
         timestamp: ts(1_700_000_000, 250),
@@ -127,7 +128,7 @@ pub fn full_event() -> Item {
         node_id: "ND_1".into(),
         ..Default::default()
     };
-    Item::from_event(event, SystemTime::now(), Duration::from_secs(3600))
+    Item::from_event_as(format, event, SystemTime::now(), Duration::from_secs(3600))
 }
 
 /// `n` distinct events (alternating types) in room `RM_test`.
