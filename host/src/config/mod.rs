@@ -324,12 +324,15 @@ impl Config {
         Ok(())
     }
 
-    /// Whether the embedded file store is on: explicitly, or because no other sink is.
+    /// Whether the embedded file store is on: explicitly, or because no other sink is
+    /// (MongoDB, Redis, or an enabled plugin).
     pub fn file_store_enabled(&self) -> bool {
-        self.analytics
-            .file
-            .enabled
-            .unwrap_or(self.analytics.mongo_url.is_none() && !self.redis_sink_enabled())
+        let a = &self.analytics;
+        a.file.enabled.unwrap_or(
+            a.mongo_url.is_none()
+                && !self.redis_sink_enabled()
+                && !a.plugins.iter().any(|p| p.enabled),
+        )
     }
 
     /// Whether the Redis sink is on.

@@ -23,6 +23,27 @@ fn embedded_config_needs_no_server() {
 }
 
 #[test]
+fn the_file_store_is_on_only_when_no_other_sink_is() {
+    let wasm = tempfile::NamedTempFile::new().unwrap();
+    let plugin = format!(
+        "openvidu:\n  analytics:\n    plugins:\n      - name: p\n        path: {}\n",
+        wasm.path().display()
+    );
+    let plugin = plugin.as_str();
+    assert!(
+        !parse(plugin).unwrap().file_store_enabled(),
+        "a plugin is a sink"
+    );
+    let disabled = format!("{plugin}        enabled: false\n");
+    assert!(
+        parse(&disabled).unwrap().file_store_enabled(),
+        "a disabled plugin is not"
+    );
+    let forced = format!("{plugin}    file:\n      enabled: true\n");
+    assert!(parse(&forced).unwrap().file_store_enabled());
+}
+
+#[test]
 fn other_livekit_keys_are_ignored() {
     let config = parse(
         "port: 7880\nrtc:\n  tcp_port: 7881\nwebhook:\n  urls: [http://x]\nkeys:\n  k: s\nopenvidu:\n  analytics:\n    enabled: true\n    interval: 1h30m\n    expiration: 1.5h\n",

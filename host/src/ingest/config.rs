@@ -52,6 +52,10 @@ pub struct GrpcConfig {
     /// metadata, or it fails with UNAUTHENTICATED.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Lets the server listen on a non-loopback address without a `token`: anyone who
+    /// reaches the port can then write analytics. Off by default (such a config is refused).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_unauthenticated: bool,
 }
 
 /// The Prometheus scrape of livekit-server (`prometheus_port` in its config).
@@ -101,6 +105,7 @@ impl Default for GrpcConfig {
             enabled: true,
             listen: default_grpc_listen(),
             token: None,
+            allow_unauthenticated: false,
         }
     }
 }
@@ -127,6 +132,21 @@ impl IngestConfig {
             anyhow::bail!(
                 "{}: must be at least 1 (got `0`)",
                 key("ingest.webhook.max_body_bytes")
+            );
+        }
+        let grpc = &self.grpc;
+        if grpc.enabled
+            && !grpc.listen.ip().is_loopback()
+            && grpc.token.as_deref().unwrap_or("").is_empty()
+            && !grpc.allow_unauthenticated
+        {
+            anyhow::bail!(
+                "{}: `{}` is reachable from other machines but ingest.grpc.token is not set, so \
+                 anyone who reaches the port could write analytics. Set ingest.grpc.token (and \
+                 the same token in the sender), listen on a loopback address, or set \
+                 ingest.grpc.allow_unauthenticated: true",
+                key("ingest.grpc.listen"),
+                grpc.listen
             );
         }
         if self.prometheus.interval.is_zero() {
@@ -185,6 +205,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("ingest.grpc.listen"), "{err}");
+    }
+
+    #[test]
+    fn a_grpc_door_open_to_other_machines_needs_a_token() {
+        let err = parse("      grpc:\n        listen: \"0.0.0.0:7891\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("openvidu.analytics.ingest.grpc.listen"),
+            "{err}"
+        );
+        assert!(err.contains("0.0.0.0:7891"), "{err}");
+        assert!(err.contains("ingest.grpc.token"), "{err}");
+        assert!(err.contains("allow_unauthenticated"), "{err}");
+        for ok in [
+            "      grpc:\n        listen: \"0.0.0.0:7891\"\n        token: t",
+            "      grpc:\n        listen: \"0.0.0.0:7891\"\n        allow_unauthenticated: true",
+            "      grpc:\n        listen: \"[::1]:7891\"",
+            "      grpc:\n        listen: \"0.0.0.0:7891\"\n        enabled: false",
+        ] {
+            parse(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
     }
 
     #[test]
