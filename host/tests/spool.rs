@@ -592,3 +592,46 @@ fn the_binary_opens_the_spool_from_its_config_and_stops_on_sigterm() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(host.stop(), Some(0), "{}", host.log_text());
 }
+
+#[tokio::test]
+async fn the_binary_starts_on_a_fresh_spool_when_the_file_is_damaged_and_says_so() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let file = spool_dir.path().join(analytics_host::spool::FILE_NAME);
+    // Not a database at all: what a partial copy or a failing disk can leave.
+    std::fs::write(&file, vec![0xAB; 64 * 1024]).unwrap();
+    let mut host = HostProcess::spawn(&format!(
+        "    spool: {{dir: '{}'}}\n",
+        spool_dir.path().display()
+    ));
+    host.wait_ready().await;
+    let (_, ready) = host.ready().await;
+    let damaged = ready["spool_damaged"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        damaged.contains("spool.redb.damaged-"),
+        "{ready}\n{}",
+        host.log_text()
+    );
+    let metrics = host.metrics().await;
+    assert_eq!(
+        kit::metrics::sample(&metrics, "analytics_spool_damaged_at_start"),
+        Some(1.0),
+        "{metrics}"
+    );
+    let log = host.log_text();
+    let lines = log
+        .lines()
+        .filter(|l| l.contains("the spool file is damaged"));
+    assert_eq!(lines.count(), 1, "{log}");
+    let moved: Vec<_> = std::fs::read_dir(spool_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("spool.redb.damaged-"))
+        .collect();
+    assert_eq!(moved.len(), 1, "the damaged file is kept aside");
+    // The fresh spool takes items.
+    assert_eq!(host.post_signed(kit::webhook::room_started(1)).await, 200);
+    assert_eq!(host.stop(), Some(0), "{}", host.log_text());
+}

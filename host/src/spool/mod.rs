@@ -26,8 +26,8 @@ use crate::config::SpoolConfig;
 use crate::model::{Item, ItemKind};
 use anyhow::Context;
 use record::PENDING;
-use recover::recover;
-use redb::{Database, ReadableTable};
+pub use recover::DamagedSpool;
+use redb::ReadableTable;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -109,6 +109,8 @@ pub struct Spool {
     writer: Option<Writer>,
     /// What the spool did.
     pub counters: Arc<SpoolCounters>,
+    /// The damaged file found at start and moved aside, if any.
+    damaged: Option<DamagedSpool>,
 }
 
 struct Writer {
@@ -147,10 +149,7 @@ impl Spool {
         std::fs::create_dir_all(&config.dir)
             .with_context(|| format!("creating the spool directory {}", config.dir.display()))?;
         let path = config.dir.join(FILE_NAME);
-        let db = Database::create(&path)
-            .with_context(|| format!("opening the spool {}", path.display()))?;
-        let (recovered, records, bytes, next_seq) = recover(&db, &sinks)
-            .with_context(|| format!("reading the spool {}", path.display()))?;
+        let (db, (recovered, records, bytes, next_seq), damaged) = recover::open(&path, &sinks)?;
         let counters = Arc::new(SpoolCounters::default());
         let core = Arc::new(Core {
             db,
@@ -178,6 +177,7 @@ impl Spool {
             core,
             writer: Some(Writer { requests, thread }),
             counters,
+            damaged,
         };
         SpoolCounters::add(&spool.counters.recovered, recovered.len() as u64);
         if !recovered.is_empty() {
@@ -187,6 +187,12 @@ impl Spool {
             );
         }
         Ok((spool, recovered))
+    }
+
+    /// The damaged spool file found at start and moved aside (the host then started on a
+    /// fresh spool), if any.
+    pub fn damaged(&self) -> Option<&DamagedSpool> {
+        self.damaged.as_ref()
     }
 
     /// The database file.

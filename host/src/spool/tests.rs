@@ -308,3 +308,68 @@ fn settles_commit_without_fsync_and_become_durable_later() {
     assert_eq!(recovered.len(), 1);
     assert_eq!(recovered[0].item.id, "s3");
 }
+
+/// Overwrites `len` bytes of `path` at `offset` with `byte`.
+fn damage(path: &Path, offset: u64, len: usize, byte: u8) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.seek(SeekFrom::Start(offset)).unwrap();
+    file.write_all(&vec![byte; len]).unwrap();
+}
+
+#[test]
+fn a_damaged_spool_is_moved_aside_and_the_host_starts_on_a_fresh_one() {
+    // Damage of several kinds: the header, pages in the middle, everything after the
+    // header; each either panics inside redb or is reported as corrupted.
+    let cases: [(&str, u64, usize, u8); 3] = [
+        ("header", 0, 64, 0xAB),
+        ("middle pages", 4096, 16 * 4096, 0xFF),
+        ("all but the header", 512, 1 << 20, 0x00),
+    ];
+    for (what, offset, len, byte) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path(), 1 << 30, SpoolFullPolicy::Reject);
+        {
+            let (spool, _) = Spool::open(&config, two_sinks()).unwrap();
+            for i in 0..200 {
+                spool
+                    .append(&mut [item(ItemKind::Event, &format!("e{i}"))])
+                    .unwrap();
+            }
+        }
+        let path = dir.path().join(FILE_NAME);
+        damage(&path, offset, len, byte);
+        let (spool, recovered) = Spool::open(&config, two_sinks())
+            .unwrap_or_else(|e| panic!("{what}: the host must start: {e:#}"));
+        let damaged = spool
+            .damaged()
+            .unwrap_or_else(|| panic!("{what}: damage not reported"));
+        assert!(recovered.is_empty(), "{what}");
+        assert!(
+            damaged.moved_to.exists(),
+            "{what}: the damaged file is kept"
+        );
+        assert!(damaged
+            .moved_to
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("spool.redb.damaged-"));
+        assert!(!damaged.reason.is_empty());
+        // The fresh spool works.
+        spool.append(&mut [item(ItemKind::Event, "fresh")]).unwrap();
+        assert_eq!(spool.size().records, 1, "{what}");
+    }
+}
+
+#[test]
+fn a_spool_that_cannot_be_opened_for_other_reasons_is_not_moved() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), 1 << 30, SpoolFullPolicy::Reject);
+    let (_held, _) = Spool::open(&config, two_sinks()).unwrap();
+    // The same file opened twice in one process: redb refuses; the file is fine.
+    let err = Spool::open(&config, two_sinks()).unwrap_err();
+    assert!(format!("{err:#}").contains("spool"), "{err:#}");
+    let entries: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(entries.len(), 1, "nothing moved aside");
+}

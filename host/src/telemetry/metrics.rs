@@ -68,7 +68,14 @@ impl Observed {
             return observed;
         };
         let records = spool.clone();
+        let damaged = i64::from(spool.damaged().is_some());
         observed
+            .with_gauge(
+                "analytics_spool_damaged_at_start",
+                "1 when the spool file was found damaged at start, moved aside and replaced by \
+                 a fresh one (its items are not delivered; see the log and /ready).",
+                move || damaged,
+            )
             .with_gauge(
                 "analytics_spool_records",
                 "Items held in the on-disk spool (not yet stored by every sink).",
@@ -116,11 +123,19 @@ impl Observed {
             .map(|s| s.name.clone())
             .collect::<Vec<_>>();
         let accepting = self.pipeline.is_accepting();
+        let spool_damaged = self.pipeline.spool().and_then(|s| s.damaged()).map(|d| {
+            format!(
+                "the spool file was damaged at start ({}); moved to {}",
+                d.reason,
+                d.moved_to.display()
+            )
+        });
         Readiness {
             ready: degraded.is_empty() && accepting,
             accepting,
             degraded,
             sinks,
+            spool_damaged,
         }
     }
 
@@ -146,6 +161,9 @@ pub struct Readiness {
     pub degraded: Vec<String>,
     /// Every sink.
     pub sinks: Vec<SinkStatus>,
+    /// Set when the spool file was found damaged at start: where it was moved and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spool_damaged: Option<String>,
 }
 
 /// One sink in `/ready`.
