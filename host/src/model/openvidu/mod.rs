@@ -12,7 +12,7 @@
 //!   its shortest decimal form);
 //! - a oneof is stored under its Go field name, holding `{<Go case name>: value}`, and as
 //!   `null` when unset;
-//! - enums are numbers, except the ones [`NAMED_ENUMS`] lists, which get their names (an
+//! - enums are numbers, except the ones `names::NAMED_ENUMS` lists, which get their names (an
 //!   unknown number gets its decimal string), at zero too whenever their parent is present.
 
 mod names;
@@ -21,7 +21,7 @@ use super::document::DESCRIPTORS;
 use super::wire::{WireError, WireReader, WireValue};
 use base64::Engine as _;
 pub use names::go_camel_case;
-use names::{name_enum, NAMED_ENUMS};
+use names::{name_enum, named_enums};
 use prost_reflect::{Kind, MessageDescriptor};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
@@ -40,7 +40,7 @@ pub fn message_document<M: prost::Message>(
     document.insert("_id".into(), Value::String(id.into()));
     write_message(index, &message.encode_to_vec(), &mut document)
         .expect("a message the host encoded is well-formed");
-    for named in NAMED_ENUMS.iter().filter(|n| n.root == full_name) {
+    for named in named_enums(full_name) {
         name_enum(&mut document, named.path, named);
     }
     document

@@ -32,6 +32,31 @@ pub fn go_camel_case(name: &str) -> String {
     out
 }
 
+/// The named enums of documents whose root message is `root` (none for other messages).
+pub(super) fn named_enums(root: &str) -> &'static [NamedEnum] {
+    static EVENT: LazyLock<Vec<NamedEnum>> = LazyLock::new(|| by_root("livekit.AnalyticsEvent"));
+    static STAT: LazyLock<Vec<NamedEnum>> = LazyLock::new(|| by_root("livekit.AnalyticsStat"));
+    match root {
+        "livekit.AnalyticsEvent" => &EVENT,
+        "livekit.AnalyticsStat" => &STAT,
+        _ => &[],
+    }
+}
+
+/// The entries of [`NAMED_ENUMS`] under `root`.
+fn by_root(root: &str) -> Vec<NamedEnum> {
+    NAMED_ENUMS
+        .iter()
+        .filter(|n| n.root == root)
+        .map(|n| NamedEnum {
+            root: n.root,
+            path: n.path,
+            names: n.names.clone(),
+            case: n.case,
+        })
+        .collect()
+}
+
 /// An enum the fork writes by name: where (from the document's root), and its names.
 pub(super) struct NamedEnum {
     pub(super) root: &'static str,
