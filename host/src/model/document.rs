@@ -6,6 +6,7 @@
 //! "UPSTREAM"`), so every document can be queried by its type; every other scalar field at
 //! its zero value is left out, as are unset messages and empty lists and maps.
 
+use super::walk::{map_slot, push_repeated, ValueKind};
 use super::wire::{WireError, WireReader, WireValue};
 use base64::Engine as _;
 use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
@@ -182,8 +183,9 @@ impl ScalarKind {
             Kind::Message(m) => ScalarKind::Message(plan_index(m.full_name())),
         }
     }
+}
 
-    /// Whether a length-delimited occurrence of a list of this kind is a packed run.
+impl ValueKind for ScalarKind {
     fn packable(&self) -> bool {
         !matches!(
             self,
@@ -191,7 +193,6 @@ impl ScalarKind {
         )
     }
 
-    /// Bytes per packed value: 4 or 8 for fixed-width kinds, 0 for varints.
     fn fixed_width(&self) -> usize {
         match self {
             ScalarKind::Fixed32 | ScalarKind::Sfixed32 | ScalarKind::Float => 4,
@@ -270,32 +271,9 @@ fn write_message(
         };
         match field.shape {
             Shape::Single => slots[i] = Some(field.kind.convert(value)?),
-            Shape::List => {
-                let Value::Array(list) = slots[i].get_or_insert_with(|| Value::Array(Vec::new()))
-                else {
-                    unreachable!("list slots hold arrays")
-                };
-                match value {
-                    WireValue::Bytes(packed) if field.kind.packable() => {
-                        let width = field.kind.fixed_width();
-                        let mut run = WireReader::new(packed);
-                        while !run.is_empty() {
-                            let bits = if width == 0 {
-                                run.varint()?
-                            } else {
-                                run.fixed(width)?
-                            };
-                            list.push(field.kind.number(bits));
-                        }
-                    }
-                    other => list.push(field.kind.convert(other)?),
-                }
-            }
+            Shape::List => push_repeated(&mut slots[i], &field.kind, value)?,
             Shape::Map => {
-                let Value::Object(map) = slots[i].get_or_insert_with(|| Value::Object(Map::new()))
-                else {
-                    unreachable!("map slots hold objects")
-                };
+                let map = map_slot(&mut slots[i]);
                 let (ScalarKind::Message(entry), WireValue::Bytes(entry_bytes)) =
                     (&field.kind, value)
                 else {

@@ -5,6 +5,7 @@
 mod document;
 pub mod id;
 pub mod openvidu;
+mod walk;
 mod wire;
 
 pub use document::{message_document, DESCRIPTORS};

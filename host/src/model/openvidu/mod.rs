@@ -18,6 +18,7 @@
 mod names;
 
 use super::document::DESCRIPTORS;
+use super::walk::{map_slot, push_repeated, ValueKind};
 use super::wire::{WireError, WireReader, WireValue};
 use base64::Engine as _;
 pub use names::go_camel_case;
@@ -182,42 +183,9 @@ impl FieldKind {
             ),
         }
     }
+}
 
-    fn packable(self) -> bool {
-        !matches!(
-            self,
-            FieldKind::String | FieldKind::Bytes | FieldKind::Message(_)
-        )
-    }
-
-    fn fixed_width(self) -> usize {
-        match self {
-            FieldKind::Fixed32 | FieldKind::Sfixed32 | FieldKind::Float => 4,
-            FieldKind::Fixed64 | FieldKind::Sfixed64 | FieldKind::Double => 8,
-            _ => 0,
-        }
-    }
-
-    /// The value of one occurrence.
-    fn convert(self, value: WireValue<'_>) -> Result<Value, WireError> {
-        let bits = match value {
-            WireValue::Varint(n) | WireValue::Fixed64(n) => n,
-            WireValue::Fixed32(n) => u64::from(n),
-            WireValue::Bytes(bytes) => {
-                return Ok(match self {
-                    FieldKind::String => Value::String(String::from_utf8_lossy(bytes).into()),
-                    FieldKind::Message(index) => {
-                        let mut sub = Map::new();
-                        write_message(index, bytes, &mut sub)?;
-                        Value::Object(sub)
-                    }
-                    _ => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
-                })
-            }
-        };
-        Ok(self.number(bits))
-    }
-
+impl FieldKind {
     /// A map key as Go writes it: strings as they are, integers in exact decimal.
     fn key_text(self, raw: WireValue<'_>) -> String {
         let bits = match raw {
@@ -235,9 +203,46 @@ impl FieldKind {
             _ => bits.to_string(),
         }
     }
+}
+
+impl ValueKind for FieldKind {
+    fn packable(&self) -> bool {
+        !matches!(
+            self,
+            FieldKind::String | FieldKind::Bytes | FieldKind::Message(_)
+        )
+    }
+
+    fn fixed_width(&self) -> usize {
+        match self {
+            FieldKind::Fixed32 | FieldKind::Sfixed32 | FieldKind::Float => 4,
+            FieldKind::Fixed64 | FieldKind::Sfixed64 | FieldKind::Double => 8,
+            _ => 0,
+        }
+    }
+
+    /// The value of one occurrence.
+    fn convert(&self, value: WireValue<'_>) -> Result<Value, WireError> {
+        let bits = match value {
+            WireValue::Varint(n) | WireValue::Fixed64(n) => n,
+            WireValue::Fixed32(n) => u64::from(n),
+            WireValue::Bytes(bytes) => {
+                return Ok(match self {
+                    FieldKind::String => Value::String(String::from_utf8_lossy(bytes).into()),
+                    FieldKind::Message(index) => {
+                        let mut sub = Map::new();
+                        write_message(*index, bytes, &mut sub)?;
+                        Value::Object(sub)
+                    }
+                    _ => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                })
+            }
+        };
+        Ok(self.number(bits))
+    }
 
     /// The value of a numeric occurrence from its raw bits: a double (or a bool).
-    fn number(self, bits: u64) -> Value {
+    fn number(&self, bits: u64) -> Value {
         let n = match self {
             FieldKind::Double => f64::from_bits(bits),
             FieldKind::Float => {
@@ -297,32 +302,9 @@ fn write_message(
         }
         match field.shape {
             Shape::Single => slots[i] = Some(field.kind.convert(value)?),
-            Shape::List => {
-                let Value::Array(list) = slots[i].get_or_insert_with(|| Value::Array(Vec::new()))
-                else {
-                    unreachable!("list slots hold arrays")
-                };
-                match value {
-                    WireValue::Bytes(packed) if field.kind.packable() => {
-                        let width = field.kind.fixed_width();
-                        let mut run = WireReader::new(packed);
-                        while !run.is_empty() {
-                            let bits = if width == 0 {
-                                run.varint()?
-                            } else {
-                                run.fixed(width)?
-                            };
-                            list.push(field.kind.number(bits));
-                        }
-                    }
-                    other => list.push(field.kind.convert(other)?),
-                }
-            }
+            Shape::List => push_repeated(&mut slots[i], &field.kind, value)?,
             Shape::Map => {
-                let Value::Object(map) = slots[i].get_or_insert_with(|| Value::Object(Map::new()))
-                else {
-                    unreachable!("map slots hold objects")
-                };
+                let map = map_slot(&mut slots[i]);
                 if let (FieldKind::Message(entry), WireValue::Bytes(entry_bytes)) =
                     (field.kind, value)
                 {
