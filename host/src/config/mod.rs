@@ -120,7 +120,8 @@ pub struct AnalyticsConfig {
     /// WebAssembly component sinks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub plugins: Vec<PluginConfig>,
-    /// Where compiled plugins are cached (default: a folder in the system's temp dir).
+    /// Where compiled plugins are cached (default: the user's cache directory, see
+    /// `plugin::engine::default_cache_dir`; created private, 0700).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin_cache_dir: Option<PathBuf>,
     /// The Redis sink (connection from LiveKit's top-level `redis:` section); off unless set.

@@ -81,8 +81,23 @@ impl PluginEngine {
         let Some(dir) = &self.cache_dir else {
             return Ok((self.compile(bytes)?, false));
         };
+        if let Err(why) = trusted(dir, true) {
+            tracing::warn!(dir = %dir.display(), %why,
+                "not using the compiled-plugin cache: compiling in memory (give the host its \
+                 own cache directory, mode 0700)");
+            return Ok((self.compile(bytes)?, false));
+        }
         let file = dir.join(format!("{}.cwasm", self.cache_key(bytes)));
-        if file.is_file() {
+        let usable = match trusted(&file, false) {
+            Ok(()) => true,
+            Err(why) if file.exists() || file.is_symlink() => {
+                tracing::warn!(file = %file.display(), %why,
+                    "ignoring an untrusted cached plugin; compiling again");
+                false
+            }
+            Err(_) => false,
+        };
+        if usable {
             // SAFETY: the file was written by `precompile_component` of an engine with the
             // same compatibility hash (part of the name); wasmtime re-checks the header.
             match unsafe { Component::deserialize_file(&self.engine, &file) } {
@@ -150,21 +165,147 @@ fn check_header(bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `$TMPDIR/livekit-analytics-host-plugins`.
+/// The user's cache directory: `$XDG_CACHE_HOME/livekit-analytics-host/plugins`, else
+/// `$HOME/.cache/livekit-analytics-host/plugins`; without either, a folder named after
+/// the user id in the system's temp dir. Created private (0700) on first use; compiled
+/// plugins are native code, so a directory or file others could write is never trusted.
 pub fn default_cache_dir() -> PathBuf {
-    std::env::temp_dir().join("livekit-analytics-host-plugins")
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|home| PathBuf::from(home).join(".cache"))
+        });
+    match base {
+        Some(base) => base.join("livekit-analytics-host").join("plugins"),
+        None => std::env::temp_dir().join(format!(
+            "livekit-analytics-host-plugins-{}",
+            rustix::process::geteuid().as_raw()
+        )),
+    }
+}
+
+/// Whether `path` (a directory when `dir`, else a regular file, not a symlink) is safe to
+/// load native code from: owned by this process's user and not writable by group or
+/// others, as ssh checks its keys. A missing directory is created with mode 0700.
+pub fn trusted(path: &Path, dir: bool) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    if dir && !path.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .map_err(|e| format!("cannot create it: {e}"))?;
+    }
+    let meta = std::fs::symlink_metadata(path).map_err(|e| e.to_string())?;
+    if dir && !meta.is_dir() {
+        return Err("not a directory".into());
+    }
+    if !dir && !meta.is_file() {
+        return Err("not a regular file (a symlink or something else)".into());
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "owned by user {} (this process runs as {me})",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "writable by group or others (mode {:o})",
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
 }
 
 fn write_atomically(dir: &Path, file: &Path, data: &[u8]) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating `{}`", dir.display()))?;
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = dir.join(format!(".{}.{}.tmp", std::process::id(), fastrand::u64(..)));
-    std::fs::write(&tmp, data).with_context(|| format!("writing `{}`", tmp.display()))?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("creating `{}`", tmp.display()))?;
+    out.write_all(data)
+        .with_context(|| format!("writing `{}`", tmp.display()))?;
+    drop(out);
     std::fs::rename(&tmp, file).with_context(|| format!("renaming to `{}`", file.display()))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::check_header;
+    use super::{check_header, PluginEngine};
+    use std::os::unix::fs::PermissionsExt;
+
+    fn set_mode(path: &std::path::Path, mode: u32) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[test]
+    fn the_cache_is_private_and_untrusted_files_are_never_loaded() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cache");
+        let engine = PluginEngine::new(Some(dir.clone())).unwrap();
+        let component = b"(component)";
+        assert!(
+            !engine.component_from_bytes(component).unwrap().1,
+            "compiled"
+        );
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "created private");
+        let file = dir.join(format!("{}.cwasm", engine.cache_key(component)));
+        let file_mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(file_mode, 0o600);
+        assert!(
+            engine.component_from_bytes(component).unwrap().1,
+            "cache hit"
+        );
+
+        // A cached file others could have written is compiled again (and replaced).
+        set_mode(&file, 0o666);
+        assert!(!engine.component_from_bytes(component).unwrap().1);
+        assert!(
+            engine.component_from_bytes(component).unwrap().1,
+            "replaced, trusted"
+        );
+
+        // A file owned by another user (we run the tests as root in CI; skip otherwise).
+        if rustix::process::geteuid().is_root() {
+            std::os::unix::fs::chown(&file, Some(65534), None).unwrap();
+            assert!(!engine.component_from_bytes(component).unwrap().1);
+        }
+
+        // A symlink in place of the file is not followed.
+        std::fs::remove_file(&file).unwrap();
+        let elsewhere = root.path().join("elsewhere.cwasm");
+        std::fs::write(&elsewhere, b"whatever").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+        assert!(!engine.component_from_bytes(component).unwrap().1);
+
+        // A directory others can write is not used at all: nothing is written there.
+        let open = root.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        set_mode(&open, 0o777);
+        let engine = PluginEngine::new(Some(open.clone())).unwrap();
+        assert!(!engine.component_from_bytes(component).unwrap().1);
+        assert!(!engine.component_from_bytes(component).unwrap().1);
+        assert_eq!(std::fs::read_dir(&open).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn the_default_cache_is_the_users_not_a_shared_temp_folder() {
+        let dir = super::default_cache_dir();
+        if std::env::var_os("HOME").is_some() || std::env::var_os("XDG_CACHE_HOME").is_some() {
+            assert!(!dir.starts_with(std::env::temp_dir()), "{}", dir.display());
+        }
+        assert!(dir.ends_with("plugins") || dir.to_string_lossy().contains("plugins-"));
+    }
 
     #[test]
     fn header_check_names_the_cause() {
