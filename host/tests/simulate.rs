@@ -51,6 +51,43 @@ async fn assert_stored_exactly(dir: &Path, summary: &Summary) {
     }
 }
 
+/// The share of gRPC events that went with a webhook, in a run at `rate` items/s (0: as
+/// fast as possible) of `limit`.
+async fn webhook_share(host: &TestHost, rate: f64, limit: Limit) -> f64 {
+    let summary = simulate::run(SimulateOptions {
+        webhook_url: host.webhook_url(),
+        grpc_url: host.grpc_url(),
+        api_key: Some(KEY.into()),
+        api_secret: Some(SECRET.into()),
+        doors: DoorChoice::Both,
+        rate,
+        limit,
+        seed: Some(11),
+        ..Default::default()
+    })
+    .await
+    .expect("simulation runs");
+    let webhooks = summary.doors["webhook"].kinds["event"].sent as f64;
+    let events = summary.doors["grpc"].kinds["event"].sent as f64;
+    assert!(events > 0.0, "{}", summary.table());
+    webhooks / events
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_doors_at_a_low_rate_send_every_webhook() {
+    // At 200 items/s a tick has room for one item: the webhook beside an event used to be
+    // dropped then (0-5 of ~100 sent). The share must match an unpaced run of the same seed.
+    let host = TestHost::start().await;
+    let paced = webhook_share(&host, 200.0, Limit::Duration(Duration::from_secs(2))).await;
+    let unpaced = webhook_share(&host, 0.0, Limit::Items(2000)).await;
+    assert!(unpaced > 0.2, "{unpaced}");
+    assert!(
+        paced >= 0.8 * unpaced,
+        "webhooks per gRPC event: {paced:.2} at 200/s vs {unpaced:.2} unpaced"
+    );
+    host.doors.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_process_simulation_over_both_doors_is_stored_exactly() {
     let host = TestHost::start().await;
