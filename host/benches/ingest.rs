@@ -45,7 +45,7 @@ fn main() {
         .unwrap();
     let host = host_rt.block_on(TestHost::start_with(
         &interval,
-        "    queue:\n      capacity: 10000000",
+        "    queue:\n      capacity: 10000000\n      max_bytes: 64GiB",
     ));
     let dir = host.dir.path();
     let webhook_url = host.webhook_url();

@@ -280,7 +280,7 @@ async fn main() {
     println!(
         "\nWhole pipeline: `analytics-host run` fed over gRPC by `simulate` for {seconds} s per row \
          (50 rooms × 4 participants × 2 tracks, up to 500 records per message), interval 1s, \
-         batch_size 1000, queue capacity 100000, drop_oldest\n"
+         batch_size 1000, queue capacity 100000, max_bytes 256MiB, drop_oldest (the defaults)\n"
     );
     println!(
         "| sink | offered items/s | sent items/s | accepted (kinds the sink takes) | stored | stored items/s | dropped (overflow) | p50 accept→stored | p99 accept→stored | host peak RSS | host CPU |"

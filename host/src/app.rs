@@ -5,7 +5,7 @@ use crate::config::{AnalyticsConfig, Config, SpoolConfig};
 use crate::ingest::IngestCounters;
 use crate::model::SharedItem;
 use crate::pipeline::{Pipeline, SinkLane};
-use crate::queue::SinkQueue;
+use crate::queue::{QueueBudget, SinkQueue};
 use crate::sinks::{self, Sink, SinkContext};
 use crate::spool::{Recovered, Spool};
 use crate::telemetry::{Observed, SinkCounters, TelemetryServer};
@@ -96,18 +96,22 @@ impl Host {
         let mut lanes = Vec::new();
         let mut workers = Vec::new();
         let mut counters = BTreeMap::new();
+        let budget = Arc::new(QueueBudget::new(settings.queue.max_bytes));
         for sink in sinks {
             let name = sink.name().to_string();
             let sink_counters = Arc::new(SinkCounters::default());
             if let Some(source) = sink.extra_counters() {
                 sink_counters.extra.set_source(source);
             }
-            let queue = Arc::new(SinkQueue::new(
-                &name,
-                settings.queue.capacity,
-                settings.queue.overflow,
-                sink_counters.clone(),
-            ));
+            let queue = Arc::new(
+                SinkQueue::new(
+                    &name,
+                    settings.queue.capacity,
+                    settings.queue.overflow,
+                    sink_counters.clone(),
+                )
+                .with_budget(budget.clone()),
+            );
             if let Some(items) = recovered.remove(&name) {
                 // Ahead of anything new, without the capacity check: they are already accepted.
                 queue.requeue_front(items);

@@ -18,6 +18,9 @@ pub enum AcceptError {
     /// A sink's queue is full and the overflow policy is `reject`.
     #[error("the queue of sink `{0}` is full")]
     Full(String),
+    /// The host's queues hold `queue.max_bytes` and the overflow policy is `reject`.
+    #[error("the host's queues hold queue.max_bytes")]
+    QueueBytesFull,
     /// The on-disk spool is full and its policy is `reject`.
     #[error("the spool is full")]
     SpoolFull,
@@ -121,6 +124,24 @@ impl Pipeline {
             return Err(AcceptError::Closed);
         }
         if self.policy == OverflowPolicy::Reject {
+            // Bytes first: one budget for every queue, and an item counts once per sink.
+            let bytes: u64 = items
+                .iter()
+                .map(|i| i.queued_bytes() * self.lanes_for(i.kind).count() as u64)
+                .sum();
+            if let Some(lane) = self.lanes.first() {
+                if !lane.queue.budget().has_room(bytes) {
+                    for lane in &self.lanes {
+                        for kind in ItemKind::ALL {
+                            let n = items.iter().filter(|i| i.kind == kind).count();
+                            if n > 0 && lane.kinds.contains(&kind) {
+                                lane.queue.refused(kind, n);
+                            }
+                        }
+                    }
+                    return Err(AcceptError::QueueBytesFull);
+                }
+            }
             for kind in ItemKind::ALL {
                 let n = items.iter().filter(|i| i.kind == kind).count();
                 if n == 0 {

@@ -1,14 +1,75 @@
-//! Per-sink FIFO queues: one per item kind, bounded, with an explicit overflow policy.
+//! Per-sink FIFO queues: one per item kind, bounded in items (`queue.capacity`, per queue)
+//! and in bytes (`queue.max_bytes`, one [`QueueBudget`] shared by every queue of the host),
+//! with an explicit overflow policy.
 //!
 //! Items that a sink failed to store go back to the front, in their order. Re-queued items
-//! are never dropped for room: a queue can exceed its capacity by at most one batch.
+//! are never dropped for room: a queue can exceed its bounds by at most one batch.
 
 use crate::config::OverflowPolicy;
 use crate::model::{ItemKind, SharedItem};
 use crate::telemetry::SinkCounters;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// The bytes all queues of the host may hold together (`queue.max_bytes`). An item queued
+/// for several sinks counts once per queue (its memory is shared, so this overstates it:
+/// the bound is conservative).
+#[derive(Debug)]
+pub struct QueueBudget {
+    max: u64,
+    used: AtomicU64,
+}
+
+impl QueueBudget {
+    /// A budget of `max` bytes.
+    pub fn new(max: u64) -> Self {
+        QueueBudget {
+            max,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// No bound.
+    pub fn unbounded() -> Self {
+        Self::new(u64::MAX)
+    }
+
+    /// The bound.
+    pub fn max(&self) -> u64 {
+        self.max
+    }
+
+    /// Bytes queued now, all sinks.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Whether `bytes` more fit now.
+    pub fn has_room(&self, bytes: u64) -> bool {
+        self.used().saturating_add(bytes) <= self.max
+    }
+
+    /// Takes `bytes` if they fit.
+    fn try_take(&self, bytes: u64) -> bool {
+        self.used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                let next = used.saturating_add(bytes);
+                (next <= self.max).then_some(next)
+            })
+            .is_ok()
+    }
+
+    /// Takes `bytes` whether or not they fit (items already accepted).
+    fn force_take(&self, bytes: u64) {
+        self.used.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn give_back(&self, bytes: u64) {
+        self.used.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
 
 /// What [`SinkQueue::push`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,12 +89,15 @@ pub struct SinkQueue {
     capacity: usize,
     policy: OverflowPolicy,
     counters: Arc<SinkCounters>,
+    budget: Arc<QueueBudget>,
     inner: Mutex<Inner>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     fifos: [VecDeque<SharedItem>; 4],
+    /// Bytes of the items in `fifos` (see [`crate::model::Item::queued_bytes`]).
+    bytes: u64,
     /// The current overflow burst, per kind.
     burst: [Burst; 4],
 }
@@ -64,35 +128,88 @@ impl SinkQueue {
             capacity,
             policy,
             counters,
+            budget: Arc::new(QueueBudget::unbounded()),
             inner: Mutex::default(),
         }
+    }
+
+    /// The same queues, bounded in bytes by the host-wide `budget`.
+    pub fn with_budget(mut self, budget: Arc<QueueBudget>) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Bytes of the items queued now, all kinds.
+    pub fn bytes(&self) -> u64 {
+        self.inner.lock().expect("queue lock").bytes
     }
 
     /// Appends an item, applying the overflow policy when its queue is full. Drops are
     /// counted; the first drop of a burst is logged, and so is the burst's end (see
     /// [`OVERFLOW_BURST_GAP`]) with how many were dropped.
+    ///
+    /// Full means `queue.capacity` items of that kind, or the host's `queue.max_bytes` taken:
+    /// `drop_oldest` then drops this queue's oldest items of the kind until the new one fits
+    /// (the new one is dropped if it cannot), `drop_newest` drops the new one. With `reject`
+    /// the pipeline has checked for room before accepting, so the item is queued.
     pub fn push(&self, item: SharedItem) -> Pushed {
         let kind = item.kind.index();
+        let size = item.queued_bytes();
         let mut inner = self.inner.lock().expect("queue lock");
-        let outcome = if inner.fifos[kind].len() < self.capacity {
-            inner.fifos[kind].push_back(item);
-            Pushed::Queued
+        let mut taken = if self.policy == OverflowPolicy::Reject {
+            self.budget.force_take(size);
+            true
         } else {
-            match self.policy {
-                OverflowPolicy::DropOldest => {
-                    inner.fifos[kind].pop_front();
-                    inner.fifos[kind].push_back(item);
-                    Pushed::DroppedOldest
-                }
-                OverflowPolicy::DropNewest | OverflowPolicy::Reject => Pushed::DroppedNew,
-            }
+            self.budget.try_take(size)
         };
+        let mut dropped = 0;
+        let outcome = if inner.fifos[kind].len() < self.capacity && taken {
+            Pushed::Queued
+        } else if self.policy == OverflowPolicy::DropOldest {
+            if inner.fifos[kind].len() >= self.capacity {
+                dropped += self.drop_oldest(&mut inner, kind);
+            }
+            while !taken && self.drop_oldest(&mut inner, kind) == 1 {
+                dropped += 1;
+                taken = self.budget.try_take(size);
+            }
+            if taken {
+                Pushed::DroppedOldest
+            } else {
+                Pushed::DroppedNew
+            }
+        } else {
+            if taken {
+                self.budget.give_back(size);
+                taken = false;
+            }
+            Pushed::DroppedNew
+        };
+        if taken {
+            inner.fifos[kind].push_back(item);
+            inner.bytes += size;
+        } else {
+            dropped += 1;
+        }
         if outcome == Pushed::Queued {
             self.end_burst(&mut inner, kind, "room");
         } else {
-            self.overflowed(&mut inner, kind, 1);
+            self.overflowed(&mut inner, kind, dropped);
         }
         outcome
+    }
+
+    /// Drops the oldest item of `kind`, giving its bytes back; 1 if there was one, else 0.
+    fn drop_oldest(&self, inner: &mut Inner, kind: usize) -> u64 {
+        match inner.fifos[kind].pop_front() {
+            Some(old) => {
+                let size = old.queued_bytes();
+                inner.bytes -= size;
+                self.budget.give_back(size);
+                1
+            }
+            None => 0,
+        }
     }
 
     /// Counts `n` items of `kind` refused because this queue is full (the `reject` policy:
@@ -140,6 +257,7 @@ impl SinkQueue {
             };
             tracing::warn!(
                 sink = %self.sink, kind = ItemKind::ALL[kind].collection(), capacity = self.capacity,
+                queued_bytes = self.budget.used(), max_bytes = self.budget.max(),
                 policy = ?self.policy, "{message}"
             );
         }
@@ -158,9 +276,15 @@ impl SinkQueue {
         }
     }
 
-    /// Whether `n` more items of `kind` fit without dropping any.
+    /// Whether `n` more items of `kind` fit in this queue's capacity without dropping any
+    /// (the bytes are checked once for all sinks, on the shared [`QueueBudget`]).
     pub fn has_room(&self, kind: ItemKind, n: usize) -> bool {
         self.inner.lock().expect("queue lock").fifos[kind.index()].len() + n <= self.capacity
+    }
+
+    /// The host-wide byte budget these queues share.
+    pub fn budget(&self) -> &Arc<QueueBudget> {
+        &self.budget
     }
 
     /// Takes up to `max` items of each kind, oldest first, events first.
@@ -171,13 +295,20 @@ impl SinkQueue {
             let n = fifo.len().min(max);
             batch.extend(fifo.drain(..n));
         }
+        let size: u64 = batch.iter().map(|i| i.queued_bytes()).sum();
+        inner.bytes -= size;
+        self.budget.give_back(size);
         batch
     }
 
-    /// Puts items back at the front of their queues, keeping their order.
+    /// Puts items back at the front of their queues, keeping their order (never dropped,
+    /// even past the bounds: they are already accepted).
     pub fn requeue_front(&self, items: Vec<SharedItem>) {
         let mut inner = self.inner.lock().expect("queue lock");
         for item in items.into_iter().rev() {
+            let size = item.queued_bytes();
+            inner.bytes += size;
+            self.budget.force_take(size);
             inner.fifos[item.kind.index()].push_front(item);
         }
     }
@@ -258,6 +389,41 @@ mod tests {
         assert!(!q.has_room(ItemKind::Event, 1));
         assert_eq!(ids(&q.take_batch(10)), ["a", "b"]);
         assert_eq!(counters.snapshot().overflowed, 1);
+    }
+
+    #[test]
+    fn the_byte_budget_bounds_every_queue_together() {
+        let one = item(ItemKind::Event, "a0").queued_bytes();
+        let budget = Arc::new(QueueBudget::new(3 * one));
+        let counters = Arc::new(SinkCounters::default());
+        let oldest = SinkQueue::new("a", 100, OverflowPolicy::DropOldest, counters.clone())
+            .with_budget(budget.clone());
+        let newest = SinkQueue::new("b", 100, OverflowPolicy::DropNewest, counters.clone())
+            .with_budget(budget.clone());
+        assert_eq!(oldest.push(item(ItemKind::Event, "a1")), Pushed::Queued);
+        assert_eq!(newest.push(item(ItemKind::Event, "b1")), Pushed::Queued);
+        assert_eq!(oldest.push(item(ItemKind::Event, "a2")), Pushed::Queued);
+        assert_eq!(budget.used(), 3 * one);
+        // Full in bytes: drop_newest drops the new item, drop_oldest its own oldest.
+        assert_eq!(newest.push(item(ItemKind::Event, "b2")), Pushed::DroppedNew);
+        assert_eq!(
+            oldest.push(item(ItemKind::Event, "a3")),
+            Pushed::DroppedOldest
+        );
+        assert_eq!(ids(&oldest.take_batch(10)), ["a2", "a3"]);
+        assert_eq!(counters.snapshot().overflowed, 2);
+        // Taking gives bytes back; re-queueing takes them again, past the bound if need be.
+        assert_eq!(budget.used(), one);
+        let batch = newest.take_batch(10);
+        assert_eq!(budget.used(), 0);
+        newest.requeue_front(batch);
+        assert_eq!((newest.bytes(), budget.used()), (one, one));
+        // drop_oldest with nothing of its own to drop: the new item goes.
+        let big = Arc::new(QueueBudget::new(one / 2));
+        let q = SinkQueue::new("c", 100, OverflowPolicy::DropOldest, counters.clone())
+            .with_budget(big.clone());
+        assert_eq!(q.push(item(ItemKind::Event, "c1")), Pushed::DroppedNew);
+        assert_eq!(big.used(), 0);
     }
 
     #[test]

@@ -170,3 +170,46 @@ async fn reject_answers_503_and_counts_every_refusal() {
     assert!(out.host.log_lines("webhook not accepted").is_empty());
     assert_eq!(out.host.stop(), Some(0));
 }
+
+/// `queue.max_bytes`: the same blocked store, a roomy item capacity, a byte bound of about
+/// three webhook events; `reject` refuses the rest at the door, and /metrics shows the bytes.
+#[tokio::test]
+async fn the_byte_bound_refuses_at_the_door_and_is_on_metrics() {
+    // Learn one event's size from an unbounded host, then bound the next one at 3.5 events.
+    let mut probe = HostProcess::spawn_blocked("    queue: { capacity: 100 }");
+    probe.wait_healthy().await;
+    assert_eq!(probe.post_signed(room_started(1)).await, 200);
+    let text = probe.metrics().await;
+    let one = sample(&text, r#"analytics_sink_queue_bytes{sink="file"}"#).expect("bytes");
+    assert!(one > 200.0, "{text}");
+    probe.stop();
+
+    let max = (one * 3.5) as u64;
+    let mut host = HostProcess::spawn_blocked(&format!(
+        "    queue: {{ capacity: 100, overflow: reject, max_bytes: {max} }}"
+    ));
+    host.wait_healthy().await;
+    let mut statuses = Vec::new();
+    for n in 1..=6 {
+        statuses.push(host.post_signed(room_started(n)).await);
+    }
+    assert_eq!(statuses, [200, 200, 200, 503, 503, 503]);
+    let text = host.metrics().await;
+    assert_eq!(sample(&text, "analytics_queue_max_bytes"), Some(max as f64));
+    assert_eq!(
+        sample(&text, "analytics_queue_bytes"),
+        Some(3.0 * one),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, r#"analytics_sink_overflowed_total{sink="file"}"#),
+        Some(3.0),
+        "{text}"
+    );
+    host.unblock_store();
+    host.wait_for_sample(r#"analytics_sink_stored_total{sink="file"}"#, 3.0)
+        .await;
+    let text = host.metrics().await;
+    assert_eq!(sample(&text, "analytics_queue_bytes"), Some(0.0), "{text}");
+    assert_eq!(host.stop(), Some(0));
+}

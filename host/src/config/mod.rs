@@ -12,6 +12,7 @@
 //! its code (`ingest/config.rs`, `spool/config.rs`, `telemetry/config.rs`,
 //! `sinks/<name>/config.rs`); they are re-exported here.
 
+pub mod bytes;
 pub mod duration;
 mod livekit;
 
@@ -145,6 +146,15 @@ pub struct QueueConfig {
     /// What happens when a queue is full.
     #[serde(default)]
     pub overflow: OverflowPolicy,
+    /// Bytes all queues of the host hold together at most (a number or `256MiB`); full
+    /// applies `overflow` as a full queue does. An item queued for several sinks counts
+    /// once per sink.
+    #[serde(
+        default = "default_queue_max_bytes",
+        deserialize_with = "bytes::deserialize",
+        serialize_with = "bytes::serialize"
+    )]
+    pub max_bytes: u64,
 }
 
 /// What a full queue does with a new item.
@@ -193,6 +203,9 @@ fn default_send_timeout() -> Duration {
 fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(10)
 }
+fn default_queue_max_bytes() -> u64 {
+    256 << 20
+}
 fn default_capacity() -> usize {
     100_000
 }
@@ -208,6 +221,7 @@ impl Default for QueueConfig {
         Self {
             capacity: default_capacity(),
             overflow: OverflowPolicy::default(),
+            max_bytes: default_queue_max_bytes(),
         }
     }
 }
@@ -308,6 +322,9 @@ impl Config {
         }
         if a.queue.capacity == 0 {
             bail!("{}: must be at least 1 (got `0`)", key("queue.capacity"));
+        }
+        if a.queue.max_bytes == 0 {
+            bail!("{}: must be at least 1 (got `0`)", key("queue.max_bytes"));
         }
         if a.retry.initial_backoff > a.retry.max_backoff {
             bail!(

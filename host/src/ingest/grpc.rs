@@ -47,6 +47,9 @@ fn accept_status(err: AcceptError) -> Status {
         AcceptError::Full(sink) => {
             Status::resource_exhausted(format!("the queue of sink `{sink}` is full"))
         }
+        AcceptError::QueueBytesFull => {
+            Status::resource_exhausted("the host's queues hold queue.max_bytes")
+        }
         AcceptError::SpoolFull => Status::resource_exhausted("the spool is full"),
         AcceptError::Spool(error) => {
             Status::unavailable(format!("the spool could not write: {error}"))

@@ -210,7 +210,7 @@ async fn receive(
         }
         Err(err) => {
             counters.webhook_unavailable.fetch_add(1, Ordering::Relaxed);
-            if matches!(err, AcceptError::Full(_)) {
+            if matches!(err, AcceptError::Full(_) | AcceptError::QueueBytesFull) {
                 // The full queue logs once per overflow burst; one line per request would flood.
                 tracing::debug!(error = %err, "webhook not accepted");
             } else {
@@ -218,7 +218,7 @@ async fn receive(
             }
             let text = match err {
                 AcceptError::Closed => "shutting down\n",
-                AcceptError::Full(_) => "queue full\n",
+                AcceptError::Full(_) | AcceptError::QueueBytesFull => "queue full\n",
                 AcceptError::SpoolFull => "spool full\n",
                 AcceptError::Spool(_) => "spool write failed\n",
             };

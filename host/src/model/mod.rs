@@ -276,6 +276,24 @@ impl Item {
         item
     }
 
+    /// What this item takes in memory, as the queues count it: the struct, its strings and
+    /// its document text.
+    pub fn queued_bytes(&self) -> u64 {
+        let strings = [
+            &self.id,
+            &self.type_name,
+            &self.room_id,
+            &self.room_name,
+            &self.participant_id,
+            &self.participant_identity,
+            &self.track_id,
+            &self.node_id,
+        ];
+        (std::mem::size_of::<Item>()
+            + strings.iter().map(|s| s.len()).sum::<usize>()
+            + self.document.get().len()) as u64
+    }
+
     /// The contract document (without `openvidu_expire_at`), parsed from its text.
     pub fn document(&self) -> Map<String, Value> {
         serde_json::from_str(self.document.get()).expect("the host wrote this JSON object")

@@ -1,7 +1,7 @@
 //! `openvidu.analytics.plugins`: WebAssembly component sinks, each with its own settings,
 //! capability grants (denied by default) and resource limits.
 
-use crate::config::duration;
+use crate::config::{bytes, duration};
 use anyhow::bail;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;
@@ -120,8 +120,8 @@ pub struct PluginLimits {
     /// (`64MiB`, `512KiB`, `1GiB`, `100MB`).
     #[serde(
         default = "default_memory",
-        deserialize_with = "deserialize_bytes",
-        serialize_with = "serialize_bytes"
+        deserialize_with = "bytes::deserialize",
+        serialize_with = "bytes::serialize"
     )]
     pub memory: u64,
 }
@@ -143,52 +143,6 @@ fn default_timeout() -> Duration {
 }
 fn default_memory() -> u64 {
     256 << 20
-}
-
-/// Parses `123`, `64KiB`, `64MiB`, `1GiB`, `64KB`, `64MB`, `1GB`.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(split);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("`{text}` is not a size (e.g. `64MiB`)"))?;
-    let scale: u64 = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "KB" | "kB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        other => {
-            return Err(format!(
-                "`{text}`: unknown unit `{other}` (use KiB, MiB, GiB)"
-            ))
-        }
-    };
-    number
-        .checked_mul(scale)
-        .ok_or_else(|| format!("`{text}` is too large"))
-}
-
-fn deserialize_bytes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    use serde::de::Error;
-    match serde_yaml::Value::deserialize(deserializer)? {
-        serde_yaml::Value::Number(n) => n
-            .as_u64()
-            .ok_or_else(|| D::Error::custom(format!("`{n}` is not a size in bytes"))),
-        serde_yaml::Value::String(s) => parse_bytes(&s).map_err(D::Error::custom),
-        other => Err(D::Error::custom(format!(
-            "`{other:?}` is not a size (e.g. `64MiB`)"
-        ))),
-    }
-}
-
-fn serialize_bytes<S: Serializer>(bytes: &u64, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u64(*bytes)
 }
 
 /// Checks the plugin list; `key` turns `plugins[0].name` into a full key for messages.
@@ -273,12 +227,12 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_bytes("65536"), Ok(65536));
-        assert_eq!(parse_bytes("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_bytes("2 GiB"), Ok(2 << 30));
-        assert_eq!(parse_bytes("100MB"), Ok(100_000_000));
-        assert!(parse_bytes("12XB").unwrap_err().contains("unknown unit"));
-        assert!(parse_bytes("MiB").is_err());
+        assert_eq!(bytes::parse("65536"), Ok(65536));
+        assert_eq!(bytes::parse("64MiB"), Ok(64 << 20));
+        assert_eq!(bytes::parse("2 GiB"), Ok(2 << 30));
+        assert_eq!(bytes::parse("100MB"), Ok(100_000_000));
+        assert!(bytes::parse("12XB").unwrap_err().contains("unknown unit"));
+        assert!(bytes::parse("MiB").is_err());
     }
 
     #[test]

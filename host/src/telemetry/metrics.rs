@@ -319,6 +319,33 @@ impl Collector for Observed {
                     .encode(depth.encode_family(&labels)?)?;
             }
         }
+        let mut bytes = encoder.encode_descriptor(
+            "analytics_sink_queue_bytes",
+            "Bytes of the items waiting in the sink's queues (their share of queue.max_bytes).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for lane in self.pipeline.lanes() {
+            ConstGauge::new(lane.queue.bytes() as i64)
+                .encode(bytes.encode_family(&[("sink", lane.name.clone())])?)?;
+        }
+        if let Some(budget) = self.pipeline.lanes().first().map(|l| l.queue.budget()) {
+            for (name, help, value) in [
+                (
+                    "analytics_queue_bytes",
+                    "Bytes queued in all sinks together (an item counts once per sink).",
+                    budget.used(),
+                ),
+                (
+                    "analytics_queue_max_bytes",
+                    "queue.max_bytes: the bound of analytics_queue_bytes.",
+                    budget.max(),
+                ),
+            ] {
+                ConstGauge::new(value.min(i64::MAX as u64) as i64)
+                    .encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;
+            }
+        }
         let readiness = self.readiness();
         let mut up = encoder.encode_descriptor(
             "analytics_sink_initialized",
