@@ -52,6 +52,15 @@ pub struct Worker {
 /// Why a round stopped early.
 struct RoundFailed(String);
 
+/// How a batch that did not fail went.
+#[derive(Debug, PartialEq, Eq)]
+enum Sent {
+    /// Every item settled (stored, duplicate, or refused for good).
+    All,
+    /// Some stored, some to be sent again (re-queued).
+    Partly,
+}
+
 impl Worker {
     /// A worker for `sink`, sending from `queue`; `wake` starts a round before the next tick.
     pub fn new(
@@ -133,7 +142,10 @@ impl Worker {
                 break;
             }
             sent += batch.len();
-            self.send(batch).await?;
+            if self.send(batch).await? == Sent::Partly {
+                // What is to be retried goes out next round, not again right now.
+                break;
+            }
         }
         Ok(())
     }
@@ -145,8 +157,14 @@ impl Worker {
             .map_or(size, |max| size.min(max.max(1)))
     }
 
-    /// Sends one batch and settles it: counts, re-queues what failed.
-    async fn send(&mut self, batch: Vec<crate::model::SharedItem>) -> Result<(), RoundFailed> {
+    /// Sends one batch and settles it: counts, re-queues what is to be retried.
+    ///
+    /// A batch of which the sink stored (or already had) some items and asked to retry
+    /// others is [`Sent::Partly`]: those go back to the front of the queue for the next
+    /// round, counted in `retried`, logged as a warning; not a failed batch and no backoff,
+    /// since the sink works. A batch of which nothing was stored and something is to be
+    /// retried is a failure: counted in `failed_batches`, the worker backs off.
+    async fn send(&mut self, batch: Vec<crate::model::SharedItem>) -> Result<Sent, RoundFailed> {
         let started = Instant::now();
         let report =
             match tokio::time::timeout(self.settings.send_timeout, self.sink.send_batch(&batch))
@@ -187,13 +205,13 @@ impl Worker {
             if report.rejected > 0 {
                 SinkCounters::add(&c.failed_batches, 1);
             }
-            return Ok(());
+            return Ok(Sent::All);
         }
-        SinkCounters::add(&c.failed_batches, 1);
-        SinkCounters::add(&c.retried, report.retry.len());
         let mut retry = report.retry.clone();
         retry.sort_unstable();
         retry.dedup();
+        SinkCounters::add(&c.retried, retry.len());
+        let len = batch.len();
         let mut slots: Vec<Option<crate::model::SharedItem>> =
             batch.into_iter().map(Some).collect();
         let again: Vec<_> = retry
@@ -201,9 +219,17 @@ impl Worker {
             .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
             .collect();
         self.queue.requeue_front(again);
-        Err(RoundFailed(
-            report.error.unwrap_or_else(|| "items failed".into()),
-        ))
+        let settled = report.stored_count(len) + report.duplicates;
+        let error = report.error.unwrap_or_else(|| "items failed".into());
+        if settled > 0 {
+            tracing::warn!(
+                sink = self.sink.name(), stored = settled, retry = retry.len(), %error,
+                "some items of a batch will be sent again next round"
+            );
+            return Ok(Sent::Partly);
+        }
+        SinkCounters::add(&c.failed_batches, 1);
+        Err(RoundFailed(error))
     }
 
     /// The last round at shutdown: one attempt at everything, within the deadline.
@@ -321,6 +347,95 @@ pub fn backoff(retry: &RetryConfig, failures: u32) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::OverflowPolicy;
+    use crate::model::{ItemKind, SharedItem};
+    use crate::sinks::SinkError;
+    use std::sync::Mutex;
+
+    /// Stores everything, except that its first batch asks to retry the item at position 0.
+    struct RetriesFirstItemOnce {
+        calls: Arc<Mutex<Vec<Vec<String>>>>,
+    }
+
+    #[async_trait::async_trait]
+    impl Sink for RetriesFirstItemOnce {
+        fn name(&self) -> &str {
+            "partly"
+        }
+        async fn initialize(&mut self) -> Result<(), SinkError> {
+            Ok(())
+        }
+        async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
+            let mut calls = self.calls.lock().unwrap();
+            calls.push(batch.iter().map(|i| i.id.clone()).collect());
+            if calls.len() == 1 {
+                BatchReport {
+                    retry: vec![0],
+                    error: Some("try later".into()),
+                    ..BatchReport::default()
+                }
+            } else {
+                BatchReport::stored()
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_partly_stored_batch_is_not_a_failure() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let counters = Arc::new(SinkCounters::default());
+        let queue = Arc::new(SinkQueue::new(
+            "partly",
+            100,
+            OverflowPolicy::DropOldest,
+            counters.clone(),
+        ));
+        for n in 0..3 {
+            queue.push(Arc::new(crate::model::Item::new(
+                ItemKind::Event,
+                format!("e{n}"),
+                Default::default(),
+                std::time::SystemTime::now(),
+            )));
+        }
+        let settings = WorkerSettings {
+            interval: Duration::from_millis(20),
+            batch_size: 100,
+            send_timeout: Duration::from_secs(5),
+            retry: RetryConfig {
+                initial_backoff: Duration::from_secs(3600),
+                max_backoff: Duration::from_secs(3600),
+            },
+            shutdown_timeout: Duration::from_secs(5),
+        };
+        let sink = RetriesFirstItemOnce {
+            calls: calls.clone(),
+        };
+        let worker = Worker::new(
+            Box::new(sink),
+            queue.clone(),
+            counters.clone(),
+            settings,
+            Arc::new(Notify::new()),
+        );
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(worker.run(stop_rx));
+        // With a backoff of an hour, the retried item is stored only if the partial batch
+        // did not count as a failure.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while counters.snapshot().stored < 3 {
+            assert!(Instant::now() < deadline, "{:?}", counters.snapshot());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!counters.failing.load(Ordering::Relaxed));
+        let _ = stop.send(true);
+        task.await.unwrap();
+        let counts = counters.snapshot();
+        assert_eq!((counts.retried, counts.failed_batches), (1, 0));
+        let calls = calls.lock().unwrap();
+        assert_eq!(calls[0], ["e0", "e1", "e2"]);
+        assert_eq!(calls[1], ["e0"], "sent again in a later round, alone");
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {
