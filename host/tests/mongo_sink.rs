@@ -272,3 +272,66 @@ async fn expired_documents_are_removed_by_the_ttl_index() {
         .unwrap();
     assert_eq!(left.get_str("_id").unwrap(), event(2).id);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_in_mongo_url_authenticate_and_a_wrong_password_is_named() {
+    let mut server = MongoServer::start();
+    let admin = mongodb::Client::with_uri_str(server.url()).await.unwrap();
+    admin
+        .database("admin")
+        .run_command(doc! {
+            "createUser": "analytics",
+            "pwd": "s3cret",
+            "roles": [{"role": "readWrite", "db": "openvidu"}],
+        })
+        .await
+        .expect("createUser");
+    server.require_auth();
+    let with = |user: &str| {
+        format!(
+            "mongodb://{user}@127.0.0.1:{}/?directConnection=true&authSource=admin&serverSelectionTimeoutMS=2000",
+            server.port()
+        )
+    };
+
+    // The right credentials: indexes and documents, as without auth.
+    let mut sink = MongoSink::connect(&with("analytics:s3cret"), "openvidu")
+        .await
+        .unwrap();
+    sink.initialize()
+        .await
+        .expect("initialize with credentials");
+    let items = vec![Arc::new(event(1)), Arc::new(stat(2, "PA_1"))];
+    assert_eq!(sink.send_batch(&items).await, Default::default());
+
+    // A wrong password and no credentials: initialization fails, saying why.
+    for (url, why) in [
+        (with("analytics:wrong"), "authentication failed"),
+        (
+            format!("{}&serverSelectionTimeoutMS=2000", server.url()),
+            "requires authentication",
+        ),
+    ] {
+        let mut sink = MongoSink::connect(&url, "openvidu").await.unwrap();
+        let err = sink.initialize().await.unwrap_err().to_string();
+        assert!(err.to_lowercase().contains(why), "{url}: {err}");
+        assert!(
+            !err.contains("wrong"),
+            "the password is not in the error: {err}"
+        );
+    }
+    // check-config masks the password.
+    let yaml = format!(
+        "openvidu:\n  analytics:\n    mongo_url: \"{}\"\n",
+        with("analytics:s3cret")
+    );
+    let text = kit::process::run_ok(
+        kit::process::bin()
+            .arg("check-config")
+            .env("LIVEKIT_CONFIG", &yaml),
+    );
+    assert!(
+        !text.contains("s3cret") && text.contains("analytics:****@"),
+        "{text}"
+    );
+}

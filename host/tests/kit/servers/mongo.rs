@@ -4,6 +4,9 @@ use super::installed_path;
 use super::process::{connect, Launch, ServerProcess};
 use std::io::{self, Read, Write};
 
+/// A file in the server's directory whose presence adds `--auth` to its command line.
+const AUTH_FLAG: &str = "auth-on";
+
 /// The server's configuration file. (Its `[storage] ttl_sweep_seconds` key is
 /// accepted but not used by `secantusd-py` 0.7.0b3: TTL indexes are swept every 60 s,
 /// as mongod does; call `MongoServer::prune_ttl()` for an immediate pass.)
@@ -33,6 +36,7 @@ impl MongoServer {
             name: "secantusd-py",
             program: installed_path("LKA_SECANTUSD"),
             args: Box::new(move |port| {
+                let auth = root.join(AUTH_FLAG).exists().then(|| "--auth".to_string());
                 vec![
                     "--config".to_string(),
                     root.join("secantusd.toml").display().to_string(),
@@ -43,6 +47,9 @@ impl MongoServer {
                     "--storage-path".into(),
                     root.join("data").display().to_string(),
                 ]
+                .into_iter()
+                .chain(auth)
+                .collect()
             }),
             ready: Box::new(|port| mongo_ping(port).is_ok()),
             before_retry: |dir| {
@@ -58,6 +65,13 @@ impl MongoServer {
     /// `mongodb://127.0.0.1:PORT/?directConnection=true`.
     pub fn url(&self) -> String {
         format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port())
+    }
+
+    /// Restarts the server with `--auth` (SCRAM-SHA-256 required for everything but the
+    /// handshake and `ping`), keeping its data: create users before calling this.
+    pub fn require_auth(&mut self) {
+        std::fs::write(self.dir().join(AUTH_FLAG), "").expect("write the auth flag");
+        self.restart();
     }
 
     /// Deletes the documents that TTL indexes have expired now, instead of at the
