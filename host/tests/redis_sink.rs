@@ -333,6 +333,54 @@ async fn wrong_or_missing_password_is_a_clear_auth_error() {
 }
 
 #[tokio::test]
+async fn an_acl_user_with_the_commands_it_needs_is_enough() {
+    // LiveKit's `redis.username` + `redis.password`: a Redis 6+ ACL user allowed only the
+    // commands the sink uses. (RediSearch's FT.CREATE needs access to every key, `~*`,
+    // even though the indexes cover only `event:` and `stat:` keys.)
+    let server = RedisServer::start(RedisFlavor::WithModules);
+    let setuser = [
+        "ACL",
+        "SETUSER",
+        "analytics",
+        "on",
+        ">acl-secret",
+        "~*",
+        "-@all",
+        "+module|list",
+        "+ft.create",
+        "+json.set",
+        "+pexpire",
+        "+set",
+        "+ping",
+        "+hello",
+        "+client|setinfo",
+        "+select",
+    ];
+    assert!(matches!(server.cmd(&setuser), Resp::Simple(_)));
+    let settings = RedisSinkConfig {
+        enabled: true,
+        mode: RedisMode::Json,
+    };
+    let user = |name: &str, password: &str| LiveKitRedisConfig {
+        username: name.into(),
+        ..connection(server.port(), Some(password))
+    };
+    let mut sink = RedisSink::new(&user("analytics", "acl-secret"), &settings).unwrap();
+    sink.initialize().await.expect("the ACL user initializes");
+    assert_eq!(sink.mode(), Some(RedisMode::Json));
+    let items = [
+        room_created("RM_acl", 1),
+        stat("RM_acl", "PA_1", "TR_1", 2, 0),
+    ];
+    assert_eq!(sink.send_batch(&items).await, Default::default());
+    assert_eq!(dbsize(&server), 2);
+    let mut wrong = RedisSink::new(&user("analytics", "nope"), &settings).unwrap();
+    let message = wrong.initialize().await.unwrap_err().to_string();
+    assert!(message.contains("authentication failed"), "{message}");
+    assert!(message.contains("redis.username"), "{message}");
+}
+
+#[tokio::test]
 async fn a_redis_that_is_down_is_unavailable_and_items_are_retried() {
     let mut server = RedisServer::start(RedisFlavor::Plain);
     let mut sink = sink(&server, RedisMode::Auto);
