@@ -1,5 +1,6 @@
 //! `openvidu.analytics.ingest`: the doors through which LiveKit data comes in.
 
+use super::tls::TlsConfig;
 use crate::config::duration;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -36,6 +37,9 @@ pub struct WebhookConfig {
     /// Largest accepted body; larger requests get 413.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// TLS (HTTPS) with these files; absent: plain HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
 }
 
 /// The gRPC analytics stream server.
@@ -56,6 +60,9 @@ pub struct GrpcConfig {
     /// reaches the port can then write analytics. Off by default (such a config is refused).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_unauthenticated: bool,
+    /// TLS with these files (with `client_ca_file`: mutual TLS); absent: plaintext.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
 }
 
 /// The Prometheus scrape of livekit-server (`prometheus_port` in its config).
@@ -96,6 +103,7 @@ impl Default for WebhookConfig {
             listen: default_webhook_listen(),
             path: default_webhook_path(),
             max_body_bytes: default_max_body_bytes(),
+            tls: None,
         }
     }
 }
@@ -106,6 +114,7 @@ impl Default for GrpcConfig {
             listen: default_grpc_listen(),
             token: None,
             allow_unauthenticated: false,
+            tls: None,
         }
     }
 }
@@ -135,15 +144,21 @@ impl IngestConfig {
             );
         }
         let grpc = &self.grpc;
+        let mutual_tls = grpc
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_ca_file.is_some());
         if grpc.enabled
             && !grpc.listen.ip().is_loopback()
             && grpc.token.as_deref().unwrap_or("").is_empty()
+            && !mutual_tls
             && !grpc.allow_unauthenticated
         {
             anyhow::bail!(
                 "{}: `{}` is reachable from other machines but ingest.grpc.token is not set, so \
                  anyone who reaches the port could write analytics. Set ingest.grpc.token (and \
-                 the same token in the sender), listen on a loopback address, or set \
+                 the same token in the sender), require client certificates \
+                 (ingest.grpc.tls.client_ca_file), listen on a loopback address, or set \
                  ingest.grpc.allow_unauthenticated: true",
                 key("ingest.grpc.listen"),
                 grpc.listen

@@ -8,6 +8,7 @@ pub mod config;
 pub mod grpc;
 pub mod mapping;
 pub mod prometheus;
+pub mod tls;
 pub mod webhook;
 
 use crate::config::Config;
@@ -142,8 +143,18 @@ impl Doors {
                 counters: counters.clone(),
             });
             let app = webhook::router(state, &ingest.webhook.path, ingest.webhook.max_body_bytes);
+            let tls = match &ingest.webhook.tls {
+                Some(tls) => Some(tls.server_config().with_context(|| {
+                    format!("{}: openvidu.analytics.ingest.webhook.tls", config.source)
+                })?),
+                None => None,
+            };
+            let https = tls.is_some();
             let mut rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
+                if let Some(tls) = tls {
+                    return tls::serve_https(listener, app, tls, rx).await;
+                }
                 let shutdown = async move {
                     let _ = rx.wait_for(|stop| *stop).await;
                 };
@@ -154,7 +165,7 @@ impl Doors {
                     tracing::error!(error = %err, "webhook server failed");
                 }
             }));
-            tracing::info!(%addr, path = %ingest.webhook.path, "webhook receiver listening");
+            tracing::info!(%addr, path = %ingest.webhook.path, https, "webhook receiver listening");
             webhook_addr = Some(addr);
         }
         let mut grpc_addr = None;
@@ -168,6 +179,16 @@ impl Doors {
                     )
                 })?;
             let addr = listener.local_addr().context("gRPC listener address")?;
+            let mut server = tonic::transport::Server::builder();
+            let tls_on = ingest.grpc.tls.is_some();
+            if let Some(tls) = &ingest.grpc.tls {
+                server = tls
+                    .tonic_config()
+                    .and_then(|tls| server.tls_config(tls).map_err(anyhow::Error::from))
+                    .with_context(|| {
+                        format!("{}: openvidu.analytics.ingest.grpc.tls", config.source)
+                    })?;
+            }
             let recorder = grpc::Recorder {
                 pipeline: pipeline.clone(),
                 node_id: node_id.clone(),
@@ -185,7 +206,7 @@ impl Doors {
                     let _ = rx.wait_for(|stop| *stop).await;
                 };
                 let incoming = tonic::transport::server::TcpIncoming::from(listener);
-                if let Err(err) = tonic::transport::Server::builder()
+                if let Err(err) = server
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, shutdown)
                     .await
@@ -193,7 +214,7 @@ impl Doors {
                     tracing::error!(error = %err, "gRPC server failed");
                 }
             }));
-            tracing::info!(%addr, "gRPC AnalyticsRecorderService listening");
+            tracing::info!(%addr, tls = tls_on, "gRPC AnalyticsRecorderService listening");
             grpc_addr = Some(addr);
         }
         if let Some(url) = &ingest.prometheus.url {

@@ -55,7 +55,12 @@ openvidu:
 "#,
             dir = dir.path().display()
         );
-        let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).expect("config");
+        Self::from_yaml(dir, &yaml).await
+    }
+
+    /// A host of the whole config `yaml` (its file store, if any, under `dir`).
+    pub async fn from_yaml(dir: tempfile::TempDir, yaml: &str) -> TestHost {
+        let config = Config::parse(yaml, ConfigSource::Inline("test".into())).expect("config");
         let sinks = analytics_host::app::sinks_from_config(&config)
             .await
             .expect("sinks");
