@@ -110,6 +110,8 @@ $( [ -n "$MONGO_PY" ] && echo "    mongo_url: \"mongodb://127.0.0.1:$MONGO_PORT/
       prometheus:
         url: "http://127.0.0.1:$PROM_PORT/metrics"
         interval: 1s
+    telemetry:
+      enabled: false   # not needed here; its default port may be taken on a shared machine
 YAML
 
 cat > "$WORK/livekit.yaml" <<YAML
