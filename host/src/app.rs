@@ -29,8 +29,19 @@ pub struct Host {
 
 /// The sinks a configuration asks for, built (plugins compiled) but not yet started.
 pub async fn sinks_from_config(config: &Config) -> anyhow::Result<Vec<Box<dyn Sink>>> {
+    build_sinks(config, None).await
+}
+
+/// The sinks of `config`; with `failures`, plugins compile in the background and report a
+/// failure to load there.
+async fn build_sinks(
+    config: &Config,
+    failures: Option<tokio::sync::mpsc::UnboundedSender<anyhow::Error>>,
+) -> anyhow::Result<Vec<Box<dyn Sink>>> {
     let context = SinkContext {
         plugin_cache_dir: config.analytics.plugin_cache_dir.clone(),
+        failures,
+        source: config.source.to_string(),
     };
     let mut sinks = Vec::new();
     for sink in sinks::configured(config) {
@@ -203,7 +214,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if !config.analytics.enabled {
         tracing::warn!("openvidu.analytics.enabled is false: the host stores nothing");
     }
-    let sinks = sinks_from_config(&config).await?;
+    // Plugins compile in the background: the doors open at once.
+    let (failures, mut failed) = tokio::sync::mpsc::unbounded_channel();
+    let sinks = build_sinks(&config, Some(failures)).await?;
     let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
     tracing::info!(source = %config.source, sinks = ?names, interval = ?config.analytics.interval, "analytics host starting");
     let host = match &config.analytics.spool {
@@ -214,7 +227,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let doors = crate::ingest::Doors::start(&config, host.pipeline.clone()).await?;
     let observed = host.observed(doors.counters.clone());
     let telemetry = TelemetryServer::start(&config.analytics.telemetry, observed).await?;
-    wait_for_signal().await?;
+    let failure = tokio::select! {
+        signal = wait_for_signal() => {
+            signal?;
+            None
+        }
+        Some(err) = failed.recv() => Some(err),
+    };
+    if failure.is_some() {
+        tracing::error!("a plugin could not be loaded: stopping");
+    }
     tracing::info!("shutting down: no longer accepting; flushing queues");
     host.pipeline.close();
     doors.close().await;
@@ -233,7 +255,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tracing::error!(lost, "stopped with items not stored");
     }
     tracing::info!("stopped");
-    Ok(())
+    match failure {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

@@ -213,3 +213,34 @@ async fn c_count_logs_a_summary() {
     );
     assert_eq!(stats_handle.traps.load(Ordering::Relaxed), 0);
 }
+
+/// Issue: a host with a big plugin and a cold compile cache kept its doors closed for the
+/// ~13 s of compiling. The doors now open at once, the plugin's queue fills meanwhile,
+/// `/ready` names it until it is ready, and the log says what is happening.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_doors_open_while_a_plugin_compiles_in_the_background() {
+    let Some(path) = dist("python-quality") else {
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let mut host = kit::process::HostProcess::spawn(&format!(
+        "    plugin_cache_dir: {}\n    plugins:\n      - name: quality\n        path: {}\n",
+        cache.path().display(),
+        path.display()
+    ));
+    host.wait_healthy().await;
+    // Accepted while compiling (the compile of this 18 MB component takes seconds).
+    assert_eq!(host.post_signed(kit::webhook::room_started(1)).await, 200);
+    let (status, ready) = host.ready().await;
+    let already_ready = host.log_text().contains("plugin ready");
+    if !already_ready {
+        assert_eq!(status, 503, "{ready}");
+        assert_eq!(ready["degraded"], serde_json::json!(["quality"]), "{ready}");
+    }
+    host.wait_ready().await;
+    let log = host.log_text();
+    assert!(log.contains("compiling plugin in the background"), "{log}");
+    assert!(log.contains("plugin ready"), "{log}");
+    assert!(already_ready || log.find("webhook receiver listening") < log.find("plugin ready"));
+    assert_eq!(host.stop(), Some(0), "{}", host.log_text());
+}

@@ -144,7 +144,7 @@ impl PluginEngine {
 
 /// Fails with the cause when `bytes` cannot be a component: not WebAssembly at all (no
 /// `\0asm` header, and not WAT text either), or a core module rather than a component.
-fn check_header(bytes: &[u8]) -> anyhow::Result<()> {
+pub fn check_header(bytes: &[u8]) -> anyhow::Result<()> {
     if let Some(header) = bytes.strip_prefix(b"\0asm") {
         // Bytes 6..8 are the layer: 0 for a core module, 1 for a component.
         if header.get(2..4) == Some(&[0, 0]) {

@@ -30,6 +30,11 @@ pub trait SinkConfig: Send + Sync {
 pub struct SinkContext {
     /// Where compiled plugins are cached (`openvidu.analytics.plugin_cache_dir`).
     pub plugin_cache_dir: Option<PathBuf>,
+    /// Set: plugins compile in the background and a plugin that cannot load is reported
+    /// here (the host then stops). Unset: `build` waits for the compile.
+    pub failures: Option<tokio::sync::mpsc::UnboundedSender<anyhow::Error>>,
+    /// Where the configuration came from, for errors reported later.
+    pub source: String,
 }
 
 /// The sinks `config` enables, in order: MongoDB, Redis, the file store, then each enabled

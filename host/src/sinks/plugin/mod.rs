@@ -2,6 +2,7 @@
 //! `stat` records; the plugin's `send-error` becomes a [`BatchReport`].
 
 pub mod config;
+pub mod loading;
 
 use super::{BatchReport, Sink, SinkError};
 use crate::model::{ItemKind, SharedItem};
@@ -169,14 +170,18 @@ impl Sink for PluginSink {
     }
 
     fn extra_counters(&self) -> Option<crate::telemetry::ExtraCountersFn> {
-        let stats = self.plugin.stats();
-        Some(Arc::new(move || {
-            use std::sync::atomic::Ordering::Relaxed;
-            vec![
-                ("plugin_traps", stats.traps.load(Relaxed)),
-                ("plugin_timeouts", stats.timeouts.load(Relaxed)),
-                ("plugin_instantiations", stats.instantiations.load(Relaxed)),
-            ]
-        }))
+        Some(plugin_counters(self.plugin.stats()))
     }
+}
+
+/// The plugin's counters as `analytics_sink_extra_total` reads them.
+pub fn plugin_counters(stats: Arc<PluginStats>) -> crate::telemetry::ExtraCountersFn {
+    Arc::new(move || {
+        use std::sync::atomic::Ordering::Relaxed;
+        vec![
+            ("plugin_traps", stats.traps.load(Relaxed)),
+            ("plugin_timeouts", stats.timeouts.load(Relaxed)),
+            ("plugin_instantiations", stats.instantiations.load(Relaxed)),
+        ]
+    })
 }
