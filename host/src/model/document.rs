@@ -6,10 +6,9 @@
 //! "UPSTREAM"`), so every document can be queried by its type; every other scalar field at
 //! its zero value is left out, as are unset messages and empty lists and maps.
 
-use super::walk::{map_slot, push_repeated, ValueKind};
+use super::walk::{push_map_entry, push_repeated, Format, Scalar, WireKind};
 use super::wire::{WireError, WireReader, WireValue};
-use base64::Engine as _;
-use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
+use prost_reflect::{DescriptorPool, MessageDescriptor};
 use serde_json::{Map, Number, Value};
 use std::sync::LazyLock;
 
@@ -77,7 +76,7 @@ struct MessagePlan {
 
 struct FieldPlan {
     name: String,
-    kind: ScalarKind,
+    kind: WireKind,
     shape: Shape,
     /// A proto3 enum without presence: written at its zero value when absent.
     always: bool,
@@ -89,29 +88,6 @@ enum Shape {
     List,
     /// A map; the field's kind is the entry message, whose fields 1 and 2 are key and value.
     Map,
-}
-
-#[derive(Clone)]
-enum ScalarKind {
-    Double,
-    Float,
-    Int32,
-    Int64,
-    Uint32,
-    Uint64,
-    Sint32,
-    Sint64,
-    Fixed32,
-    Fixed64,
-    Sfixed32,
-    Sfixed64,
-    Bool,
-    String,
-    Bytes,
-    /// Value names by number.
-    Enum(std::sync::Arc<std::collections::HashMap<i32, String>>),
-    /// Index of the message's plan.
-    Message(usize),
 }
 
 impl MessagePlan {
@@ -126,7 +102,7 @@ impl MessagePlan {
                     by_number.resize(number + 1, None);
                 }
                 by_number[number] = Some(i);
-                let kind = ScalarKind::of(&field.kind());
+                let kind = WireKind::of(&field.kind(), plan_index);
                 let shape = if field.is_map() {
                     Shape::Map
                 } else if field.is_list() {
@@ -137,7 +113,7 @@ impl MessagePlan {
                 FieldPlan {
                     name: field.name().to_string(),
                     always: matches!(shape, Shape::Single)
-                        && matches!(kind, ScalarKind::Enum(_))
+                        && matches!(kind, WireKind::Enum(_))
                         && !field.supports_presence(),
                     kind,
                     shape,
@@ -157,93 +133,37 @@ impl MessagePlan {
     }
 }
 
-impl ScalarKind {
-    fn of(kind: &Kind) -> ScalarKind {
+/// The `typed` format's values: exact integers, enums by name, timestamps always
+/// `{seconds, nanos}`.
+struct Typed;
+
+impl Format for Typed {
+    fn number(&self, scalar: Scalar<'_>) -> Value {
+        match scalar {
+            Scalar::Double(n) => float(n),
+            Scalar::Float(n) => float(n.to_string().parse().unwrap_or(f64::from(n))),
+            Scalar::Signed(n) => Value::from(n),
+            Scalar::Unsigned(n) => Value::from(n),
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Enum(n, names) => enum_value(names, n),
+        }
+    }
+
+    fn message(&self, index: usize, bytes: &[u8]) -> Result<Value, WireError> {
+        if PLANS[index].timestamp {
+            return timestamp(bytes);
+        }
+        let mut sub = Map::new();
+        write_message(index, bytes, &mut sub)?;
+        Ok(Value::Object(sub))
+    }
+
+    fn absent(&self, kind: &WireKind) -> Result<Value, WireError> {
         match kind {
-            Kind::Double => ScalarKind::Double,
-            Kind::Float => ScalarKind::Float,
-            Kind::Int32 => ScalarKind::Int32,
-            Kind::Int64 => ScalarKind::Int64,
-            Kind::Uint32 => ScalarKind::Uint32,
-            Kind::Uint64 => ScalarKind::Uint64,
-            Kind::Sint32 => ScalarKind::Sint32,
-            Kind::Sint64 => ScalarKind::Sint64,
-            Kind::Fixed32 => ScalarKind::Fixed32,
-            Kind::Fixed64 => ScalarKind::Fixed64,
-            Kind::Sfixed32 => ScalarKind::Sfixed32,
-            Kind::Sfixed64 => ScalarKind::Sfixed64,
-            Kind::Bool => ScalarKind::Bool,
-            Kind::String => ScalarKind::String,
-            Kind::Bytes => ScalarKind::Bytes,
-            Kind::Enum(e) => ScalarKind::Enum(std::sync::Arc::new(
-                e.values()
-                    .map(|v| (v.number(), v.name().to_string()))
-                    .collect(),
-            )),
-            Kind::Message(m) => ScalarKind::Message(plan_index(m.full_name())),
-        }
-    }
-}
-
-impl ValueKind for ScalarKind {
-    fn packable(&self) -> bool {
-        !matches!(
-            self,
-            ScalarKind::String | ScalarKind::Bytes | ScalarKind::Message(_)
-        )
-    }
-
-    fn fixed_width(&self) -> usize {
-        match self {
-            ScalarKind::Fixed32 | ScalarKind::Sfixed32 | ScalarKind::Float => 4,
-            ScalarKind::Fixed64 | ScalarKind::Sfixed64 | ScalarKind::Double => 8,
-            _ => 0,
-        }
-    }
-
-    /// The JSON value of one occurrence.
-    fn convert(&self, value: WireValue<'_>) -> Result<Value, WireError> {
-        let bits = match value {
-            WireValue::Varint(n) | WireValue::Fixed64(n) => n,
-            WireValue::Fixed32(n) => u64::from(n),
-            WireValue::Bytes(bytes) => {
-                return Ok(match self {
-                    ScalarKind::String => Value::String(String::from_utf8_lossy(bytes).into()),
-                    ScalarKind::Message(index) => {
-                        let plan = &PLANS[*index];
-                        if plan.timestamp {
-                            timestamp(bytes)?
-                        } else {
-                            let mut sub = Map::new();
-                            write_message(*index, bytes, &mut sub)?;
-                            Value::Object(sub)
-                        }
-                    }
-                    _ => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
-                })
-            }
-        };
-        Ok(self.number(bits))
-    }
-
-    /// The JSON value of a numeric occurrence from its raw bits.
-    fn number(&self, bits: u64) -> Value {
-        match self {
-            ScalarKind::Double => float(f64::from_bits(bits)),
-            ScalarKind::Float => {
-                let n = f32::from_bits(bits as u32);
-                float(n.to_string().parse().unwrap_or(f64::from(n)))
-            }
-            ScalarKind::Int32 | ScalarKind::Sfixed32 => Value::from(bits as i32),
-            ScalarKind::Int64 | ScalarKind::Sfixed64 => Value::from(bits as i64),
-            ScalarKind::Uint32 | ScalarKind::Fixed32 => Value::from(bits as u32),
-            ScalarKind::Uint64 | ScalarKind::Fixed64 => Value::from(bits),
-            ScalarKind::Sint32 => Value::from(((bits >> 1) as i32) ^ -((bits & 1) as i32)),
-            ScalarKind::Sint64 => Value::from(((bits >> 1) as i64) ^ -((bits & 1) as i64)),
-            ScalarKind::Bool => Value::Bool(bits != 0),
-            ScalarKind::Enum(names) => enum_value(names, bits as i32),
-            // Strings, bytes and messages are length-delimited, never numbers.
-            ScalarKind::String | ScalarKind::Bytes | ScalarKind::Message(_) => Value::Null,
+            WireKind::Message(index) if PLANS[*index].timestamp => timestamp(&[]),
+            WireKind::Message(_) => Ok(Value::Object(Map::new())),
+            WireKind::String | WireKind::Bytes => Ok(Value::String(String::new())),
+            other => Ok(other.scalar(0).map_or(Value::Null, |s| self.number(s))),
         }
     }
 }
@@ -270,17 +190,14 @@ fn write_message(
             continue; // unknown to this schema
         };
         match field.shape {
-            Shape::Single => slots[i] = Some(field.kind.convert(value)?),
-            Shape::List => push_repeated(&mut slots[i], &field.kind, value)?,
+            Shape::Single => slots[i] = Some(Typed.convert(&field.kind, value)?),
+            Shape::List => push_repeated(&mut slots[i], &Typed, &field.kind, value)?,
             Shape::Map => {
-                let map = map_slot(&mut slots[i]);
-                let (ScalarKind::Message(entry), WireValue::Bytes(entry_bytes)) =
-                    (&field.kind, value)
-                else {
-                    continue;
-                };
-                let (key, value) = map_entry(*entry, entry_bytes)?;
-                map.insert(key, value);
+                if let (WireKind::Message(entry), WireValue::Bytes(bytes)) = (&field.kind, value) {
+                    let entry = &PLANS[*entry].fields;
+                    let kinds = (&entry[0].kind, &entry[1].kind);
+                    push_map_entry(&mut slots[i], &Typed, kinds, bytes)?;
+                }
             }
         }
     }
@@ -289,44 +206,13 @@ fn write_message(
             (Some(value), _) => {
                 out.insert(field.name.clone(), value);
             }
-            (None, ScalarKind::Enum(names)) if field.always => {
+            (None, WireKind::Enum(names)) if field.always => {
                 out.insert(field.name.clone(), enum_value(names, 0));
             }
             (None, _) => {}
         }
     }
     Ok(())
-}
-
-/// The key (as a string) and value of an encoded map entry; absent parts are their zero.
-fn map_entry(entry: usize, bytes: &[u8]) -> Result<(String, Value), WireError> {
-    let plan = &PLANS[entry];
-    let (key_kind, value_kind) = (&plan.fields[0].kind, &plan.fields[1].kind);
-    let (mut key, mut value) = (None, None);
-    let mut reader = WireReader::new(bytes);
-    while let Some((number, raw)) = reader.field()? {
-        match number {
-            1 => key = Some(key_kind.convert(raw)?),
-            2 => value = Some(value_kind.convert(raw)?),
-            _ => {}
-        }
-    }
-    let key = match key {
-        Some(Value::String(s)) => s,
-        Some(other) => other.to_string(),
-        None if matches!(key_kind, ScalarKind::String) => String::new(),
-        None if matches!(key_kind, ScalarKind::Bool) => "false".into(),
-        None => "0".into(),
-    };
-    let value = match (value, value_kind) {
-        (Some(v), _) => v,
-        (None, ScalarKind::Message(index)) if PLANS[*index].timestamp => timestamp(&[])?,
-        (None, ScalarKind::Message(_)) => Value::Object(Map::new()),
-        (None, ScalarKind::String) => Value::String(String::new()),
-        (None, ScalarKind::Bytes) => Value::String(String::new()),
-        (None, kind) => kind.number(0),
-    };
-    Ok((key, value))
 }
 
 /// A timestamp keeps both fields, so `timestamp.seconds` is always there to index.

@@ -3,8 +3,9 @@
 //! LiveKit schema filled with random values.
 
 use super::*;
+use base64::Engine as _;
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, MapKey, ReflectMessage, Value as Field};
+use prost_reflect::{DynamicMessage, Kind, MapKey, ReflectMessage, Value as Field};
 
 // The reference walker: decode into a DynamicMessage, then walk it.
 fn reflect_write(message: &DynamicMessage, out: &mut Map<String, Value>) {

@@ -18,12 +18,11 @@
 mod names;
 
 use super::document::DESCRIPTORS;
-use super::walk::{map_slot, push_repeated, ValueKind};
+use super::walk::{push_map_entry, push_repeated, Format, Scalar, WireKind};
 use super::wire::{WireError, WireReader, WireValue};
-use base64::Engine as _;
 pub use names::go_camel_case;
 use names::{name_enum, named_enums};
-use prost_reflect::{Kind, MessageDescriptor};
+use prost_reflect::MessageDescriptor;
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -76,7 +75,7 @@ struct MessagePlan {
 struct FieldPlan {
     /// The key: the proto field name, or for a oneof case its Go name.
     key: String,
-    kind: FieldKind,
+    kind: WireKind,
     shape: Shape,
     /// Written even at its zero value: a oneof case, or a proto3 `optional` field.
     keep_zero: bool,
@@ -90,28 +89,6 @@ enum Shape {
     List,
     /// A map; the field's kind is the entry message (fields 1 and 2: key and value).
     Map,
-}
-
-#[derive(Clone, Copy)]
-enum FieldKind {
-    Double,
-    Float,
-    Int32,
-    Int64,
-    Uint32,
-    Uint64,
-    Sint32,
-    Sint64,
-    Fixed32,
-    Fixed64,
-    Sfixed32,
-    Sfixed64,
-    Bool,
-    String,
-    Bytes,
-    Enum,
-    /// Index of the message's plan.
-    Message(usize),
 }
 
 impl MessagePlan {
@@ -142,7 +119,11 @@ impl MessagePlan {
                         Some(_) => go_camel_case(field.name()),
                         None => field.name().to_string(),
                     },
-                    kind: FieldKind::of(&field.kind()),
+                    kind: WireKind::of(&field.kind(), |name| {
+                        *PLAN_INDEX
+                            .get(name)
+                            .expect("a field's message is in the pool")
+                    }),
                     shape,
                     keep_zero: oneof.is_some() || field.containing_oneof().is_some(),
                     oneof,
@@ -157,112 +138,30 @@ impl MessagePlan {
     }
 }
 
-impl FieldKind {
-    fn of(kind: &Kind) -> FieldKind {
-        match kind {
-            Kind::Double => FieldKind::Double,
-            Kind::Float => FieldKind::Float,
-            Kind::Int32 => FieldKind::Int32,
-            Kind::Int64 => FieldKind::Int64,
-            Kind::Uint32 => FieldKind::Uint32,
-            Kind::Uint64 => FieldKind::Uint64,
-            Kind::Sint32 => FieldKind::Sint32,
-            Kind::Sint64 => FieldKind::Sint64,
-            Kind::Fixed32 => FieldKind::Fixed32,
-            Kind::Fixed64 => FieldKind::Fixed64,
-            Kind::Sfixed32 => FieldKind::Sfixed32,
-            Kind::Sfixed64 => FieldKind::Sfixed64,
-            Kind::Bool => FieldKind::Bool,
-            Kind::String => FieldKind::String,
-            Kind::Bytes => FieldKind::Bytes,
-            Kind::Enum(_) => FieldKind::Enum,
-            Kind::Message(m) => FieldKind::Message(
-                *PLAN_INDEX
-                    .get(m.full_name())
-                    .expect("a field's message is in the pool"),
-            ),
-        }
-    }
-}
+/// The fork's values: every number a double (a `float` as the f64 of its shortest
+/// decimal form), enums as numbers (the named ones are renamed afterwards).
+struct Fork;
 
-impl FieldKind {
-    /// A map key as Go writes it: strings as they are, integers in exact decimal.
-    fn key_text(self, raw: WireValue<'_>) -> String {
-        let bits = match raw {
-            WireValue::Bytes(bytes) => return String::from_utf8_lossy(bytes).into(),
-            WireValue::Varint(n) | WireValue::Fixed64(n) => n,
-            WireValue::Fixed32(n) => u64::from(n),
-        };
-        match self {
-            FieldKind::Int32 | FieldKind::Sfixed32 | FieldKind::Enum => (bits as i32).to_string(),
-            FieldKind::Int64 | FieldKind::Sfixed64 => (bits as i64).to_string(),
-            FieldKind::Uint32 | FieldKind::Fixed32 => (bits as u32).to_string(),
-            FieldKind::Sint32 => (((bits >> 1) as i32) ^ -((bits & 1) as i32)).to_string(),
-            FieldKind::Sint64 => (((bits >> 1) as i64) ^ -((bits & 1) as i64)).to_string(),
-            FieldKind::Bool => (bits != 0).to_string(),
-            _ => bits.to_string(),
-        }
-    }
-}
-
-impl ValueKind for FieldKind {
-    fn packable(&self) -> bool {
-        !matches!(
-            self,
-            FieldKind::String | FieldKind::Bytes | FieldKind::Message(_)
-        )
-    }
-
-    fn fixed_width(&self) -> usize {
-        match self {
-            FieldKind::Fixed32 | FieldKind::Sfixed32 | FieldKind::Float => 4,
-            FieldKind::Fixed64 | FieldKind::Sfixed64 | FieldKind::Double => 8,
-            _ => 0,
-        }
-    }
-
-    /// The value of one occurrence.
-    fn convert(&self, value: WireValue<'_>) -> Result<Value, WireError> {
-        let bits = match value {
-            WireValue::Varint(n) | WireValue::Fixed64(n) => n,
-            WireValue::Fixed32(n) => u64::from(n),
-            WireValue::Bytes(bytes) => {
-                return Ok(match self {
-                    FieldKind::String => Value::String(String::from_utf8_lossy(bytes).into()),
-                    FieldKind::Message(index) => {
-                        let mut sub = Map::new();
-                        write_message(*index, bytes, &mut sub)?;
-                        Value::Object(sub)
-                    }
-                    _ => Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
-                })
-            }
-        };
-        Ok(self.number(bits))
-    }
-
-    /// The value of a numeric occurrence from its raw bits: a double (or a bool).
-    fn number(&self, bits: u64) -> Value {
-        let n = match self {
-            FieldKind::Double => f64::from_bits(bits),
-            FieldKind::Float => {
-                let n = f32::from_bits(bits as u32);
-                n.to_string().parse().unwrap_or(f64::from(n))
-            }
-            FieldKind::Int32 | FieldKind::Sfixed32 | FieldKind::Enum => f64::from(bits as i32),
-            FieldKind::Int64 | FieldKind::Sfixed64 => bits as i64 as f64,
-            FieldKind::Uint32 | FieldKind::Fixed32 => f64::from(bits as u32),
-            FieldKind::Uint64 | FieldKind::Fixed64 => bits as f64,
-            FieldKind::Sint32 => f64::from(((bits >> 1) as i32) ^ -((bits & 1) as i32)),
-            FieldKind::Sint64 => (((bits >> 1) as i64) ^ -((bits & 1) as i64)) as f64,
-            FieldKind::Bool => return Value::Bool(bits != 0),
-            // Strings, bytes and messages are length-delimited, never numbers.
-            FieldKind::String | FieldKind::Bytes | FieldKind::Message(_) => return Value::Null,
+impl Format for Fork {
+    fn number(&self, scalar: Scalar<'_>) -> Value {
+        let n = match scalar {
+            Scalar::Double(n) => n,
+            Scalar::Float(n) => n.to_string().parse().unwrap_or(f64::from(n)),
+            Scalar::Signed(n) => n as f64,
+            Scalar::Unsigned(n) => n as f64,
+            Scalar::Enum(n, _) => f64::from(n),
+            Scalar::Bool(b) => return Value::Bool(b),
         };
         // JSON has no NaN or infinity (the fork cannot store them either: it panics).
         Number::from_f64(n)
             .map(Value::Number)
             .unwrap_or_else(|| Value::String(n.to_string()))
+    }
+
+    fn message(&self, index: usize, bytes: &[u8]) -> Result<Value, WireError> {
+        let mut sub = Map::new();
+        write_message(index, bytes, &mut sub)?;
+        Ok(Value::Object(sub))
     }
 }
 
@@ -301,15 +200,13 @@ fn write_message(
             }
         }
         match field.shape {
-            Shape::Single => slots[i] = Some(field.kind.convert(value)?),
-            Shape::List => push_repeated(&mut slots[i], &field.kind, value)?,
+            Shape::Single => slots[i] = Some(Fork.convert(&field.kind, value)?),
+            Shape::List => push_repeated(&mut slots[i], &Fork, &field.kind, value)?,
             Shape::Map => {
-                let map = map_slot(&mut slots[i]);
-                if let (FieldKind::Message(entry), WireValue::Bytes(entry_bytes)) =
-                    (field.kind, value)
-                {
-                    let (key, value) = map_entry(entry, entry_bytes)?;
-                    map.insert(key, value);
+                if let (WireKind::Message(entry), WireValue::Bytes(bytes)) = (&field.kind, value) {
+                    let entry = &PLANS[*entry].fields;
+                    let kinds = (&entry[0].kind, &entry[1].kind);
+                    push_map_entry(&mut slots[i], &Fork, kinds, bytes)?;
                 }
             }
         }
@@ -329,32 +226,4 @@ fn write_message(
         out.insert(name.clone(), value.unwrap_or(Value::Null));
     }
     Ok(())
-}
-
-/// The key (as Go's `encoding/json` writes map keys) and value of an encoded map entry;
-/// absent parts are their zero, which a map keeps.
-fn map_entry(entry: usize, bytes: &[u8]) -> Result<(String, Value), WireError> {
-    let plan = &PLANS[entry];
-    let (key_kind, value_kind) = (plan.fields[0].kind, plan.fields[1].kind);
-    let (mut key, mut value) = (None, None);
-    let mut reader = WireReader::new(bytes);
-    while let Some((number, raw)) = reader.field()? {
-        match number {
-            1 => key = Some(key_kind.key_text(raw)),
-            2 => value = Some(value_kind.convert(raw)?),
-            _ => {}
-        }
-    }
-    let key = key.unwrap_or_else(|| match key_kind {
-        FieldKind::String => String::new(),
-        FieldKind::Bool => "false".into(),
-        _ => "0".into(),
-    });
-    let value = match (value, value_kind) {
-        (Some(v), _) => v,
-        (None, FieldKind::Message(_)) => Value::Object(Map::new()),
-        (None, FieldKind::String | FieldKind::Bytes) => Value::String(String::new()),
-        (None, kind) => kind.number(0),
-    };
-    Ok((key, value))
 }
