@@ -6,7 +6,7 @@
 //! "UPSTREAM"`), so every document can be queried by its type; every other scalar field at
 //! its zero value is left out, as are unset messages and empty lists and maps.
 
-use super::walk::{push_map_entry, push_repeated, Format, Scalar, WireKind};
+use super::walk::{push_map_entry, push_repeated, shortest_f64, Format, Scalar, WireKind};
 use super::wire::{WireError, WireReader, WireValue};
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 use serde_json::{Map, Number, Value};
@@ -141,7 +141,7 @@ impl Format for Typed {
     fn number(&self, scalar: Scalar<'_>) -> Value {
         match scalar {
             Scalar::Double(n) => float(n),
-            Scalar::Float(n) => float(n.to_string().parse().unwrap_or(f64::from(n))),
+            Scalar::Float(n) => float(shortest_f64(n)),
             Scalar::Signed(n) => Value::from(n),
             Scalar::Unsigned(n) => Value::from(n),
             Scalar::Bool(b) => Value::Bool(b),

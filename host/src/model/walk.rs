@@ -126,6 +126,19 @@ impl WireKind {
     }
 }
 
+/// An f32 as the f64 of its shortest decimal form (4.3f32 → 4.3, not 4.300000190734863):
+/// what printing it and reading the text back as a double gives, as Go's `encoding/json`
+/// and Rust's `Display` both print it.
+pub(super) fn shortest_f64(n: f32) -> f64 {
+    if !n.is_finite() {
+        return f64::from(n);
+    }
+    ryu::Buffer::new()
+        .format_finite(n)
+        .parse()
+        .unwrap_or(f64::from(n))
+}
+
 /// A document format's rules for values.
 pub(super) trait Format {
     /// The JSON of a number.

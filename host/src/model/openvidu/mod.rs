@@ -18,7 +18,7 @@
 mod names;
 
 use super::document::DESCRIPTORS;
-use super::walk::{push_map_entry, push_repeated, Format, Scalar, WireKind};
+use super::walk::{push_map_entry, push_repeated, shortest_f64, Format, Scalar, WireKind};
 use super::wire::{WireError, WireReader, WireValue};
 pub use names::go_camel_case;
 use names::{name_enum, named_enums};
@@ -146,7 +146,7 @@ impl Format for Fork {
     fn number(&self, scalar: Scalar<'_>) -> Value {
         let n = match scalar {
             Scalar::Double(n) => n,
-            Scalar::Float(n) => n.to_string().parse().unwrap_or(f64::from(n)),
+            Scalar::Float(n) => shortest_f64(n),
             Scalar::Signed(n) => n as f64,
             Scalar::Unsigned(n) => n as f64,
             Scalar::Enum(n, _) => f64::from(n),
