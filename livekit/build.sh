@@ -43,12 +43,16 @@ if [ ! -x "$BIN" ]; then
   mkdir -p "$(dirname "$src")"
   cp -r "$dir" "$src"
   chmod -R u+w "$src"
-  (cd "$src" && patch -p1 --forward --batch --quiet < "$PATCH") >&2 \
-    || { log "the patch does not apply to $VERSION"; exit 1; }
-  (cd "$src" && CGO_ENABLED=0 GOFLAGS=-mod=mod "$GO" build -trimpath -o "$BIN.tmp" ./cmd/server) >&2 \
+  # patch(1) where installed, else git's own (CI runs in a git clone).
+  if command -v patch >/dev/null 2>&1; then apply=(patch -p1 --forward --batch --quiet)
+  elif command -v git >/dev/null 2>&1; then apply=(env GIT_CEILING_DIRECTORIES="$(dirname "$src")" git apply -p1)
+  else log "neither patch nor git is installed"; exit 77; fi
+  (cd "$src" && "${apply[@]}" < "$PATCH") >&2 || { log "the patch does not apply to $VERSION"; exit 1; }
+  export GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
+  (cd "$src" && CGO_ENABLED=0 "$GO" build -trimpath -o "$BIN.tmp" ./cmd/server) >&2 \
     || { log "go build failed"; rm -f "$BIN.tmp"; exit 1; }
   # The patch's own test (the export's queue, retries and shutdown flush) must pass too.
-  (cd "$src" && GOFLAGS=-mod=mod "$GO" test -count=1 -run TestAnalyticsExport ./pkg/telemetry/) >&2 \
+  (cd "$src" && "$GO" test -count=1 -run TestAnalyticsExport ./pkg/telemetry/) >&2 \
     || { log "go test of the analytics export failed"; rm -f "$BIN.tmp"; exit 1; }
   mv "$BIN.tmp" "$BIN"
   rm -rf "$src"
