@@ -115,7 +115,10 @@ fn every_service_port_and_env_is_there() {
     assert!(dockerfile.contains("COPY build.sh livekit-server-v1.13.5.patch ./"));
     assert!(dockerfile.contains("bash build.sh"));
     for file in ["build.sh", "livekit-server-v1.13.5.patch"] {
-        assert!(root().join("livekit").join(file).is_file(), "livekit/{file}");
+        assert!(
+            root().join("livekit").join(file).is_file(),
+            "livekit/{file}"
+        );
     }
     for name in ["livekit", "analytics-host"] {
         let depends = &service(&c, name)["depends_on"];

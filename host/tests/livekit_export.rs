@@ -17,7 +17,10 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn run(scenario: &str) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/livekit-export-e2e.sh");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scripts/livekit-export-e2e.sh"
+    );
     let status = Command::new("bash")
         .arg(script)
         .env("LKA_HOST_BIN", kit::process::BIN)
@@ -30,9 +33,13 @@ fn run(scenario: &str) {
             panic!("scripts/livekit-export-e2e.sh could not install its tools and LKA_REQUIRE_LIVEKIT=1")
         }
         Some(77) => {
-            eprintln!("SKIPPED: scripts/livekit-export-e2e.sh could not install its tools (see above)")
+            eprintln!(
+                "SKIPPED: scripts/livekit-export-e2e.sh could not install its tools (see above)"
+            )
         }
-        other => panic!("scripts/livekit-export-e2e.sh ({scenario}) failed with {other:?} (logs above)"),
+        other => {
+            panic!("scripts/livekit-export-e2e.sh ({scenario}) failed with {other:?} (logs above)")
+        }
     }
 }
 

@@ -41,7 +41,10 @@ fn one_file_for_livekit_server_and_the_host() {
         "port: 7880\nkeys:\n  APIkey: secret\nopenvidu:\n  analytics:\n    ingest:\n      grpc:\n        listen: \"127.0.0.1:7891\"\n        token: &ingest_token s3cret\nanalytics_export:\n  url: http://127.0.0.1:7891\n  token: *ingest_token\n  queue_size: 10000\n  node_rooms_interval: 10s\n",
     )
     .unwrap();
-    assert_eq!(config.analytics.ingest.grpc.token.as_deref(), Some("s3cret"));
+    assert_eq!(
+        config.analytics.ingest.grpc.token.as_deref(),
+        Some("s3cret")
+    );
     assert_eq!(config.keys.secret("APIkey"), Some("secret"));
 }
 
