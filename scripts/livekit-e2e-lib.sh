@@ -4,7 +4,8 @@
 #   lk_setup        livekit-server (livekit/build.sh), the Python venv, the host binary and,
 #                   when installed, the MongoDB-wire server; a work directory cleaned on exit
 #   free_ports N    N free loopback ports
-#   wait_port P S NAME, start_mongo, start_host CONFIG, start_livekit CONFIG, stop_pid VAR
+#   wait_port P S NAME, start_mongo, start_host CONFIG PORT, start_livekit CONFIG PORT [ARGS],
+#   stop_pid VAR
 #
 # Exit code 77 (lk_skip) means a tool could not be installed; callers pass it on.
 
@@ -103,8 +104,8 @@ start_host() { # config port-to-wait-for
   wait_port "$2" 20 "the host" || { dump_logs; exit 1; }
 }
 
-start_livekit() { # config port
-  "$LK_BIN" --config "$1" --dev --bind 127.0.0.1 --node-ip 127.0.0.1 >>"$WORK/livekit.log" 2>&1 &
+start_livekit() { # config port [more livekit-server arguments]
+  "$LK_BIN" --config "$1" --dev --bind 127.0.0.1 --node-ip 127.0.0.1 "${@:3}" >>"$WORK/livekit.log" 2>&1 &
   LK_PID=$!
   wait_port "$2" 30 "livekit-server" || { dump_logs; exit 1; }
 }
