@@ -1,93 +1,27 @@
 #!/usr/bin/env bash
-# End to end against a real livekit-server: installs livekit-server v1.13.5 (go install,
-# pinned) and a Python venv with the LiveKit SDKs into the cache directory, starts the
-# host (embedded file store) and livekit-server --dev on loopback with webhook.urls
-# pointing at the host, runs a real client (create room, join, publish audio, unpublish,
-# leave, delete room), stops both by PID and checks the stored events: in the embedded
-# file store always, and in a MongoDB-wire server (SecantusDB) as well when
-# scripts/install-test-deps.sh has installed one (LKA_SECANTUSD in $CACHE/test-env.sh).
+# End to end against a real livekit-server, through webhooks: builds livekit-server v1.13.5
+# (livekit/build.sh: the project's patched build, which without an `analytics_export`
+# section behaves as the stock server) and a Python venv with the LiveKit SDKs into the
+# cache directory, starts the host (embedded file store) and livekit-server --dev on
+# loopback with webhook.urls pointing at the host, runs a real client (create room, join,
+# publish audio, unpublish, leave, delete room), stops both by PID and checks the stored
+# events: in the embedded file store always, and in a MongoDB-wire server (SecantusDB) as
+# well when scripts/install-test-deps.sh has installed one (LKA_SECANTUSD in
+# $CACHE/test-env.sh).
 #
 #   scripts/livekit-e2e.sh            # exit 0: passed; 1: failed; 77: could not install
 #   LKA_E2E_KEEP=1 scripts/livekit-e2e.sh   # keep the work directory and logs
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CACHE="${LKA_CACHE_DIR:-$HOME/.cache/livekit-analytics-host}"
-LK_VERSION="v1.13.5"
-LK_BIN="$CACHE/bin/livekit-server-$LK_VERSION"
-VENV="$CACHE/venv-e2e"
-PY_PINS=("livekit==1.2.1" "livekit-api==1.2.2")
-STAMP="v1 ${PY_PINS[*]}"
-
-log() { echo "livekit-e2e: $*" >&2; }
-skip() { log "SKIPPED: $*"; exit 77; }
-
-mkdir -p "$CACHE/bin"
-
-# --- livekit-server ----------------------------------------------------------------
-if [ ! -x "$LK_BIN" ]; then
-  command -v go >/dev/null 2>&1 || skip "go is not installed (needed for go install of livekit-server)"
-  log "installing livekit-server $LK_VERSION (go install; takes a few minutes the first time)"
-  gobin="$(mktemp -d)"
-  if ! GOBIN="$gobin" go install "github.com/livekit/livekit-server/cmd/server@$LK_VERSION" >&2; then
-    rm -rf "$gobin"
-    skip "go install github.com/livekit/livekit-server/cmd/server@$LK_VERSION failed"
-  fi
-  mv "$gobin/server" "$LK_BIN"
-  rm -rf "$gobin"
-fi
-
-# --- Python client venv ----------------------------------------------------------------
-if [ ! -f "$VENV/.lka-stamp" ] || [ "$(cat "$VENV/.lka-stamp")" != "$STAMP" ]; then
-  log "creating $VENV with ${PY_PINS[*]}"
-  rm -rf "$VENV"
-  /usr/bin/python3 -m venv "$VENV" || skip "/usr/bin/python3 -m venv failed"
-  "$VENV/bin/pip" install -q "${PY_PINS[@]}" >&2 || skip "pip install ${PY_PINS[*]} failed"
-  echo "$STAMP" > "$VENV/.lka-stamp"
-fi
-PY="$VENV/bin/python"
-
-# --- the host binary ----------------------------------------------------------------
-HOST_BIN="${LKA_HOST_BIN:-}"
-if [ -z "$HOST_BIN" ]; then
-  (cd "$ROOT" && cargo build -q --bin analytics-host) >&2
-  HOST_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/analytics-host"
-fi
-[ -x "$HOST_BIN" ] || { log "no host binary at $HOST_BIN"; exit 1; }
-
-# --- optional MongoDB-wire server ------------------------------------------------------
-if [ -z "${LKA_SECANTUSD:-}" ] && [ -f "$CACHE/test-env.sh" ]; then
-  # shellcheck disable=SC1091
-  . "$CACHE/test-env.sh"
-fi
-MONGO_PY=""
-if [ -n "${LKA_SECANTUSD:-}" ] && [ -x "$LKA_SECANTUSD" ] && [ -x "$(dirname "$LKA_SECANTUSD")/python" ]; then
-  MONGO_PY="$(dirname "$LKA_SECANTUSD")/python"
-else
-  log "no MongoDB-wire server installed (scripts/install-test-deps.sh): checking the file store only"
-fi
+TAG="livekit-e2e"
+# shellcheck source=scripts/livekit-e2e-lib.sh
+. "$ROOT/scripts/livekit-e2e-lib.sh"
+lk_setup
+[ -n "$MONGO_PY" ] || log "no MongoDB-wire server installed (scripts/install-test-deps.sh): checking the file store only"
 
 # --- configuration ------------------------------------------------------------------
-WORK="$(mktemp -d)"
-HOST_PID=""
-LK_PID=""
-MONGO_PID=""
-cleanup() {
-  [ -n "$LK_PID" ] && kill "$LK_PID" 2>/dev/null && wait "$LK_PID" 2>/dev/null || true
-  [ -n "$MONGO_PID" ] && kill "$MONGO_PID" 2>/dev/null && wait "$MONGO_PID" 2>/dev/null || true
-  [ -n "$HOST_PID" ] && kill "$HOST_PID" 2>/dev/null && wait "$HOST_PID" 2>/dev/null || true
-  if [ "${LKA_E2E_KEEP:-0}" = 1 ]; then log "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-free_ports() { "$PY" -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"; }
 read -r WEBHOOK_PORT LK_PORT LK_TCP PROM_PORT MONGO_PORT <<<"$(free_ports 5)"
-UDP_START=$(( 50000 + RANDOM % 10000 ))
-UDP_END=$(( UDP_START + 50 ))
 KEY="devkey"
 SECRET="e2e-secret-that-is-at-least-32-characters"
 
@@ -117,11 +51,7 @@ YAML
 cat > "$WORK/livekit.yaml" <<YAML
 port: $LK_PORT
 bind_addresses: ["127.0.0.1"]
-rtc:
-  tcp_port: $LK_TCP
-  port_range_start: $UDP_START
-  port_range_end: $UDP_END
-  use_external_ip: false
+$(livekit_rtc_yaml "$LK_TCP")
 prometheus:
   port: $PROM_PORT
 keys:
@@ -134,33 +64,10 @@ logging:
   level: info
 YAML
 
-wait_port() { # port seconds name
-  for _ in $(seq 1 $(( $2 * 10 ))); do
-    if "$PY" -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' "$1" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  log "$3 did not listen on port $1 within $2 s"; return 1
-}
-dump_logs() {
-  log "---- host log (tail) ----";           tail -n 40 "$WORK/host.log" >&2 || true
-  log "---- livekit-server log (tail) ----"; tail -n 60 "$WORK/livekit.log" >&2 || true
-}
-
 # --- run ------------------------------------------------------------------------------
-if [ -n "$MONGO_PY" ]; then
-  printf '[storage]\ncache_size = "256M"\n' > "$WORK/secantusd.toml"
-  "$LKA_SECANTUSD" --config "$WORK/secantusd.toml" --host 127.0.0.1 --port "$MONGO_PORT" \
-    --storage-path "$WORK/mongo" >"$WORK/mongo.log" 2>&1 &
-  MONGO_PID=$!
-  wait_port "$MONGO_PORT" 60 "secantusd-py" || { tail -n 30 "$WORK/mongo.log" >&2; exit 1; }
-fi
-"$HOST_BIN" --config "$WORK/host.yaml" run >"$WORK/host.log" 2>&1 &
-HOST_PID=$!
-wait_port "$WEBHOOK_PORT" 20 "the host" || { dump_logs; exit 1; }
-
-"$LK_BIN" --config "$WORK/livekit.yaml" --dev --bind 127.0.0.1 --node-ip 127.0.0.1 >"$WORK/livekit.log" 2>&1 &
-LK_PID=$!
-wait_port "$LK_PORT" 30 "livekit-server" || { dump_logs; exit 1; }
+[ -n "$MONGO_PY" ] && start_mongo "$MONGO_PORT"
+start_host "$WORK/host.yaml" "$WEBHOOK_PORT"
+start_livekit "$WORK/livekit.yaml" "$LK_PORT"
 log "host pid $HOST_PID on :$WEBHOOK_PORT, livekit-server pid $LK_PID on :$LK_PORT"
 
 if ! LK_URL="http://127.0.0.1:$LK_PORT" LK_API_KEY="$KEY" LK_API_SECRET="$SECRET" \
@@ -177,8 +84,8 @@ for _ in $(seq 1 300); do
   sleep 0.1
 done
 sleep 2
-kill "$LK_PID"; wait "$LK_PID" 2>/dev/null || true; LK_PID=""
-kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=""   # SIGTERM: final flush
+stop_pid LK_PID
+stop_pid HOST_PID   # SIGTERM: final flush
 
 if ! "$PY" "$ROOT/scripts/livekit-e2e-check.py" "$WORK/store" "$WORK/ids.json" >&2; then
   dump_logs; exit 1

@@ -1,8 +1,9 @@
 //! Static validation of the compose stack (it cannot run here): `docker-compose.yml` parses;
-//! every service, port and environment variable is there; livekit-server posts webhooks to
-//! the host; the host's mounted config passes `check-config` and reaches MongoDB and Redis by
-//! their service names; the `Dockerfile` builds the binary the compose `command` runs; and
-//! the healthcheck's `/ready` probe works against the real binary.
+//! every service, port and environment variable is there; livekit-server (built from
+//! `livekit/`) streams its analytics to the host's gRPC door with its token; the host's
+//! mounted config passes `check-config` and reaches MongoDB and Redis by their service
+//! names; the `Dockerfile` builds the binary the compose `command` runs; and the
+//! healthcheck's `/ready` probe works against the real binary.
 
 // Each test crate uses part of the kit; every item of it is used by some test or bench.
 #[allow(dead_code)]
@@ -108,10 +109,17 @@ fn every_service_port_and_env_is_there() {
         .as_str()
         .unwrap()
         .starts_with("redis/redis-stack"));
-    assert!(service(&c, "livekit")["image"]
-        .as_str()
-        .unwrap()
-        .starts_with("livekit/livekit-server:"));
+    // livekit-server is the project's patched build (livekit/), made by livekit/build.sh.
+    assert_eq!(service(&c, "livekit")["build"].as_str(), Some("./livekit"));
+    let dockerfile = std::fs::read_to_string(root().join("livekit/Dockerfile")).unwrap();
+    assert!(dockerfile.contains("COPY build.sh livekit-server-v1.13.5.patch ./"));
+    assert!(dockerfile.contains("bash build.sh"));
+    for file in ["build.sh", "livekit-server-v1.13.5.patch"] {
+        assert!(
+            root().join("livekit").join(file).is_file(),
+            "livekit/{file}"
+        );
+    }
     for name in ["livekit", "analytics-host"] {
         let depends = &service(&c, name)["depends_on"];
         let names: Vec<String> = match depends {
@@ -147,25 +155,27 @@ fn the_hosts_config_passes_check_config_and_reaches_the_other_services() {
     let text = run_ok(bin().arg("check-config").arg("--config").arg(&path));
     assert!(text.contains("# sinks: mongo, redis"), "{text}");
 
-    // livekit-server posts its webhooks to the host's service, port and path, signed with
-    // a key the host trusts.
+    // livekit-server streams its analytics to the host's gRPC door with the host's token,
+    // and posts it no webhooks (each happening would be stored twice, under two ids).
     let livekit = service(&c, "livekit");
     let lk_path = mounted(livekit, &config_arg(livekit));
     let lk: Value = serde_yaml::from_str(&std::fs::read_to_string(lk_path).unwrap()).unwrap();
-    let url = format!(
-        "http://analytics-host:{}{}",
-        a.ingest.webhook.listen.port(),
-        a.ingest.webhook.path
+    let url = format!("http://analytics-host:{}", a.ingest.grpc.listen.port());
+    assert_eq!(lk["analytics_export"]["url"].as_str(), Some(url.as_str()));
+    assert_eq!(
+        lk["analytics_export"]["token"].as_str(),
+        a.ingest.grpc.token.as_deref(),
+        "livekit-server sends the token the host's gRPC door expects"
     );
     assert!(
-        strings(&lk["webhook"]["urls"]).contains(&url),
-        "livekit does not post to {url}"
+        !strings(&lk["webhook"]["urls"])
+            .iter()
+            .any(|u| u.contains("analytics-host")),
+        "an exporting node sends the host no webhooks"
     );
-    let api_key = lk["webhook"]["api_key"].as_str().unwrap();
-    assert_eq!(
-        config.keys.secret(api_key),
-        lk["keys"][api_key].as_str(),
-        "host and livekit share the webhook key"
+    assert!(
+        lk["keys"].as_mapping().is_some_and(|k| !k.is_empty()),
+        "livekit-server has its keys"
     );
     assert_eq!(lk["redis"]["address"].as_str(), Some("redis:6379"));
 }

@@ -55,6 +55,21 @@ fn other_livekit_keys_are_ignored() {
 }
 
 #[test]
+fn one_file_for_livekit_server_and_the_host() {
+    // The patched livekit-server's `analytics_export` (docs/ingest.md) is one more LiveKit
+    // key for the host; a YAML alias can carry the shared token.
+    let config = parse(
+        "port: 7880\nkeys:\n  APIkey: secret\nopenvidu:\n  analytics:\n    ingest:\n      grpc:\n        listen: \"127.0.0.1:7891\"\n        token: &ingest_token s3cret\nanalytics_export:\n  url: http://127.0.0.1:7891\n  token: *ingest_token\n  queue_size: 10000\n  node_rooms_interval: 10s\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.analytics.ingest.grpc.token.as_deref(),
+        Some("s3cret")
+    );
+    assert_eq!(config.keys.secret("APIkey"), Some("secret"));
+}
+
+#[test]
 fn unknown_analytics_key_is_named() {
     let err = parse("openvidu:\n  analytics:\n    intervall: 10s\n")
         .unwrap_err()

@@ -1,0 +1,174 @@
+"""Reads what the analytics export end-to-end test stored and checks it.
+
+  livekit-export-check.py ready STORE IDS WHAT   exit 0 once WHAT is stored (subscribed,
+                                                 stats, room_ended, node_rooms)
+  livekit-export-check.py check STORE IDS        every expected event with its ids, stats
+                                                 with scores, node room snapshots, no
+                                                 happening stored twice; prints a summary
+  livekit-export-check.py counts STORE           {collection: {"docs", "distinct"}} as JSON
+
+STORE is the embedded store's directory, or a mongodb:// URL (needs pymongo): then the
+`openvidu` database. IDS is the client's ids.json."""
+
+import glob
+import json
+import os
+import sys
+from collections import Counter
+
+COLLECTIONS = ["events", "stats", "node_rooms"]
+
+
+def load(store: str) -> dict:
+    if store.startswith("mongodb://"):
+        import pymongo
+
+        db = pymongo.MongoClient(store, serverSelectionTimeoutMS=10000)["openvidu"]
+        return {c: list(db[c].find()) for c in COLLECTIONS}
+    docs = {}
+    for c in COLLECTIONS:
+        docs[c] = []
+        for path in sorted(glob.glob(os.path.join(store, f"{c}-*.jsonl"))):
+            with open(path) as f:
+                docs[c] += [json.loads(line) for line in f if line.strip()]
+    return docs
+
+
+def room_events(docs: dict, ids: dict) -> list:
+    sid = ids["room_sid"]
+    return [d for d in docs["events"] if d.get("room", {}).get("sid") == sid or d.get("room_id") == sid]
+
+
+def room_stats(docs: dict, ids: dict) -> list:
+    return [s for s in docs["stats"] if s.get("room_id") == ids["room_sid"]]
+
+
+def stats_complete(docs: dict, ids: dict) -> list:
+    """What is missing: for each track, an UPSTREAM stat of alice and a DOWNSTREAM stat of
+    bob with a score between 1 and 5."""
+    stats = room_stats(docs, ids)
+    missing = []
+    alice, bob = ids["participants"]["alice"], ids["participants"]["bob"]
+    for name, track in ids["tracks"].items():
+        for kind, who in (("UPSTREAM", alice), ("DOWNSTREAM", bob)):
+            ok = [s for s in stats if s.get("track_id") == track and s.get("kind") == kind
+                  and s.get("participant_id") == who and 1 <= (s.get("score") or 0) <= 5]
+            if not ok:
+                seen = [(s.get("kind"), s.get("participant_id"), s.get("score"))
+                        for s in stats if s.get("track_id") == track]
+                missing.append(f"{name} {kind} stat of {who} with a score in [1, 5] (got {seen})")
+    return missing
+
+
+def node_rooms_with_room(docs: dict, ids: dict) -> list:
+    return [d for d in docs["node_rooms"]
+            if any(r.get("id") == ids["room_sid"] for r in d.get("rooms") or [])]
+
+
+def ready(store: str, ids_file: str, what: str) -> bool:
+    if not os.path.exists(ids_file):
+        return False
+    ids = json.load(open(ids_file))
+    docs = load(store)
+    events = room_events(docs, ids)
+    if what == "subscribed":
+        tracks = {e.get("track_id") for e in events if e["type"] == "TRACK_SUBSCRIBED"}
+        return set(ids["tracks"].values()) <= tracks
+    if what == "stats":
+        return not stats_complete(docs, ids)
+    if what == "room_ended":
+        return any(e["type"] == "ROOM_ENDED" for e in events)
+    if what == "node_rooms":
+        return bool(node_rooms_with_room(docs, ids))
+    raise SystemExit(f"unknown condition {what}")
+
+
+# (type, participant, track): each happening of the session, stored exactly once.
+def expected(ids: dict) -> list:
+    a, b = ids["participants"]["alice"], ids["participants"]["bob"]
+    ta, tv = ids["tracks"]["audio"], ids["tracks"]["video"]
+    return [
+        ("ROOM_CREATED", None, None),
+        ("ROOM_ENDED", None, None),
+        ("PARTICIPANT_JOINED", a, None), ("PARTICIPANT_JOINED", b, None),
+        ("PARTICIPANT_ACTIVE", a, None), ("PARTICIPANT_ACTIVE", b, None),
+        ("PARTICIPANT_LEFT", a, None), ("PARTICIPANT_LEFT", b, None),
+        ("TRACK_PUBLISH_REQUESTED", a, ta), ("TRACK_PUBLISH_REQUESTED", a, tv),
+        ("TRACK_PUBLISHED", a, ta), ("TRACK_PUBLISHED", a, tv),
+        ("TRACK_SUBSCRIBE_REQUESTED", b, ta), ("TRACK_SUBSCRIBE_REQUESTED", b, tv),
+        ("TRACK_SUBSCRIBED", b, ta), ("TRACK_SUBSCRIBED", b, tv),
+        ("TRACK_MUTED", a, ta), ("TRACK_UNMUTED", a, ta),
+        ("TRACK_UNPUBLISHED", a, ta), ("TRACK_UNPUBLISHED", a, tv),
+        ("TRACK_UNSUBSCRIBED", b, ta), ("TRACK_UNSUBSCRIBED", b, tv),
+    ]
+
+
+# RTP stats events, sent when a track closes: at least one per layer.
+def expected_some(ids: dict) -> list:
+    a, b = ids["participants"]["alice"], ids["participants"]["bob"]
+    ta, tv = ids["tracks"]["audio"], ids["tracks"]["video"]
+    return [("TRACK_PUBLISH_STATS", a, ta), ("TRACK_PUBLISH_STATS", a, tv),
+            ("TRACK_SUBSCRIBE_STATS", b, ta), ("TRACK_SUBSCRIBE_STATS", b, tv)]
+
+
+def check(store: str, ids_file: str) -> list:
+    ids = json.load(open(ids_file))
+    docs = load(store)
+    events = room_events(docs, ids)
+    failures = []
+    happenings = Counter((e["type"], e.get("participant_id") or None, e.get("track_id") or None)
+                         for e in events)
+    for key in expected(ids):
+        n = happenings[key]
+        if n != 1:
+            failures.append(f"{key}: stored {n} times, expected once")
+    for key in expected_some(ids):
+        if happenings[key] < 1:
+            failures.append(f"{key}: not stored")
+    for e in events:
+        if e.get("room", {}).get("name", ids["room_name"]) != ids["room_name"]:
+            failures.append(f"{e['type']}: room name {e['room'].get('name')!r}")
+        if not e.get("node_id", "").startswith("ND_"):
+            failures.append(f"{e['type']}: node_id {e.get('node_id')!r}")
+    failures += stats_complete(docs, ids)
+    snapshots = node_rooms_with_room(docs, ids)
+    if not snapshots:
+        failures.append("no node_rooms snapshot lists the room")
+    else:
+        people = {p.get("id") for d in snapshots for r in d["rooms"] if r.get("id") == ids["room_sid"]
+                  for p in r.get("participants") or []}
+        if not set(ids["participants"].values()) <= people:
+            failures.append(f"node_rooms: participants {people}, expected {ids['participants']}")
+    for c in COLLECTIONS:
+        all_ids = [d["_id"] for d in docs[c]]
+        if len(all_ids) != len(set(all_ids)):
+            failures.append(f"{c}: {len(all_ids) - len(set(all_ids))} _id(s) stored twice")
+    stats = room_stats(docs, ids)
+    print(json.dumps({
+        "events_of_the_room": len(events),
+        "event_types": dict(sorted(Counter(e["type"] for e in events).items())),
+        "stats_of_the_room": len(stats),
+        "stats": sorted((s["kind"], s["track_id"], round(s.get("score", 0), 2)) for s in stats),
+        "node_rooms": len(docs["node_rooms"]),
+        "node_rooms_listing_the_room": len(snapshots),
+    }))
+    return failures
+
+
+def counts(store: str) -> dict:
+    docs = load(store)
+    return {c: {"docs": len(docs[c]), "distinct": len({d["_id"] for d in docs[c]})} for c in COLLECTIONS}
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    if mode == "ready":
+        sys.exit(0 if ready(sys.argv[2], sys.argv[3], sys.argv[4]) else 1)
+    if mode == "counts":
+        print(json.dumps(counts(sys.argv[2])))
+        sys.exit(0)
+    problems = check(sys.argv[2], sys.argv[3])
+    if problems:
+        print("FAILED:\n  " + "\n  ".join(problems))
+        sys.exit(1)
+    print("ok: every event of the session stored once with its ids, stats with scores, node rooms")
