@@ -11,8 +11,9 @@
 
 CACHE="${LKA_CACHE_DIR:-$HOME/.cache/livekit-analytics-host}"
 VENV="$CACHE/venv-e2e"
-PY_PINS=("livekit==1.2.1" "livekit-api==1.2.2")
-STAMP="v1 ${PY_PINS[*]}"
+# grpcio: the export test's recording relay (scripts/livekit-export-tap.py).
+PY_PINS=("livekit==1.2.1" "livekit-api==1.2.2" "grpcio==1.85.3")
+STAMP="v2 ${PY_PINS[*]}"
 
 log() { echo "$TAG: $*" >&2; }
 lk_skip() { log "SKIPPED: $*"; exit 77; }

@@ -32,9 +32,6 @@ lk_setup
 T0=$(date +%s)
 elapsed() { echo $(( $(date +%s) - T0 )); }
 case "$SCENARIO" in session|host-restart|closed-port) ;; *) log "unknown scenario $SCENARIO"; exit 1 ;; esac
-if [ "$SCENARIO" = session ] && ! "$PY" -c 'import grpc' 2>/dev/null; then
-  "$VENV/bin/pip" install -q "grpcio==1.85.3" >&2 || lk_skip "pip install grpcio failed"
-fi
 
 # --- configuration: one file for the host and livekit-server ----------------------------
 read -r LK_PORT LK_TCP PROM_PORT WEBHOOK_PORT GRPC_PORT TELEMETRY_PORT MONGO_PORT TAP_PORT CLOSED_PORT \
