@@ -35,7 +35,7 @@ case "$SCENARIO" in session|host-restart|closed-port) ;; *) log "unknown scenari
 
 # --- configuration: one file for the host and livekit-server ----------------------------
 read -r LK_PORT LK_TCP PROM_PORT WEBHOOK_PORT GRPC_PORT TELEMETRY_PORT MONGO_PORT TAP_PORT CLOSED_PORT \
-  <<<"$(free_ports 9)"
+  REDIS_PORT <<<"$(free_ports 10)"
 KEY="devkey"
 SECRET="e2e-secret-that-is-at-least-32-characters"
 TOKEN="export-e2e-token"
@@ -48,6 +48,28 @@ esac
 CTL="$WORK/ctl"
 STORE="$WORK/store"
 mkdir -p "$CTL"
+# The session also goes to the deployment's Redis (livekit-server uses it too, as in
+# production) and to the Rust example plugin (JSON Lines in a granted folder).
+REDIS_YAML="" PLUGIN_YAML="" PLUGIN_OUT="$WORK/plugin-out"
+if [ "$SCENARIO" = session ]; then
+  if [ -n "${LKA_REDIS_SERVER:-}" ] && [ -x "$LKA_REDIS_SERVER" ]; then
+    REDIS_YAML="redis:
+  address: 127.0.0.1:$REDIS_PORT"
+  elif [ "${LKA_REQUIRE_LIVEKIT:-0}" = 1 ]; then
+    log "no redis-server (scripts/install-test-deps.sh)"; exit 1
+  fi
+  PLUGIN_WASM="$ROOT/plugins/dist/rust-jsonl.wasm"
+  if [ -f "$PLUGIN_WASM" ]; then
+    mkdir -p "$PLUGIN_OUT"
+    PLUGIN_YAML="    plugins:
+      - name: jsonl
+        path: $PLUGIN_WASM
+        config: { dir: /data }
+        grants: { dirs: [ { host: $PLUGIN_OUT, guest: /data } ] }"
+  elif [ "${LKA_REQUIRE_PLUGINS:-0}" = 1 ]; then
+    log "no $PLUGIN_WASM (scripts/build-plugins.sh)"; exit 1
+  fi
+fi
 
 cat > "$WORK/config.yaml" <<YAML
 # livekit-server reads all of this except openvidu:, the host only keys: and openvidu:.
@@ -60,11 +82,14 @@ keys:
   $KEY: $SECRET
 logging:
   level: info
+$REDIS_YAML
 # No webhook: this node exports its analytics (docs/ingest.md, "Webhooks or the export").
 openvidu:
   analytics:
     interval: 1s
 $( [ -n "$MONGO_PY" ] && echo "    mongo_url: \"$MONGO_URL\"" )
+$( [ -n "$REDIS_YAML" ] && echo "    redis: { enabled: true }" )
+$PLUGIN_YAML
     file:
       enabled: true
       dir: $STORE
@@ -125,6 +150,12 @@ fail() { log "FAILED: $*"; log "---- client log ----"; cat "$WORK/client.log" >&
 CLIENT_PID=""
 if [ "$SCENARIO" != closed-port ]; then
   [ -n "$MONGO_PY" ] && start_mongo "$MONGO_PORT"
+  if [ -n "$REDIS_YAML" ]; then
+    "$LKA_REDIS_SERVER" --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no \
+      --dir "$WORK" >"$WORK/redis.log" 2>&1 &
+    EXTRA_PIDS+=($!)
+    wait_port "$REDIS_PORT" 20 "redis-server" || { cat "$WORK/redis.log" >&2; exit 1; }
+  fi
   start_host "$WORK/config.yaml" "$GRPC_PORT"
   if [ "$SCENARIO" = session ]; then
     "$PY" "$ROOT/scripts/livekit-export-tap.py" serve "$TAP_PORT" "127.0.0.1:$GRPC_PORT" "$WORK/tap.rec" \
@@ -208,6 +239,11 @@ if [ "$SCENARIO" = session ]; then
   "$PY" "$ROOT/scripts/livekit-export-check.py" check "$STORE" "$CTL/ids.json" >&2 || fail "file store"
   [ -n "$MONGO_PY" ] && { "$MONGO_PY" "$ROOT/scripts/livekit-export-check.py" check "$MONGO_URL" "$CTL/ids.json" >&2 \
     || fail "MongoDB"; }
+  # Redis and the plugin take events and stats (not node rooms).
+  [ -n "$REDIS_YAML" ] && { "$PY" "$ROOT/scripts/livekit-export-check.py" check-events-stats \
+    "redis://127.0.0.1:$REDIS_PORT" "$CTL/ids.json" >&2 || fail "Redis"; }
+  [ -n "$PLUGIN_YAML" ] && { "$PY" "$ROOT/scripts/livekit-export-check.py" check-events-stats \
+    "$PLUGIN_OUT" "$CTL/ids.json" >&2 || fail "the plugin's JSON Lines"; }
   # Deliver the whole recorded export a second time: nothing new may be stored.
   files_before="$("$PY" "$ROOT/scripts/livekit-export-check.py" counts "$STORE")"
   [ -n "$MONGO_PY" ] && mongo_before="$("$MONGO_PY" "$ROOT/scripts/livekit-export-check.py" counts "$MONGO_URL")"
