@@ -177,6 +177,8 @@ def check(store: str, ids_file: str, node_rooms: bool = True) -> list:
         if happenings[key] < 1:
             failures.append(f"{key}: not stored")
     for e in events:
+        if "turn_password" in e.get("room", {}):
+            failures.append(f"{e['type']}: the room's turn_password left the node")
         if e.get("room", {}).get("name", ids["room_name"]) != ids["room_name"]:
             failures.append(f"{e['type']}: room name {e['room'].get('name')!r}")
         if not e.get("node_id", "").startswith("ND_"):
