@@ -335,3 +335,68 @@ async fn credentials_in_mongo_url_authenticate_and_a_wrong_password_is_named() {
         "{text}"
     );
 }
+
+/// Exact server answers through SecantusDB's `failCommand` failpoint: an insert refused with
+/// a retryable error (the driver's own retry refused too), and a connection closed under
+/// the insert. Each time the whole batch comes back for retry with the error named, and
+/// sending it again (as the worker does) stores each item once.
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_inserts_are_retried_and_stored_once() {
+    let mut server = MongoServer::start();
+    server.enable_failpoints();
+    let mut sink = sink(&server, "openvidu").await;
+    sink.initialize().await.unwrap();
+    let admin = mongodb::Client::with_uri_str(server.url()).await.unwrap();
+    let events = sink.database().collection::<Document>("events");
+    let mut sent = 0;
+    for (what, data, named) in [
+        (
+            "ShutdownInProgress",
+            doc! {"failCommands": ["insert"], "errorCode": 91},
+            "91",
+        ),
+        (
+            "connection closed",
+            doc! {"failCommands": ["insert"], "closeConnection": true},
+            "",
+        ),
+    ] {
+        let batch: Vec<_> = (sent..sent + 20).map(|i| Arc::new(event(i))).collect();
+        sent += 20;
+        admin
+            .database("admin")
+            .run_command(doc! {
+                "configureFailPoint": "failCommand",
+                "mode": {"times": 2},
+                "data": data,
+            })
+            .await
+            .expect("configureFailPoint");
+        let report = sink.send_batch(&batch).await;
+        assert_eq!(report.retry.len(), batch.len(), "{what}: {report:?}");
+        let error = report.error.unwrap_or_default();
+        assert!(
+            !error.is_empty() && error.contains(named),
+            "{what}: {error}"
+        );
+        // As the worker does: send again (after the driver has found the server again,
+        // which takes a heartbeat after a "shutting down" answer) until it is stored.
+        let deadline = std::time::Instant::now() + Duration::from_secs(40);
+        let mut stored = 0;
+        loop {
+            let report = sink.send_batch(&batch).await;
+            stored += report.stored_count(batch.len()) + report.duplicates;
+            if report.retry.is_empty() {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {report:?}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert_eq!(stored, batch.len(), "{what}");
+        assert_eq!(
+            events.count_documents(doc! {}).await.unwrap(),
+            u64::from(sent),
+            "{what}"
+        );
+    }
+}

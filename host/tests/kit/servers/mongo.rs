@@ -6,6 +6,8 @@ use std::io::{self, Read, Write};
 
 /// A file in the server's directory whose presence adds `--auth` to its command line.
 const AUTH_FLAG: &str = "auth-on";
+/// A file whose presence adds `--enable-test-commands` (`configureFailPoint`).
+const TEST_COMMANDS_FLAG: &str = "test-commands-on";
 
 /// The server's configuration file. (Its `[storage] ttl_sweep_seconds` key is
 /// accepted but not used by `secantusd-py` 0.7.0b3: TTL indexes are swept every 60 s,
@@ -37,6 +39,10 @@ impl MongoServer {
             program: installed_path("LKA_SECANTUSD"),
             args: Box::new(move |port| {
                 let auth = root.join(AUTH_FLAG).exists().then(|| "--auth".to_string());
+                let test_commands = root
+                    .join(TEST_COMMANDS_FLAG)
+                    .exists()
+                    .then(|| "--enable-test-commands".to_string());
                 vec![
                     "--config".to_string(),
                     root.join("secantusd.toml").display().to_string(),
@@ -49,6 +55,7 @@ impl MongoServer {
                 ]
                 .into_iter()
                 .chain(auth)
+                .chain(test_commands)
                 .collect()
             }),
             ready: Box::new(|port| mongo_ping(port).is_ok()),
@@ -71,6 +78,13 @@ impl MongoServer {
     /// handshake and `ping`), keeping its data: create users before calling this.
     pub fn require_auth(&mut self) {
         std::fs::write(self.dir().join(AUTH_FLAG), "").expect("write the auth flag");
+        self.restart();
+    }
+
+    /// Restarts the server with `--enable-test-commands`, so `configureFailPoint` (e.g.
+    /// `failCommand`) can make it fail chosen commands with exact errors.
+    pub fn enable_failpoints(&mut self) {
+        std::fs::write(self.dir().join(TEST_COMMANDS_FLAG), "").expect("write the flag");
         self.restart();
     }
 
