@@ -6,7 +6,10 @@
 //! "UPSTREAM"`), so every document can be queried by its type; every other scalar field at
 //! its zero value is left out, as are unset messages and empty lists and maps.
 
-use super::walk::{push_map_entry, push_repeated, shortest_f64, Format, Scalar, WireKind};
+use super::walk::{
+    message_index, positions_by_number, push_map_entry, push_repeated, shortest_f64, Format,
+    Scalar, Shape, WireKind,
+};
 use super::wire::{WireError, WireReader, WireValue};
 use prost_reflect::{DescriptorPool, MessageDescriptor};
 use serde_json::{Map, Number, Value};
@@ -31,7 +34,7 @@ pub fn message_document<M: prost::Message>(
     full_name: &str,
     id: &str,
 ) -> Map<String, Value> {
-    let index = plan_index(full_name);
+    let index = message_index(full_name);
     let mut document = Map::new();
     document.insert("_id".into(), Value::String(id.into()));
     // Our own encoding always follows the wire format.
@@ -47,23 +50,6 @@ static PLANS: LazyLock<Vec<MessagePlan>> = LazyLock::new(|| {
         .map(|m| MessagePlan::of(&m))
         .collect()
 });
-
-/// Position in [`PLANS`] by message full name.
-static PLAN_INDEX: LazyLock<std::collections::HashMap<String, usize>> = LazyLock::new(|| {
-    DESCRIPTORS
-        .all_messages()
-        .enumerate()
-        .map(|(i, m)| (m.full_name().to_string(), i))
-        .collect()
-});
-
-/// The plan of a LiveKit message by full name; panics on a name the protocol lacks, which
-/// is a programming error.
-fn plan_index(full_name: &str) -> usize {
-    *PLAN_INDEX
-        .get(full_name)
-        .unwrap_or_else(|| panic!("`{full_name}` is not in the LiveKit protocol"))
-}
 
 /// One message type, resolved once: its fields in declaration order.
 struct MessagePlan {
@@ -82,34 +68,14 @@ struct FieldPlan {
     always: bool,
 }
 
-#[derive(Clone, Copy)]
-enum Shape {
-    Single,
-    List,
-    /// A map; the field's kind is the entry message, whose fields 1 and 2 are key and value.
-    Map,
-}
-
 impl MessagePlan {
     fn of(message: &MessageDescriptor) -> MessagePlan {
-        let mut by_number = Vec::new();
+        let by_number = positions_by_number(message);
         let fields = message
             .fields()
-            .enumerate()
-            .map(|(i, field)| {
-                let number = field.number() as usize;
-                if by_number.len() <= number {
-                    by_number.resize(number + 1, None);
-                }
-                by_number[number] = Some(i);
-                let kind = WireKind::of(&field.kind(), plan_index);
-                let shape = if field.is_map() {
-                    Shape::Map
-                } else if field.is_list() {
-                    Shape::List
-                } else {
-                    Shape::Single
-                };
+            .map(|field| {
+                let kind = WireKind::of(&field.kind(), message_index);
+                let shape = Shape::of(&field);
                 FieldPlan {
                     name: field.name().to_string(),
                     always: matches!(shape, Shape::Single)

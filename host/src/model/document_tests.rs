@@ -105,7 +105,7 @@ fn reference(descriptor: &MessageDescriptor, bytes: &[u8]) -> Map<String, Value>
 
 fn walked(descriptor: &MessageDescriptor, bytes: &[u8]) -> Map<String, Value> {
     let mut out = Map::new();
-    write_message(plan_index(descriptor.full_name()), bytes, &mut out).unwrap();
+    write_message(message_index(descriptor.full_name()), bytes, &mut out).unwrap();
     out
 }
 
@@ -253,7 +253,7 @@ fn malformed_wire_is_an_error_not_a_panic() {
         .unwrap();
     let mut out = Map::new();
     assert!(write_message(
-        plan_index(descriptor.full_name()),
+        message_index(descriptor.full_name()),
         &[0x0a, 0x05, 1],
         &mut out
     )

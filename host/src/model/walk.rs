@@ -4,10 +4,12 @@
 //! and a nested message become JSON.
 
 use super::wire::{WireError, WireReader, WireValue};
-use prost_reflect::Kind;
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use super::document::DESCRIPTORS;
 
 /// The kind of a field's values, resolved once from the schema.
 #[derive(Clone)]
@@ -31,6 +33,59 @@ pub(super) enum WireKind {
     Enum(Arc<HashMap<i32, String>>),
     /// Index of the message in the descriptor pool's order (both walkers' plan index).
     Message(usize),
+}
+
+/// Position of every LiveKit message in [`DESCRIPTORS`]' order, by full name: the index
+/// of its plan in both walkers.
+static MESSAGE_INDEX: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
+    DESCRIPTORS
+        .all_messages()
+        .enumerate()
+        .map(|(i, m)| (m.full_name().to_string(), i))
+        .collect()
+});
+
+/// The plan index of a LiveKit message by full name; panics on a name the protocol lacks,
+/// which is a programming error.
+pub(super) fn message_index(full_name: &str) -> usize {
+    *MESSAGE_INDEX
+        .get(full_name)
+        .unwrap_or_else(|| panic!("`{full_name}` is not in the LiveKit protocol"))
+}
+
+/// How a field occurs: once, repeated, or as a map.
+#[derive(Clone, Copy)]
+pub(super) enum Shape {
+    Single,
+    List,
+    /// A map; the field's kind is the entry message (fields 1 and 2: key and value).
+    Map,
+}
+
+impl Shape {
+    /// The shape of `field`.
+    pub(super) fn of(field: &FieldDescriptor) -> Shape {
+        if field.is_map() {
+            Shape::Map
+        } else if field.is_list() {
+            Shape::List
+        } else {
+            Shape::Single
+        }
+    }
+}
+
+/// Position of each field of `message` in declaration order, by field number.
+pub(super) fn positions_by_number(message: &MessageDescriptor) -> Vec<Option<usize>> {
+    let mut by_number = Vec::new();
+    for (i, field) in message.fields().enumerate() {
+        let number = field.number() as usize;
+        if by_number.len() <= number {
+            by_number.resize(number + 1, None);
+        }
+        by_number[number] = Some(i);
+    }
+    by_number
 }
 
 /// A numeric value decoded from its raw bits, exactly.

@@ -18,13 +18,15 @@
 mod names;
 
 use super::document::DESCRIPTORS;
-use super::walk::{push_map_entry, push_repeated, shortest_f64, Format, Scalar, WireKind};
+use super::walk::{
+    message_index, positions_by_number, push_map_entry, push_repeated, shortest_f64, Format,
+    Scalar, Shape, WireKind,
+};
 use super::wire::{WireError, WireReader, WireValue};
 pub use names::go_camel_case;
 use names::{name_enum, named_enums};
 use prost_reflect::MessageDescriptor;
 use serde_json::{Map, Number, Value};
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// The fork's document of `message` (protobuf full name `full_name`), `_id` first.
@@ -33,9 +35,7 @@ pub fn message_document<M: prost::Message>(
     full_name: &str,
     id: &str,
 ) -> Map<String, Value> {
-    let index = *PLAN_INDEX
-        .get(full_name)
-        .unwrap_or_else(|| panic!("`{full_name}` is not in the LiveKit protocol"));
+    let index = message_index(full_name);
     let mut document = Map::new();
     document.insert("_id".into(), Value::String(id.into()));
     write_message(index, &message.encode_to_vec(), &mut document)
@@ -51,15 +51,6 @@ static PLANS: LazyLock<Vec<MessagePlan>> = LazyLock::new(|| {
     DESCRIPTORS
         .all_messages()
         .map(|m| MessagePlan::of(&m))
-        .collect()
-});
-
-/// Position in [`PLANS`] by message full name.
-static PLAN_INDEX: LazyLock<HashMap<String, usize>> = LazyLock::new(|| {
-    DESCRIPTORS
-        .all_messages()
-        .enumerate()
-        .map(|(i, m)| (m.full_name().to_string(), i))
         .collect()
 });
 
@@ -83,47 +74,23 @@ struct FieldPlan {
     oneof: Option<usize>,
 }
 
-#[derive(Clone, Copy)]
-enum Shape {
-    Single,
-    List,
-    /// A map; the field's kind is the entry message (fields 1 and 2: key and value).
-    Map,
-}
-
 impl MessagePlan {
     fn of(message: &MessageDescriptor) -> MessagePlan {
         let oneofs: Vec<_> = message.oneofs().filter(|o| !o.is_synthetic()).collect();
-        let mut by_number = Vec::new();
+        let by_number = positions_by_number(message);
         let fields = message
             .fields()
-            .enumerate()
-            .map(|(i, field)| {
-                let number = field.number() as usize;
-                if by_number.len() <= number {
-                    by_number.resize(number + 1, None);
-                }
-                by_number[number] = Some(i);
+            .map(|field| {
                 let oneof = field
                     .containing_oneof()
                     .and_then(|o| oneofs.iter().position(|real| real.name() == o.name()));
-                let shape = if field.is_map() {
-                    Shape::Map
-                } else if field.is_list() {
-                    Shape::List
-                } else {
-                    Shape::Single
-                };
+                let shape = Shape::of(&field);
                 FieldPlan {
                     key: match oneof {
                         Some(_) => go_camel_case(field.name()),
                         None => field.name().to_string(),
                     },
-                    kind: WireKind::of(&field.kind(), |name| {
-                        *PLAN_INDEX
-                            .get(name)
-                            .expect("a field's message is in the pool")
-                    }),
+                    kind: WireKind::of(&field.kind(), message_index),
                     shape,
                     keep_zero: oneof.is_some() || field.containing_oneof().is_some(),
                     oneof,
