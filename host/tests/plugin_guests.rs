@@ -59,8 +59,8 @@ async fn run(plugin: PluginSink, items: Vec<analytics_host::model::Item>) -> Hos
     host.pipeline.accept(items).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let plugin = host.counters[&name].snapshot();
-        let file = host.counters["file"].snapshot();
+        let plugin = host.counters()[&name].snapshot();
+        let file = host.counters()["file"].snapshot();
         if plugin.stored + plugin.duplicates == n && file.stored == n {
             break;
         }

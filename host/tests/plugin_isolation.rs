@@ -54,7 +54,7 @@ async fn host_keeps_storing(plugin: PluginSink) -> Host {
     assert_eq!(host.pipeline.accept(items).unwrap(), 20);
     let deadline = Instant::now() + 10 * SECOND;
     loop {
-        let stored = host.counters["file"].stored.load(Ordering::Relaxed);
+        let stored = host.counters()["file"].stored.load(Ordering::Relaxed);
         if stored == 20 {
             break;
         }
@@ -77,7 +77,7 @@ async fn good_sink_stores_and_logs() {
     let log = sink.log();
     let host = host_keeps_storing(sink).await;
     let deadline = Instant::now() + 5 * SECOND;
-    while host.counters["good"].stored.load(Ordering::Relaxed) < 20 {
+    while host.counters()["good"].stored.load(Ordering::Relaxed) < 20 {
         assert!(Instant::now() < deadline, "plugin did not store everything");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -153,7 +153,7 @@ async fn trap_rebuilds_instance_and_requeues() {
     // In the running host: the file sink keeps storing, the plugin's items stay queued.
     let sink = load(&engine, "trap", &bytes, SECOND, 16 * MIB).unwrap();
     let host = host_keeps_storing(sink).await;
-    let counters = host.counters["trap"].clone();
+    let counters = host.counters()["trap"].clone();
     wait_until("the plugin's items to be retried", 10 * SECOND, || async {
         counters.retried.load(Ordering::Relaxed) >= 20
     })
@@ -228,7 +228,7 @@ async fn infinite_loop_in_running_host() {
         stats.timeouts.load(Ordering::Relaxed) >= 1
     })
     .await;
-    assert_eq!(host.counters["spin"].snapshot().stored, 0);
+    assert_eq!(host.counters()["spin"].snapshot().stored, 0);
     host.shutdown().await;
 }
 

@@ -71,7 +71,7 @@ async fn past_first_round(host: &Host) {
         "every sink initialized",
         Duration::from_secs(30),
         || async {
-            host.counters
+            host.counters()
                 .values()
                 .all(|c| c.initialized.load(std::sync::atomic::Ordering::Relaxed))
         },
@@ -496,7 +496,7 @@ async fn a_record_stays_until_every_sink_has_it() {
     wait_until(
         "10 items stored by `good`",
         Duration::from_secs(10),
-        || async { host.counters["good"].snapshot().stored == 10 },
+        || async { host.counters()["good"].snapshot().stored == 10 },
     )
     .await;
     let spool = host.spool().unwrap().clone();
@@ -515,8 +515,8 @@ async fn a_record_stays_until_every_sink_has_it() {
         spool.size().records == 0
     })
     .await;
-    assert_eq!(host.counters["good"].snapshot().stored, 0);
-    assert_eq!(host.counters["late"].snapshot().stored, 10);
+    assert_eq!(host.counters()["good"].snapshot().stored, 0);
+    assert_eq!(host.counters()["late"].snapshot().stored, 10);
     drop(spool);
     host.shutdown().await;
     for dir in [good.path(), blocked.as_path()] {

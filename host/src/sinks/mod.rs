@@ -15,10 +15,20 @@ use std::path::PathBuf;
 
 /// The settings of one sink, able to build it (as Vector's `SinkConfig::build`).
 #[async_trait]
-pub trait SinkConfig: Send + Sync {
+pub trait SinkConfig: Send + Sync + std::fmt::Debug {
     /// The configuration key the sink comes from, named in errors
     /// (e.g. `openvidu.analytics.mongo_url`).
     fn key(&self) -> String;
+
+    /// The name of the sink it builds (its [`Sink::name`]): a configuration reload keeps
+    /// the queue and counters of the sink of the same name.
+    fn name(&self) -> String;
+
+    /// What identifies these settings: a reload rebuilds the sink when this changes. By
+    /// default every setting (the `Debug` text; secrets included, never logged).
+    fn fingerprint(&self) -> anyhow::Result<String> {
+        Ok(format!("{self:?}"))
+    }
 
     /// Builds the sink. Sinks whose store is remote do not connect yet: a store that is down
     /// at start only delays their initialization.
