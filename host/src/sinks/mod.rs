@@ -79,6 +79,11 @@ pub enum SinkError {
     /// The store answered with an error.
     #[error("store error: {0}")]
     Store(String),
+    /// The sink cannot work with its configuration and says retrying will not help (a
+    /// plugin that called `status.give-up`): the worker stops initializing it until a
+    /// reload replaces it; its queue is kept.
+    #[error("cannot work with its configuration: {0}")]
+    Misconfigured(String),
 }
 
 /// What became of a batch. Positions index into the batch that was sent.

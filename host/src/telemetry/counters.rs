@@ -32,6 +32,8 @@ pub struct SinkCounters {
     /// Extra counters a sink may report by name (e.g. a plugin's calls or traps); exported
     /// as `analytics_sink_extra_total{sink, name}`.
     pub extra: ExtraCounters,
+    /// Why the sink gave up (it cannot work with its configuration), while it has.
+    pub gave_up: Mutex<Option<String>>,
 }
 
 /// Bucket bounds (seconds) of [`BatchLatency`]: 1 ms to about 33 s, doubling.
@@ -172,6 +174,18 @@ impl SinkCounters {
             batches: get(&self.batches),
             failed_batches: get(&self.failed_batches),
         }
+    }
+}
+
+impl SinkCounters {
+    /// Records that the sink gave up for `reason`, or (`None`) that it no longer has.
+    pub fn set_gave_up(&self, reason: Option<String>) {
+        *self.gave_up.lock().expect("sink counters lock") = reason;
+    }
+
+    /// Why the sink gave up, if it has.
+    pub fn gave_up(&self) -> Option<String> {
+        self.gave_up.lock().expect("sink counters lock").clone()
     }
 }
 

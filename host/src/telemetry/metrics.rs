@@ -122,6 +122,7 @@ impl Observed {
                 initialized: lane.counters.initialized.load(Ordering::Relaxed),
                 failing: lane.counters.failing.load(Ordering::Relaxed),
                 queued: lane.queue.len(),
+                gave_up: lane.counters.gave_up(),
             })
             .collect();
         let degraded = sinks
@@ -184,6 +185,10 @@ pub struct SinkStatus {
     pub failing: bool,
     /// Items waiting in its queues.
     pub queued: usize,
+    /// Set when the sink gave up (it cannot work with its configuration): why. It is not
+    /// retried until a configuration reload changes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gave_up: Option<String>,
 }
 
 /// Reads one count out of a sink's snapshot.
@@ -374,6 +379,17 @@ impl Collector for Observed {
         for sink in &readiness.sinks {
             ConstGauge::new(i64::from(sink.failing))
                 .encode(failing.encode_family(&[("sink", sink.name.clone())])?)?;
+        }
+        let mut gave_up = encoder.encode_descriptor(
+            "analytics_sink_gave_up",
+            "1 while the sink has given up (it cannot work with its configuration and is not \
+             retried until a configuration reload changes it), else 0.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for sink in &readiness.sinks {
+            ConstGauge::new(i64::from(sink.gave_up.is_some()))
+                .encode(gave_up.encode_family(&[("sink", sink.name.clone())])?)?;
         }
         let mut latency = encoder.encode_descriptor(
             "analytics_sink_batch_duration_seconds",

@@ -4,7 +4,7 @@
 
 use crate::config::RetryConfig;
 use crate::queue::SinkQueue;
-use crate::sinks::{BatchReport, Sink};
+use crate::sinks::{BatchReport, Sink, SinkError};
 use crate::spool::Spool;
 use crate::telemetry::SinkCounters;
 use std::sync::atomic::Ordering;
@@ -61,6 +61,9 @@ pub struct Worker {
     failures: u32,
     spool: Option<Arc<Spool>>,
     updates: Option<tokio::sync::mpsc::UnboundedReceiver<WorkerUpdate>>,
+    /// Set when the sink said it cannot work with its configuration: no more rounds until
+    /// a reload replaces it.
+    gave_up: bool,
 }
 
 /// Why a round stopped early.
@@ -94,6 +97,7 @@ impl Worker {
             failures: 0,
             spool: None,
             updates: None,
+            gave_up: false,
         }
     }
 
@@ -134,7 +138,7 @@ impl Worker {
                 }
             }
             self.queue.end_quiet_bursts();
-            if Instant::now() < not_before {
+            if Instant::now() < not_before || self.gave_up {
                 continue;
             }
             match self.round().await {
@@ -167,8 +171,10 @@ impl Worker {
         drop(old);
         self.initialized = false;
         self.failures = 0;
+        self.gave_up = false;
         self.counters.initialized.store(false, Ordering::Relaxed);
         self.counters.failing.store(false, Ordering::Relaxed);
+        self.counters.set_gave_up(None);
         tracing::info!(
             sink = self.sink.name(),
             queued = self.queue.len(),
@@ -177,13 +183,26 @@ impl Worker {
         true
     }
 
+    /// The sink cannot work with its configuration: stop trying until a reload.
+    fn give_up(&mut self, reason: &str) {
+        self.gave_up = true;
+        self.counters.set_gave_up(Some(reason.to_string()));
+        tracing::error!(
+            sink = self.sink.name(), %reason, queued = self.queue.len(),
+            "sink gave up: it cannot work with its configuration; not retried until a \
+             configuration reload changes it; its items stay queued"
+        );
+    }
+
     /// One round: initialize if needed, then send the backlog present at its start.
     async fn round(&mut self) -> Result<(), RoundFailed> {
         if !self.initialized {
-            self.sink
-                .initialize()
-                .await
-                .map_err(|e| RoundFailed(format!("initialize: {e}")))?;
+            if let Err(e) = self.sink.initialize().await {
+                if let SinkError::Misconfigured(reason) = &e {
+                    self.give_up(reason);
+                }
+                return Err(RoundFailed(format!("initialize: {e}")));
+            }
             self.initialized = true;
             self.counters.initialized.store(true, Ordering::Relaxed);
             tracing::info!(sink = self.sink.name(), "sink initialized");
@@ -294,6 +313,9 @@ impl Worker {
         let flushed = tokio::time::timeout(deadline, async {
             let backlog = self.queue.len();
             let mut sent = 0;
+            if self.gave_up {
+                return;
+            }
             if !self.initialized {
                 if let Err(e) = self.sink.initialize().await {
                     tracing::error!(sink = %name, error = %e, "cannot initialize for the final flush");
