@@ -7,11 +7,12 @@
 //! WebAssembly ones). [`spool`] optionally keeps accepted items on disk until every sink has
 //! them. [`app`] assembles them; [`supervisor`] runs, reloads and stops the whole;
 //! [`telemetry`] counts and serves `/metrics`, `/health` and
-//! `/ready`. [`simulate`] is the other side: a load generator that behaves like a LiveKit
+//! `/ready`, and [`api`] answers queries over what was stored. [`simulate`] is the other side: a load generator that behaves like a LiveKit
 //! node.
 
 #![deny(missing_docs)]
 
+pub mod api;
 pub mod app;
 pub mod config;
 pub mod ingest;

@@ -131,6 +131,9 @@ pub struct AnalyticsConfig {
     /// The host's `/metrics`, `/health` and `/ready` endpoint.
     #[serde(default)]
     pub telemetry: TelemetryConfig,
+    /// The read API (`/api/*`) on the telemetry listener.
+    #[serde(default)]
+    pub api: crate::api::ApiConfig,
     /// The on-disk spool; absent: memory only (a crash loses what is not yet stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spool: Option<SpoolConfig>,
@@ -336,6 +339,19 @@ impl Config {
         }
         mongo::config::validate(a, key)?;
         a.ingest.validate(key)?;
+        if a.api.enabled
+            && a.telemetry.enabled
+            && a.api.token.is_none()
+            && !a.telemetry.listen.ip().is_loopback()
+        {
+            bail!(
+                "{}: the read API would serve the stored analytics to anyone who reaches {} \
+                 (telemetry.listen); set openvidu.analytics.api.token, listen on loopback, or \
+                 set api.enabled: false",
+                key("api"),
+                a.telemetry.listen
+            );
+        }
         plugin::config::validate(&a.plugins, key)?;
         redis::config::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
         spool::config::validate(a.spool.as_ref(), src)?;

@@ -10,6 +10,7 @@
 pub mod plan;
 pub mod watch;
 
+use crate::api;
 use crate::app::{Host, SinkChanges};
 use crate::config::{Config, ConfigSource};
 use crate::ingest::Doors;
@@ -145,8 +146,7 @@ impl Running {
         let observed = host
             .observed(doors.counters.clone())
             .with_reloads(reloads.clone());
-        let telemetry =
-            TelemetryServer::start(&config.analytics.telemetry, observed.clone()).await?;
+        let telemetry = start_telemetry(&config, observed.clone()).await?;
         Ok(Running {
             config,
             sinks,
@@ -259,16 +259,15 @@ impl Running {
         if let Some(old) = self.telemetry.take() {
             old.close().await;
         }
-        match TelemetryServer::start(&config.analytics.telemetry, self.observed.clone()).await {
+        match start_telemetry(config, self.observed.clone()).await {
             Ok(server) => {
                 self.telemetry = server;
                 Ok(())
             }
             Err(err) => {
-                self.telemetry =
-                    TelemetryServer::start(&self.config.analytics.telemetry, self.observed.clone())
-                        .await
-                        .unwrap_or_default();
+                self.telemetry = start_telemetry(&self.config, self.observed.clone())
+                    .await
+                    .unwrap_or_default();
                 Err(err)
             }
         }
@@ -294,6 +293,25 @@ impl Running {
         }
         tracing::info!("stopped");
     }
+}
+
+/// The telemetry endpoint of `config`, with the read API when it is enabled.
+async fn start_telemetry(
+    config: &Config,
+    observed: Observed,
+) -> anyhow::Result<Option<TelemetryServer>> {
+    let analytics = &config.analytics;
+    let mut routes = axum::Router::new();
+    if analytics.api.enabled {
+        let backend = match &analytics.mongo_url {
+            Some(url) if analytics.enabled => api::Backend::Mongo(
+                api::mongo::MongoQuery::connect(url, &analytics.mongo_database).await?,
+            ),
+            _ => api::Backend::None,
+        };
+        routes = api::router(backend, analytics.api.token.clone());
+    }
+    TelemetryServer::start_with(&analytics.telemetry, observed, routes).await
 }
 
 /// Builds `sinks` in order, naming the configuration key of one that fails.

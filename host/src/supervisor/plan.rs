@@ -103,9 +103,13 @@ pub fn doors(config: &Config) -> String {
     )
 }
 
-/// What the telemetry endpoint is started from.
+/// What the telemetry endpoint (and the read API on it) is started from.
 pub fn telemetry(config: &Config) -> String {
-    format!("{:?}", config.analytics.telemetry)
+    let a = &config.analytics;
+    format!(
+        "{:?} {:?} {:?} {:?} {}",
+        a.telemetry, a.api, a.mongo_url, a.mongo_database, a.enabled
+    )
 }
 
 /// The settings a reload cannot change (the queues and the spool are built once), named

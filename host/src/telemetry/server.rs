@@ -60,6 +60,15 @@ impl TelemetryServer {
         config: &TelemetryConfig,
         observed: Observed,
     ) -> anyhow::Result<Option<TelemetryServer>> {
+        Self::start_with(config, observed, Router::new()).await
+    }
+
+    /// [`TelemetryServer::start`], also serving the routes of `extra` (the read API).
+    pub async fn start_with(
+        config: &TelemetryConfig,
+        observed: Observed,
+        extra: Router,
+    ) -> anyhow::Result<Option<TelemetryServer>> {
         if !config.enabled {
             return Ok(None);
         }
@@ -73,7 +82,7 @@ impl TelemetryServer {
             .local_addr()
             .context("telemetry listener address")?;
         let (stop, mut rx) = watch::channel(false);
-        let app = router(Arc::new(observed));
+        let app = router(Arc::new(observed)).merge(extra);
         let task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = rx.wait_for(|stop| *stop).await;

@@ -1,0 +1,239 @@
+//! The read API: what the host stored, as sessions a script (or the dashboard) can ask
+//! for. JSON over HTTP on the telemetry listener (loopback by default):
+//!
+//! - `GET /api/rooms?from=&to=&name=&limit=&cursor=`: room sessions with any event in
+//!   `[from, to)` (RFC 3339 or Unix seconds; default the last 24 hours), newest first;
+//! - `GET /api/rooms/{sid}`: one session: participants, tracks, the event timeline.
+//!
+//! Answers come from MongoDB when `mongo_url` is set ([`mongo`]); [`sessions`] folds the
+//! events into sessions the same way for any backend. Bad parameters answer 400, an unknown
+//! sid 404, both with `{"error": "…"}`.
+
+pub mod config;
+pub mod mongo;
+pub mod sessions;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use config::ApiConfig;
+use mongo::MongoQuery;
+use sessions::RoomSession;
+
+/// Where the API reads from.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// The MongoDB sink's database.
+    Mongo(MongoQuery),
+    /// No queryable store is configured (the embedded store has no index yet).
+    None,
+}
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct ApiState {
+    backend: Backend,
+    token: Option<String>,
+}
+
+/// The routes of the API, reading from `backend`; with `token`, every request must carry
+/// `Authorization: Bearer <token>`.
+pub fn router(backend: Backend, token: Option<String>) -> Router {
+    Router::new()
+        .route("/api/rooms", get(rooms))
+        .route("/api/rooms/{sid}", get(room))
+        .with_state(Arc::new(ApiState { backend, token }))
+}
+
+/// An error answer: its status and `{"error": message}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({ "error": self.1 }).to_string();
+        (self.0, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, message.into())
+}
+
+fn json<T: Serialize>(value: &T) -> Response {
+    let body = serde_json::to_string(value).expect("API answers serialize");
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+impl ApiState {
+    fn check(&self, headers: &HeaderMap) -> Result<&MongoQuery, ApiError> {
+        if let Some(token) = &self.token {
+            let given = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "));
+            if given != Some(token.as_str()) {
+                return Err(ApiError(
+                    StatusCode::UNAUTHORIZED,
+                    "this API needs `Authorization: Bearer <openvidu.analytics.api.token>`".into(),
+                ));
+            }
+        }
+        match &self.backend {
+            Backend::Mongo(query) => Ok(query),
+            Backend::None => Err(ApiError(
+                StatusCode::NOT_IMPLEMENTED,
+                "the query API reads MongoDB: set openvidu.analytics.mongo_url (the embedded \
+                 file store cannot answer queries yet)"
+                    .into(),
+            )),
+        }
+    }
+}
+
+/// The parameters of `GET /api/rooms`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomsParams {
+    from: Option<String>,
+    to: Option<String>,
+    name: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// One page of `GET /api/rooms`.
+#[derive(Debug, Serialize)]
+pub struct RoomsPage {
+    /// The sessions, newest start first.
+    pub rooms: Vec<RoomSession>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Default and largest page sizes.
+const LIMIT: (usize, usize) = (50, 1000);
+/// The default time range: the last day.
+const DEFAULT_RANGE_SECONDS: f64 = 86_400.0;
+
+async fn rooms(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    params: Result<Query<RoomsParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let query = state.check(&headers)?;
+    let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let to = params
+        .to
+        .as_deref()
+        .map(|t| time("to", t))
+        .transpose()?
+        .unwrap_or(now);
+    let from = params
+        .from
+        .as_deref()
+        .map(|t| time("from", t))
+        .transpose()?
+        .unwrap_or(to - DEFAULT_RANGE_SECONDS);
+    if from >= to {
+        return Err(bad_request(format!(
+            "`from` ({from}) must be before `to` ({to})"
+        )));
+    }
+    let limit = match params.limit.as_deref() {
+        None => LIMIT.0,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=LIMIT.1).contains(n))
+            .ok_or_else(|| {
+                bad_request(format!("`limit` {text:?}: a number from 1 to {}", LIMIT.1))
+            })?,
+    };
+    let after = params.cursor.as_deref().map(cursor).transpose()?;
+    let rows = query
+        .events_between(from, to, params.name.as_deref())
+        .await
+        .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
+    let all = sessions::sessions(&rows);
+    let start = match &after {
+        // The order is newest start first, then sid: resume after the cursor's session.
+        Some((started, sid)) => all
+            .iter()
+            .position(|s| {
+                s.started_at < *started
+                    || (s.started_at == *started && s.sid.as_str() > sid.as_str())
+            })
+            .unwrap_or(all.len()),
+        None => 0,
+    };
+    let page: Vec<RoomSession> = all.iter().skip(start).take(limit).cloned().collect();
+    let next_cursor = (start + page.len() < all.len())
+        .then(|| page.last().map(|s| encode_cursor(s.started_at, &s.sid)))
+        .flatten();
+    Ok(json(&RoomsPage {
+        rooms: page,
+        next_cursor,
+    }))
+}
+
+async fn room(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+) -> Result<Response, ApiError> {
+    let query = state.check(&headers)?;
+    let rows = query
+        .room_events(&sid)
+        .await
+        .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
+    match sessions::detail(&rows) {
+        Some(detail) => Ok(json(&detail)),
+        None => Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no events stored for room `{sid}`"),
+        )),
+    }
+}
+
+/// A time parameter: Unix seconds (`1764460800`, `1764460800.5`) or RFC 3339.
+fn time(name: &str, text: &str) -> Result<f64, ApiError> {
+    if let Ok(seconds) = text.parse::<f64>() {
+        if seconds.is_finite() {
+            return Ok(seconds);
+        }
+    }
+    humantime::parse_rfc3339_weak(text)
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64())
+        .ok_or_else(|| {
+            bad_request(format!(
+                "`{name}` {text:?}: Unix seconds or an RFC 3339 time (2026-11-30T08:00:00Z)"
+            ))
+        })
+}
+
+fn encode_cursor(started_at: f64, sid: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{started_at}:{sid}"))
+}
+
+fn cursor(text: &str) -> Result<(f64, String), ApiError> {
+    let bad = || bad_request(format!("`cursor` {text:?} is not one this API gave"));
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| bad())?;
+    let raw = String::from_utf8(raw).map_err(|_| bad())?;
+    let (started, sid) = raw.split_once(':').ok_or_else(bad)?;
+    Ok((started.parse().map_err(|_| bad())?, sid.to_string()))
+}

@@ -1,0 +1,371 @@
+//! Sessions from events: a room's life from `ROOM_CREATED` to `ROOM_ENDED` (or still open),
+//! its participants and tracks, folded from the stored event documents. The fold reads
+//! documents of either format (`openvidu`: numbers as doubles, some enums as numbers;
+//! `typed`: integers, every enum named), so every backend gives the same answer.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One stored event as the API reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventRow {
+    /// Seconds since the Unix epoch, with the fraction.
+    pub ts: f64,
+    /// The event type (`ROOM_CREATED`, `PARTICIPANT_JOINED`, …).
+    pub kind: String,
+    /// `room.sid` (else `room_id`).
+    pub room_sid: String,
+    /// `room.name`.
+    pub room_name: String,
+    /// `node_id`.
+    pub node_id: String,
+    /// `participant.sid` (else `participant_id`).
+    pub participant_sid: String,
+    /// `participant.identity`.
+    pub identity: String,
+    /// `track.sid` (else `track_id`).
+    pub track_sid: String,
+    /// `track.type`, named (`AUDIO`, `VIDEO`, `DATA`).
+    pub track_type: String,
+    /// `track.source`, named.
+    pub track_source: String,
+    /// `track.mime_type`.
+    pub mime: String,
+}
+
+/// The names of `livekit.TrackType` by number (the `openvidu` format stores numbers).
+const TRACK_TYPES: [&str; 3] = ["AUDIO", "VIDEO", "DATA"];
+/// The names of `livekit.TrackSource` by number.
+const TRACK_SOURCES: [&str; 5] = [
+    "UNKNOWN",
+    "CAMERA",
+    "MICROPHONE",
+    "SCREEN_SHARE",
+    "SCREEN_SHARE_AUDIO",
+];
+
+impl EventRow {
+    /// The row of a stored event document (JSON, as every sink has it), if it has a type.
+    pub fn from_document(doc: &Value) -> Option<EventRow> {
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+        let kind = doc.get("type")?.as_str()?.to_string();
+        let ts = &doc["timestamp"];
+        let number = |v: &Value| v.as_f64().unwrap_or(0.0);
+        let or = |a: String, b: &Value| if a.is_empty() { text(b) } else { a };
+        Some(EventRow {
+            ts: number(&ts["seconds"]) + number(&ts["nanos"]) / 1e9,
+            kind,
+            room_sid: or(text(&doc["room"]["sid"]), &doc["room_id"]),
+            room_name: text(&doc["room"]["name"]),
+            node_id: text(&doc["node_id"]),
+            participant_sid: or(text(&doc["participant"]["sid"]), &doc["participant_id"]),
+            identity: text(&doc["participant"]["identity"]),
+            track_sid: or(text(&doc["track"]["sid"]), &doc["track_id"]),
+            track_type: named(&doc["track"], "type", &TRACK_TYPES),
+            track_source: named(&doc["track"], "source", &TRACK_SOURCES),
+            mime: text(&doc["track"]["mime_type"]),
+        })
+    }
+}
+
+/// The enum `field` of `parent`, stored as a name or as a number (`names` by number). The
+/// `openvidu` format leaves a zero enum out: missing in a present `parent` is `names[0]`.
+fn named(parent: &Value, field: &str, names: &[&str]) -> String {
+    match parent.get(field) {
+        Some(Value::String(name)) => name.clone(),
+        Some(Value::Number(n)) => {
+            let i = n.as_f64().unwrap_or(-1.0);
+            match names.get(i as usize) {
+                Some(name) if i >= 0.0 && i.fract() == 0.0 => name.to_string(),
+                _ => n.to_string(),
+            }
+        }
+        None if parent.is_object() => names[0].to_string(),
+        _ => String::new(),
+    }
+}
+
+/// A room's session, as `GET /api/rooms` lists it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RoomSession {
+    /// The room's sid.
+    pub sid: String,
+    /// The room's name.
+    pub name: String,
+    /// The node that hosted it (of its first event).
+    pub node_id: String,
+    /// `ROOM_CREATED`, else its first event (seconds since the epoch).
+    pub started_at: f64,
+    /// `ROOM_ENDED`, if it ended.
+    pub ended_at: Option<f64>,
+    /// `ended_at - started_at`, or up to its last event while open.
+    pub duration_seconds: f64,
+    /// No `ROOM_ENDED` yet.
+    pub open: bool,
+    /// Distinct participants that joined.
+    pub participants: usize,
+    /// Distinct tracks published.
+    pub tracks: usize,
+    /// Events stored for it.
+    pub events: usize,
+}
+
+/// One participant of a session.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ParticipantSession {
+    /// The participant's sid.
+    pub sid: String,
+    /// Their identity.
+    pub identity: String,
+    /// `PARTICIPANT_JOINED` (else their first event).
+    pub joined_at: f64,
+    /// `PARTICIPANT_LEFT`, if they left.
+    pub left_at: Option<f64>,
+    /// Whether they published a track.
+    pub publisher: bool,
+}
+
+/// One track of a session.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrackSession {
+    /// The track's sid.
+    pub sid: String,
+    /// Who published it.
+    pub participant_sid: String,
+    /// `AUDIO`, `VIDEO` or `DATA`.
+    pub kind: String,
+    /// `CAMERA`, `MICROPHONE`, …
+    pub source: String,
+    /// Its MIME type.
+    pub mime: String,
+    /// `TRACK_PUBLISHED`.
+    pub published_at: Option<f64>,
+    /// `TRACK_UNPUBLISHED`.
+    pub unpublished_at: Option<f64>,
+}
+
+/// One line of a session's timeline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TimelineEntry {
+    /// When (seconds since the epoch).
+    pub ts: f64,
+    /// The event type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The participant's sid, if any.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub participant_sid: String,
+    /// The track's sid, if any.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub track_sid: String,
+}
+
+/// `GET /api/rooms/{sid}`: the session, its people and tracks, and its timeline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RoomDetail {
+    /// The session.
+    pub session: RoomSession,
+    /// Participants, by join time.
+    pub participants: Vec<ParticipantSession>,
+    /// Tracks, by publish time.
+    pub tracks: Vec<TrackSession>,
+    /// Every event, oldest first.
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// Folds `rows` (any order) into one session per room sid, newest start first.
+pub fn sessions(rows: &[EventRow]) -> Vec<RoomSession> {
+    let mut by_room: BTreeMap<&str, Vec<&EventRow>> = BTreeMap::new();
+    for row in rows.iter().filter(|r| !r.room_sid.is_empty()) {
+        by_room.entry(&row.room_sid).or_default().push(row);
+    }
+    let mut sessions: Vec<RoomSession> = by_room.into_values().map(|r| fold(&r).0).collect();
+    sessions.sort_by(|a, b| {
+        b.started_at
+            .total_cmp(&a.started_at)
+            .then(a.sid.cmp(&b.sid))
+    });
+    sessions
+}
+
+/// The detail of the room whose events are `rows` (all of one room), or `None` if empty.
+pub fn detail(rows: &[EventRow]) -> Option<RoomDetail> {
+    let rows: Vec<&EventRow> = rows.iter().collect();
+    if rows.is_empty() {
+        return None;
+    }
+    Some(fold(&rows).1)
+}
+
+fn fold(rows: &[&EventRow]) -> (RoomSession, RoomDetail) {
+    let mut rows = rows.to_vec();
+    rows.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.kind.cmp(&b.kind)));
+    let first = rows[0];
+    let last = rows[rows.len() - 1];
+    let created = rows.iter().find(|r| r.kind == "ROOM_CREATED");
+    let ended = rows.iter().rev().find(|r| r.kind == "ROOM_ENDED");
+    let name = rows.iter().map(|r| &r.room_name).find(|n| !n.is_empty());
+    let started_at = created.map_or(first.ts, |r| r.ts);
+    let mut participants: BTreeMap<&str, ParticipantSession> = BTreeMap::new();
+    let mut tracks: BTreeMap<&str, TrackSession> = BTreeMap::new();
+    for row in &rows {
+        if !row.participant_sid.is_empty() {
+            let p =
+                participants
+                    .entry(&row.participant_sid)
+                    .or_insert_with(|| ParticipantSession {
+                        sid: row.participant_sid.clone(),
+                        identity: String::new(),
+                        joined_at: row.ts,
+                        left_at: None,
+                        publisher: false,
+                    });
+            if p.identity.is_empty() {
+                p.identity = row.identity.clone();
+            }
+            match row.kind.as_str() {
+                "PARTICIPANT_JOINED" => p.joined_at = row.ts,
+                "PARTICIPANT_LEFT" => p.left_at = Some(row.ts),
+                "TRACK_PUBLISHED" => p.publisher = true,
+                _ => {}
+            }
+        }
+        if !row.track_sid.is_empty() && row.kind.starts_with("TRACK_") {
+            let t = tracks
+                .entry(&row.track_sid)
+                .or_insert_with(|| TrackSession {
+                    sid: row.track_sid.clone(),
+                    participant_sid: row.participant_sid.clone(),
+                    kind: String::new(),
+                    source: String::new(),
+                    mime: String::new(),
+                    published_at: None,
+                    unpublished_at: None,
+                });
+            for (field, value) in [
+                (&mut t.kind, &row.track_type),
+                (&mut t.source, &row.track_source),
+                (&mut t.mime, &row.mime),
+            ] {
+                if field.is_empty() {
+                    *field = value.clone();
+                }
+            }
+            match row.kind.as_str() {
+                "TRACK_PUBLISHED" => t.published_at = Some(row.ts),
+                "TRACK_UNPUBLISHED" => t.unpublished_at = Some(row.ts),
+                _ => {}
+            }
+        }
+    }
+    let session = RoomSession {
+        sid: first.room_sid.clone(),
+        name: name.cloned().unwrap_or_default(),
+        node_id: first.node_id.clone(),
+        started_at,
+        ended_at: ended.map(|r| r.ts),
+        duration_seconds: ended.map_or(last.ts, |r| r.ts) - started_at,
+        open: ended.is_none(),
+        participants: participants.len(),
+        tracks: tracks.values().filter(|t| t.published_at.is_some()).count(),
+        events: rows.len(),
+    };
+    let mut participants: Vec<_> = participants.into_values().collect();
+    participants.sort_by(|a, b| a.joined_at.total_cmp(&b.joined_at).then(a.sid.cmp(&b.sid)));
+    let mut tracks: Vec<_> = tracks.into_values().collect();
+    tracks.sort_by(|a, b| {
+        let at = |t: &TrackSession| t.published_at.unwrap_or(f64::MAX);
+        at(a).total_cmp(&at(b)).then(a.sid.cmp(&b.sid))
+    });
+    let timeline = rows
+        .iter()
+        .map(|r| TimelineEntry {
+            ts: r.ts,
+            kind: r.kind.clone(),
+            participant_sid: r.participant_sid.clone(),
+            track_sid: r.track_sid.clone(),
+        })
+        .collect();
+    let detail = RoomDetail {
+        session: session.clone(),
+        participants,
+        tracks,
+        timeline,
+    };
+    (session, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn row(ts: f64, kind: &str, participant: &str, track: &str) -> EventRow {
+        EventRow {
+            ts,
+            kind: kind.into(),
+            room_sid: "RM_a".into(),
+            room_name: "demo".into(),
+            node_id: "ND_1".into(),
+            participant_sid: participant.into(),
+            identity: if participant.is_empty() { "" } else { "bob" }.into(),
+            track_sid: track.into(),
+            track_type: if track.is_empty() { "" } else { "AUDIO" }.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_room_folds_into_its_session() {
+        let rows = vec![
+            row(10.0, "ROOM_CREATED", "", ""),
+            row(11.0, "PARTICIPANT_JOINED", "PA_1", ""),
+            row(12.0, "TRACK_PUBLISHED", "PA_1", "TR_1"),
+            row(13.0, "PARTICIPANT_JOINED", "PA_2", ""),
+            row(20.0, "TRACK_UNPUBLISHED", "PA_1", "TR_1"),
+            row(21.0, "PARTICIPANT_LEFT", "PA_1", ""),
+            row(30.0, "ROOM_ENDED", "", ""),
+        ];
+        let detail = detail(&rows).unwrap();
+        let s = &detail.session;
+        assert_eq!(
+            (s.started_at, s.ended_at, s.duration_seconds),
+            (10.0, Some(30.0), 20.0)
+        );
+        assert_eq!(
+            (s.participants, s.tracks, s.events, s.open),
+            (2, 1, 7, false)
+        );
+        assert!(detail.participants[0].publisher && !detail.participants[1].publisher);
+        assert_eq!(detail.participants[0].left_at, Some(21.0));
+        assert_eq!(detail.tracks[0].unpublished_at, Some(20.0));
+        assert_eq!(detail.timeline.len(), 7);
+        let open = sessions(&rows[..4]);
+        assert!(open[0].open && open[0].ended_at.is_none());
+        assert_eq!(open[0].duration_seconds, 3.0);
+    }
+
+    #[test]
+    fn both_document_formats_read_alike() {
+        let openvidu = json!({"type": "TRACK_PUBLISHED", "timestamp": {"seconds": 1.7e9, "nanos": 5e8},
+            "room": {"sid": "RM_a", "name": "demo"}, "participant": {"sid": "PA_1", "identity": "bob"},
+            "track": {"sid": "TR_1", "type": 1.0, "source": "CAMERA", "mime_type": "video/VP8"}});
+        let typed = json!({"type": "TRACK_PUBLISHED", "timestamp": {"seconds": 1_700_000_000i64, "nanos": 500_000_000},
+            "room": {"sid": "RM_a", "name": "demo"}, "participant": {"sid": "PA_1", "identity": "bob"},
+            "track": {"sid": "TR_1", "type": "VIDEO", "source": "CAMERA", "mime_type": "video/VP8"}});
+        let a = EventRow::from_document(&openvidu).unwrap();
+        assert_eq!(a, EventRow::from_document(&typed).unwrap());
+        assert_eq!((a.ts, a.track_type.as_str()), (1_700_000_000.5, "VIDEO"));
+        // Audio and an unknown source are zero: the fork's format leaves them out.
+        let audio =
+            EventRow::from_document(&json!({"type": "TRACK_PUBLISHED", "track": {"sid": "TR_2"}}));
+        let audio = audio.unwrap();
+        assert_eq!(
+            (audio.track_type.as_str(), audio.track_source.as_str()),
+            ("AUDIO", "UNKNOWN")
+        );
+        let none = EventRow::from_document(&json!({"type": "ROOM_CREATED"})).unwrap();
+        assert_eq!(none.track_type, "");
+    }
+}

@@ -1,0 +1,204 @@
+//! The read API of a real `analytics-host run` over MongoDB: sessions folded from the
+//! events sent through the gRPC door, one page at a time, a room's detail, and the errors
+//! (unknown sid 404, bad parameters 400). Both document formats give the same answers.
+
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
+
+use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
+use futures::stream;
+use kit::items::ts;
+use kit::process::HostProcess;
+use kit::servers::mongo::MongoServer;
+use kit::wait_until;
+use livekit_protocol::{
+    AnalyticsEvent, AnalyticsEventType as Type, AnalyticsEvents, ParticipantInfo, Room, TrackInfo,
+    TrackType,
+};
+use serde_json::Value;
+use std::time::Duration;
+
+const T0: i64 = 1_764_280_000;
+
+fn event(kind: Type, second: i64, room: &str, participant: &str, track: &str) -> AnalyticsEvent {
+    AnalyticsEvent {
+        r#type: kind as i32,
+        timestamp: ts(T0 + second, 0),
+        room_id: room.into(),
+        room: Some(Room {
+            sid: room.into(),
+            name: format!("name-of-{room}"),
+            ..Default::default()
+        }),
+        participant_id: participant.into(),
+        participant: (!participant.is_empty()).then(|| ParticipantInfo {
+            sid: participant.into(),
+            identity: format!("id-{participant}"),
+            ..Default::default()
+        }),
+        track_id: track.into(),
+        track: (!track.is_empty()).then(|| TrackInfo {
+            sid: track.into(),
+            r#type: TrackType::Video as i32,
+            mime_type: "video/VP8".into(),
+            ..Default::default()
+        }),
+        node_id: "ND_api".into(),
+        ..Default::default()
+    }
+}
+
+/// Room A ends; room B, created later, is still open; room C is outside the range asked.
+fn story() -> Vec<AnalyticsEvent> {
+    vec![
+        event(Type::RoomCreated, 0, "RM_A", "", ""),
+        event(Type::ParticipantJoined, 1, "RM_A", "PA_1", ""),
+        event(Type::TrackPublished, 2, "RM_A", "PA_1", "TR_1"),
+        event(Type::ParticipantJoined, 3, "RM_A", "PA_2", ""),
+        event(Type::TrackUnpublished, 40, "RM_A", "PA_1", "TR_1"),
+        event(Type::ParticipantLeft, 41, "RM_A", "PA_1", ""),
+        event(Type::RoomEnded, 60, "RM_A", "", ""),
+        event(Type::RoomCreated, 100, "RM_B", "", ""),
+        event(Type::ParticipantJoined, 101, "RM_B", "PA_3", ""),
+        event(Type::RoomCreated, 90_000, "RM_C", "", ""),
+    ]
+}
+
+async fn get(url: &str) -> (u16, Value) {
+    let response = reqwest::get(url).await.expect("the API answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a body");
+    let body =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {text}"));
+    (status, body)
+}
+
+/// Runs a host storing in `format` into a fresh MongoDB, sends the story, and returns the
+/// answers of the API to the questions below (after checking the errors).
+async fn answers(format: &str) -> Vec<Value> {
+    let mongo = MongoServer::start();
+    let mut host = HostProcess::spawn(&format!(
+        "    mongo_url: \"{}\"\n    document_format: {format}\n",
+        mongo.url()
+    ));
+    host.wait_healthy().await;
+    let mut client = AnalyticsRecorderServiceClient::connect(host.grpc_url())
+        .await
+        .unwrap();
+    let message = AnalyticsEvents { events: story() };
+    client.ingest_events(stream::iter([message])).await.unwrap();
+    let api = format!("{}/api", host.telemetry());
+    let range = format!("from={}&to={}", T0 - 10, T0 + 1000);
+    wait_until("the story stored", Duration::from_secs(20), || {
+        let url = format!("{api}/rooms/RM_A");
+        async move { get(&url).await.1["session"]["events"] == 7 }
+    })
+    .await;
+
+    let (status, all) = get(&format!("{api}/rooms?{range}")).await;
+    assert_eq!(status, 200, "{all}");
+    let (status, first) = get(&format!("{api}/rooms?{range}&limit=1")).await;
+    assert_eq!(status, 200, "{first}");
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_string();
+    let (status, second) = get(&format!("{api}/rooms?{range}&limit=1&cursor={cursor}")).await;
+    assert_eq!(status, 200, "{second}");
+    assert!(second.get("next_cursor").is_none(), "{second}");
+    let (_, named) = get(&format!("{api}/rooms?{range}&name=name-of-RM_A")).await;
+    let (status, detail) = get(&format!("{api}/rooms/RM_A")).await;
+    assert_eq!(status, 200, "{detail}");
+
+    let (status, body) = get(&format!("{api}/rooms/RM_nope")).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (404, Some("no events stored for room `RM_nope`"))
+    );
+    for bad in [
+        "limit=0",
+        "limit=many",
+        "from=yesterday",
+        "cursor=xyz",
+        "colour=red",
+    ] {
+        let (status, body) = get(&format!("{api}/rooms?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{bad}: {body}"
+        );
+    }
+    let (status, body) = get(&format!("{api}/rooms?from={}&to={}", T0 + 5, T0)).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(host.stop(), Some(0));
+    vec![all, first, second, named, detail]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_from_mongodb_in_both_formats() {
+    let openvidu = answers("openvidu").await;
+    let [all, first, second, named, detail] = &openvidu[..] else {
+        unreachable!()
+    };
+    let sids = |page: &Value| -> Vec<String> {
+        page["rooms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["sid"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        sids(all),
+        ["RM_B", "RM_A"],
+        "newest first, RM_C out of range: {all}"
+    );
+    assert_eq!(sids(first), ["RM_B"]);
+    assert_eq!(sids(second), ["RM_A"]);
+    assert_eq!(sids(named), ["RM_A"]);
+    let a = &all["rooms"][1];
+    assert_eq!(a["started_at"], T0 as f64);
+    assert_eq!(a["ended_at"], (T0 + 60) as f64);
+    assert_eq!(a["duration_seconds"], 60.0);
+    assert_eq!(
+        (a["participants"].as_u64(), a["tracks"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(a["open"], false);
+    let b = &all["rooms"][0];
+    assert_eq!(
+        (b["open"].as_bool(), b["ended_at"].is_null()),
+        (Some(true), true)
+    );
+    assert_eq!(b["name"], "name-of-RM_B");
+    let people = detail["participants"].as_array().unwrap();
+    assert_eq!(people.len(), 2);
+    assert_eq!(people[0]["identity"], "id-PA_1");
+    assert_eq!(
+        (
+            people[0]["publisher"].as_bool(),
+            people[0]["left_at"].as_f64()
+        ),
+        (Some(true), Some((T0 + 41) as f64))
+    );
+    assert_eq!(people[1]["left_at"], Value::Null);
+    let track = &detail["tracks"][0];
+    assert_eq!(
+        (track["kind"].as_str(), track["mime"].as_str()),
+        (Some("VIDEO"), Some("video/VP8"))
+    );
+    assert_eq!(detail["timeline"].as_array().unwrap().len(), 7);
+
+    // The other document format stores other documents; the answers are the same.
+    let typed = answers("typed").await;
+    for (a, b) in openvidu.iter().zip(&typed) {
+        let strip = |v: &Value| {
+            let mut v = v.clone();
+            v.as_object_mut().map(|o| o.remove("next_cursor"));
+            v
+        };
+        assert_eq!(strip(a), strip(b));
+    }
+}
