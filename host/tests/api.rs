@@ -202,3 +202,31 @@ async fn sessions_from_mongodb_in_both_formats() {
         assert_eq!(strip(a), strip(b));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_guards_the_api_and_is_required_off_loopback() {
+    let mut host = HostProcess::spawn("    api: { token: s3cret }\n");
+    host.wait_healthy().await;
+    let url = format!("{}/api/rooms", host.telemetry());
+    let (status, body) = get(&url).await;
+    assert_eq!(status, 401, "{body}");
+    let with = |token: &str| reqwest::Client::new().get(&url).bearer_auth(token).send();
+    assert_eq!(with("wrong").await.unwrap().status().as_u16(), 401);
+    // The right token, no MongoDB: the API says what it needs.
+    let response = with("s3cret").await.unwrap();
+    assert_eq!(response.status().as_u16(), 501);
+    assert!(response.text().await.unwrap().contains("mongo_url"));
+    assert_eq!(host.stop(), Some(0));
+
+    let out = kit::process::bin()
+        .args(["check-config", "--config-body"])
+        .arg("openvidu: {analytics: {telemetry: {listen: '0.0.0.0:7892'}}}")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("openvidu.analytics.api") && err.contains("api.token"),
+        "{err}"
+    );
+}
