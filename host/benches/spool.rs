@@ -36,6 +36,7 @@ fn host(dir: &std::path::Path, spool: bool) -> Host {
         enabled: Some(true),
         dir: dir.join("store"),
         max_file_bytes: 1 << 30,
+        ..FileStoreConfig::default()
     });
     if spool {
         let config = SpoolConfig {

@@ -23,6 +23,7 @@ fn store(dir: &Path, max_file_bytes: u64) -> FileSink {
         enabled: Some(true),
         dir: dir.to_path_buf(),
         max_file_bytes,
+        ..FileStoreConfig::default()
     })
 }
 

@@ -42,6 +42,7 @@ fn file_sink(dir: &Path) -> FileSink {
         enabled: Some(true),
         dir: dir.to_path_buf(),
         max_file_bytes: 1 << 30,
+        ..FileStoreConfig::default()
     })
 }
 

@@ -5,8 +5,9 @@
 //!   `[from, to)` (RFC 3339 or Unix seconds; default the last 24 hours), newest first;
 //! - `GET /api/rooms/{sid}`: one session: participants, tracks, the event timeline.
 //!
-//! Answers come from MongoDB when `mongo_url` is set ([`mongo`]); [`sessions`] folds the
-//! events into sessions the same way for any backend. Bad parameters answer 400, an unknown
+//! Answers come from MongoDB when `mongo_url` is set ([`mongo`]), else from the file
+//! store's SQLite index (`crate::sinks::file::index`); [`sessions`] folds the events into
+//! sessions the same way for any backend. Bad parameters answer 400, an unknown
 //! sid 404, both with `{"error": "…"}`.
 
 pub mod config;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::sinks::file::index::IndexQuery;
 pub use config::ApiConfig;
 use mongo::MongoQuery;
 use sessions::RoomSession;
@@ -32,8 +34,33 @@ use sessions::RoomSession;
 pub enum Backend {
     /// The MongoDB sink's database.
     Mongo(MongoQuery),
-    /// No queryable store is configured (the embedded store has no index yet).
+    /// The embedded file store's query index.
+    Embedded(IndexQuery),
+    /// No queryable store is configured.
     None,
+}
+
+impl Backend {
+    async fn events_between(
+        &self,
+        from: f64,
+        to: f64,
+        name: Option<&str>,
+    ) -> anyhow::Result<Vec<sessions::EventRow>> {
+        match self {
+            Backend::Mongo(q) => q.events_between(from, to, name).await,
+            Backend::Embedded(q) => q.events_between(from, to, name).await,
+            Backend::None => Ok(Vec::new()),
+        }
+    }
+
+    async fn room_events(&self, sid: &str) -> anyhow::Result<Vec<sessions::EventRow>> {
+        match self {
+            Backend::Mongo(q) => q.room_events(sid).await,
+            Backend::Embedded(q) => q.room_events(sid).await,
+            Backend::None => Ok(Vec::new()),
+        }
+    }
 }
 
 /// What the handlers share.
@@ -72,7 +99,7 @@ fn json<T: Serialize>(value: &T) -> Response {
 }
 
 impl ApiState {
-    fn check(&self, headers: &HeaderMap) -> Result<&MongoQuery, ApiError> {
+    fn check(&self, headers: &HeaderMap) -> Result<&Backend, ApiError> {
         if let Some(token) = &self.token {
             let given = headers
                 .get(header::AUTHORIZATION)
@@ -86,13 +113,13 @@ impl ApiState {
             }
         }
         match &self.backend {
-            Backend::Mongo(query) => Ok(query),
             Backend::None => Err(ApiError(
                 StatusCode::NOT_IMPLEMENTED,
-                "the query API reads MongoDB: set openvidu.analytics.mongo_url (the embedded \
-                 file store cannot answer queries yet)"
+                "the query API reads MongoDB (openvidu.analytics.mongo_url) or the file \
+                 store's index (file.index); neither is configured"
                     .into(),
             )),
+            backend => Ok(backend),
         }
     }
 }

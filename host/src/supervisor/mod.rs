@@ -304,10 +304,14 @@ async fn start_telemetry(
     let mut routes = axum::Router::new();
     if analytics.api.enabled {
         let backend = match &analytics.mongo_url {
-            Some(url) if analytics.enabled => api::Backend::Mongo(
+            _ if !analytics.enabled => api::Backend::None,
+            Some(url) => api::Backend::Mongo(
                 api::mongo::MongoQuery::connect(url, &analytics.mongo_database).await?,
             ),
-            _ => api::Backend::None,
+            None if config.file_store_enabled() && analytics.file.index => api::Backend::Embedded(
+                crate::sinks::file::index::IndexQuery::new(&analytics.file.dir),
+            ),
+            None => api::Backend::None,
         };
         routes = api::router(backend, analytics.api.token.clone());
     }

@@ -107,8 +107,14 @@ pub fn doors(config: &Config) -> String {
 pub fn telemetry(config: &Config) -> String {
     let a = &config.analytics;
     format!(
-        "{:?} {:?} {:?} {:?} {}",
-        a.telemetry, a.api, a.mongo_url, a.mongo_database, a.enabled
+        "{:?} {:?} {:?} {:?} {} {:?} {}",
+        a.telemetry,
+        a.api,
+        a.mongo_url,
+        a.mongo_database,
+        a.enabled,
+        a.file,
+        config.file_store_enabled()
     )
 }
 

@@ -19,6 +19,14 @@ pub struct FileStoreConfig {
     /// A file is rotated when it would grow past this many bytes.
     #[serde(default = "default_max_file_bytes")]
     pub max_file_bytes: u64,
+    /// Keep the query index (`index.sqlite`) beside the files, so the read API can answer
+    /// without MongoDB (default `true`).
+    #[serde(default = "default_index")]
+    pub index: bool,
+}
+
+fn default_index() -> bool {
+    true
 }
 
 fn default_data_dir() -> PathBuf {
@@ -34,6 +42,7 @@ impl Default for FileStoreConfig {
             enabled: None,
             dir: default_data_dir(),
             max_file_bytes: default_max_file_bytes(),
+            index: default_index(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The embedded store: JSON Lines files of the contract's documents, one file per kind per
 //! UTC day, rotated by size: `<dir>/<collection>-<YYYY-MM-DD>.<n>.jsonl`. Needs no server.
+//! Beside them, the query [`index`] the read API uses.
 
 pub mod config;
+pub mod index;
 
 use super::{BatchReport, Sink, SinkError};
 use crate::config::FileStoreConfig;
@@ -16,6 +18,9 @@ pub struct FileSink {
     dir: PathBuf,
     max_file_bytes: u64,
     current: [Option<OpenFile>; 4],
+    /// Whether to keep the query index, and the index once open.
+    indexed: bool,
+    index: Option<index::FileIndex>,
 }
 
 struct OpenFile {
@@ -31,12 +36,38 @@ impl FileSink {
             dir: config.dir.clone(),
             max_file_bytes: config.max_file_bytes.max(1),
             current: Default::default(),
+            indexed: config.index,
+            index: None,
         }
     }
 
     /// The path of a kind's file for a day and sequence number.
     pub fn file_path(dir: &Path, kind: ItemKind, day: &str, seq: u32) -> PathBuf {
         dir.join(format!("{}-{day}.{seq}.jsonl", kind.collection()))
+    }
+
+    /// Adds the stored events at `positions` to the query index. The files are the record:
+    /// an index that cannot be written is logged, reopened at the next batch, and misses
+    /// these events (the API then does not see them).
+    fn add_to_index(&mut self, batch: &[SharedItem], positions: &[usize]) {
+        if !self.indexed {
+            return;
+        }
+        if self.index.is_none() {
+            match index::FileIndex::open(&self.dir) {
+                Ok(index) => self.index = Some(index),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "query index unavailable");
+                    return;
+                }
+            }
+        }
+        let items: Vec<&crate::model::Item> = positions.iter().map(|&i| &*batch[i]).collect();
+        if let Some(Err(e)) = self.index.as_mut().map(|index| index.add(&items)) {
+            tracing::warn!(error = %format!("{e:#}"), events = items.len(),
+                "query index not updated; the files have the events");
+            self.index = None;
+        }
     }
 
     /// Picks the file to append `len` bytes to, rotating by day and size.
@@ -83,7 +114,13 @@ impl Sink for FileSink {
     async fn initialize(&mut self) -> Result<(), SinkError> {
         tokio::fs::create_dir_all(&self.dir)
             .await
-            .map_err(|e| SinkError::Store(format!("creating {}: {e}", self.dir.display())))
+            .map_err(|e| SinkError::Store(format!("creating {}: {e}", self.dir.display())))?;
+        if self.indexed && self.index.is_none() {
+            let index = index::FileIndex::open(&self.dir)
+                .map_err(|e| SinkError::Store(format!("{e:#}")))?;
+            self.index = Some(index);
+        }
+        Ok(())
     }
 
     async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
@@ -119,6 +156,9 @@ impl Sink for FileSink {
                 Ok::<(), std::io::Error>(())
             }
             .await;
+            if written.is_ok() && kind == ItemKind::Event {
+                self.add_to_index(batch, &positions);
+            }
             if let Err(err) = written {
                 self.current[kind.index()] = None;
                 report.retry.extend(positions);
