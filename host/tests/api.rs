@@ -119,6 +119,23 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
     let (_, named) = get(&format!("{api}/rooms?{range}&name=name-of-RM_A")).await;
     let (status, detail) = get(&format!("{api}/rooms/RM_A")).await;
     assert_eq!(status, 200, "{detail}");
+    let (status, person) = get(&format!("{api}/participants?identity=id-PA_1&{range}")).await;
+    assert_eq!(status, 200, "{person}");
+    let (status, health) = get(&format!("{api}/health")).await;
+    assert_eq!(status, 200, "{health}");
+    let file = health["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "file")
+        .unwrap_or_else(|| panic!("{health}"));
+    assert_eq!(
+        (file["stored"].as_u64(), file["queued"].as_u64()),
+        (Some(10), Some(0)),
+        "{health}"
+    );
+    let (status, _) = get(&format!("{api}/participants?{range}")).await;
+    assert_eq!(status, 400, "identity is required");
 
     let (status, body) = get(&format!("{api}/rooms/RM_nope")).await;
     assert_eq!(
@@ -142,13 +159,13 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
     let (status, body) = get(&format!("{api}/rooms?from={}&to={}", T0 + 5, T0)).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(host.stop(), Some(0));
-    vec![all, first, second, named, detail]
+    vec![all, first, second, named, detail, person]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_from_mongodb_and_the_embedded_index_in_both_formats() {
     let openvidu = answers("openvidu", Store::Mongo).await;
-    let [all, first, second, named, detail] = &openvidu[..] else {
+    let [all, first, second, named, detail, person] = &openvidu[..] else {
         unreachable!()
     };
     let sids = |page: &Value| -> Vec<String> {
@@ -199,6 +216,9 @@ async fn sessions_from_mongodb_and_the_embedded_index_in_both_formats() {
         (Some("VIDEO"), Some("video/VP8"))
     );
     assert_eq!(detail["timeline"].as_array().unwrap().len(), 7);
+    assert_eq!(person["rooms"].as_array().unwrap().len(), 1, "{person}");
+    assert_eq!(person["rooms"][0]["room"]["sid"], "RM_A");
+    assert_eq!(person["rooms"][0]["participants"][0]["sid"], "PA_1");
 
     // The other document format stores other documents, the file store's index other
     // rows; the answers are the same.

@@ -3,7 +3,9 @@
 //!
 //! - `GET /api/rooms?from=&to=&name=&limit=&cursor=`: room sessions with any event in
 //!   `[from, to)` (RFC 3339 or Unix seconds; default the last 24 hours), newest first;
-//! - `GET /api/rooms/{sid}`: one session: participants, tracks, the event timeline.
+//! - `GET /api/rooms/{sid}`: one session: participants, tracks, the event timeline;
+//! - `GET /api/participants?identity=&from=&to=`: the sessions a person was in;
+//! - `GET /api/health`: what `/ready` knows, with each sink's counts.
 //!
 //! Answers come from MongoDB when `mongo_url` is set ([`mongo`]), else from the file
 //! store's SQLite index (`crate::sinks::file::index`); [`sessions`] folds the events into
@@ -25,6 +27,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::sinks::file::index::IndexQuery;
+use crate::telemetry::Observed;
 pub use config::ApiConfig;
 use mongo::MongoQuery;
 use sessions::RoomSession;
@@ -54,6 +57,14 @@ impl Backend {
         }
     }
 
+    async fn rooms_of(&self, identity: &str, from: f64, to: f64) -> anyhow::Result<Vec<String>> {
+        match self {
+            Backend::Mongo(q) => q.rooms_of(identity, from, to).await,
+            Backend::Embedded(q) => q.rooms_of(identity, from, to).await,
+            Backend::None => Ok(Vec::new()),
+        }
+    }
+
     async fn room_events(&self, sid: &str) -> anyhow::Result<Vec<sessions::EventRow>> {
         match self {
             Backend::Mongo(q) => q.room_events(sid).await,
@@ -68,15 +79,22 @@ impl Backend {
 pub struct ApiState {
     backend: Backend,
     token: Option<String>,
+    observed: Observed,
 }
 
-/// The routes of the API, reading from `backend`; with `token`, every request must carry
-/// `Authorization: Bearer <token>`.
-pub fn router(backend: Backend, token: Option<String>) -> Router {
+/// The routes of the API, reading from `backend`, and `/api/health` from `observed`; with
+/// `token`, every request must carry `Authorization: Bearer <token>`.
+pub fn router(backend: Backend, token: Option<String>, observed: Observed) -> Router {
     Router::new()
         .route("/api/rooms", get(rooms))
         .route("/api/rooms/{sid}", get(room))
-        .with_state(Arc::new(ApiState { backend, token }))
+        .route("/api/participants", get(participants))
+        .route("/api/health", get(health))
+        .with_state(Arc::new(ApiState {
+            backend,
+            token,
+            observed,
+        }))
 }
 
 /// An error answer: its status and `{"error": message}`.
@@ -100,6 +118,19 @@ fn json<T: Serialize>(value: &T) -> Response {
 
 impl ApiState {
     fn check(&self, headers: &HeaderMap) -> Result<&Backend, ApiError> {
+        self.authorize(headers)?;
+        match &self.backend {
+            Backend::None => Err(ApiError(
+                StatusCode::NOT_IMPLEMENTED,
+                "the query API reads MongoDB (openvidu.analytics.mongo_url) or the file \
+                 store's index (file.index); neither is configured"
+                    .into(),
+            )),
+            backend => Ok(backend),
+        }
+    }
+
+    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
         if let Some(token) = &self.token {
             let given = headers
                 .get(header::AUTHORIZATION)
@@ -112,15 +143,7 @@ impl ApiState {
                 ));
             }
         }
-        match &self.backend {
-            Backend::None => Err(ApiError(
-                StatusCode::NOT_IMPLEMENTED,
-                "the query API reads MongoDB (openvidu.analytics.mongo_url) or the file \
-                 store's index (file.index); neither is configured"
-                    .into(),
-            )),
-            backend => Ok(backend),
-        }
+        Ok(())
     }
 }
 
@@ -214,6 +237,104 @@ async fn rooms(
     }))
 }
 
+/// The parameters of `GET /api/participants`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantParams {
+    identity: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// One session of a person, as `GET /api/participants` lists it.
+#[derive(Debug, Serialize)]
+pub struct ParticipantRoom {
+    /// The room's session.
+    pub room: RoomSession,
+    /// The person in it (one entry per participant sid they had: a rejoin is another).
+    pub participants: Vec<sessions::ParticipantSession>,
+}
+
+async fn participants(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    params: Result<Query<ParticipantParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let backend = state.check(&headers)?;
+    let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
+    let identity = params
+        .identity
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| bad_request("`identity` is required"))?;
+    let (from, to) = range(params.from.as_deref(), params.to.as_deref())?;
+    let sids = backend
+        .rooms_of(&identity, from, to)
+        .await
+        .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
+    let mut rooms = Vec::new();
+    for sid in sids.iter().take(LIMIT.1) {
+        let rows = backend
+            .room_events(sid)
+            .await
+            .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;
+        if let Some(detail) = sessions::detail(&rows) {
+            let participants = detail
+                .participants
+                .into_iter()
+                .filter(|p| p.identity == identity)
+                .collect();
+            rooms.push(ParticipantRoom {
+                room: detail.session,
+                participants,
+            });
+        }
+    }
+    rooms.sort_by(|a, b| {
+        b.room
+            .started_at
+            .total_cmp(&a.room.started_at)
+            .then(a.room.sid.cmp(&b.room.sid))
+    });
+    Ok(json(
+        &serde_json::json!({ "identity": identity, "rooms": rooms }),
+    ))
+}
+
+async fn health(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers)?;
+    let readiness = state.observed.readiness();
+    let counters = state.observed.sinks();
+    let sinks: Vec<serde_json::Value> = readiness
+        .sinks
+        .iter()
+        .map(|s| {
+            let counts = counters.get(&s.name).map(|c| c.snapshot());
+            serde_json::json!({
+                "name": s.name,
+                "initialized": s.initialized,
+                "failing": s.failing,
+                "gave_up": s.gave_up,
+                "queued": s.queued,
+                "stored": counts.as_ref().map_or(0, |c| c.stored),
+                "duplicates": counts.as_ref().map_or(0, |c| c.duplicates),
+                "retried": counts.as_ref().map_or(0, |c| c.retried),
+                "rejected": counts.as_ref().map_or(0, |c| c.rejected),
+                "overflowed": counts.as_ref().map_or(0, |c| c.overflowed),
+                "failed_batches": counts.as_ref().map_or(0, |c| c.failed_batches),
+            })
+        })
+        .collect();
+    Ok(json(&serde_json::json!({
+        "ready": readiness.ready,
+        "accepting": readiness.accepting,
+        "spool_damaged": readiness.spool_damaged,
+        "sinks": sinks,
+    })))
+}
+
 async fn room(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
@@ -231,6 +352,24 @@ async fn room(
             format!("no events stored for room `{sid}`"),
         )),
     }
+}
+
+/// The `[from, to)` of the parameters: by default the last day.
+fn range(from: Option<&str>, to: Option<&str>) -> Result<(f64, f64), ApiError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let to = to.map(|t| time("to", t)).transpose()?.unwrap_or(now);
+    let from = from
+        .map(|t| time("from", t))
+        .transpose()?
+        .unwrap_or(to - DEFAULT_RANGE_SECONDS);
+    if from >= to {
+        return Err(bad_request(format!(
+            "`from` ({from}) must be before `to` ({to})"
+        )));
+    }
+    Ok((from, to))
 }
 
 /// A time parameter: Unix seconds (`1764460800`, `1764460800.5`) or RFC 3339.

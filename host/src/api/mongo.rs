@@ -65,6 +65,25 @@ impl MongoQuery {
         self.rows(filter).await
     }
 
+    /// The sids of the rooms where `identity` has an event, with `timestamp.seconds` in
+    /// `[from, to)`.
+    pub async fn rooms_of(
+        &self,
+        identity: &str,
+        from: f64,
+        to: f64,
+    ) -> anyhow::Result<Vec<String>> {
+        let filter = doc! {
+            "participant.identity": identity,
+            "timestamp.seconds": { "$gte": from.floor(), "$lt": to.ceil() },
+        };
+        let rows = self.rows(filter).await?;
+        let mut sids: Vec<String> = rows.into_iter().map(|r| r.room_sid).collect();
+        sids.sort();
+        sids.dedup();
+        Ok(sids)
+    }
+
     /// Every event of the room `sid`.
     pub async fn room_events(&self, sid: &str) -> anyhow::Result<Vec<EventRow>> {
         self.rows(doc! { "room.sid": sid }).await

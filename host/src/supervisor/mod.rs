@@ -313,7 +313,7 @@ async fn start_telemetry(
             ),
             None => api::Backend::None,
         };
-        routes = api::router(backend, analytics.api.token.clone());
+        routes = api::router(backend, analytics.api.token.clone(), observed.clone());
     }
     TelemetryServer::start_with(&analytics.telemetry, observed, routes).await
 }

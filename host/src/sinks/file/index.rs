@@ -36,6 +36,7 @@ CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 CREATE INDEX IF NOT EXISTS events_room ON events (room_sid, ts);
 CREATE INDEX IF NOT EXISTS events_name ON events (room_name, ts);
 CREATE INDEX IF NOT EXISTS events_expire ON events (expire_at);
+CREATE INDEX IF NOT EXISTS events_identity ON events (identity, ts);
 ";
 
 /// The writer side, owned by the file sink.
@@ -139,6 +140,29 @@ impl IndexQuery {
             None => select(conn, "WHERE ts >= ?1 AND ts < ?2", params![from, to]),
         })
         .await
+    }
+
+    /// The sids of the rooms where `identity` has an event with `from <= ts < to`.
+    pub async fn rooms_of(
+        &self,
+        identity: &str,
+        from: f64,
+        to: f64,
+    ) -> anyhow::Result<Vec<String>> {
+        let identity = identity.to_string();
+        let rows = self
+            .rows(move |conn| {
+                select(
+                    conn,
+                    "WHERE identity = ?1 AND ts >= ?2 AND ts < ?3",
+                    params![identity, from, to],
+                )
+            })
+            .await?;
+        let mut sids: Vec<String> = rows.into_iter().map(|r| r.room_sid).collect();
+        sids.sort();
+        sids.dedup();
+        Ok(sids)
     }
 
     /// Every event of room `sid`.

@@ -27,7 +27,14 @@ pub struct MongoSink {
 /// The indexed fields of each kind's collection (the TTL index is added to each).
 pub fn indexed_fields(kind: ItemKind) -> &'static [&'static str] {
     match kind {
-        ItemKind::Event => &["type", "room.sid", "participant.sid", "timestamp.seconds"],
+        // `participant.identity`: the read API's `/api/participants` (docs/api.md).
+        ItemKind::Event => &[
+            "type",
+            "room.sid",
+            "participant.sid",
+            "participant.identity",
+            "timestamp.seconds",
+        ],
         ItemKind::Stat => &[
             "room_id",
             "participant_id",
