@@ -15,12 +15,14 @@
 //! | [`store`] | reading the embedded file store |
 //! | [`grpc`] | gRPC messages, raw bytes as gRPC, garbage on the gRPC port |
 //! | [`plugins`] | WAT components built against `wit/`, plugin configs, a small HTTP server |
-//! | [`servers`] | MongoDB (SecantusDB) and Redis server processes |
+//! | [`pki`] | throw-away certificates: a private CA, server and client certificates |
+//! | [`servers`] | MongoDB (SecantusDB) and Redis server processes (also sentinels, clusters) |
 
 pub mod grpc;
 pub mod host;
 pub mod items;
 pub mod metrics;
+pub mod pki;
 pub mod plugins;
 pub mod ports;
 pub mod process;

@@ -10,6 +10,7 @@
 pub mod config;
 mod connect;
 pub mod keys;
+mod tls;
 mod write;
 
 pub use keys::{index_schema, redis_key, EVENTS_INDEX, STATS_INDEX};
@@ -25,10 +26,13 @@ use keys::key_prefix;
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
+use tls::RedisTls;
 
 /// Stores items in Redis.
 pub struct RedisSink {
     target: Target,
+    /// TLS settings (for error messages), `None` for a plain connection.
+    tls: Option<RedisTls>,
     /// For logs and errors: where it connects (no credentials).
     location: String,
     requested: RedisMode,
@@ -42,10 +46,12 @@ impl RedisSink {
     /// A sink for the Redis of LiveKit's `redis:` section. Does not connect yet: a Redis
     /// that is down at start only delays initialization.
     pub fn new(redis: &LiveKitRedisConfig, settings: &RedisSinkConfig) -> anyhow::Result<Self> {
-        let (target, location) = target(redis)?;
+        let tls = RedisTls::from_config(redis)?;
+        let (target, location) = target(redis, tls.as_ref())?;
         let cluster = matches!(target, Target::Cluster(_));
         Ok(RedisSink {
             target,
+            tls,
             location,
             requested: settings.mode,
             mode: None,
@@ -86,7 +92,7 @@ impl RedisSink {
             },
             Target::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
         }
-        .map_err(|err| connect_error(&self.location, &err))?;
+        .map_err(|err| connect_error(&self.location, &err, self.tls.as_ref()))?;
         self.conn = Some(conn.clone());
         Ok(conn)
     }
@@ -118,7 +124,12 @@ impl RedisSink {
             }
             Err(err) => {
                 self.after_failure(&err);
-                Err(command_error(&self.location, "MODULE LIST", &err))
+                Err(command_error(
+                    &self.location,
+                    "MODULE LIST",
+                    &err,
+                    self.tls.as_ref(),
+                ))
             }
         }
     }
@@ -153,6 +164,7 @@ impl RedisSink {
                         &self.location,
                         &format!("FT.CREATE {index}"),
                         &err,
+                        self.tls.as_ref(),
                     ));
                 }
             }
@@ -352,7 +364,7 @@ mod tests {
             db: 2,
             ..Default::default()
         };
-        let (single, location) = target(&single).unwrap();
+        let (single, location) = target(&single, None).unwrap();
         assert!(matches!(single, Target::Single(_)));
         assert_eq!(location, "redis://127.0.0.1:6379/2");
         assert!(!location.contains("secret"));
@@ -362,7 +374,10 @@ mod tests {
             cluster_addresses: vec!["127.0.0.1:7000".into(), "127.0.0.1:7001".into()],
             ..Default::default()
         };
-        assert!(matches!(target(&cluster).unwrap().0, Target::Cluster(_)));
+        assert!(matches!(
+            target(&cluster, None).unwrap().0,
+            Target::Cluster(_)
+        ));
 
         let sentinel = LiveKitRedisConfig {
             sentinel_master_name: "mymaster".into(),
@@ -370,7 +385,7 @@ mod tests {
             cluster_addresses: vec!["127.0.0.1:7000".into()],
             ..Default::default()
         };
-        let (sentinel, location) = target(&sentinel).unwrap();
+        let (sentinel, location) = target(&sentinel, None).unwrap();
         assert!(matches!(sentinel, Target::Sentinel(_)));
         assert!(location.contains("mymaster"));
     }
