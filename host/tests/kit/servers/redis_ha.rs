@@ -1,0 +1,254 @@
+//! Redis topologies from plain redis-server processes: a primary with a replica watched by
+//! sentinels ([`SentinelSet`]), and a cluster of masters ([`RedisCluster`]) made by
+//! `redis-cli --cluster create` (`LKA_REDIS_CLI`).
+
+use super::installed_path;
+use super::process::{Launch, ServerProcess};
+use super::redis::{redis_call, RedisFlavor, RedisServer, Resp};
+use crate::kit::ports::free_port;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The master name the sentinels watch.
+pub const MASTER_NAME: &str = "analytics";
+
+/// Polls `check` every 50 ms until it is true; panics naming `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// One field of an `INFO` reply (`role`, `cluster_state`…).
+pub fn info_field(port: u16, section: &str, field: &str) -> Option<String> {
+    let reply = redis_call(port, None, &["INFO", section]).ok()?;
+    let text = reply.as_str()?.to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .map(|v| v.trim().to_string())
+}
+
+/// A redis-server in sentinel mode on a loopback port, watching [`MASTER_NAME`]. Quick to
+/// decide: the master is down after 1 s without an answer; quorum 2.
+pub struct Sentinel {
+    server: ServerProcess,
+}
+
+impl Sentinel {
+    /// Starts a sentinel watching the master on `master_port` and waits until it answers.
+    pub fn start(master_port: u16) -> Sentinel {
+        let dir = tempfile::Builder::new()
+            .prefix("lka-sentinel-")
+            .tempdir()
+            .expect("create a temporary directory");
+        let conf = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
+                 sentinel failover-timeout {MASTER_NAME} 10000\n\
+                 sentinel parallel-syncs {MASTER_NAME} 1\n"
+            ),
+        )
+        .expect("write sentinel.conf");
+        let root = dir.path().display().to_string();
+        let launch = Launch {
+            name: "redis-sentinel",
+            program: installed_path("LKA_REDIS_SERVER"),
+            args: Box::new(move |port| {
+                [
+                    conf.display().to_string(),
+                    "--sentinel".into(),
+                    "--bind".into(),
+                    "127.0.0.1".into(),
+                    "--port".into(),
+                    port.to_string(),
+                    "--dir".into(),
+                    root.clone(),
+                ]
+                .to_vec()
+            }),
+            ready: Box::new(
+                |port| matches!(redis_call(port, None, &["PING"]), Ok(Resp::Simple(s)) if s == "PONG"),
+            ),
+            before_retry: |_| {},
+        };
+        Sentinel {
+            server: ServerProcess::start(dir, launch),
+        }
+    }
+
+    /// `host:port` of the master the sentinel names now.
+    pub fn master_address(&self) -> Option<String> {
+        let reply = redis_call(
+            self.port(),
+            None,
+            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME],
+        )
+        .ok()?;
+        let parts = reply.as_array()?;
+        Some(format!(
+            "{}:{}",
+            parts.first()?.as_str()?,
+            parts.get(1)?.as_str()?
+        ))
+    }
+
+    /// Runs a command on the sentinel.
+    pub fn cmd(&self, args: &[&str]) -> Resp {
+        redis_call(self.port(), None, args)
+            .unwrap_or_else(|e| panic!("sentinel {args:?} on port {}: {e}", self.port()))
+    }
+}
+
+impl std::ops::Deref for Sentinel {
+    type Target = ServerProcess;
+    fn deref(&self) -> &ServerProcess {
+        &self.server
+    }
+}
+
+/// A primary, one replica and three sentinels, ready: the replica is in sync and the
+/// sentinels see each other (`SENTINEL CKQUORUM` passes).
+pub struct SentinelSet {
+    /// The first primary and its replica, in the order they were started.
+    pub servers: Vec<RedisServer>,
+    pub sentinels: Vec<Sentinel>,
+}
+
+impl SentinelSet {
+    /// Starts the set (durable servers: `appendfsync always`).
+    pub fn start() -> SentinelSet {
+        let primary = RedisServer::start_with_args(RedisFlavor::Plain, Vec::new());
+        let replica = RedisServer::start_with_args(
+            RedisFlavor::Plain,
+            vec![
+                "--replicaof".into(),
+                "127.0.0.1".into(),
+                primary.port().to_string(),
+            ],
+        );
+        wait_for("the replica to sync", Duration::from_secs(20), || {
+            info_field(replica.port(), "replication", "master_link_status").as_deref() == Some("up")
+        });
+        let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(primary.port())).collect();
+        wait_for(
+            "the sentinels to find each other and the replica",
+            Duration::from_secs(30),
+            || {
+                sentinels.iter().all(|s| {
+                    let quorum = s.cmd(&["SENTINEL", "CKQUORUM", MASTER_NAME]);
+                    let replicas = s.cmd(&["SENTINEL", "REPLICAS", MASTER_NAME]);
+                    matches!(quorum, Resp::Simple(_))
+                        && replicas.as_array().is_some_and(|r| !r.is_empty())
+                        && quorum.as_str().is_some_and(|q| q.contains("3 usable"))
+                })
+            },
+        );
+        SentinelSet {
+            servers: vec![primary, replica],
+            sentinels,
+        }
+    }
+
+    /// `host:port` of every sentinel.
+    pub fn addresses(&self) -> Vec<String> {
+        self.sentinels
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.port()))
+            .collect()
+    }
+
+    /// The server the sentinels name as master now (they must agree).
+    pub fn master(&self) -> &RedisServer {
+        let names: Vec<Option<String>> =
+            self.sentinels.iter().map(|s| s.master_address()).collect();
+        let name = names[0].clone().expect("a master");
+        assert!(names.iter().all(|n| n.as_ref() == Some(&name)), "{names:?}");
+        self.servers
+            .iter()
+            .find(|s| format!("127.0.0.1:{}", s.port()) == name)
+            .unwrap_or_else(|| panic!("master {name} is none of ours"))
+    }
+}
+
+/// `masters` redis-servers in cluster mode joined by `redis-cli --cluster create` (no
+/// replicas), each with its append-only file and `nodes.conf`, so a restarted node rejoins.
+pub struct RedisCluster {
+    pub nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts the nodes, creates the cluster and waits until every node says `ok`.
+    pub fn start(masters: usize) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..masters)
+            .map(|_| {
+                RedisServer::start_with_args(
+                    RedisFlavor::Plain,
+                    [
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        "nodes.conf",
+                        "--cluster-node-timeout",
+                        "1000",
+                        "--cluster-port",
+                        &free_port().to_string(),
+                    ]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                )
+            })
+            .collect();
+        let mut create = Command::new(installed_path("LKA_REDIS_CLI"));
+        create.arg("--cluster").arg("create");
+        for node in &nodes {
+            create.arg(format!("127.0.0.1:{}", node.port()));
+        }
+        create.args(["--cluster-replicas", "0", "--cluster-yes"]);
+        let out = create.output().expect("run redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cluster = RedisCluster { nodes };
+        cluster.wait_ok(Duration::from_secs(30));
+        cluster
+    }
+
+    /// Waits until every node reports `cluster_state:ok`.
+    pub fn wait_ok(&self, limit: Duration) {
+        wait_for("cluster_state:ok on every node", limit, || {
+            self.nodes.iter().all(|n| {
+                info_field(n.port(), "cluster", "cluster_enabled").as_deref() == Some("1")
+                    && cluster_state(n.port()).as_deref() == Some("ok")
+            })
+        });
+    }
+
+    /// `host:port` of every node.
+    pub fn addresses(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .collect()
+    }
+}
+
+/// `cluster_state` of `CLUSTER INFO` on the node at `port`.
+pub fn cluster_state(port: u16) -> Option<String> {
+    let reply = redis_call(port, None, &["CLUSTER", "INFO"]).ok()?;
+    let text = reply.as_str()?.to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix("cluster_state:"))
+        .map(|v| v.trim().to_string())
+}
