@@ -1,0 +1,312 @@
+//! The Redis sink on LiveKit's high-availability topologies, from real redis-server
+//! processes: a primary and a replica behind three sentinels, failed over while `simulate`
+//! load runs through both doors of a host; and a cluster of three masters with one node
+//! restarted under load. Each time the items accepted are exactly the keys found afterwards
+//! (on the new primary; spread over the cluster nodes with each room on one slot).
+
+// Each test crate uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+mod kit;
+
+use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary};
+use kit::host::TestHost;
+use kit::servers::redis::RedisServer;
+use kit::servers::redis_ha::{wait_for, RedisCluster, SentinelSet, MASTER_NAME};
+use kit::{KEY, SECRET};
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio::task::block_in_place;
+
+/// A host in this process with the file store and the Redis sink on `redis` (LiveKit's
+/// `redis:` section as a YAML flow mapping), retrying every 100–500 ms.
+async fn host(redis: &str) -> TestHost {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let yaml = format!(
+        "keys:\n  {KEY}: {SECRET}\nredis: {redis}\nopenvidu:\n  analytics:\n    \
+         interval: 100ms\n    retry: {{ initial_backoff: 100ms, max_backoff: 500ms }}\n    \
+         queue: {{ capacity: 500000, overflow: drop_oldest }}\n    \
+         file: {{ enabled: true, dir: {} }}\n    redis: {{ enabled: true, mode: plain }}\n    \
+         ingest:\n      webhook: {{ listen: \"127.0.0.1:0\" }}\n      \
+         grpc: {{ listen: \"127.0.0.1:0\" }}\n",
+        dir.path().display()
+    );
+    TestHost::from_yaml(dir, &yaml).await
+}
+
+/// Runs `simulate` against `host` at `rate` items/s for `run`, runs `fault` after `at`,
+/// and checks that every item sent was accepted. Returns the summary and what `fault`
+/// returned.
+async fn load_with_fault<T, Fut>(
+    host: &TestHost,
+    rate: f64,
+    run: Duration,
+    at: Duration,
+    fault: impl FnOnce() -> Fut,
+) -> (Summary, T)
+where
+    Fut: Future<Output = T>,
+{
+    let options = SimulateOptions {
+        webhook_url: host.webhook_url(),
+        grpc_url: host.grpc_url(),
+        api_key: Some(KEY.into()),
+        api_secret: Some(SECRET.into()),
+        doors: DoorChoice::Both,
+        rooms: 20,
+        rate,
+        limit: Limit::Duration(run),
+        batch: 50,
+        concurrency: 4,
+        node_id: "ND_ha".into(),
+        ..Default::default()
+    };
+    let load = tokio::spawn(simulate::run(options));
+    tokio::time::sleep(at).await;
+    let outcome = fault().await;
+    let summary = load.await.unwrap().expect("the simulation runs");
+    assert_eq!(
+        summary.refused() + summary.transport_errors(),
+        0,
+        "{}",
+        summary.table()
+    );
+    assert_eq!(summary.accepted(), summary.sent(), "{}", summary.table());
+    (summary, outcome)
+}
+
+/// (event keys, stat keys) the Redis sink must hold after `summary`.
+fn expected_keys(summary: &Summary) -> (u64, u64) {
+    let get = |c: &str| summary.expected_documents.get(c).copied().unwrap_or(0);
+    (get("events"), get("stats"))
+}
+
+/// Every key of one Redis (the kit's plain port).
+fn all_keys(server: &RedisServer) -> Vec<String> {
+    server
+        .cmd(&["KEYS", "*"])
+        .as_array()
+        .expect("KEYS is an array")
+        .iter()
+        .map(|k| k.as_str().expect("a key").to_string())
+        .collect()
+}
+
+/// (event keys, stat keys) among `keys`; panics on any other key.
+fn count_kinds(keys: &[String]) -> (u64, u64) {
+    let events = keys.iter().filter(|k| k.starts_with("event:")).count() as u64;
+    let stats = keys.iter().filter(|k| k.starts_with("stat:")).count() as u64;
+    assert_eq!(events + stats, keys.len() as u64, "other keys: {keys:?}");
+    (events, stats)
+}
+
+/// Polls `count` until it equals `want` (`limit` at most) and returns the last count.
+async fn settle(want: (u64, u64), limit: Duration, count: impl Fn() -> (u64, u64)) -> (u64, u64) {
+    let start = Instant::now();
+    loop {
+        let got = block_in_place(&count);
+        if got == want || start.elapsed() > limit {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits until the host has nothing queued (every sink stored everything), 30 s at most.
+async fn drained(host: &TestHost) {
+    kit::wait_until("the queues to drain", Duration::from_secs(30), || async {
+        host.host.pipeline.queued() == 0
+    })
+    .await;
+}
+
+/// The room of a key: its hash tag.
+fn room_of(key: &str) -> &str {
+    let start = key.find('{').expect("a hash tag") + 1;
+    let end = start + key[start..].find('}').expect("a closed hash tag");
+    &key[start..end]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_failover_after_the_primary_is_killed_loses_nothing() {
+    let started = Instant::now();
+    let mut set = block_in_place(SentinelSet::start);
+    let old_primary = set.servers[0].port();
+    let redis = format!(
+        "{{ sentinel_master_name: {MASTER_NAME}, sentinel_addresses: [{}] }}",
+        set.addresses().join(", ")
+    );
+    let host = host(&redis).await;
+    eprintln!("set up in {:.1?}", started.elapsed());
+
+    let (summary, failed_over) = load_with_fault(
+        &host,
+        400.0,
+        Duration::from_secs(10),
+        Duration::from_secs(3),
+        || async {
+            block_in_place(|| {
+                set.servers[0].kill();
+                let killed = Instant::now();
+                wait_for(
+                    "the sentinels to promote the replica",
+                    Duration::from_secs(30),
+                    || {
+                        set.sentinels.iter().all(|s| {
+                            s.master_address().as_deref()
+                                == Some(&format!("127.0.0.1:{}", set.servers[1].port()))
+                        })
+                    },
+                );
+                killed.elapsed()
+            })
+        },
+    )
+    .await;
+    let primary = set.master();
+    assert_ne!(primary.port(), old_primary, "the replica was promoted");
+    let want = expected_keys(&summary);
+    let got = settle(want, Duration::from_secs(30), || {
+        count_kinds(&all_keys(primary))
+    })
+    .await;
+    eprintln!(
+        "sentinel (kill): {} items accepted, keys (events, stats) {got:?} on the new primary, \
+         failover took {failed_over:.1?} after the kill, test {:.1?}",
+        summary.accepted(),
+        started.elapsed()
+    );
+    assert_eq!(got, want, "{}", summary.table());
+    drained(&host).await;
+    host.host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_failover_command_under_load_loses_nothing() {
+    let started = Instant::now();
+    let set = block_in_place(SentinelSet::start);
+    let old_primary = set.servers[0].port();
+    let redis = format!(
+        "{{ sentinel_master_name: {MASTER_NAME}, sentinel_addresses: [{}] }}",
+        set.addresses().join(", ")
+    );
+    let host = host(&redis).await;
+
+    let (summary, ()) = load_with_fault(
+        &host,
+        400.0,
+        Duration::from_secs(10),
+        Duration::from_secs(3),
+        || async {
+            block_in_place(|| {
+                let reply = set.sentinels[0].cmd(&["SENTINEL", "FAILOVER", MASTER_NAME]);
+                assert_eq!(reply.as_str(), Some("OK"), "{reply:?}");
+                wait_for("the failover", Duration::from_secs(30), || {
+                    set.sentinels.iter().all(|s| {
+                        s.master_address().as_deref()
+                            == Some(&format!("127.0.0.1:{}", set.servers[1].port()))
+                    })
+                });
+            })
+        },
+    )
+    .await;
+    let primary = set.master();
+    assert_ne!(primary.port(), old_primary, "the replica was promoted");
+    let want = expected_keys(&summary);
+    let got = settle(want, Duration::from_secs(30), || {
+        count_kinds(&all_keys(primary))
+    })
+    .await;
+    eprintln!(
+        "sentinel (SENTINEL FAILOVER): {} items accepted, keys {got:?} on the new primary, \
+         test {:.1?}",
+        summary.accepted(),
+        started.elapsed()
+    );
+    assert_eq!(got, want, "{}", summary.table());
+    drained(&host).await;
+    // The old primary, now a replica, has the same keys.
+    let old = &set.servers[0];
+    let replicated = settle(want, Duration::from_secs(10), || {
+        count_kinds(&all_keys(old))
+    })
+    .await;
+    assert_eq!(replicated, want, "the old primary follows the new one");
+    host.host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_node_restarted_under_load_loses_nothing_and_rooms_stay_on_one_slot() {
+    let started = Instant::now();
+    let mut cluster = block_in_place(|| RedisCluster::start(3));
+    let redis = format!(
+        "{{ cluster_addresses: [{}] }}",
+        cluster.addresses().join(", ")
+    );
+    let host = host(&redis).await;
+    eprintln!("set up in {:.1?}", started.elapsed());
+
+    let (summary, down_for) = load_with_fault(
+        &host,
+        400.0,
+        Duration::from_secs(10),
+        Duration::from_secs(3),
+        || async {
+            block_in_place(|| {
+                let t0 = Instant::now();
+                cluster.nodes[1].kill();
+                std::thread::sleep(Duration::from_secs(2));
+                cluster.nodes[1].restart();
+                cluster.wait_ok(Duration::from_secs(30));
+                t0.elapsed()
+            })
+        },
+    )
+    .await;
+    let want = expected_keys(&summary);
+    let per_node = || -> Vec<Vec<String>> { cluster.nodes.iter().map(all_keys).collect() };
+    let got = settle(want, Duration::from_secs(30), || {
+        let keys: Vec<String> = per_node().into_iter().flatten().collect();
+        count_kinds(&keys)
+    })
+    .await;
+    let nodes = block_in_place(per_node);
+    let sizes: Vec<usize> = nodes.iter().map(Vec::len).collect();
+    eprintln!(
+        "cluster: {} items accepted, keys {got:?}, per node {sizes:?}, node down and back \
+         in {down_for:.1?}, test {:.1?}",
+        summary.accepted(),
+        started.elapsed()
+    );
+    assert_eq!(got, want, "{}", summary.table());
+    drained(&host).await;
+    assert!(
+        sizes.iter().all(|&n| n > 0),
+        "keys on every node: {sizes:?}"
+    );
+
+    // Each room's keys are on one node, and on one slot.
+    let mut rooms: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (node, keys) in nodes.iter().enumerate() {
+        for key in keys {
+            rooms
+                .entry(room_of(key).to_string())
+                .or_default()
+                .insert(node);
+        }
+    }
+    assert!(rooms.len() >= 20, "{} rooms", rooms.len());
+    for (room, on) in &rooms {
+        assert_eq!(on.len(), 1, "room {room} is on nodes {on:?}");
+        let node = &cluster.nodes[*on.iter().next().unwrap()];
+        let slots: BTreeSet<i64> = nodes[*on.iter().next().unwrap()]
+            .iter()
+            .filter(|k| room_of(k) == room)
+            .take(5)
+            .map(|k| node.cmd(&["CLUSTER", "KEYSLOT", k]).as_int().unwrap())
+            .collect();
+        assert_eq!(slots.len(), 1, "room {room}: slots {slots:?}");
+    }
+    host.host.shutdown().await;
+}
