@@ -1,7 +1,8 @@
 //! The Redis sink on LiveKit's high-availability topologies, from real redis-server
 //! processes: a primary and a replica behind three sentinels, failed over while `simulate`
-//! load runs through both doors of a host; and a cluster of three masters with one node
-//! restarted under load. Each time the items accepted are exactly the keys found afterwards
+//! load runs through both doors of a host (the primary killed, or `SENTINEL FAILOVER`), or
+//! with the replica killed; and a cluster of three masters with one node restarted under
+//! load. Each time the items accepted are exactly the keys found afterwards
 //! (on the new primary; spread over the cluster nodes with each room on one slot).
 
 // Each test crate uses part of the kit; every item of it is used by some test or bench.
@@ -233,6 +234,43 @@ async fn sentinel_failover_command_under_load_loses_nothing() {
     })
     .await;
     assert_eq!(replicated, want, "the old primary follows the new one");
+    host.host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_replica_killed_under_load_loses_nothing() {
+    let started = Instant::now();
+    let mut set = block_in_place(SentinelSet::start);
+    let redis = format!(
+        "{{ sentinel_master_name: {MASTER_NAME}, sentinel_addresses: [{}] }}",
+        set.addresses().join(", ")
+    );
+    let host = host(&redis).await;
+
+    // No replica acknowledges the writes any more: the batches wait until the sentinels
+    // mark the replica down (1 s here), then go to the primary without a `WAIT`.
+    let (summary, ()) = load_with_fault(
+        &host,
+        400.0,
+        Duration::from_secs(8),
+        Duration::from_secs(3),
+        || async { block_in_place(|| set.servers[1].kill()) },
+    )
+    .await;
+    let primary = set.master();
+    assert_eq!(primary.port(), set.servers[0].port(), "no failover");
+    let want = expected_keys(&summary);
+    let got = settle(want, Duration::from_secs(30), || {
+        count_kinds(&all_keys(primary))
+    })
+    .await;
+    eprintln!(
+        "sentinel (replica killed): {} items accepted, keys {got:?} on the primary, test {:.1?}",
+        summary.accepted(),
+        started.elapsed()
+    );
+    assert_eq!(got, want, "{}", summary.table());
+    drained(&host).await;
     host.host.shutdown().await;
 }
 

@@ -142,10 +142,9 @@ impl RedisSink {
 
     /// Behind sentinels, after a batch was written: `Some(why)` when it must be sent again,
     /// because a sentinel names another master than the one it went to (a failover), or
-    /// because fewer replicas than the sentinels consider healthy acknowledged it within
-    /// [`REPLICA_ACK_TIMEOUT`] (`WAIT`; the replica being promoted no longer follows the old
-    /// master). A batch is stored without a replica's acknowledgement only when the
-    /// sentinels know no healthy replica (or none of them answers).
+    /// because, with replicas following the master, none acknowledged it within
+    /// [`REPLICA_ACK_TIMEOUT`] (`WAIT 1`; the replica being promoted no longer follows the
+    /// old master). Without a replica following (or no sentinel answering), no `WAIT`.
     async fn written_to_a_replaced_master(&mut self, conn: &mut Conn) -> Option<String> {
         let (Some(sentinels), Some(master)) = (&mut self.sentinels, self.master.clone()) else {
             return None;
@@ -157,13 +156,12 @@ impl RedisSink {
             ))
         } else if status.healthy_replicas > 0 {
             let mut wait = redis::cmd("WAIT");
-            wait.arg(status.healthy_replicas)
-                .arg(REPLICA_ACK_TIMEOUT.as_millis() as u64);
+            wait.arg(1).arg(REPLICA_ACK_TIMEOUT.as_millis() as u64);
             match conn.command(&wait).await {
-                Ok(redis::Value::Int(acked)) if acked as usize >= status.healthy_replicas => None,
-                Ok(redis::Value::Int(acked)) => Some(format!(
-                    "{acked} of the {} healthy replicas acknowledged the batch on {master} \
-                     within {REPLICA_ACK_TIMEOUT:?} (a failover under way?)",
+                Ok(redis::Value::Int(acked)) if acked >= 1 => None,
+                Ok(redis::Value::Int(_)) => Some(format!(
+                    "none of the {} replicas following {master} acknowledged the batch within \
+                     {REPLICA_ACK_TIMEOUT:?} (a failover under way?)",
                     status.healthy_replicas
                 )),
                 Ok(other) => Some(format!("WAIT on {master}: unexpected reply {other:?}")),

@@ -1,11 +1,13 @@
 //! Behind sentinels: what the sentinels say about the master. During a failover the old
 //! master keeps answering writes as a master until the sentinels turn it into a replica,
 //! and what it took meanwhile is thrown away when it resyncs from the new one. So after each
-//! batch the sink asks every sentinel which master it names and how many healthy replicas
-//! that master has, and sends the batch again (a `SET` sent twice is one key) when a
-//! sentinel names another master, or when fewer replicas than that acknowledged the writes
-//! (`WAIT`): the replica being promoted has stopped following the old master before the
-//! sentinels name it.
+//! batch the sink asks every sentinel which master it names and how many replicas follow
+//! it, and sends the batch again (a `SET` sent twice is one key) when a sentinel names
+//! another master, or when, with replicas following, none acknowledged the writes (`WAIT`):
+//! the replica being promoted has stopped following the old master before the sentinels
+//! name it. One acknowledgement is enough: the sentinels promote the replica that has
+//! replicated the most (after `replica-priority`), and waiting for every replica would stall
+//! the sink behind the slowest.
 
 use super::config::split_address;
 use super::tls::RedisTls;
@@ -70,7 +72,7 @@ impl Sentinels {
     }
 
     /// What the sentinels that answer say now: the master each names (`host:port`), and
-    /// the most replicas of it any of them does not consider down.
+    /// the most replicas following it (up, link `ok`) any of them knows.
     /// Sentinels that do not answer are left out (and connected again next time).
     pub(super) async fn status(&mut self) -> SentinelStatus {
         let name = self.master_name.clone();
@@ -93,7 +95,7 @@ impl Sentinels {
 pub(super) struct SentinelStatus {
     /// The master each sentinel names.
     pub masters: Vec<String>,
-    /// The most healthy replicas a sentinel knows.
+    /// The most replicas following the master (up, link `ok`) a sentinel knows.
     pub healthy_replicas: usize,
 }
 
@@ -133,11 +135,15 @@ async fn ask(
             let healthy = replicas
                 .iter()
                 .filter(|replica| {
-                    // Not `disconnected`: the sentinels' links to the replica being promoted
-                    // drop for a moment (the promotion kills the clients), and that replica
-                    // is the one whose acknowledgement proves a write survives.
+                    // Up and following the master. Not `disconnected`: the sentinels' links
+                    // to the replica being promoted drop for a moment (the promotion kills
+                    // the clients), and that replica is the one whose acknowledgement
+                    // proves a write survives. (A replica still syncing, or the old master
+                    // not yet demoted after a failover, has its link `err`.)
                     let flags = replica.get("flags").map(String::as_str).unwrap_or("");
+                    let link = replica.get("master-link-status").map(String::as_str);
                     !flags.split(',').any(|f| matches!(f, "s_down" | "o_down"))
+                        && link.is_none_or(|l| l == "ok")
                 })
                 .count();
             Some((master.map(|(host, port)| format!("{host}:{port}")), healthy))
