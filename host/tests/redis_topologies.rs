@@ -1,7 +1,7 @@
 //! The Redis sink on LiveKit's high-availability topologies, from real redis-server
 //! processes: a primary and a replica behind three sentinels, failed over while `simulate`
-//! load runs through both doors of a host (the primary killed, or `SENTINEL FAILOVER`), or
-//! with the replica killed; and a cluster of three masters with one node restarted under
+//! load runs through both doors of a host (the primary killed, or `SENTINEL FAILOVER`, also
+//! with everything on TLS with a private CA), or with the replica killed; and a cluster of three masters with one node restarted under
 //! load. Each time the items accepted are exactly the keys found afterwards
 //! (on the new primary; spread over the cluster nodes with each room on one slot).
 
@@ -11,6 +11,7 @@ mod kit;
 
 use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary};
 use kit::host::TestHost;
+use kit::pki::Pki;
 use kit::servers::redis::RedisServer;
 use kit::servers::redis_ha::{wait_for, RedisCluster, SentinelSet, MASTER_NAME};
 use kit::{KEY, SECRET};
@@ -153,10 +154,9 @@ async fn sentinel_failover_after_the_primary_is_killed_loses_nothing() {
                     "the sentinels to promote the replica",
                     Duration::from_secs(30),
                     || {
-                        set.sentinels.iter().all(|s| {
-                            s.master_address().as_deref()
-                                == Some(&format!("127.0.0.1:{}", set.servers[1].port()))
-                        })
+                        set.sentinels
+                            .iter()
+                            .all(|s| s.master_address().as_deref() == Some(&set.address(1)))
                     },
                 );
                 killed.elapsed()
@@ -182,17 +182,12 @@ async fn sentinel_failover_after_the_primary_is_killed_loses_nothing() {
     host.host.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sentinel_failover_command_under_load_loses_nothing() {
+/// `SENTINEL FAILOVER` while `simulate` runs against a host on `set` (its `redis:` section
+/// `redis`): every item on the new primary, then on the old one as its replica.
+async fn failover_command_loses_nothing(set: SentinelSet, redis: &str, what: &str) {
     let started = Instant::now();
-    let set = block_in_place(SentinelSet::start);
     let old_primary = set.servers[0].port();
-    let redis = format!(
-        "{{ sentinel_master_name: {MASTER_NAME}, sentinel_addresses: [{}] }}",
-        set.addresses().join(", ")
-    );
-    let host = host(&redis).await;
-
+    let host = host(redis).await;
     let (summary, ()) = load_with_fault(
         &host,
         400.0,
@@ -203,10 +198,9 @@ async fn sentinel_failover_command_under_load_loses_nothing() {
                 let reply = set.sentinels[0].cmd(&["SENTINEL", "FAILOVER", MASTER_NAME]);
                 assert_eq!(reply.as_str(), Some("OK"), "{reply:?}");
                 wait_for("the failover", Duration::from_secs(30), || {
-                    set.sentinels.iter().all(|s| {
-                        s.master_address().as_deref()
-                            == Some(&format!("127.0.0.1:{}", set.servers[1].port()))
-                    })
+                    set.sentinels
+                        .iter()
+                        .all(|s| s.master_address().as_deref() == Some(&set.address(1)))
                 });
             })
         },
@@ -220,8 +214,7 @@ async fn sentinel_failover_command_under_load_loses_nothing() {
     })
     .await;
     eprintln!(
-        "sentinel (SENTINEL FAILOVER): {} items accepted, keys {got:?} on the new primary, \
-         test {:.1?}",
+        "sentinel ({what}): {} items accepted, keys {got:?} on the new primary after {:.1?}",
         summary.accepted(),
         started.elapsed()
     );
@@ -229,12 +222,36 @@ async fn sentinel_failover_command_under_load_loses_nothing() {
     drained(&host).await;
     // The old primary, now a replica, has the same keys.
     let old = &set.servers[0];
-    let replicated = settle(want, Duration::from_secs(10), || {
+    let replicated = settle(want, Duration::from_secs(20), || {
         count_kinds(&all_keys(old))
     })
     .await;
     assert_eq!(replicated, want, "the old primary follows the new one");
     host.host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_failover_command_under_load_loses_nothing() {
+    let set = block_in_place(SentinelSet::start);
+    let redis = format!(
+        "{{ sentinel_master_name: {MASTER_NAME}, sentinel_addresses: [{}] }}",
+        set.addresses().join(", ")
+    );
+    failover_command_loses_nothing(set, &redis, "SENTINEL FAILOVER").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_failover_over_tls_with_a_private_ca_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path());
+    let set = block_in_place(|| SentinelSet::start_with(Some(&pki)));
+    let redis = format!(
+        "{{ sentinel_master_name: {MASTER_NAME}, sentinel_addresses: [{}], \
+         tls: {{ enabled: true, ca_cert_file: '{}' }} }}",
+        set.addresses().join(", "),
+        pki.ca.display()
+    );
+    failover_command_loses_nothing(set, &redis, "SENTINEL FAILOVER, TLS").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

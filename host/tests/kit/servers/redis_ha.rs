@@ -5,6 +5,7 @@
 use super::installed_path;
 use super::process::{Launch, ServerProcess};
 use super::redis::{redis_call, RedisFlavor, RedisServer, Resp};
+use crate::kit::pki::Pki;
 use crate::kit::ports::free_port;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -33,15 +34,43 @@ pub fn info_field(port: u16, section: &str, field: &str) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
+/// The arguments of a TLS port `port` with `pki`'s server certificate, clients not asked
+/// for one, and TLS towards the other servers (replication; a sentinel's links).
+pub fn tls_args(pki: &Pki, port: u16) -> Vec<String> {
+    [
+        "--tls-port".to_string(),
+        port.to_string(),
+        "--tls-cert-file".into(),
+        pki.cert.display().to_string(),
+        "--tls-key-file".into(),
+        pki.key.display().to_string(),
+        "--tls-ca-cert-file".into(),
+        pki.ca.display().to_string(),
+        "--tls-auth-clients".into(),
+        "no".into(),
+        "--tls-replication".into(),
+        "yes".into(),
+    ]
+    .to_vec()
+}
+
 /// A redis-server in sentinel mode on a loopback port, watching [`MASTER_NAME`]. Quick to
 /// decide: the master is down after 1 s without an answer; quorum 2.
 pub struct Sentinel {
     server: ServerProcess,
+    /// The port clients use: the TLS port, if any, else the plain one.
+    client_port: u16,
 }
 
 impl Sentinel {
-    /// Starts a sentinel watching the master on `master_port` and waits until it answers.
-    pub fn start(master_port: u16) -> Sentinel {
+    /// Starts a sentinel watching the master on `master_port` and waits until it answers;
+    /// `tls`: it also listens with TLS and talks TLS to the servers and other sentinels.
+    pub fn start(master_port: u16, tls: Option<&Pki>) -> Sentinel {
+        let tls_port = tls.map(|_| free_port());
+        let extra = tls
+            .zip(tls_port)
+            .map(|(pki, port)| tls_args(pki, port))
+            .unwrap_or_default();
         let dir = tempfile::Builder::new()
             .prefix("lka-sentinel-")
             .tempdir()
@@ -72,15 +101,19 @@ impl Sentinel {
                     "--dir".into(),
                     root.clone(),
                 ]
-                .to_vec()
+                .into_iter()
+                .chain(extra.iter().cloned())
+                .collect()
             }),
             ready: Box::new(
                 |port| matches!(redis_call(port, None, &["PING"]), Ok(Resp::Simple(s)) if s == "PONG"),
             ),
             before_retry: |_| {},
         };
+        let server = ServerProcess::start(dir, launch);
         Sentinel {
-            server: ServerProcess::start(dir, launch),
+            client_port: tls_port.unwrap_or(server.port()),
+            server,
         }
     }
 
@@ -119,25 +152,41 @@ impl std::ops::Deref for Sentinel {
 pub struct SentinelSet {
     /// The first primary and its replica, in the order they were started.
     pub servers: Vec<RedisServer>,
+    /// The port of each server the sentinels name and clients use (TLS, or plain).
+    pub client_ports: Vec<u16>,
     pub sentinels: Vec<Sentinel>,
 }
 
 impl SentinelSet {
     /// Starts the set (durable servers: `appendfsync always`).
     pub fn start() -> SentinelSet {
-        let primary = RedisServer::start_with_args(RedisFlavor::Plain, Vec::new());
-        let replica = RedisServer::start_with_args(
-            RedisFlavor::Plain,
-            vec![
-                "--replicaof".into(),
-                "127.0.0.1".into(),
-                primary.port().to_string(),
-            ],
-        );
+        Self::start_with(None)
+    }
+
+    /// Starts the set; with `tls`, everything speaks TLS with `pki`'s certificates (the
+    /// kit still reaches each process on its plain loopback port).
+    pub fn start_with(tls: Option<&Pki>) -> SentinelSet {
+        let server = |extra: Vec<String>| {
+            let tls_port = tls.map(|_| free_port());
+            let mut args: Vec<String> = tls
+                .zip(tls_port)
+                .map(|(pki, port)| tls_args(pki, port))
+                .unwrap_or_default();
+            args.extend(extra);
+            let server = RedisServer::start_with_args(RedisFlavor::Plain, args);
+            let port = tls_port.unwrap_or(server.port());
+            (server, port)
+        };
+        let (primary, primary_port) = server(Vec::new());
+        let (replica, replica_port) = server(vec![
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            primary_port.to_string(),
+        ]);
         wait_for("the replica to sync", Duration::from_secs(20), || {
             info_field(replica.port(), "replication", "master_link_status").as_deref() == Some("up")
         });
-        let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(primary.port())).collect();
+        let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(primary_port, tls)).collect();
         wait_for(
             "the sentinels to find each other and the replica",
             Duration::from_secs(30),
@@ -153,16 +202,22 @@ impl SentinelSet {
         );
         SentinelSet {
             servers: vec![primary, replica],
+            client_ports: vec![primary_port, replica_port],
             sentinels,
         }
     }
 
-    /// `host:port` of every sentinel.
+    /// `host:port` of every sentinel, for clients.
     pub fn addresses(&self) -> Vec<String> {
         self.sentinels
             .iter()
-            .map(|s| format!("127.0.0.1:{}", s.port()))
+            .map(|s| format!("127.0.0.1:{}", s.client_port))
             .collect()
+    }
+
+    /// `host:port` of server `i`, as the sentinels name it.
+    pub fn address(&self, i: usize) -> String {
+        format!("127.0.0.1:{}", self.client_ports[i])
     }
 
     /// The server the sentinels name as master now (they must agree).
@@ -171,10 +226,10 @@ impl SentinelSet {
             self.sentinels.iter().map(|s| s.master_address()).collect();
         let name = names[0].clone().expect("a master");
         assert!(names.iter().all(|n| n.as_ref() == Some(&name)), "{names:?}");
-        self.servers
-            .iter()
-            .find(|s| format!("127.0.0.1:{}", s.port()) == name)
-            .unwrap_or_else(|| panic!("master {name} is none of ours"))
+        let i = (0..self.servers.len())
+            .find(|&i| self.address(i) == name)
+            .unwrap_or_else(|| panic!("master {name} is none of ours"));
+        &self.servers[i]
     }
 }
 
