@@ -36,7 +36,7 @@ fn tls_redis(pki: &Pki, mutual: bool) -> (RedisServer, u16) {
         if mutual { "yes" } else { "no" }.into(),
     ];
     (
-        RedisServer::start_with_args(RedisFlavor::Plain, args.to_vec()),
+        RedisServer::start_with_args(RedisFlavor::Plain, None, args.to_vec()),
         tls_port,
     )
 }

@@ -13,7 +13,7 @@ use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary
 use kit::host::TestHost;
 use kit::pki::Pki;
 use kit::servers::redis::RedisServer;
-use kit::servers::redis_ha::{wait_for, RedisCluster, SentinelSet, MASTER_NAME};
+use kit::servers::redis_ha::{wait_for, RedisCluster, SentinelAuth, SentinelSet, MASTER_NAME};
 use kit::{KEY, SECRET};
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -83,12 +83,17 @@ fn expected_keys(summary: &Summary) -> (u64, u64) {
     (get("events"), get("stats"))
 }
 
-/// Every key of one Redis (the kit's plain port).
+/// Every key of one Redis (the kit's plain port); none while it answers with an error (a
+/// replica loading its dataset answers `LOADING`).
 fn all_keys(server: &RedisServer) -> Vec<String> {
-    server
-        .cmd(&["KEYS", "*"])
+    let reply = server.cmd(&["KEYS", "*"]);
+    if reply.error_code().is_some() {
+        eprintln!("KEYS on {}: {reply:?}", server.port());
+        return Vec::new();
+    }
+    reply
         .as_array()
-        .expect("KEYS is an array")
+        .unwrap_or_else(|| panic!("KEYS answered {reply:?}"))
         .iter()
         .map(|k| k.as_str().expect("a key").to_string())
         .collect()
@@ -244,7 +249,7 @@ async fn sentinel_failover_command_under_load_loses_nothing() {
 async fn sentinel_failover_over_tls_with_a_private_ca_loses_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::new(dir.path());
-    let set = block_in_place(|| SentinelSet::start_with(Some(&pki)));
+    let set = block_in_place(|| SentinelSet::start_with(Some(&pki), None));
     let redis = format!(
         "{{ sentinel_master_name: {MASTER_NAME}, sentinel_addresses: [{}], \
          tls: {{ enabled: true, ca_cert_file: '{}' }} }}",
@@ -252,6 +257,23 @@ async fn sentinel_failover_over_tls_with_a_private_ca_loses_nothing() {
         pki.ca.display()
     );
     failover_command_loses_nothing(set, &redis, "SENTINEL FAILOVER, TLS").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sentinel_failover_with_passwords_loses_nothing() {
+    let auth = SentinelAuth {
+        redis_password: "redis-secret",
+        sentinel_password: "sentinel-secret",
+    };
+    let set = block_in_place(|| SentinelSet::start_with(None, Some(auth)));
+    let redis = format!(
+        "{{ sentinel_master_name: {MASTER_NAME}, sentinel_addresses: [{}], \
+         password: {}, sentinel_password: {} }}",
+        set.addresses().join(", "),
+        auth.redis_password,
+        auth.sentinel_password
+    );
+    failover_command_loses_nothing(set, &redis, "SENTINEL FAILOVER, passwords").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -26,6 +26,8 @@ pub(super) struct Sentinels {
     master_name: String,
     clients: Vec<Client>,
     conns: Vec<Option<MultiplexedConnection>>,
+    /// No sentinel answered the last time (warned once per such stretch).
+    silent: bool,
 }
 
 impl Sentinels {
@@ -68,6 +70,7 @@ impl Sentinels {
             master_name: redis.sentinel_master_name.clone(),
             conns: vec![None; clients.len()],
             clients,
+            silent: false,
         })
     }
 
@@ -82,10 +85,20 @@ impl Sentinels {
             .zip(self.conns.iter_mut())
             .map(|(client, conn)| ask(client, conn, &name));
         let mut status = SentinelStatus::default();
+        let mut answered = 0;
         for (master, replicas) in futures::future::join_all(asks).await.into_iter().flatten() {
+            answered += 1;
             status.masters.extend(master);
             status.healthy_replicas = status.healthy_replicas.max(replicas);
         }
+        if answered == 0 && !self.silent {
+            tracing::warn!(master = %name,
+                "no sentinel answered: batches are taken as stored without the failover check \
+                 (credentials: redis.sentinel_username, redis.sentinel_password)");
+        } else if answered > 0 && self.silent {
+            tracing::info!(master = %name, "the sentinels answer again");
+        }
+        self.silent = answered == 0;
         status
     }
 }

@@ -36,10 +36,15 @@ impl RedisServer {
     }
 
     /// Starts a durable server (as [`RedisServer::start_durable`]) with `extra` arguments
-    /// after the kit's own (a later argument wins): a TLS port, `--replicaof`, cluster mode.
-    /// The kit still reaches it on its plain loopback port ([`ServerProcess::port`]).
-    pub fn start_with_args(flavor: RedisFlavor, extra: Vec<String>) -> RedisServer {
-        Self::start_inner(flavor, None, true, extra)
+    /// after the kit's own (a later argument wins): a TLS port, `--replicaof`, cluster mode;
+    /// with `password`, its default user needs it. The kit still reaches it on its plain
+    /// loopback port ([`ServerProcess::port`]).
+    pub fn start_with_args(
+        flavor: RedisFlavor,
+        password: Option<&str>,
+        extra: Vec<String>,
+    ) -> RedisServer {
+        Self::start_inner(flavor, password.map(str::to_string), true, extra)
     }
 
     /// Starts a server whose default user needs `password` (`requirepass`).

@@ -25,9 +25,9 @@ pub fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
-/// One field of an `INFO` reply (`role`, `cluster_state`…).
-pub fn info_field(port: u16, section: &str, field: &str) -> Option<String> {
-    let reply = redis_call(port, None, &["INFO", section]).ok()?;
+/// One field of an `INFO` reply (`role`, `cluster_state`…) of the server on `port`.
+pub fn info_field(port: u16, password: Option<&str>, section: &str, field: &str) -> Option<String> {
+    let reply = redis_call(port, password, &["INFO", section]).ok()?;
     let text = reply.as_str()?.to_string();
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{field}:")))
@@ -60,12 +60,23 @@ pub struct Sentinel {
     server: ServerProcess,
     /// The port clients use: the TLS port, if any, else the plain one.
     client_port: u16,
+    /// The password the sentinel asks of its clients (`requirepass`), if any.
+    password: Option<String>,
+}
+
+/// Passwords of a sentinel set: the servers' default user, and the sentinels'.
+#[derive(Clone, Copy, Debug)]
+pub struct SentinelAuth<'a> {
+    pub redis_password: &'a str,
+    pub sentinel_password: &'a str,
 }
 
 impl Sentinel {
     /// Starts a sentinel watching the master on `master_port` and waits until it answers;
     /// `tls`: it also listens with TLS and talks TLS to the servers and other sentinels.
-    pub fn start(master_port: u16, tls: Option<&Pki>) -> Sentinel {
+    /// With `auth`, it logs in to the servers and asks its clients and the other sentinels
+    /// for the sentinel password.
+    pub fn start(master_port: u16, tls: Option<&Pki>, auth: Option<SentinelAuth>) -> Sentinel {
         let tls_port = tls.map(|_| free_port());
         let extra = tls
             .zip(tls_port)
@@ -82,11 +93,18 @@ impl Sentinel {
                 "sentinel monitor {MASTER_NAME} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {MASTER_NAME} 1000\n\
                  sentinel failover-timeout {MASTER_NAME} 10000\n\
-                 sentinel parallel-syncs {MASTER_NAME} 1\n"
+                 sentinel parallel-syncs {MASTER_NAME} 1\n{}",
+                auth.map(|a| format!(
+                    "sentinel auth-pass {MASTER_NAME} {}\nrequirepass {}\n\
+                     sentinel sentinel-pass {}\n",
+                    a.redis_password, a.sentinel_password, a.sentinel_password
+                ))
+                .unwrap_or_default()
             ),
         )
         .expect("write sentinel.conf");
         let root = dir.path().display().to_string();
+        let password = auth.map(|a| a.sentinel_password.to_string());
         let launch = Launch {
             name: "redis-sentinel",
             program: installed_path("LKA_REDIS_SERVER"),
@@ -105,15 +123,17 @@ impl Sentinel {
                 .chain(extra.iter().cloned())
                 .collect()
             }),
-            ready: Box::new(
-                |port| matches!(redis_call(port, None, &["PING"]), Ok(Resp::Simple(s)) if s == "PONG"),
-            ),
+            ready: Box::new(move |port| {
+                let reply = redis_call(port, password.as_deref(), &["PING"]);
+                matches!(reply, Ok(Resp::Simple(s)) if s == "PONG")
+            }),
             before_retry: |_| {},
         };
         let server = ServerProcess::start(dir, launch);
         Sentinel {
             client_port: tls_port.unwrap_or(server.port()),
             server,
+            password: auth.map(|a| a.sentinel_password.to_string()),
         }
     }
 
@@ -121,7 +141,7 @@ impl Sentinel {
     pub fn master_address(&self) -> Option<String> {
         let reply = redis_call(
             self.port(),
-            None,
+            self.password.as_deref(),
             &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME],
         )
         .ok()?;
@@ -135,7 +155,7 @@ impl Sentinel {
 
     /// Runs a command on the sentinel.
     pub fn cmd(&self, args: &[&str]) -> Resp {
-        redis_call(self.port(), None, args)
+        redis_call(self.port(), self.password.as_deref(), args)
             .unwrap_or_else(|e| panic!("sentinel {args:?} on port {}: {e}", self.port()))
     }
 }
@@ -160,20 +180,25 @@ pub struct SentinelSet {
 impl SentinelSet {
     /// Starts the set (durable servers: `appendfsync always`).
     pub fn start() -> SentinelSet {
-        Self::start_with(None)
+        Self::start_with(None, None)
     }
 
     /// Starts the set; with `tls`, everything speaks TLS with `pki`'s certificates (the
-    /// kit still reaches each process on its plain loopback port).
-    pub fn start_with(tls: Option<&Pki>) -> SentinelSet {
-        let server = |extra: Vec<String>| {
+    /// kit still reaches each process on its plain loopback port); with `auth`, the servers
+    /// and the sentinels need their passwords.
+    pub fn start_with(tls: Option<&Pki>, auth: Option<SentinelAuth>) -> SentinelSet {
+        let password = auth.map(|a| a.redis_password);
+        let server = |mut extra: Vec<String>| {
+            if let Some(pw) = password {
+                extra.extend(["--masterauth".to_string(), pw.to_string()]);
+            }
             let tls_port = tls.map(|_| free_port());
             let mut args: Vec<String> = tls
                 .zip(tls_port)
                 .map(|(pki, port)| tls_args(pki, port))
                 .unwrap_or_default();
             args.extend(extra);
-            let server = RedisServer::start_with_args(RedisFlavor::Plain, args);
+            let server = RedisServer::start_with_args(RedisFlavor::Plain, password, args);
             let port = tls_port.unwrap_or(server.port());
             (server, port)
         };
@@ -184,9 +209,18 @@ impl SentinelSet {
             primary_port.to_string(),
         ]);
         wait_for("the replica to sync", Duration::from_secs(20), || {
-            info_field(replica.port(), "replication", "master_link_status").as_deref() == Some("up")
+            info_field(
+                replica.port(),
+                password,
+                "replication",
+                "master_link_status",
+            )
+            .as_deref()
+                == Some("up")
         });
-        let sentinels: Vec<Sentinel> = (0..3).map(|_| Sentinel::start(primary_port, tls)).collect();
+        let sentinels: Vec<Sentinel> = (0..3)
+            .map(|_| Sentinel::start(primary_port, tls, auth))
+            .collect();
         wait_for(
             "the sentinels to find each other and the replica",
             Duration::from_secs(30),
@@ -246,6 +280,7 @@ impl RedisCluster {
             .map(|_| {
                 RedisServer::start_with_args(
                     RedisFlavor::Plain,
+                    None,
                     [
                         "--cluster-enabled",
                         "yes",
@@ -284,7 +319,7 @@ impl RedisCluster {
     pub fn wait_ok(&self, limit: Duration) {
         wait_for("cluster_state:ok on every node", limit, || {
             self.nodes.iter().all(|n| {
-                info_field(n.port(), "cluster", "cluster_enabled").as_deref() == Some("1")
+                info_field(n.port(), None, "cluster", "cluster_enabled").as_deref() == Some("1")
                     && cluster_state(n.port()).as_deref() == Some("ok")
             })
         });
