@@ -135,7 +135,7 @@ async fn pipeline(url: &str, n: usize) -> Duration {
         ..AnalyticsConfig::default()
     };
     let host = Host::start(vec![Box::new(sink)], &settings);
-    let counters = host.counters["mongo"].clone();
+    let counters = host.counters()["mongo"].clone();
     let start = Instant::now();
     // The whole path: protocol message → item (id, document) → queues → MongoDB.
     let now = SystemTime::now();

@@ -1,30 +1,59 @@
 //! Assembles the host: sinks from the configuration, one worker per sink, the pipeline that
 //! feeds them, and an orderly shutdown.
 
-use crate::config::{AnalyticsConfig, Config, SpoolConfig};
+use crate::config::{AnalyticsConfig, Config, QueueConfig, SpoolConfig};
 use crate::ingest::IngestCounters;
 use crate::model::SharedItem;
 use crate::pipeline::{Pipeline, SinkLane};
 use crate::queue::{QueueBudget, SinkQueue};
 use crate::sinks::{self, Sink, SinkContext};
 use crate::spool::{Recovered, Spool};
-use crate::telemetry::{Observed, SinkCounters, TelemetryServer};
-use crate::worker::{Worker, WorkerSettings, WorkerSummary};
+use crate::telemetry::{Observed, SinkCounters};
+use crate::worker::{Worker, WorkerSettings, WorkerSummary, WorkerUpdate};
 use anyhow::{bail, Context};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use tokio::sync::{watch, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
 /// A running host: the pipeline to accept items into, and the workers storing them.
 pub struct Host {
     /// Where the doors put accepted items.
     pub pipeline: Arc<Pipeline>,
-    /// Counters of each sink, by name.
-    pub counters: BTreeMap<String, Arc<SinkCounters>>,
-    workers: Vec<JoinHandle<WorkerSummary>>,
-    shutdown: watch::Sender<bool>,
+    /// Each sink's worker, with the sink's name (in tests, two sinks may share one).
+    workers: Vec<(String, WorkerHandle)>,
     spool: Option<Arc<Spool>>,
+    settings: WorkerSettings,
+    queue: QueueConfig,
+    budget: Arc<QueueBudget>,
+    wake: Arc<Notify>,
+}
+
+/// One sink's worker as the host drives it.
+struct WorkerHandle {
+    stop: watch::Sender<bool>,
+    updates: mpsc::UnboundedSender<WorkerUpdate>,
+    task: JoinHandle<WorkerSummary>,
+}
+
+/// What a configuration reload changes in the sinks (see [`Host::reconfigure`]).
+#[derive(Default)]
+pub struct SinkChanges {
+    /// New sinks: a queue, counters and a worker each; they store items accepted from now on.
+    pub added: Vec<Box<dyn Sink>>,
+    /// Sinks replacing the running ones of the same name, between two batches; the queue
+    /// and counters stay.
+    pub replaced: Vec<Box<dyn Sink>>,
+    /// Names of sinks to stop: they take no new items and drain their queue within
+    /// `shutdown_timeout` (with a spool, what is left stays there).
+    pub removed: Vec<String>,
+}
+
+impl SinkChanges {
+    /// Whether nothing changes.
+    pub fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.replaced.is_empty() && self.removed.is_empty()
+    }
 }
 
 /// The sinks a configuration asks for, built (plugins compiled) but not yet started.
@@ -34,7 +63,7 @@ pub async fn sinks_from_config(config: &Config) -> anyhow::Result<Vec<Box<dyn Si
 
 /// The sinks of `config`; with `failures`, plugins compile in the background and report a
 /// failure to load there.
-async fn build_sinks(
+pub(crate) async fn build_sinks(
     config: &Config,
     failures: Option<tokio::sync::mpsc::UnboundedSender<anyhow::Error>>,
 ) -> anyhow::Result<Vec<Box<dyn Sink>>> {
@@ -96,54 +125,27 @@ impl Host {
             None => (None, BTreeMap::new()),
         };
         let wake = Arc::new(Notify::new());
-        let (shutdown, shutdown_rx) = watch::channel(false);
-        let worker_settings = WorkerSettings {
-            interval: settings.interval,
-            batch_size: settings.batch_size,
-            send_timeout: settings.send_timeout,
-            retry: settings.retry.clone(),
-            shutdown_timeout: settings.shutdown_timeout,
+        let mut host = Host {
+            pipeline: Arc::new(Pipeline::new(
+                Vec::new(),
+                settings.queue.overflow,
+                wake.clone(),
+            )),
+            workers: Vec::new(),
+            spool: spool.clone(),
+            settings: worker_settings(settings),
+            queue: settings.queue.clone(),
+            budget: Arc::new(QueueBudget::new(settings.queue.max_bytes)),
+            wake: wake.clone(),
         };
         let mut lanes = Vec::new();
-        let mut workers = Vec::new();
-        let mut counters = BTreeMap::new();
-        let budget = Arc::new(QueueBudget::new(settings.queue.max_bytes));
         for sink in sinks {
-            let name = sink.name().to_string();
-            let sink_counters = Arc::new(SinkCounters::default());
-            if let Some(source) = sink.extra_counters() {
-                sink_counters.extra.set_source(source);
-            }
-            let queue = Arc::new(
-                SinkQueue::new(
-                    &name,
-                    settings.queue.capacity,
-                    settings.queue.overflow,
-                    sink_counters.clone(),
-                )
-                .with_budget(budget.clone()),
-            );
-            if let Some(items) = recovered.remove(&name) {
+            let lane = host.start_worker(sink);
+            if let Some(items) = recovered.remove(&lane.name) {
                 // Ahead of anything new, without the capacity check: they are already accepted.
-                queue.requeue_front(items);
+                lane.queue.requeue_front(items);
             }
-            lanes.push(SinkLane {
-                name: name.clone(),
-                kinds: sink.kinds().to_vec(),
-                queue: queue.clone(),
-            });
-            let mut worker = Worker::new(
-                sink,
-                queue,
-                sink_counters.clone(),
-                worker_settings.clone(),
-                wake.clone(),
-            );
-            if let Some(spool) = &spool {
-                worker = worker.with_spool(spool.clone());
-            }
-            workers.push(tokio::spawn(worker.run(shutdown_rx.clone())));
-            counters.insert(name, sink_counters);
+            lanes.push(lane);
         }
         if lanes.is_empty() {
             tracing::warn!("no sink is enabled: items are accepted and discarded");
@@ -152,19 +154,150 @@ impl Host {
         if let Some(spool) = &spool {
             pipeline = pipeline.with_spool(spool.clone());
         }
-        Host {
-            pipeline: Arc::new(pipeline),
-            counters,
-            workers,
-            shutdown,
-            spool,
+        host.pipeline = Arc::new(pipeline);
+        host
+    }
+
+    /// A queue, counters and a running worker for `sink`; the lane that feeds it.
+    fn start_worker(&mut self, sink: Box<dyn Sink>) -> SinkLane {
+        let name = sink.name().to_string();
+        let counters = Arc::new(SinkCounters::default());
+        if let Some(source) = sink.extra_counters() {
+            counters.extra.set_source(source);
         }
+        let queue = Arc::new(
+            SinkQueue::new(
+                &name,
+                self.queue.capacity,
+                self.queue.overflow,
+                counters.clone(),
+            )
+            .with_budget(self.budget.clone()),
+        );
+        let lane = SinkLane {
+            name: name.clone(),
+            kinds: sink.kinds().to_vec(),
+            queue: queue.clone(),
+            counters: counters.clone(),
+        };
+        let (updates, updates_rx) = mpsc::unbounded_channel();
+        let (stop, stop_rx) = watch::channel(false);
+        let mut worker = Worker::new(
+            sink,
+            queue,
+            counters,
+            self.settings.clone(),
+            self.wake.clone(),
+        )
+        .with_updates(updates_rx);
+        if let Some(spool) = &self.spool {
+            worker = worker.with_spool(spool.clone());
+        }
+        let task = tokio::spawn(worker.run(stop_rx));
+        self.workers.push((
+            name,
+            WorkerHandle {
+                stop,
+                updates,
+                task,
+            },
+        ));
+        lane
+    }
+
+    /// Applies a configuration reload to the sinks: `settings` (timing) to every worker, and
+    /// `changes`. A replaced sink that stores other kinds than before is removed and added
+    /// (its queue cannot be kept). Returns, once the removed sinks have drained (within
+    /// `shutdown_timeout`), what each of them left unstored.
+    pub async fn reconfigure(
+        &mut self,
+        mut changes: SinkChanges,
+        settings: &AnalyticsConfig,
+    ) -> Vec<WorkerSummary> {
+        let lanes = self.pipeline.lanes();
+        let mut replaced = Vec::new();
+        for sink in std::mem::take(&mut changes.replaced) {
+            let same_kinds = lanes
+                .iter()
+                .any(|l| l.name == sink.name() && l.kinds == sink.kinds());
+            if same_kinds {
+                replaced.push(sink);
+            } else {
+                tracing::warn!(
+                    sink = sink.name(),
+                    "the reloaded sink stores other kinds: it starts with a new queue"
+                );
+                changes.removed.push(sink.name().to_string());
+                changes.added.push(sink);
+            }
+        }
+        self.settings = worker_settings(settings);
+        let mut next: Vec<SinkLane> = lanes
+            .iter()
+            .filter(|l| !changes.removed.contains(&l.name))
+            .cloned()
+            .collect();
+        let (removed, kept) = std::mem::take(&mut self.workers)
+            .into_iter()
+            .partition(|(name, _)| changes.removed.contains(name));
+        let removed: Vec<(String, WorkerHandle)> = removed;
+        self.workers = kept;
+        for sink in changes.added {
+            next.push(self.start_worker(sink));
+        }
+        if let Some(spool) = &self.spool {
+            spool.set_sinks(
+                next.iter()
+                    .map(|l| (l.name.clone(), l.kinds.clone()))
+                    .collect(),
+            );
+        }
+        self.pipeline.set_lanes(next);
+        let mut replaced: BTreeMap<String, Box<dyn Sink>> = replaced
+            .into_iter()
+            .map(|s| (s.name().to_string(), s))
+            .collect();
+        for (name, worker) in &self.workers {
+            let update = WorkerUpdate {
+                sink: replaced.remove(name.as_str()),
+                settings: self.settings.clone(),
+            };
+            let _ = worker.updates.send(update);
+        }
+        let mut summaries = Vec::new();
+        for (name, worker) in removed {
+            tracing::info!(sink = %name, "sink removed by a configuration reload: draining its queue");
+            let _ = worker.stop.send(true);
+            match worker.task.await {
+                Ok(summary) => summaries.push(summary),
+                Err(err) => tracing::error!(sink = %name, error = %err, "a sink worker panicked"),
+            }
+        }
+        summaries
+    }
+
+    /// The names of the running sinks, in order.
+    pub fn sink_names(&self) -> Vec<String> {
+        self.pipeline
+            .lanes()
+            .iter()
+            .map(|l| l.name.clone())
+            .collect()
+    }
+
+    /// Each running sink's counters, by name.
+    pub fn counters(&self) -> BTreeMap<String, Arc<SinkCounters>> {
+        self.pipeline
+            .lanes()
+            .iter()
+            .map(|l| (l.name.clone(), l.counters.clone()))
+            .collect()
     }
 
     /// What the telemetry endpoint reports on for this host, with the doors' `ingest`
     /// counters.
     pub fn observed(&self, ingest: Arc<IngestCounters>) -> Observed {
-        Observed::new(self.pipeline.clone(), self.counters.clone(), ingest)
+        Observed::new(self.pipeline.clone(), ingest)
     }
 
     /// The on-disk spool, if the host has one.
@@ -176,10 +309,12 @@ impl Host {
     /// each left unstored.
     pub async fn shutdown(self) -> Vec<WorkerSummary> {
         self.pipeline.close();
-        let _ = self.shutdown.send(true);
+        for (_, worker) in &self.workers {
+            let _ = worker.stop.send(true);
+        }
         let mut summaries = Vec::new();
-        for worker in self.workers {
-            match worker.await {
+        for (_, worker) in self.workers {
+            match worker.task.await {
                 Ok(summary) => summaries.push(summary),
                 Err(err) => tracing::error!(error = %err, "a sink worker panicked"),
             }
@@ -197,6 +332,17 @@ impl Host {
     }
 }
 
+/// The workers' timing in `settings`.
+fn worker_settings(settings: &AnalyticsConfig) -> WorkerSettings {
+    WorkerSettings {
+        interval: settings.interval,
+        batch_size: settings.batch_size,
+        send_timeout: settings.send_timeout,
+        retry: settings.retry.clone(),
+        shutdown_timeout: settings.shutdown_timeout,
+    }
+}
+
 /// Recovered items grouped by the sinks still missing them, oldest first.
 fn by_sink(recovered: Vec<Recovered>) -> BTreeMap<String, Vec<SharedItem>> {
     let mut map: BTreeMap<String, Vec<SharedItem>> = BTreeMap::new();
@@ -207,66 +353,4 @@ fn by_sink(recovered: Vec<Recovered>) -> BTreeMap<String, Vec<SharedItem>> {
         }
     }
     map
-}
-
-/// Runs the host until SIGINT or SIGTERM, then shuts down in order.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    if !config.analytics.enabled {
-        tracing::warn!("openvidu.analytics.enabled is false: the host stores nothing");
-    }
-    // Plugins compile in the background: the doors open at once.
-    let (failures, mut failed) = tokio::sync::mpsc::unbounded_channel();
-    let sinks = build_sinks(&config, Some(failures)).await?;
-    let names: Vec<&str> = sinks.iter().map(|s| s.name()).collect();
-    tracing::info!(source = %config.source, sinks = ?names, interval = ?config.analytics.interval, "analytics host starting");
-    let host = match &config.analytics.spool {
-        Some(spool) => Host::start_with_spool(sinks, &config.analytics, spool)
-            .with_context(|| format!("{}: openvidu.analytics.spool", config.source))?,
-        None => Host::start(sinks, &config.analytics),
-    };
-    let doors = crate::ingest::Doors::start(&config, host.pipeline.clone()).await?;
-    let observed = host.observed(doors.counters.clone());
-    let telemetry = TelemetryServer::start(&config.analytics.telemetry, observed).await?;
-    let failure = tokio::select! {
-        signal = wait_for_signal() => {
-            signal?;
-            None
-        }
-        Some(err) = failed.recv() => Some(err),
-    };
-    if failure.is_some() {
-        tracing::error!("a plugin could not be loaded: stopping");
-    }
-    tracing::info!("shutting down: no longer accepting; flushing queues");
-    host.pipeline.close();
-    doors.close().await;
-    let spooled = host.spool().is_some();
-    let summaries = host.shutdown().await;
-    if let Some(telemetry) = telemetry {
-        telemetry.close().await;
-    }
-    let lost: usize = summaries.iter().map(|s| s.left_queued).sum();
-    if lost > 0 && spooled {
-        tracing::warn!(
-            left = lost,
-            "stopped with items not stored: kept in the spool, delivered after restart"
-        );
-    } else if lost > 0 {
-        tracing::error!(lost, "stopped with items not stored");
-    }
-    tracing::info!("stopped");
-    match failure {
-        Some(err) => Err(err),
-        None => Ok(()),
-    }
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.context("waiting for SIGINT")?,
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

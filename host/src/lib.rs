@@ -5,7 +5,8 @@
 //! doors) → [`model`] (items and documents) → [`pipeline`] (fan-out) → [`queue`] (per-sink
 //! FIFOs) → [`worker`] (one per sink) → [`sinks`] (one folder per sink; [`plugin`] runs the
 //! WebAssembly ones). [`spool`] optionally keeps accepted items on disk until every sink has
-//! them. [`app`] assembles them; [`telemetry`] counts and serves `/metrics`, `/health` and
+//! them. [`app`] assembles them; [`supervisor`] runs, reloads and stops the whole;
+//! [`telemetry`] counts and serves `/metrics`, `/health` and
 //! `/ready`. [`simulate`] is the other side: a load generator that behaves like a LiveKit
 //! node.
 
@@ -21,5 +22,6 @@ pub mod queue;
 pub mod simulate;
 pub mod sinks;
 pub mod spool;
+pub mod supervisor;
 pub mod telemetry;
 pub mod worker;

@@ -1,6 +1,7 @@
 //! `analytics-host`: the command line.
 
 use analytics_host::config::{Config, ConfigSource};
+use analytics_host::supervisor;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -34,6 +35,10 @@ struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Reload when the configuration file (or a plugin component it names) changes, as
+    /// SIGHUP does; a configuration that does not validate is logged and not applied.
+    #[arg(long, global = true)]
+    watch_config: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -199,8 +204,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             unreachable!("handled before loading the configuration")
         }
         Command::Run => {
+            let (source, inline_text) = match (&cli.config, &cli.config_body) {
+                (None, Some(body)) => (config.source.clone(), Some(body.clone())),
+                _ => (config.source.clone(), None),
+            };
+            // The text again, for its hash (the file was just read and validated).
+            let (config, hash) = supervisor::load(&source, inline_text.as_deref())?;
+            let options = supervisor::RunOptions {
+                watch_config: cli.watch_config,
+                inline_text,
+            };
             let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            runtime.block_on(analytics_host::app::run(config))
+            runtime.block_on(supervisor::run(config, hash, options))
         }
     }
 }

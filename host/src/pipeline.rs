@@ -5,8 +5,9 @@ use crate::config::OverflowPolicy;
 use crate::model::{Item, ItemKind, SharedItem};
 use crate::queue::SinkQueue;
 use crate::spool::{Spool, SpoolError};
+use crate::telemetry::SinkCounters;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;
 
 /// Why items were not accepted.
@@ -39,7 +40,7 @@ impl From<SpoolError> for AcceptError {
 }
 
 /// One sink as the pipeline sees it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SinkLane {
     /// The sink's name.
     pub name: String,
@@ -47,12 +48,16 @@ pub struct SinkLane {
     pub kinds: Vec<ItemKind>,
     /// Its queues.
     pub queue: Arc<SinkQueue>,
+    /// What its worker did (kept across configuration reloads, as the queue is).
+    pub counters: Arc<SinkCounters>,
 }
 
 /// Accepts items from the doors and queues them for every sink.
 #[derive(Debug)]
 pub struct Pipeline {
-    lanes: Vec<SinkLane>,
+    /// Replaced as a whole by a configuration reload; items are queued under the read lock,
+    /// so once [`Pipeline::set_lanes`] returns no item goes into a lane it removed.
+    lanes: RwLock<Arc<Vec<SinkLane>>>,
     policy: OverflowPolicy,
     accepting: AtomicBool,
     wake: Arc<Notify>,
@@ -64,7 +69,7 @@ impl Pipeline {
     /// A pipeline feeding `lanes`; `wake` is notified to flush early (see [`Pipeline::flush_soon`]).
     pub fn new(lanes: Vec<SinkLane>, policy: OverflowPolicy, wake: Arc<Notify>) -> Self {
         Pipeline {
-            lanes,
+            lanes: RwLock::new(Arc::new(lanes)),
             policy,
             accepting: AtomicBool::new(true),
             wake,
@@ -124,14 +129,15 @@ impl Pipeline {
             return Err(AcceptError::Closed);
         }
         if self.policy == OverflowPolicy::Reject {
+            let lanes = self.lanes();
             // Bytes first: one budget for every queue, and an item counts once per sink.
             let bytes: u64 = items
                 .iter()
-                .map(|i| i.queued_bytes() * self.lanes_for(i.kind).count() as u64)
+                .map(|i| i.queued_bytes() * lanes_for(&lanes, i.kind).count() as u64)
                 .sum();
-            if let Some(lane) = self.lanes.first() {
+            if let Some(lane) = lanes.first() {
                 if !lane.queue.budget().has_room(bytes) {
-                    for lane in &self.lanes {
+                    for lane in lanes.iter() {
                         for kind in ItemKind::ALL {
                             let n = items.iter().filter(|i| i.kind == kind).count();
                             if n > 0 && lane.kinds.contains(&kind) {
@@ -147,7 +153,7 @@ impl Pipeline {
                 if n == 0 {
                     continue;
                 }
-                if let Some(lane) = self.lanes_for(kind).find(|l| !l.queue.has_room(kind, n)) {
+                if let Some(lane) = lanes_for(&lanes, kind).find(|l| !l.queue.has_room(kind, n)) {
                     lane.queue.refused(kind, n);
                     return Err(AcceptError::Full(lane.name.clone()));
                 }
@@ -159,19 +165,16 @@ impl Pipeline {
     /// Queues accepted (and, with a spool, written) items in their sinks.
     fn enqueue(&self, items: Vec<Item>) -> usize {
         let count = items.len();
+        let lanes = self.lanes.read().expect("pipeline lanes lock");
         for item in items {
             self.received[item.kind.index()].fetch_add(1, Ordering::Relaxed);
             let kind = item.kind;
             let shared: SharedItem = Arc::new(item);
-            for lane in self.lanes_for(kind) {
+            for lane in lanes_for(&lanes, kind) {
                 lane.queue.push(shared.clone());
             }
         }
         count
-    }
-
-    fn lanes_for(&self, kind: ItemKind) -> impl Iterator<Item = &SinkLane> {
-        self.lanes.iter().filter(move |l| l.kinds.contains(&kind))
     }
 
     /// Stops accepting: later calls to [`Pipeline::accept`] fail with [`AcceptError::Closed`].
@@ -189,9 +192,16 @@ impl Pipeline {
         self.wake.notify_waiters();
     }
 
-    /// The sinks fed by this pipeline.
-    pub fn lanes(&self) -> &[SinkLane] {
-        &self.lanes
+    /// The sinks fed by this pipeline now.
+    pub fn lanes(&self) -> Arc<Vec<SinkLane>> {
+        self.lanes.read().expect("pipeline lanes lock").clone()
+    }
+
+    /// Feeds `lanes` from now on (a configuration reload). When this returns, no item is
+    /// being queued into a lane that is not in `lanes`: a removed sink's worker can drain
+    /// its queue knowing nothing more arrives.
+    pub fn set_lanes(&self, lanes: Vec<SinkLane>) {
+        *self.lanes.write().expect("pipeline lanes lock") = Arc::new(lanes);
     }
 
     /// Items accepted so far, of one kind.
@@ -201,6 +211,10 @@ impl Pipeline {
 
     /// Items queued in all sinks together.
     pub fn queued(&self) -> usize {
-        self.lanes.iter().map(|l| l.queue.len()).sum()
+        self.lanes().iter().map(|l| l.queue.len()).sum()
     }
+}
+
+fn lanes_for(lanes: &[SinkLane], kind: ItemKind) -> impl Iterator<Item = &SinkLane> {
+    lanes.iter().filter(move |l| l.kinds.contains(&kind))
 }

@@ -7,6 +7,7 @@
 #[allow(dead_code)]
 mod kit;
 
+use analytics_host::plugin::HOST_WIT_VERSION;
 use kit::grpc::{send_garbage, send_raw};
 use kit::metrics::sample;
 use kit::plugins::{self, component, sink_wat, wit_text, GOOD_BODY};
@@ -237,7 +238,10 @@ fn bad_plugins(dir: &Path) -> Vec<(PathBuf, &'static [&'static str])> {
         "other",
         r#"(module (func (export "hello")))"#,
     );
-    let future_wit = wit_text().replace("livekit:analytics@0.1.0", "livekit:analytics@0.2.0");
+    let future_wit = wit_text().replace(
+        &format!("livekit:analytics@{HOST_WIT_VERSION}"),
+        "livekit:analytics@0.2.0",
+    );
     let future = component(&future_wit, "sink", &sink_wat("0.2.0", GOOD_BODY, ""));
     vec![
         (not_wasm, &["not a WebAssembly file", "`\\0asm` header"]),
@@ -247,7 +251,10 @@ fn bad_plugins(dir: &Path) -> Vec<(PathBuf, &'static [&'static str])> {
         ),
         (
             plugins::write(dir, "future", &future),
-            &["livekit:analytics@0.2.0", "livekit:analytics@0.1.0"],
+            &[
+                "livekit:analytics@0.2.0",
+                "this host supports livekit:analytics@0.1.",
+            ],
         ),
     ]
 }

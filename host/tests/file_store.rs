@@ -79,11 +79,11 @@ async fn an_unwritable_directory_keeps_items_queued_until_it_is_fixed() {
     let host = Host::start(vec![Box::new(store(&blocked, 1 << 20))], &settings());
     host.pipeline.accept((0..10).map(event).collect()).unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(host.counters["file"].snapshot().stored, 0);
+    assert_eq!(host.counters()["file"].snapshot().stored, 0);
     assert_eq!(host.pipeline.queued(), 10);
     std::fs::remove_file(&blocked).unwrap();
     wait_until("10 items stored", Duration::from_secs(10), || async {
-        host.counters["file"].snapshot().stored == 10
+        host.counters()["file"].snapshot().stored == 10
     })
     .await;
     host.shutdown().await;

@@ -192,7 +192,7 @@ async fn a_database_down_at_start_and_mid_run_loses_nothing() {
     let host = Host::start(vec![Box::new(impatient_sink(&server).await)], &settings());
     host.pipeline.accept((0..300).map(event).collect()).unwrap();
     tokio::time::sleep(Duration::from_millis(800)).await;
-    assert_eq!(host.counters["mongo"].snapshot().stored, 0);
+    assert_eq!(host.counters()["mongo"].snapshot().stored, 0);
     server.restart();
     let reader = sink(&server, "openvidu").await;
     wait_until("300 events stored", Duration::from_secs(60), || async {
@@ -209,7 +209,7 @@ async fn a_database_down_at_start_and_mid_run_loses_nothing() {
         .accept((0..200).map(|i| stat(i, "PA_3")).collect())
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let counts = host.counters["mongo"].snapshot();
+    let counts = host.counters()["mongo"].snapshot();
     assert_eq!(
         counts.stored, 300,
         "nothing more is stored while the database is down: {counts:?}"
@@ -224,7 +224,7 @@ async fn a_database_down_at_start_and_mid_run_loses_nothing() {
         },
     )
     .await;
-    let counts = host.counters["mongo"].snapshot();
+    let counts = host.counters()["mongo"].snapshot();
     assert_eq!(counts.stored + counts.duplicates, 800, "{counts:?}");
     assert!(counts.failed_batches > 0, "the outage was seen: {counts:?}");
     let summaries = host.shutdown().await;

@@ -12,7 +12,7 @@ use analytics_host::plugin::bindings::livekit::analytics::log::Level;
 use analytics_host::plugin::config::{DirGrant, PluginSettings};
 use analytics_host::plugin::{PluginEngine, PluginLog};
 use analytics_host::sinks::plugin::PluginSink;
-use analytics_host::sinks::Sink;
+use analytics_host::sinks::{Sink, SinkError};
 use kit::items::{events, stats};
 use kit::plugins::{beside_file_store, file_store_settings, http_server, plugin_config};
 use std::path::PathBuf;
@@ -59,8 +59,8 @@ async fn run(plugin: PluginSink, items: Vec<analytics_host::model::Item>) -> Hos
     host.pipeline.accept(items).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let plugin = host.counters[&name].snapshot();
-        let file = host.counters["file"].snapshot();
+        let plugin = host.counters()[&name].snapshot();
+        let file = host.counters()["file"].snapshot();
         if plugin.stored + plugin.duplicates == n && file.stored == n {
             break;
         }
@@ -123,6 +123,21 @@ async fn rust_jsonl_without_grant_fails_to_initialize() {
         PluginSink::load(&engine(), &config("jsonl", path, &[("dir", "/data")])).unwrap();
     let err = sink.initialize().await.unwrap_err();
     assert!(err.to_string().contains("/data"), "{err}");
+    // A directory it cannot create may be a grant not given yet: retried, not given up.
+    assert!(!matches!(err, SinkError::Misconfigured(_)), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_jsonl_gives_up_on_a_bad_setting() {
+    let Some(path) = dist("rust-jsonl") else {
+        return;
+    };
+    let config = config("jsonl", path, &[("max_bytes", "tiny")]);
+    let mut sink = PluginSink::load(&engine(), &config).unwrap();
+    match sink.initialize().await {
+        Err(SinkError::Misconfigured(reason)) => assert!(reason.contains("max_bytes"), "{reason}"),
+        other => panic!("expected the plugin to give up, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

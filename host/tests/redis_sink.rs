@@ -444,7 +444,7 @@ async fn redis_stopped_mid_run_and_restarted_loses_nothing() {
     settings.retry.initial_backoff = Duration::from_millis(100);
     settings.retry.max_backoff = Duration::from_millis(500);
     let host = Host::start(vec![Box::new(sink(&server, RedisMode::Auto))], &settings);
-    let counters = host.counters["redis"].clone();
+    let counters = host.counters()["redis"].clone();
 
     let now = SystemTime::now();
     let make = |range: std::ops::Range<i64>| -> Vec<Item> {

@@ -64,7 +64,7 @@ async fn two_hosts_share_one_mongodb_and_one_redis_and_store_each_item_once() {
         "both hosts settled every item",
         Duration::from_secs(20),
         || {
-            let (a, b) = (&a.host.counters, &b.host.counters);
+            let (a, b) = (a.host.counters(), b.host.counters());
             async move {
                 let settled = |c: &analytics_host::telemetry::SinkCounters| {
                     c.stored.load(Ordering::Relaxed) + c.duplicates.load(Ordering::Relaxed)
@@ -79,8 +79,12 @@ async fn two_hosts_share_one_mongodb_and_one_redis_and_store_each_item_once() {
     assert_eq!(stored.count_documents(doc! {}).await.unwrap(), DISTINCT);
     assert_eq!(redis_keys(&redis) as u64, DISTINCT);
     // Whichever host came second found every item already there.
-    let dup = |h: &TestHost| h.host.counters["mongo"].duplicates.load(Ordering::Relaxed);
-    let new = |h: &TestHost| h.host.counters["mongo"].stored.load(Ordering::Relaxed);
+    let dup = |h: &TestHost| {
+        h.host.counters()["mongo"]
+            .duplicates
+            .load(Ordering::Relaxed)
+    };
+    let new = |h: &TestHost| h.host.counters()["mongo"].stored.load(Ordering::Relaxed);
     assert_eq!(new(&a) + new(&b), DISTINCT);
     assert_eq!(dup(&a) + dup(&b), DISTINCT);
     a.doors.close().await;

@@ -1,5 +1,6 @@
 //! The on-disk spool with real processes: `kill -9` loses nothing acknowledged, SIGTERM
-//! leaves nothing behind but the spool, a failing sink keeps its records, a full spool refuses.
+//! leaves nothing behind but the spool, a failing sink keeps its records (also when a reload
+//! removes it), a full spool refuses.
 //!
 //! The "host process" of the crash and SIGTERM tests is this test binary re-executed with
 //! `SPOOL_CHILD` set: the `child_host` test then runs a real `Host` with the spool, accepts
@@ -10,7 +11,7 @@
 #[allow(dead_code)]
 mod kit;
 
-use analytics_host::app::Host;
+use analytics_host::app::{Host, SinkChanges};
 use analytics_host::config::{AnalyticsConfig, FileStoreConfig, SpoolConfig, SpoolFullPolicy};
 use analytics_host::model::{ItemKind, SharedItem};
 use analytics_host::pipeline::AcceptError;
@@ -71,7 +72,7 @@ async fn past_first_round(host: &Host) {
         "every sink initialized",
         Duration::from_secs(30),
         || async {
-            host.counters
+            host.counters()
                 .values()
                 .all(|c| c.initialized.load(std::sync::atomic::Ordering::Relaxed))
         },
@@ -496,7 +497,7 @@ async fn a_record_stays_until_every_sink_has_it() {
     wait_until(
         "10 items stored by `good`",
         Duration::from_secs(10),
-        || async { host.counters["good"].snapshot().stored == 10 },
+        || async { host.counters()["good"].snapshot().stored == 10 },
     )
     .await;
     let spool = host.spool().unwrap().clone();
@@ -515,8 +516,8 @@ async fn a_record_stays_until_every_sink_has_it() {
         spool.size().records == 0
     })
     .await;
-    assert_eq!(host.counters["good"].snapshot().stored, 0);
-    assert_eq!(host.counters["late"].snapshot().stored, 10);
+    assert_eq!(host.counters()["good"].snapshot().stored, 0);
+    assert_eq!(host.counters()["late"].snapshot().stored, 10);
     drop(spool);
     host.shutdown().await;
     for dir in [good.path(), blocked.as_path()] {
@@ -524,6 +525,96 @@ async fn a_record_stays_until_every_sink_has_it() {
         assert_eq!(stored.len(), 10, "{dir:?}");
         assert!(stored.values().all(|&n| n == 1), "{dir:?}");
     }
+}
+
+#[tokio::test]
+async fn a_reload_leaves_a_removed_sinks_backlog_in_the_spool_and_an_added_sink_gets_new_items() {
+    let spool_dir = tempfile::tempdir().unwrap();
+    let (good, added) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let blocked = dir.path().join("store");
+    std::fs::write(&blocked, "not a directory").unwrap();
+    let config = AnalyticsConfig {
+        shutdown_timeout: Duration::from_millis(500),
+        ..settings()
+    };
+    let first: Vec<Box<dyn Sink>> = vec![
+        Box::new(Named("good", file_sink(good.path()))),
+        Box::new(Named("late", file_sink(&blocked))),
+    ];
+    let mut host = Host::start_with_spool(first, &config, &spool_config(spool_dir.path())).unwrap();
+    host.pipeline.accept((0..10).map(event).collect()).unwrap();
+    wait_until(
+        "10 items stored by `good`",
+        Duration::from_secs(10),
+        || async { host.counters()["good"].snapshot().stored == 10 },
+    )
+    .await;
+
+    // The reload: `late` (still failing) goes, `added` comes.
+    let changes = SinkChanges {
+        added: vec![Box::new(Named("added", file_sink(added.path())))],
+        removed: vec!["late".into()],
+        ..SinkChanges::default()
+    };
+    let summaries = host.reconfigure(changes, &config).await;
+    assert_eq!(summaries.len(), 1);
+    assert_eq!(
+        (summaries[0].sink.as_str(), summaries[0].left_queued),
+        ("late", 10)
+    );
+    assert_eq!(host.sink_names(), ["good", "added"]);
+    host.pipeline.accept((10..15).map(event).collect()).unwrap();
+    let spool = host.spool().unwrap().clone();
+    wait_until(
+        "the new items stored by both",
+        Duration::from_secs(10),
+        || async {
+            let c = host.counters();
+            c["good"].snapshot().stored == 15 && c["added"].snapshot().stored == 5
+        },
+    )
+    .await;
+    wait_until(
+        "records only `late` misses",
+        Duration::from_secs(10),
+        || async { spool.size().records == 10 },
+    )
+    .await;
+    assert_eq!(
+        spool.pending_for("late").unwrap(),
+        (0..10).collect::<Vec<u64>>()
+    );
+    drop(spool);
+    host.shutdown().await;
+    assert_eq!(
+        stored_ids(added.path(), "events").len(),
+        5,
+        "only what came after"
+    );
+
+    // Back in the configuration at the next start, fixed: it gets exactly its backlog.
+    std::fs::remove_file(&blocked).unwrap();
+    let all: Vec<Box<dyn Sink>> = vec![
+        Box::new(Named("good", file_sink(good.path()))),
+        Box::new(Named("late", file_sink(&blocked))),
+        Box::new(Named("added", file_sink(added.path()))),
+    ];
+    let host = Host::start_with_spool(all, &config, &spool_config(spool_dir.path())).unwrap();
+    let spool = host.spool().unwrap().clone();
+    wait_until("an empty spool", Duration::from_secs(10), || async {
+        spool.size().records == 0
+    })
+    .await;
+    let counts = host.counters();
+    assert_eq!(counts["late"].snapshot().stored, 10);
+    assert_eq!(
+        counts["good"].snapshot().stored + counts["added"].snapshot().stored,
+        0
+    );
+    drop(spool);
+    host.shutdown().await;
+    assert_eq!(stored_ids(&blocked, "events").len(), 10);
 }
 
 #[tokio::test]

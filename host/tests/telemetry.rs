@@ -9,6 +9,7 @@ mod kit;
 use analytics_host::app::Host;
 use analytics_host::config::{Config, ConfigSource};
 use analytics_host::ingest::IngestCounters;
+use analytics_host::plugin::HOST_WIT_VERSION;
 use analytics_host::telemetry::{Observed, TelemetryServer};
 use kit::host::TestHost;
 use kit::items::events;
@@ -236,7 +237,11 @@ async fn a_plugins_traps_and_rebuilds_are_exported() {
     };
 
     let dir = tempfile::tempdir().unwrap();
-    let bytes = component(&wit_text(), "sink", &sink_wat("0.1.0", "unreachable", ""));
+    let bytes = component(
+        &wit_text(),
+        "sink",
+        &sink_wat(HOST_WIT_VERSION, "unreachable", ""),
+    );
     let path = write(dir.path(), "trap", &bytes);
     let engine = PluginEngine::new(None).unwrap();
     let plugin = PluginSink::load(

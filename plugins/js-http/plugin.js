@@ -11,7 +11,7 @@
 // Outcome of a request: 2xx → stored; network error, 408, 429, 3xx, 5xx → the whole
 // batch is retried; any other 4xx → the batch is rejected for good.
 
-import { log } from 'livekit:analytics/log@0.1.0';
+import { log } from 'livekit:analytics/log@0.1.1';
 
 const KNOWN = ['url', 'format', 'events_index', 'stats_index', 'content_type'];
 let settings = null;

@@ -104,10 +104,18 @@ impl Doors {
     /// Binds and starts the doors that `config` enables, feeding `pipeline`; none when
     /// `openvidu.analytics.enabled` is false.
     pub async fn start(config: &Config, pipeline: Arc<Pipeline>) -> anyhow::Result<Doors> {
+        Self::start_counting(config, pipeline, Arc::new(IngestCounters::default())).await
+    }
+
+    /// [`Doors::start`] counting into `counters` (those of the doors a reload replaced).
+    pub async fn start_counting(
+        config: &Config,
+        pipeline: Arc<Pipeline>,
+        counters: Arc<IngestCounters>,
+    ) -> anyhow::Result<Doors> {
         let ingest = &config.analytics.ingest;
         let node_id = config.analytics.node_id.clone().unwrap_or_default();
         let expiration = config.analytics.expiration;
-        let counters = Arc::new(IngestCounters::default());
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         if !config.analytics.enabled {
@@ -236,6 +244,39 @@ impl Doors {
             stop,
             tasks,
         })
+    }
+
+    /// No door open, counting into `counters` (a placeholder while doors are rebound).
+    pub fn none(counters: Arc<IngestCounters>) -> Doors {
+        Doors {
+            webhook_addr: None,
+            grpc_addr: None,
+            counters,
+            stop: watch::channel(false).0,
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Checks what [`Doors::start`] would read besides binding: the TLS certificates and
+    /// keys. A reload calls it before closing the running doors.
+    pub fn check(config: &Config) -> anyhow::Result<()> {
+        let ingest = &config.analytics.ingest;
+        if let Some(tls) = ingest
+            .webhook
+            .tls
+            .as_ref()
+            .filter(|_| ingest.webhook.enabled)
+        {
+            tls.server_config().with_context(|| {
+                format!("{}: openvidu.analytics.ingest.webhook.tls", config.source)
+            })?;
+        }
+        if let Some(tls) = ingest.grpc.tls.as_ref().filter(|_| ingest.grpc.enabled) {
+            tls.tonic_config().with_context(|| {
+                format!("{}: openvidu.analytics.ingest.grpc.tls", config.source)
+            })?;
+        }
+        Ok(())
     }
 
     /// Stops listening and waits until in-flight requests are answered.

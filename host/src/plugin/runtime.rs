@@ -40,6 +40,10 @@ pub enum CallError {
     /// `initialize-database` returned an error.
     #[error("plugin initialization failed: {0}")]
     Init(String),
+    /// `initialize-database` returned an error after calling `status.give-up`: it cannot
+    /// work with this configuration (the reason it gave, the error it returned).
+    #[error("plugin gave up: {0} ({1})")]
+    GaveUp(String, String),
     /// The instance could not be created.
     #[error("cannot instantiate plugin: {0}")]
     Instantiate(String),
@@ -193,7 +197,10 @@ impl Plugin {
                 });
                 Ok(())
             }
-            Ok(Ok(Err(message))) => Err(CallError::Init(message)),
+            Ok(Ok(Err(message))) => match store.data_mut().take_gave_up() {
+                Some(reason) => Err(CallError::GaveUp(reason, message)),
+                None => Err(CallError::Init(message)),
+            },
             Ok(Err(err)) => {
                 self.stats.traps.fetch_add(1, Ordering::Relaxed);
                 Err(CallError::Trap(limits::describe(&err)))

@@ -5,7 +5,7 @@ use super::config::{Grants, PluginLimits};
 use super::http_guard::HttpGuard;
 use super::limits;
 use super::log::{LogOutput, PluginLog};
-use super::wit::current::livekit::analytics::{log, types as wit};
+use super::wit::current::livekit::analytics::{log, status, types as wit};
 use anyhow::Context;
 use std::sync::Arc;
 use wasmtime::component::ResourceTable;
@@ -22,6 +22,8 @@ pub struct PluginState {
     hooks: HttpGuard,
     table: ResourceTable,
     limits: StoreLimits,
+    /// The reason given to `status.give-up`, if the plugin called it.
+    gave_up: Option<String>,
 }
 
 impl PluginState {
@@ -65,6 +67,7 @@ impl PluginState {
             hooks: HttpGuard::new(&grants.http),
             table: ResourceTable::new(),
             limits: limits::store_limits(limits),
+            gave_up: None,
         };
         let mut store = Store::new(engine, state);
         store.limiter(|s| &mut s.limits);
@@ -95,6 +98,19 @@ impl WasiHttpView for PluginState {
 impl log::Host for PluginState {
     fn log(&mut self, level: log::Level, message: String) {
         self.log.record(&self.name, level, message);
+    }
+}
+
+impl status::Host for PluginState {
+    fn give_up(&mut self, reason: String) {
+        self.gave_up = Some(reason);
+    }
+}
+
+impl PluginState {
+    /// The reason the plugin gave to `status.give-up`, taken (the next call starts clear).
+    pub(super) fn take_gave_up(&mut self) -> Option<String> {
+        self.gave_up.take()
     }
 }
 

@@ -15,10 +15,20 @@ use std::path::PathBuf;
 
 /// The settings of one sink, able to build it (as Vector's `SinkConfig::build`).
 #[async_trait]
-pub trait SinkConfig: Send + Sync {
+pub trait SinkConfig: Send + Sync + std::fmt::Debug {
     /// The configuration key the sink comes from, named in errors
     /// (e.g. `openvidu.analytics.mongo_url`).
     fn key(&self) -> String;
+
+    /// The name of the sink it builds (its [`Sink::name`]): a configuration reload keeps
+    /// the queue and counters of the sink of the same name.
+    fn name(&self) -> String;
+
+    /// What identifies these settings: a reload rebuilds the sink when this changes. By
+    /// default every setting (the `Debug` text; secrets included, never logged).
+    fn fingerprint(&self) -> anyhow::Result<String> {
+        Ok(format!("{self:?}"))
+    }
 
     /// Builds the sink. Sinks whose store is remote do not connect yet: a store that is down
     /// at start only delays their initialization.
@@ -69,6 +79,11 @@ pub enum SinkError {
     /// The store answered with an error.
     #[error("store error: {0}")]
     Store(String),
+    /// The sink cannot work with its configuration and says retrying will not help (a
+    /// plugin that called `status.give-up`): the worker stops initializing it until a
+    /// reload replaces it; its queue is kept.
+    #[error("cannot work with its configuration: {0}")]
+    Misconfigured(String),
 }
 
 /// What became of a batch. Positions index into the batch that was sent.

@@ -30,7 +30,7 @@ pub use recover::DamagedSpool;
 use redb::ReadableTable;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::Duration;
 use writer::{Core, Op, Reply, Request, State};
 
@@ -156,7 +156,7 @@ impl Spool {
             path,
             max_bytes: config.max_bytes,
             full: config.full,
-            sinks,
+            sinks: RwLock::new(Arc::new(sinks)),
             state: Mutex::new(State {
                 next_seq,
                 records,
@@ -187,6 +187,18 @@ impl Spool {
             );
         }
         Ok((spool, recovered))
+    }
+
+    /// Changes the sinks new items are kept for (a configuration reload added or removed
+    /// some). Rows already written are left as they are: those of a removed sink stay until
+    /// it comes back or the next start drops them (see [`Spool::open`]).
+    pub fn set_sinks(&self, sinks: Vec<(String, Vec<ItemKind>)>) {
+        *self.core.sinks.write().expect("spool sinks lock") = Arc::new(sinks);
+    }
+
+    /// The sinks new items are kept for.
+    fn sinks(&self) -> writer::SpoolSinks {
+        self.core.sinks.read().expect("spool sinks lock").clone()
     }
 
     /// The damaged spool file found at start and moved aside (the host then started on a
@@ -281,10 +293,9 @@ impl Spool {
         let mut indexes = Vec::new();
         let mut records = Vec::new();
         let mut bytes = 0;
+        let names = self.sinks();
         for (i, item) in items.iter().enumerate() {
-            let sinks: Vec<usize> = self
-                .core
-                .sinks
+            let sinks: Vec<usize> = names
                 .iter()
                 .enumerate()
                 .filter(|(_, (_, kinds))| kinds.contains(&item.kind))
@@ -298,21 +309,22 @@ impl Spool {
             records.push((encoded, sinks));
             indexes.push(i);
         }
-        (!records.is_empty()).then_some((Op::Append { records, bytes }, indexes))
+        (!records.is_empty()).then_some((
+            Op::Append {
+                records,
+                bytes,
+                sinks: names,
+            },
+            indexes,
+        ))
     }
 
     fn settle_op(&self, sink: &str, seqs: &[u64]) -> anyhow::Result<Option<Op>> {
         if seqs.is_empty() {
             return Ok(None);
         }
-        let index = self
-            .core
-            .sinks
-            .iter()
-            .position(|(name, _)| name == sink)
-            .with_context(|| format!("the spool has no sink `{sink}`"))?;
         Ok(Some(Op::Settle {
-            sink: index,
+            sink: sink.to_string(),
             seqs: seqs.to_vec(),
         }))
     }

@@ -221,16 +221,16 @@ fn a_group_refuses_only_the_request_that_overflows() {
 
     // A settle earlier in the group makes room for an append later in it.
     let (full, full_rx) = append_request(&spool, &events(&["e6"]));
-    let settle = |sink: usize| {
+    let settle = |sink: &str| {
         let (tx, rx) = mpsc::sync_channel(1);
         let op = Op::Settle {
-            sink,
+            sink: sink.to_string(),
             seqs: vec![0],
         };
         let reply = Reply::Blocking(tx);
         (Request { op, reply }, rx)
     };
-    let ((settle_a, a_rx), (settle_b, b_rx)) = (settle(0), settle(1));
+    let ((settle_a, a_rx), (settle_b, b_rx)) = (settle("a"), settle("b"));
     let (after, after_rx) = append_request(&spool, &events(&["e7"]));
     let group = vec![full, settle_a, settle_b, after];
     assert_eq!(spool.core.commit_group(group, false), Some(true));

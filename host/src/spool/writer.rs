@@ -9,8 +9,11 @@ use crate::model::ItemKind;
 use redb::{Database, Durability, ReadableTable};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::Instant;
+
+/// The sinks items are kept for: each one's name and the kinds it stores.
+pub(super) type SpoolSinks = Arc<Vec<(String, Vec<ItemKind>)>>;
 
 /// What the writer thread and the callers share.
 pub(super) struct Core {
@@ -18,8 +21,8 @@ pub(super) struct Core {
     pub(super) path: PathBuf,
     pub(super) max_bytes: u64,
     pub(super) full: SpoolFullPolicy,
-    /// Each sink's name and the kinds it stores.
-    pub(super) sinks: Vec<(String, Vec<ItemKind>)>,
+    /// Each sink's name and the kinds it stores; replaced when a reload changes the sinks.
+    pub(super) sinks: RwLock<SpoolSinks>,
     pub(super) state: Mutex<State>,
     pub(super) counters: Arc<SpoolCounters>,
 }
@@ -40,13 +43,15 @@ pub(super) struct Request {
 }
 
 pub(super) enum Op {
-    /// Encoded items and, for each, the indexes of the sinks it is pending for.
+    /// Encoded items and, for each, the indexes (in `sinks`, the list when they were
+    /// encoded) of the sinks it is pending for.
     Append {
         records: Vec<(Vec<u8>, Vec<usize>)>,
         bytes: u64,
+        sinks: SpoolSinks,
     },
-    /// Sequence numbers the sink (by index) is done with.
-    Settle { sink: usize, seqs: Vec<u64> },
+    /// Sequence numbers the sink (by name) is done with.
+    Settle { sink: String, seqs: Vec<u64> },
 }
 
 impl Op {
@@ -195,6 +200,7 @@ impl Core {
                         Op::Append {
                             records: new,
                             bytes: new_bytes,
+                            sinks: names,
                         } => {
                             let mut drop_oldest = 0;
                             if bytes_now + new_bytes > self.max_bytes {
@@ -220,7 +226,7 @@ impl Core {
                             for (bytes, sinks) in new {
                                 records.insert(next_seq, bytes.as_slice())?;
                                 for &sink in sinks {
-                                    pending.insert((next_seq, self.sinks[sink].0.as_str()), ())?;
+                                    pending.insert((next_seq, names[sink].0.as_str()), ())?;
                                 }
                                 next_seq += 1;
                             }
@@ -231,7 +237,7 @@ impl Core {
                             outcomes.push(Ok(first));
                         }
                         Op::Settle { sink, seqs } => {
-                            let sink = self.sinks[*sink].0.as_str();
+                            let sink = sink.as_str();
                             let mut deleted = 0;
                             for &seq in seqs {
                                 pending.remove((seq, sink))?;

@@ -32,6 +32,8 @@ pub struct SinkCounters {
     /// Extra counters a sink may report by name (e.g. a plugin's calls or traps); exported
     /// as `analytics_sink_extra_total{sink, name}`.
     pub extra: ExtraCounters,
+    /// Why the sink gave up (it cannot work with its configuration), while it has.
+    pub gave_up: Mutex<Option<String>>,
 }
 
 /// Bucket bounds (seconds) of [`BatchLatency`]: 1 ms to about 33 s, doubling.
@@ -172,5 +174,102 @@ impl SinkCounters {
             batches: get(&self.batches),
             failed_batches: get(&self.failed_batches),
         }
+    }
+}
+
+impl SinkCounters {
+    /// Records that the sink gave up for `reason`, or (`None`) that it no longer has.
+    pub fn set_gave_up(&self, reason: Option<String>) {
+        *self.gave_up.lock().expect("sink counters lock") = reason;
+    }
+
+    /// Why the sink gave up, if it has.
+    pub fn gave_up(&self) -> Option<String> {
+        self.gave_up.lock().expect("sink counters lock").clone()
+    }
+}
+
+/// Configuration reloads (SIGHUP or `--watch-config`), for `/metrics`.
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    /// Reloads applied.
+    pub ok: AtomicU64,
+    /// Reloads refused (the new configuration was invalid or could not be applied); the
+    /// host kept running the configuration it had.
+    pub failed: AtomicU64,
+    /// Unix time of the last reload applied (0: none yet).
+    pub last_ok_unix: AtomicU64,
+    /// The SHA-256 of the configuration text running now (hex, first 16 digits).
+    pub config_hash: std::sync::Mutex<String>,
+}
+
+impl ReloadCounters {
+    /// Counters for a host started with the configuration whose text hashes to `hash`.
+    pub fn new(hash: String) -> Self {
+        ReloadCounters {
+            config_hash: std::sync::Mutex::new(hash),
+            ..Default::default()
+        }
+    }
+
+    /// The hash of the configuration running now.
+    pub fn hash(&self) -> String {
+        self.config_hash
+            .lock()
+            .expect("reload counters lock")
+            .clone()
+    }
+
+    /// Records a reload applied, now running the configuration hashed `hash`.
+    pub fn applied(&self, hash: String) {
+        *self.config_hash.lock().expect("reload counters lock") = hash;
+        self.ok.fetch_add(1, Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.last_ok_unix.store(now, Ordering::Relaxed);
+    }
+
+    /// Records a reload refused.
+    pub fn refused(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes `analytics_config_reloads_total{result}`, `analytics_config_info{hash}` and
+    /// `analytics_config_last_reload_success_timestamp_seconds`.
+    pub fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::DescriptorEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric;
+        use prometheus_client::metrics::counter::ConstCounter;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        use prometheus_client::metrics::MetricType;
+        let mut reloads = encoder.encode_descriptor(
+            "analytics_config_reloads",
+            "Configuration reloads (SIGHUP or --watch-config), by result: ok (applied) or \
+             failed (refused; the previous configuration keeps running).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (result, n) in [("ok", &self.ok), ("failed", &self.failed)] {
+            ConstCounter::new(n.load(Ordering::Relaxed))
+                .encode(reloads.encode_family(&[("result", result)])?)?;
+        }
+        let mut info = encoder.encode_descriptor(
+            "analytics_config_info",
+            "1, labelled with the SHA-256 (first 16 hex digits) of the configuration running.",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(1i64).encode(info.encode_family(&[("hash", self.hash())])?)?;
+        let last = self.last_ok_unix.load(Ordering::Relaxed);
+        ConstGauge::new(last as i64).encode(encoder.encode_descriptor(
+            "analytics_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last configuration reload applied (0: none since start).",
+            None,
+            MetricType::Gauge,
+        )?)?;
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! Metrics are read from the counters the host keeps anyway ([`SinkCounters`],
 //! [`IngestCounters`], the queues), so nothing is counted twice.
 
-use super::counters::SinkCounters;
+use super::counters::{ReloadCounters, SinkCounters};
 use crate::ingest::{Door, IngestCounters};
 use crate::model::ItemKind;
 use crate::pipeline::Pipeline;
@@ -25,10 +25,8 @@ pub type GaugeFn = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// What the endpoint reports on: the host's pipeline and counters.
 #[derive(Clone)]
 pub struct Observed {
-    /// The pipeline (its lanes hold each sink's queue).
+    /// The pipeline (its lanes hold each sink's queue and counters).
     pub pipeline: Arc<Pipeline>,
-    /// Each sink's counters, by name.
-    pub sinks: BTreeMap<String, Arc<SinkCounters>>,
     /// The doors' counters.
     pub ingest: Arc<IngestCounters>,
     /// Extra gauges by metric name, with their help text (hook for the spool size and
@@ -36,33 +34,31 @@ pub struct Observed {
     pub gauges: Vec<(String, String, GaugeFn)>,
     /// The spool's counters, when the host has a spool.
     pub spool: Option<Arc<crate::spool::SpoolCounters>>,
+    /// Configuration reloads, when the host can reload.
+    pub reloads: Option<Arc<ReloadCounters>>,
 }
 
 impl std::fmt::Debug for Observed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Observed")
-            .field("sinks", &self.sinks.keys().collect::<Vec<_>>())
+            .field("sinks", &self.sinks().keys().cloned().collect::<Vec<_>>())
             .field("gauges", &self.gauges.len())
             .finish()
     }
 }
 
 impl Observed {
-    /// Observes `pipeline` (its queues and spool), each sink's `sinks` counters and the
-    /// doors' `ingest` counters. With a spool, also its size (`analytics_spool_records`,
+    /// Observes `pipeline` (its queues, each sink's counters and the spool) and the doors'
+    /// `ingest` counters. With a spool, also its size (`analytics_spool_records`,
     /// `analytics_spool_bytes`).
-    pub fn new(
-        pipeline: Arc<Pipeline>,
-        sinks: BTreeMap<String, Arc<SinkCounters>>,
-        ingest: Arc<IngestCounters>,
-    ) -> Self {
+    pub fn new(pipeline: Arc<Pipeline>, ingest: Arc<IngestCounters>) -> Self {
         let spool = pipeline.spool().cloned();
         let observed = Observed {
             pipeline,
-            sinks,
             ingest,
             gauges: Vec::new(),
             spool: spool.as_ref().map(|s| s.counters.clone()),
+            reloads: None,
         };
         let Some(spool) = spool else {
             return observed;
@@ -100,21 +96,33 @@ impl Observed {
         self
     }
 
+    /// The same, also reporting configuration reloads.
+    pub fn with_reloads(mut self, reloads: Arc<ReloadCounters>) -> Self {
+        self.reloads = Some(reloads);
+        self
+    }
+
+    /// Each sink's counters now, by name.
+    pub fn sinks(&self) -> BTreeMap<String, Arc<SinkCounters>> {
+        self.pipeline
+            .lanes()
+            .iter()
+            .map(|lane| (lane.name.clone(), lane.counters.clone()))
+            .collect()
+    }
+
     /// The readiness report: each sink's state, and whether all are initialized.
     pub fn readiness(&self) -> Readiness {
         let sinks: Vec<SinkStatus> = self
             .pipeline
             .lanes()
             .iter()
-            .map(|lane| {
-                let counters = self.sinks.get(&lane.name);
-                let flag = |f: fn(&SinkCounters) -> bool| counters.is_some_and(|c| f(c));
-                SinkStatus {
-                    name: lane.name.clone(),
-                    initialized: flag(|c| c.initialized.load(Ordering::Relaxed)),
-                    failing: flag(|c| c.failing.load(Ordering::Relaxed)),
-                    queued: lane.queue.len(),
-                }
+            .map(|lane| SinkStatus {
+                name: lane.name.clone(),
+                initialized: lane.counters.initialized.load(Ordering::Relaxed),
+                failing: lane.counters.failing.load(Ordering::Relaxed),
+                queued: lane.queue.len(),
+                gave_up: lane.counters.gave_up(),
             })
             .collect();
         let degraded = sinks
@@ -177,6 +185,10 @@ pub struct SinkStatus {
     pub failing: bool,
     /// Items waiting in its queues.
     pub queued: usize,
+    /// Set when the sink gave up (it cannot work with its configuration): why. It is not
+    /// retried until a configuration reload changes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gave_up: Option<String>,
 }
 
 /// Reads one count out of a sink's snapshot.
@@ -246,8 +258,8 @@ impl Collector for Observed {
             [(vec![], w.grpc_stream_errors.load(Ordering::Relaxed))],
         )?;
 
-        let snapshots: Vec<_> = self
-            .sinks
+        let sinks = self.sinks();
+        let snapshots: Vec<_> = sinks
             .iter()
             .map(|(name, c)| (name.clone(), c.snapshot()))
             .collect();
@@ -295,7 +307,7 @@ impl Collector for Observed {
             &mut encoder,
             "analytics_sink_extra",
             "Counters a sink reports beyond the standard ones (e.g. plugin calls and traps).",
-            self.sinks.iter().flat_map(|(sink, c)| {
+            sinks.iter().flat_map(|(sink, c)| {
                 c.extra
                     .snapshot()
                     .into_iter()
@@ -309,7 +321,8 @@ impl Collector for Observed {
             None,
             MetricType::Gauge,
         )?;
-        for lane in self.pipeline.lanes() {
+        let lanes = self.pipeline.lanes();
+        for lane in lanes.iter() {
             for kind in &lane.kinds {
                 let labels = [
                     ("sink", lane.name.clone()),
@@ -325,11 +338,11 @@ impl Collector for Observed {
             None,
             MetricType::Gauge,
         )?;
-        for lane in self.pipeline.lanes() {
+        for lane in lanes.iter() {
             ConstGauge::new(lane.queue.bytes() as i64)
                 .encode(bytes.encode_family(&[("sink", lane.name.clone())])?)?;
         }
-        if let Some(budget) = self.pipeline.lanes().first().map(|l| l.queue.budget()) {
+        if let Some(budget) = lanes.first().map(|l| l.queue.budget()) {
             for (name, help, value) in [
                 (
                     "analytics_queue_bytes",
@@ -367,13 +380,24 @@ impl Collector for Observed {
             ConstGauge::new(i64::from(sink.failing))
                 .encode(failing.encode_family(&[("sink", sink.name.clone())])?)?;
         }
+        let mut gave_up = encoder.encode_descriptor(
+            "analytics_sink_gave_up",
+            "1 while the sink has given up (it cannot work with its configuration and is not \
+             retried until a configuration reload changes it), else 0.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for sink in &readiness.sinks {
+            ConstGauge::new(i64::from(sink.gave_up.is_some()))
+                .encode(gave_up.encode_family(&[("sink", sink.name.clone())])?)?;
+        }
         let mut latency = encoder.encode_descriptor(
             "analytics_sink_batch_duration_seconds",
             "Time each batch took to send, successful or not.",
             None,
             MetricType::Histogram,
         )?;
-        for (name, c) in &self.sinks {
+        for (name, c) in &sinks {
             c.batch_seconds
                 .histogram()
                 .encode(latency.encode_family(&[("sink", name.clone())])?)?;
@@ -384,7 +408,7 @@ impl Collector for Observed {
             None,
             MetricType::Histogram,
         )?;
-        for (name, c) in &self.sinks {
+        for (name, c) in &sinks {
             c.item_seconds
                 .histogram()
                 .encode(item_latency.encode_family(&[("sink", name.clone())])?)?;
@@ -419,6 +443,9 @@ impl Collector for Observed {
                     ),
                 ],
             )?;
+        }
+        if let Some(reloads) = &self.reloads {
+            reloads.encode(&mut encoder)?;
         }
         for (name, help, read) in &self.gauges {
             let gauge = ConstGauge::new(read());

@@ -8,6 +8,6 @@ pub mod metrics;
 pub mod server;
 
 pub use config::TelemetryConfig;
-pub use counters::{ExtraCountersFn, SinkCounters, SinkCounts};
+pub use counters::{ExtraCountersFn, ReloadCounters, SinkCounters, SinkCounts};
 pub use metrics::{GaugeFn, Observed, Readiness, SinkStatus};
 pub use server::{router, TelemetryServer};

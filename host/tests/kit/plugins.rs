@@ -5,6 +5,7 @@
 use analytics_host::app::Host;
 use analytics_host::config::{AnalyticsConfig, FileStoreConfig, PluginConfig};
 use analytics_host::plugin::config::{Grants, PluginLimits, PluginSettings};
+use analytics_host::plugin::HOST_WIT_VERSION;
 use analytics_host::sinks::file::FileSink;
 use analytics_host::sinks::plugin::PluginSink;
 use analytics_host::sinks::Sink;
@@ -44,6 +45,23 @@ pub fn component(wit: &str, world: &str, wat: &str) -> Vec<u8> {
 /// import (of contract `version`), `initialize-database` returning `ok` (and logging
 /// "init"), and data: "init" at 300, a return area at 16.
 pub fn sink_wat(version: &str, send_batch_body: &str, extra: &str) -> String {
+    sink_wat_with_init(version, OK_INIT_BODY, send_batch_body, extra)
+}
+
+/// `initialize-database` that logs "init" and returns `ok`.
+pub const OK_INIT_BODY: &str = r#"
+    (global.set $heap (i32.const 4096))
+    (call $log (i32.const 2) (i32.const 300) (i32.const 4))
+    (i32.store8 (i32.const 16) (i32.const 0))
+    (i32.const 16)"#;
+
+/// [`sink_wat`] with `initialize-database` (params: the config list) doing `init_body`.
+pub fn sink_wat_with_init(
+    version: &str,
+    init_body: &str,
+    send_batch_body: &str,
+    extra: &str,
+) -> String {
     format!(
         r#"(module
   (import "livekit:analytics/log@{version}" "log" (func $log (param i32 i32 i32)))
@@ -62,10 +80,7 @@ pub fn sink_wat(version: &str, send_batch_body: &str, extra: &str) -> String {
       (drop (memory.grow (i32.add (i32.div_u (i32.sub (global.get $heap) (i32.mul (memory.size) (i32.const 65536))) (i32.const 65536)) (i32.const 1)))))
     (local.get $ptr))
   (func (export "initialize-database") (param i32 i32) (result i32)
-    (global.set $heap (i32.const 4096))
-    (call $log (i32.const 2) (i32.const 300) (i32.const 4))
-    (i32.store8 (i32.const 16) (i32.const 0))
-    (i32.const 16))
+    {init_body})
   (func (export "send-batch") (param $events i32) (param $nevents i32) (param $stats i32) (param $nstats i32) (result i32)
     {send_batch_body})
 )"#
@@ -80,9 +95,61 @@ pub const GOOD_BODY: &str = r#"
     (i32.store8 (i32.const 16) (i32.const 0))
     (i32.const 16)"#;
 
-/// A working sink for contract version 0.1.0.
+/// A sink whose `initialize-database` logs "init", calls `status.give-up("bad setting:
+/// dir")` and returns `err("cannot work")`: it can never work with its configuration.
+pub fn giving_up_sink() -> Vec<u8> {
+    let version = analytics_host::plugin::HOST_WIT_VERSION;
+    let extra = format!(
+        r#"(import "livekit:analytics/status@{version}" "give-up" (func $give_up (param i32 i32)))
+  (data (i32.const 320) "bad setting: dir")
+  (data (i32.const 340) "cannot work")"#
+    );
+    let init = r#"
+    (global.set $heap (i32.const 4096))
+    (call $log (i32.const 2) (i32.const 300) (i32.const 4))
+    (call $give_up (i32.const 320) (i32.const 16))
+    (i32.store8 (i32.const 16) (i32.const 1))
+    (i32.store (i32.const 20) (i32.const 340))
+    (i32.store (i32.const 24) (i32.const 11))
+    (i32.const 16)"#;
+    component(
+        &wit_text(),
+        "sink",
+        &sink_wat_with_init(version, init, GOOD_BODY, &extra),
+    )
+}
+
+/// A working sink built against contract 0.1.0 (the WIT before `status` was added), as a
+/// plugin built with an older copy of `wit/` is.
+pub fn good_sink_built_for_0_1_0() -> Vec<u8> {
+    let current = wit_text();
+    let start = current
+        .find("/// What a plugin may tell the host")
+        .expect("status docs");
+    let end = start + current[start..].find("\n}\n").expect("end of status") + 3;
+    let old = format!("{}{}", &current[..start], &current[end..])
+        .replace("    import status;\n", "")
+        .replace(
+            &format!(
+                "livekit:analytics@{}",
+                analytics_host::plugin::HOST_WIT_VERSION
+            ),
+            "livekit:analytics@0.1.0",
+        );
+    assert!(
+        !old.contains("interface status") && !old.contains("import status"),
+        "the 0.1.0 text still has status"
+    );
+    component(&old, "sink", &sink_wat("0.1.0", GOOD_BODY, ""))
+}
+
+/// A working sink for the host's contract version.
 pub fn good_sink() -> Vec<u8> {
-    component(&wit_text(), "sink", &sink_wat("0.1.0", GOOD_BODY, ""))
+    component(
+        &wit_text(),
+        "sink",
+        &sink_wat(HOST_WIT_VERSION, GOOD_BODY, ""),
+    )
 }
 
 /// Writes a component to a file in `dir`.
@@ -221,5 +288,5 @@ pub fn good_sink_quiet() -> Vec<u8> {
     (global.set $heap (i32.const 4096))
     (i32.store8 (i32.const 16) (i32.const 0))
     (i32.const 16)"#;
-    component(&wit_text(), "sink", &sink_wat("0.1.0", body, ""))
+    component(&wit_text(), "sink", &sink_wat(HOST_WIT_VERSION, body, ""))
 }

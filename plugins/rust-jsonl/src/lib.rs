@@ -20,6 +20,7 @@ wit_bindgen::generate!({
 });
 
 use livekit::analytics::log::{log, Level};
+use livekit::analytics::status::give_up;
 use livekit::analytics::types::{Collection, Disposition, ItemFailure};
 
 const DEFAULT_DIR: &str = "/data";
@@ -225,7 +226,10 @@ struct Item<'a> {
 
 impl Guest for Plugin {
     fn initialize_database(config: Config) -> Result<(), String> {
-        let settings = parse_config(&config)?;
+        // A bad setting never becomes good by retrying: say so, and the host stops trying
+        // until its configuration changes. A directory that cannot be created may be a
+        // missing grant or a disk not yet mounted: retried.
+        let settings = parse_config(&config).inspect_err(|e| give_up(e))?;
         fs::create_dir_all(&settings.dir).map_err(|e| {
             format!("cannot create directory {}: {e} (is it granted to the plugin?)", settings.dir.display())
         })?;

@@ -1,4 +1,4 @@
-//! `livekit:analytics@0.1.0`: the host bindings of its `sink` world and the conversions of
+//! `livekit:analytics@0.1.x` (now 0.1.1): the host bindings of its `sink` world and the conversions of
 //! the host's items into its records. A later contract version gets a file of its own
 //! beside this one (as in Zed's `extension_host`), so plugins built for either keep working.
 
@@ -8,7 +8,7 @@ use crate::model::Item;
 use livekit::analytics::types as wit;
 
 /// The version of the `livekit:analytics` package these bindings implement (`wit/`).
-pub const VERSION: &str = "0.1.0";
+pub const VERSION: &str = "0.1.1";
 
 wasmtime::component::bindgen!({
     path: "../wit",

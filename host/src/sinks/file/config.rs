@@ -44,6 +44,10 @@ impl SinkConfig for FileStoreConfig {
         "openvidu.analytics.file".into()
     }
 
+    fn name(&self) -> String {
+        "file".into()
+    }
+
     async fn build(&self, _context: &SinkContext) -> anyhow::Result<Box<dyn Sink>> {
         Ok(Box::new(FileSink::new(self)))
     }

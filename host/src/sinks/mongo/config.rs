@@ -33,6 +33,10 @@ impl SinkConfig for MongoSinkConfig {
         "openvidu.analytics.mongo_url".into()
     }
 
+    fn name(&self) -> String {
+        "mongo".into()
+    }
+
     async fn build(&self, _context: &SinkContext) -> anyhow::Result<Box<dyn Sink>> {
         Ok(Box::new(
             MongoSink::connect(&self.url, &self.database).await?,

@@ -16,6 +16,22 @@ impl SinkConfig for PluginConfig {
         format!("openvidu.analytics.plugins `{}`", self.name)
     }
 
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// The settings and the SHA-256 of the component file, so a new build at the same path
+    /// is picked up by a reload.
+    fn fingerprint(&self) -> anyhow::Result<String> {
+        use sha2::{Digest, Sha256};
+        let bytes = std::fs::read(&self.path)
+            .with_context(|| format!("cannot read plugin `{}`", self.path.display()))?;
+        Ok(format!(
+            "{self:?} sha256={}",
+            hex::encode(Sha256::digest(&bytes))
+        ))
+    }
+
     /// Compiles the component (or loads it from the cache) off the async runtime's threads:
     /// awaited here, or in the background when `context.failures` is set (then a failure
     /// is sent there, with this sink's key).

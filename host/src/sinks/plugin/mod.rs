@@ -121,6 +121,9 @@ impl Sink for PluginSink {
     async fn initialize(&mut self) -> Result<(), SinkError> {
         self.plugin.ensure_ready().await.map_err(|e| match e {
             CallError::Init(message) => SinkError::Store(message),
+            CallError::GaveUp(reason, message) => {
+                SinkError::Misconfigured(format!("{reason} ({message})"))
+            }
             other => SinkError::Unavailable(other.to_string()),
         })
     }

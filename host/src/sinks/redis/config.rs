@@ -135,6 +135,10 @@ impl SinkConfig for RedisTarget {
         "redis".into()
     }
 
+    fn name(&self) -> String {
+        "redis".into()
+    }
+
     async fn build(&self, _context: &SinkContext) -> anyhow::Result<Box<dyn Sink>> {
         Ok(Box::new(RedisSink::new(&self.connection, &self.settings)?))
     }

@@ -4,7 +4,7 @@
 
 use crate::config::RetryConfig;
 use crate::queue::SinkQueue;
-use crate::sinks::{BatchReport, Sink};
+use crate::sinks::{BatchReport, Sink, SinkError};
 use crate::spool::Spool;
 use crate::telemetry::SinkCounters;
 use std::sync::atomic::Ordering;
@@ -12,6 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
+
+mod settle;
+pub use settle::backoff;
+use settle::{observe_item_latency, settle};
 
 /// Timing of a worker.
 #[derive(Debug, Clone)]
@@ -37,6 +41,15 @@ pub struct WorkerSummary {
     pub left_queued: usize,
 }
 
+/// A change a configuration reload makes to a running worker, applied between rounds.
+pub struct WorkerUpdate {
+    /// A new sink replacing the current one (its settings or its plugin changed); the queue
+    /// and the counters stay. It is initialized before its first batch.
+    pub sink: Option<Box<dyn Sink>>,
+    /// The timing from now on.
+    pub settings: WorkerSettings,
+}
+
 /// Drives one sink.
 pub struct Worker {
     sink: Box<dyn Sink>,
@@ -47,6 +60,10 @@ pub struct Worker {
     initialized: bool,
     failures: u32,
     spool: Option<Arc<Spool>>,
+    updates: Option<tokio::sync::mpsc::UnboundedReceiver<WorkerUpdate>>,
+    /// Set when the sink said it cannot work with its configuration: no more rounds until
+    /// a reload replaces it.
+    gave_up: bool,
 }
 
 /// Why a round stopped early.
@@ -79,7 +96,18 @@ impl Worker {
             initialized: false,
             failures: 0,
             spool: None,
+            updates: None,
+            gave_up: false,
         }
+    }
+
+    /// The same worker, taking [`WorkerUpdate`]s from `updates` between rounds.
+    pub fn with_updates(
+        mut self,
+        updates: tokio::sync::mpsc::UnboundedReceiver<WorkerUpdate>,
+    ) -> Self {
+        self.updates = Some(updates);
+        self
     }
 
     /// The same worker, marking settled items done in `spool` (grouped with other writes).
@@ -98,9 +126,19 @@ impl Worker {
                 _ = ticker.tick() => {}
                 _ = self.wake.notified() => {}
                 _ = shutdown.wait_for(|stop| *stop) => break,
+                Some(update) = next_update(&mut self.updates) => {
+                    if update.settings.interval != self.settings.interval {
+                        ticker = tokio::time::interval(update.settings.interval);
+                        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    }
+                    if self.apply(update) {
+                        not_before = Instant::now();
+                    }
+                    continue;
+                }
             }
             self.queue.end_quiet_bursts();
-            if Instant::now() < not_before {
+            if Instant::now() < not_before || self.gave_up {
                 continue;
             }
             match self.round().await {
@@ -123,13 +161,48 @@ impl Worker {
         self.final_flush().await
     }
 
+    /// Applies a reload's update; true when the sink was replaced (its backoff is reset).
+    fn apply(&mut self, update: WorkerUpdate) -> bool {
+        self.settings = update.settings;
+        let Some(sink) = update.sink else {
+            return false;
+        };
+        let old = std::mem::replace(&mut self.sink, sink);
+        drop(old);
+        self.initialized = false;
+        self.failures = 0;
+        self.gave_up = false;
+        self.counters.initialized.store(false, Ordering::Relaxed);
+        self.counters.failing.store(false, Ordering::Relaxed);
+        self.counters.set_gave_up(None);
+        tracing::info!(
+            sink = self.sink.name(),
+            queued = self.queue.len(),
+            "sink replaced by a configuration reload; its queue is kept"
+        );
+        true
+    }
+
+    /// The sink cannot work with its configuration: stop trying until a reload.
+    fn give_up(&mut self, reason: &str) {
+        self.gave_up = true;
+        self.counters.set_gave_up(Some(reason.to_string()));
+        tracing::error!(
+            sink = self.sink.name(), %reason, queued = self.queue.len(),
+            "sink gave up: it cannot work with its configuration; not retried until a \
+             configuration reload changes it; its items stay queued"
+        );
+    }
+
     /// One round: initialize if needed, then send the backlog present at its start.
     async fn round(&mut self) -> Result<(), RoundFailed> {
         if !self.initialized {
-            self.sink
-                .initialize()
-                .await
-                .map_err(|e| RoundFailed(format!("initialize: {e}")))?;
+            if let Err(e) = self.sink.initialize().await {
+                if let SinkError::Misconfigured(reason) = &e {
+                    self.give_up(reason);
+                }
+                return Err(RoundFailed(format!("initialize: {e}")));
+            }
             self.initialized = true;
             self.counters.initialized.store(true, Ordering::Relaxed);
             tracing::info!(sink = self.sink.name(), "sink initialized");
@@ -240,6 +313,9 @@ impl Worker {
         let flushed = tokio::time::timeout(deadline, async {
             let backlog = self.queue.len();
             let mut sent = 0;
+            if self.gave_up {
+                return;
+            }
             if !self.initialized {
                 if let Err(e) = self.sink.initialize().await {
                     tracing::error!(sink = %name, error = %e, "cannot initialize for the final flush");
@@ -278,175 +354,15 @@ impl Worker {
     }
 }
 
-/// Observes, for every item of `batch` the sink stored or reported as a duplicate, the time
-/// since it was received. The report does not say which items were rejected for good, so
-/// `rejected` of the settled items are left out (their latencies hardly differ).
-fn observe_item_latency(
-    c: &SinkCounters,
-    batch: &[crate::model::SharedItem],
-    report: &BatchReport,
-) {
-    let now = std::time::Instant::now();
-    let mut again = vec![false; batch.len()];
-    for &i in &report.retry {
-        if let Some(flag) = again.get_mut(i) {
-            *flag = true;
-        }
+/// The next update, or never when the worker takes none.
+async fn next_update(
+    updates: &mut Option<tokio::sync::mpsc::UnboundedReceiver<WorkerUpdate>>,
+) -> Option<WorkerUpdate> {
+    match updates {
+        Some(updates) => updates.recv().await,
+        None => std::future::pending().await,
     }
-    let settled = batch.iter().zip(again).filter(|(_, again)| !again);
-    let stored = settled.clone().count().saturating_sub(report.rejected);
-    for (item, _) in settled.take(stored) {
-        c.item_seconds.observe(
-            now.saturating_duration_since(item.received_at)
-                .as_secs_f64(),
-        );
-    }
-}
-
-/// Tells the spool which items of `batch` the sink `sink` is done with: all but `retry`.
-async fn settle(
-    spool: Arc<Spool>,
-    sink: String,
-    batch: &[crate::model::SharedItem],
-    retry: &[usize],
-) {
-    let mut again = vec![false; batch.len()];
-    for &i in retry {
-        if let Some(flag) = again.get_mut(i) {
-            *flag = true;
-        }
-    }
-    let seqs: Vec<u64> = batch
-        .iter()
-        .zip(again)
-        .filter(|(_, again)| !again)
-        .filter_map(|(item, _)| item.spool_seq)
-        .collect();
-    if seqs.is_empty() {
-        return;
-    }
-    let count = seqs.len();
-    if let Err(e) = spool.settle_async(&sink, seqs).await {
-        tracing::warn!(
-            %sink, items = count, error = %format!("{e:#}"),
-            "cannot mark items done in the spool; they will be sent again after a restart"
-        );
-    }
-}
-
-/// Exponential backoff with full jitter in [50%, 100%], capped by `max_backoff`.
-pub fn backoff(retry: &RetryConfig, failures: u32) -> Duration {
-    let exp = 2u32.saturating_pow(failures.saturating_sub(1).min(30));
-    let base = retry
-        .initial_backoff
-        .saturating_mul(exp)
-        .min(retry.max_backoff);
-    base.mul_f64(0.5 + fastrand::f64() * 0.5)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::OverflowPolicy;
-    use crate::model::{ItemKind, SharedItem};
-    use crate::sinks::SinkError;
-    use std::sync::Mutex;
-
-    /// Stores everything, except that its first batch asks to retry the item at position 0.
-    struct RetriesFirstItemOnce {
-        calls: Arc<Mutex<Vec<Vec<String>>>>,
-    }
-
-    #[async_trait::async_trait]
-    impl Sink for RetriesFirstItemOnce {
-        fn name(&self) -> &str {
-            "partly"
-        }
-        async fn initialize(&mut self) -> Result<(), SinkError> {
-            Ok(())
-        }
-        async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
-            let mut calls = self.calls.lock().unwrap();
-            calls.push(batch.iter().map(|i| i.id.clone()).collect());
-            if calls.len() == 1 {
-                BatchReport {
-                    retry: vec![0],
-                    error: Some("try later".into()),
-                    ..BatchReport::default()
-                }
-            } else {
-                BatchReport::stored()
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn a_partly_stored_batch_is_not_a_failure() {
-        let calls = Arc::new(Mutex::new(Vec::new()));
-        let counters = Arc::new(SinkCounters::default());
-        let queue = Arc::new(SinkQueue::new(
-            "partly",
-            100,
-            OverflowPolicy::DropOldest,
-            counters.clone(),
-        ));
-        for n in 0..3 {
-            queue.push(Arc::new(crate::model::Item::new(
-                ItemKind::Event,
-                format!("e{n}"),
-                Default::default(),
-                std::time::SystemTime::now(),
-            )));
-        }
-        let settings = WorkerSettings {
-            interval: Duration::from_millis(20),
-            batch_size: 100,
-            send_timeout: Duration::from_secs(5),
-            retry: RetryConfig {
-                initial_backoff: Duration::from_secs(3600),
-                max_backoff: Duration::from_secs(3600),
-            },
-            shutdown_timeout: Duration::from_secs(5),
-        };
-        let sink = RetriesFirstItemOnce {
-            calls: calls.clone(),
-        };
-        let worker = Worker::new(
-            Box::new(sink),
-            queue.clone(),
-            counters.clone(),
-            settings,
-            Arc::new(Notify::new()),
-        );
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(worker.run(stop_rx));
-        // With a backoff of an hour, the retried item is stored only if the partial batch
-        // did not count as a failure.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while counters.snapshot().stored < 3 {
-            assert!(Instant::now() < deadline, "{:?}", counters.snapshot());
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(!counters.failing.load(Ordering::Relaxed));
-        let _ = stop.send(true);
-        task.await.unwrap();
-        let counts = counters.snapshot();
-        assert_eq!((counts.retried, counts.failed_batches), (1, 0));
-        let calls = calls.lock().unwrap();
-        assert_eq!(calls[0], ["e0", "e1", "e2"]);
-        assert_eq!(calls[1], ["e0"], "sent again in a later round, alone");
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let retry = RetryConfig {
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(8),
-        };
-        for (failures, max) in [(1, 1), (2, 2), (3, 4), (4, 8), (10, 8), (100, 8)] {
-            let wait = backoff(&retry, failures);
-            assert!(wait <= Duration::from_secs(max), "{failures}: {wait:?}");
-            assert!(wait >= Duration::from_secs(max) / 2, "{failures}: {wait:?}");
-        }
-    }
-}
+mod tests;

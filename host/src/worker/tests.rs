@@ -1,0 +1,105 @@
+//! Unit tests of the worker: batches, partial batches, backoff.
+
+use super::*;
+use crate::config::OverflowPolicy;
+use crate::model::{ItemKind, SharedItem};
+use crate::sinks::SinkError;
+use std::sync::Mutex;
+
+/// Stores everything, except that its first batch asks to retry the item at position 0.
+struct RetriesFirstItemOnce {
+    calls: Arc<Mutex<Vec<Vec<String>>>>,
+}
+
+#[async_trait::async_trait]
+impl Sink for RetriesFirstItemOnce {
+    fn name(&self) -> &str {
+        "partly"
+    }
+    async fn initialize(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+    async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(batch.iter().map(|i| i.id.clone()).collect());
+        if calls.len() == 1 {
+            BatchReport {
+                retry: vec![0],
+                error: Some("try later".into()),
+                ..BatchReport::default()
+            }
+        } else {
+            BatchReport::stored()
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_partly_stored_batch_is_not_a_failure() {
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let counters = Arc::new(SinkCounters::default());
+    let queue = Arc::new(SinkQueue::new(
+        "partly",
+        100,
+        OverflowPolicy::DropOldest,
+        counters.clone(),
+    ));
+    for n in 0..3 {
+        queue.push(Arc::new(crate::model::Item::new(
+            ItemKind::Event,
+            format!("e{n}"),
+            Default::default(),
+            std::time::SystemTime::now(),
+        )));
+    }
+    let settings = WorkerSettings {
+        interval: Duration::from_millis(20),
+        batch_size: 100,
+        send_timeout: Duration::from_secs(5),
+        retry: RetryConfig {
+            initial_backoff: Duration::from_secs(3600),
+            max_backoff: Duration::from_secs(3600),
+        },
+        shutdown_timeout: Duration::from_secs(5),
+    };
+    let sink = RetriesFirstItemOnce {
+        calls: calls.clone(),
+    };
+    let worker = Worker::new(
+        Box::new(sink),
+        queue.clone(),
+        counters.clone(),
+        settings,
+        Arc::new(Notify::new()),
+    );
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(worker.run(stop_rx));
+    // With a backoff of an hour, the retried item is stored only if the partial batch
+    // did not count as a failure.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while counters.snapshot().stored < 3 {
+        assert!(Instant::now() < deadline, "{:?}", counters.snapshot());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!counters.failing.load(Ordering::Relaxed));
+    let _ = stop.send(true);
+    task.await.unwrap();
+    let counts = counters.snapshot();
+    assert_eq!((counts.retried, counts.failed_batches), (1, 0));
+    let calls = calls.lock().unwrap();
+    assert_eq!(calls[0], ["e0", "e1", "e2"]);
+    assert_eq!(calls[1], ["e0"], "sent again in a later round, alone");
+}
+
+#[test]
+fn backoff_grows_and_is_capped() {
+    let retry = RetryConfig {
+        initial_backoff: Duration::from_secs(1),
+        max_backoff: Duration::from_secs(8),
+    };
+    for (failures, max) in [(1, 1), (2, 2), (3, 4), (4, 8), (10, 8), (100, 8)] {
+        let wait = backoff(&retry, failures);
+        assert!(wait <= Duration::from_secs(max), "{failures}: {wait:?}");
+        assert!(wait >= Duration::from_secs(max) / 2, "{failures}: {wait:?}");
+    }
+}
