@@ -28,10 +28,10 @@ use redis::{ErrorKind, RedisError, ServerErrorKind};
 use sentinel::{address_of, Sentinels};
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
+use tls::RedisTls;
 
 /// Behind sentinels: how long the replicas may take to acknowledge a batch (`WAIT`).
 const REPLICA_ACK_TIMEOUT: Duration = Duration::from_millis(500);
-use tls::RedisTls;
 
 /// Stores items in Redis.
 pub struct RedisSink {
@@ -285,7 +285,7 @@ impl Sink for RedisSink {
     }
 
     async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
-        let conn = match self.connection().await {
+        let mut conn = match self.connection().await {
             Ok(conn) => conn,
             Err(err) => return BatchReport::retry_all(batch.len(), err.to_string()),
         };
@@ -325,7 +325,6 @@ impl Sink for RedisSink {
                 self.forget_connection_to_a_replica();
             }
         }
-        let mut conn = conn;
         if let Some(error) = self.written_to_a_replaced_master(&mut conn).await {
             return BatchReport::retry_all(batch.len(), error);
         }
