@@ -1,22 +1,23 @@
 //! The Redis sink on LiveKit's high-availability topologies, from real redis-server
-//! processes: a primary and a replica behind three sentinels, failed over while `simulate`
-//! load runs through both doors of a host (the primary killed, or `SENTINEL FAILOVER`, also
-//! with everything on TLS with a private CA), or with the replica killed; and a cluster of three masters with one node restarted under
-//! load. Each time the items accepted are exactly the keys found afterwards
-//! (on the new primary; spread over the cluster nodes with each room on one slot).
+//! processes, with `simulate` load running through both doors of a host: a primary and a
+//! replica behind three sentinels (the primary killed; `SENTINEL FAILOVER`, also on TLS
+//! with a private CA and with passwords; the replica killed), and a cluster of three
+//! masters (one node killed and restarted; on TLS). Each time the items accepted are
+//! exactly the keys found afterwards (on the new primary; spread over the cluster nodes
+//! with each room on one slot).
 
 // Each test crate uses part of the kit; every item of it is used by some test or bench.
 #[allow(dead_code)]
 mod kit;
 
-use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary};
+use analytics_host::simulate::Summary;
 use kit::host::TestHost;
+use kit::load::{drained, load_with_fault, settle};
 use kit::pki::Pki;
 use kit::servers::redis::RedisServer;
 use kit::servers::redis_ha::{wait_for, RedisCluster, SentinelAuth, SentinelSet, MASTER_NAME};
 use kit::{KEY, SECRET};
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio::task::block_in_place;
 
@@ -34,47 +35,6 @@ async fn host(redis: &str) -> TestHost {
         dir.path().display()
     );
     TestHost::from_yaml(dir, &yaml).await
-}
-
-/// Runs `simulate` against `host` at `rate` items/s for `run`, runs `fault` after `at`,
-/// and checks that every item sent was accepted. Returns the summary and what `fault`
-/// returned.
-async fn load_with_fault<T, Fut>(
-    host: &TestHost,
-    rate: f64,
-    run: Duration,
-    at: Duration,
-    fault: impl FnOnce() -> Fut,
-) -> (Summary, T)
-where
-    Fut: Future<Output = T>,
-{
-    let options = SimulateOptions {
-        webhook_url: host.webhook_url(),
-        grpc_url: host.grpc_url(),
-        api_key: Some(KEY.into()),
-        api_secret: Some(SECRET.into()),
-        doors: DoorChoice::Both,
-        rooms: 20,
-        rate,
-        limit: Limit::Duration(run),
-        batch: 50,
-        concurrency: 4,
-        node_id: "ND_ha".into(),
-        ..Default::default()
-    };
-    let load = tokio::spawn(simulate::run(options));
-    tokio::time::sleep(at).await;
-    let outcome = fault().await;
-    let summary = load.await.unwrap().expect("the simulation runs");
-    assert_eq!(
-        summary.refused() + summary.transport_errors(),
-        0,
-        "{}",
-        summary.table()
-    );
-    assert_eq!(summary.accepted(), summary.sent(), "{}", summary.table());
-    (summary, outcome)
 }
 
 /// (event keys, stat keys) the Redis sink must hold after `summary`.
@@ -105,26 +65,6 @@ fn count_kinds(keys: &[String]) -> (u64, u64) {
     let stats = keys.iter().filter(|k| k.starts_with("stat:")).count() as u64;
     assert_eq!(events + stats, keys.len() as u64, "other keys: {keys:?}");
     (events, stats)
-}
-
-/// Polls `count` until it equals `want` (`limit` at most) and returns the last count.
-async fn settle(want: (u64, u64), limit: Duration, count: impl Fn() -> (u64, u64)) -> (u64, u64) {
-    let start = Instant::now();
-    loop {
-        let got = block_in_place(&count);
-        if got == want || start.elapsed() > limit {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Waits until the host has nothing queued (every sink stored everything), 30 s at most.
-async fn drained(host: &TestHost) {
-    kit::wait_until("the queues to drain", Duration::from_secs(30), || async {
-        host.host.pipeline.queued() == 0
-    })
-    .await;
 }
 
 /// The room of a key: its hash tag.
@@ -385,5 +325,46 @@ async fn cluster_node_restarted_under_load_loses_nothing_and_rooms_stay_on_one_s
             .collect();
         assert_eq!(slots.len(), 1, "room {room}: slots {slots:?}");
     }
+    host.host.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cluster_over_tls_with_a_private_ca_stores_every_item() {
+    let started = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new(dir.path());
+    let cluster = block_in_place(|| RedisCluster::start_with(3, Some(&pki)));
+    let redis = format!(
+        "{{ cluster_addresses: [{}], tls: {{ enabled: true, ca_cert_file: '{}' }} }}",
+        cluster.addresses().join(", "),
+        pki.ca.display()
+    );
+    let host = host(&redis).await;
+    let (summary, ()) = load_with_fault(
+        &host,
+        400.0,
+        Duration::from_secs(4),
+        Duration::ZERO,
+        || async {},
+    )
+    .await;
+    let want = expected_keys(&summary);
+    let per_node = || -> Vec<Vec<String>> { cluster.nodes.iter().map(all_keys).collect() };
+    let got = settle(want, Duration::from_secs(30), || {
+        count_kinds(&per_node().into_iter().flatten().collect::<Vec<_>>())
+    })
+    .await;
+    let sizes: Vec<usize> = block_in_place(per_node).iter().map(Vec::len).collect();
+    eprintln!(
+        "cluster (TLS): {} items accepted, keys {got:?}, per node {sizes:?}, test {:.1?}",
+        summary.accepted(),
+        started.elapsed()
+    );
+    assert_eq!(got, want, "{}", summary.table());
+    assert!(
+        sizes.iter().all(|&n| n > 0),
+        "keys on every node: {sizes:?}"
+    );
+    drained(&host).await;
     host.host.shutdown().await;
 }

@@ -10,6 +10,7 @@
 //! | [`ports`] | `free_port`: one registry, a port is never handed out twice |
 //! | [`webhook`] | signing LiveKit webhooks, posting them |
 //! | [`host`] | `TestHost`: the host in this process, file store and both doors |
+//! | [`load`] | `simulate` load against a `TestHost` with a fault; waiting for stores to settle |
 //! | [`process`] | `HostProcess`: a real `analytics-host` process; `bin()` |
 //! | [`metrics`] | reading `/metrics`: `sample`, `wait_for_sample` |
 //! | [`store`] | reading the embedded file store |
@@ -21,6 +22,7 @@
 pub mod grpc;
 pub mod host;
 pub mod items;
+pub mod load;
 pub mod metrics;
 pub mod pki;
 pub mod plugins;

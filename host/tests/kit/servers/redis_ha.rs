@@ -271,36 +271,52 @@ impl SentinelSet {
 /// replicas), each with its append-only file and `nodes.conf`, so a restarted node rejoins.
 pub struct RedisCluster {
     pub nodes: Vec<RedisServer>,
+    /// The port of each node clients use (TLS, or plain).
+    pub client_ports: Vec<u16>,
 }
 
 impl RedisCluster {
     /// Starts the nodes, creates the cluster and waits until every node says `ok`.
     pub fn start(masters: usize) -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..masters)
+        Self::start_with(masters, None)
+    }
+
+    /// As [`RedisCluster::start`]; with `tls`, clients and the cluster bus speak TLS with
+    /// `pki`'s certificates (`tls-cluster yes`; the kit still uses the plain ports).
+    pub fn start_with(masters: usize, tls: Option<&Pki>) -> RedisCluster {
+        let (nodes, client_ports): (Vec<RedisServer>, Vec<u16>) = (0..masters)
             .map(|_| {
-                RedisServer::start_with_args(
-                    RedisFlavor::Plain,
-                    None,
-                    [
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        "nodes.conf",
-                        "--cluster-node-timeout",
-                        "1000",
-                        "--cluster-port",
-                        &free_port().to_string(),
-                    ]
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-                )
+                let mut args: Vec<String> = [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "1000",
+                    "--cluster-port",
+                    &free_port().to_string(),
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                let tls_port = tls.map(|pki| {
+                    let port = free_port();
+                    args.extend(tls_args(pki, port));
+                    args.extend(["--tls-cluster".to_string(), "yes".to_string()]);
+                    port
+                });
+                let node = RedisServer::start_with_args(RedisFlavor::Plain, None, args);
+                let port = tls_port.unwrap_or(node.port());
+                (node, port)
             })
-            .collect();
+            .unzip();
         let mut create = Command::new(installed_path("LKA_REDIS_CLI"));
+        if let Some(pki) = tls {
+            create.arg("--tls").arg("--cacert").arg(&pki.ca);
+        }
         create.arg("--cluster").arg("create");
-        for node in &nodes {
-            create.arg(format!("127.0.0.1:{}", node.port()));
+        for port in &client_ports {
+            create.arg(format!("127.0.0.1:{port}"));
         }
         create.args(["--cluster-replicas", "0", "--cluster-yes"]);
         let out = create.output().expect("run redis-cli --cluster create");
@@ -310,7 +326,10 @@ impl RedisCluster {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        let cluster = RedisCluster { nodes };
+        let cluster = RedisCluster {
+            nodes,
+            client_ports,
+        };
         cluster.wait_ok(Duration::from_secs(30));
         cluster
     }
@@ -325,11 +344,11 @@ impl RedisCluster {
         });
     }
 
-    /// `host:port` of every node.
+    /// `host:port` of every node, for clients.
     pub fn addresses(&self) -> Vec<String> {
-        self.nodes
+        self.client_ports
             .iter()
-            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .map(|port| format!("127.0.0.1:{port}"))
             .collect()
     }
 }
