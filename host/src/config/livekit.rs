@@ -19,9 +19,13 @@ pub struct LiveKitRedisConfig {
     /// Database number.
     #[serde(default)]
     pub db: i64,
-    /// Connect with TLS.
+    /// Connect with TLS, trusting the system's roots (LiveKit: deprecated, use `tls`).
     #[serde(default)]
     pub use_tls: bool,
+    /// TLS settings, as LiveKit's `redis.tls` (`xtls.Config`); wins over `use_tls` when
+    /// `enabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<LiveKitRedisTls>,
     /// Sentinel master name; with `sentinel_addresses`, selects sentinel mode.
     #[serde(default)]
     pub sentinel_master_name: String,
@@ -40,6 +44,32 @@ pub struct LiveKitRedisConfig {
     /// Cluster redirect limit.
     #[serde(default)]
     pub max_redirects: Option<u32>,
+}
+
+/// LiveKit's `redis.tls` section (its `xtls.Config`, same key names). Paths are read as
+/// livekit-server reads them: relative to the working directory.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct LiveKitRedisTls {
+    /// Connect with TLS (default `false`: the section is ignored, `use_tls` decides).
+    #[serde(default)]
+    pub enabled: bool,
+    /// Skip the verification of the server's certificate and name.
+    #[serde(default)]
+    pub insecure: bool,
+    /// The name to verify the server's certificate against (LiveKit's `server_name`). Not
+    /// supported by the host: certificates are verified against each address's host.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub server_name: String,
+    /// PEM file of the CAs to trust instead of the system's roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_cert_file: Option<PathBuf>,
+    /// PEM file of the client certificate (chain) to present (mutual TLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM file of the client certificate's private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_key_file: Option<PathBuf>,
 }
 
 /// API keys from `keys:` and `key_file:`, as livekit-server loads them.

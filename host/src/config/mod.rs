@@ -24,7 +24,7 @@ pub use crate::sinks::mongo::config::MongoSinkConfig;
 pub use crate::sinks::redis::config::{RedisMode, RedisSinkConfig};
 pub use crate::spool::config::{SpoolConfig, SpoolFullPolicy};
 pub use crate::telemetry::config::TelemetryConfig;
-pub use livekit::{ApiKeys, LiveKitRedisConfig};
+pub use livekit::{ApiKeys, LiveKitRedisConfig, LiveKitRedisTls};
 
 use crate::plugin;
 use crate::sinks::{mongo, redis};

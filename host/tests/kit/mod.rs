@@ -10,17 +10,21 @@
 //! | [`ports`] | `free_port`: one registry, a port is never handed out twice |
 //! | [`webhook`] | signing LiveKit webhooks, posting them |
 //! | [`host`] | `TestHost`: the host in this process, file store and both doors |
+//! | [`load`] | `simulate` load against a `TestHost` with a fault; waiting for stores to settle |
 //! | [`process`] | `HostProcess`: a real `analytics-host` process; `bin()` |
 //! | [`metrics`] | reading `/metrics`: `sample`, `wait_for_sample` |
 //! | [`store`] | reading the embedded file store |
 //! | [`grpc`] | gRPC messages, raw bytes as gRPC, garbage on the gRPC port |
 //! | [`plugins`] | WAT components built against `wit/`, plugin configs, a small HTTP server |
-//! | [`servers`] | MongoDB (SecantusDB) and Redis server processes |
+//! | [`pki`] | throw-away certificates: a private CA, server and client certificates |
+//! | [`servers`] | MongoDB (SecantusDB) and Redis server processes (also sentinels, clusters) |
 
 pub mod grpc;
 pub mod host;
 pub mod items;
+pub mod load;
 pub mod metrics;
+pub mod pki;
 pub mod plugins;
 pub mod ports;
 pub mod process;

@@ -79,6 +79,22 @@ pub fn validate(
             bail!("{source}: redis: `{address}` is not a `host:port` address");
         }
     }
+    if let Some(tls) = redis.tls.as_ref().filter(|t| t.enabled) {
+        if tls.client_cert_file.is_some() != tls.client_key_file.is_some() {
+            bail!(
+                "{source}: redis.tls: client_cert_file and client_key_file go together \
+                 (mutual TLS needs both)"
+            );
+        }
+        if !tls.server_name.is_empty() {
+            bail!(
+                "{source}: redis.tls.server_name (`{}`) is not supported by the analytics \
+                 host: it verifies the certificate against the host of each address, so \
+                 write the addresses with the name the certificate carries",
+                tls.server_name
+            );
+        }
+    }
     Ok(())
 }
 
@@ -189,6 +205,48 @@ mod tests {
         assert!(err.contains("localhost"), "{err}");
         parse(&format!(
             "redis: {{cluster_addresses: ['10.0.0.1:7000', '[::1]:7001']}}\n{on}"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn tls_reads_livekits_keys_and_names_what_it_cannot_do() {
+        let on = "openvidu:\n  analytics:\n    redis: {enabled: true}\n";
+        let config = parse(&format!(
+            "redis:\n  address: 'h:6380'\n  tls: {{enabled: true, insecure: false, \
+             ca_cert_file: ca.pem, client_cert_file: c.pem, client_key_file: c.key}}\n{on}"
+        ))
+        .unwrap();
+        let tls = config.redis.unwrap().tls.unwrap();
+        assert!(tls.enabled && !tls.insecure);
+        assert_eq!(tls.ca_cert_file.unwrap().to_str(), Some("ca.pem"));
+        assert_eq!(tls.client_key_file.unwrap().to_str(), Some("c.key"));
+        // Not LiveKit's key names: refused, naming the expected ones.
+        let err = parse(&format!(
+            "redis: {{address: 'h:1', tls: {{enabled: true, insecure_skip_verify: true}}}}\n{on}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("redis.tls") && err.contains("insecure_skip_verify"),
+            "{err}"
+        );
+        assert!(err.contains("`insecure`"), "{err}");
+        let err = parse(&format!(
+            "redis: {{address: 'h:1', tls: {{enabled: true, client_cert_file: c.pem}}}}\n{on}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("client_key_file"), "{err}");
+        let err = parse(&format!(
+            "redis: {{address: 'h:1', tls: {{enabled: true, server_name: r.example}}}}\n{on}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("redis.tls.server_name"), "{err}");
+        // Disabled: ignored, as LiveKit ignores it.
+        parse(&format!(
+            "redis: {{address: 'h:1', tls: {{enabled: false, server_name: x}}}}\n{on}"
         ))
         .unwrap();
     }

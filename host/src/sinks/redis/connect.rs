@@ -3,6 +3,7 @@
 //! (unreachable) and not (authentication, refused commands).
 
 use super::config::split_address;
+use super::tls::{tls_hint, RedisTls};
 use crate::config::LiveKitRedisConfig;
 use crate::sinks::SinkError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -10,8 +11,7 @@ use redis::cluster::{ClusterClient, ClusterClientBuilder};
 use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
 use redis::{
-    Client, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisError,
-    TlsMode, Value,
+    Client, ConnectionAddr, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisError, Value,
 };
 use std::time::Duration;
 
@@ -68,20 +68,33 @@ pub(super) fn is_auth_error(err: &RedisError) -> bool {
         || err.to_string().contains("WRONGPASS")
 }
 
-pub(super) fn connect_error(location: &str, err: &RedisError) -> SinkError {
+/// The error of a failed connection: authentication failures are not retried; TLS failures
+/// are (a certificate may be renewed) but say what is wrong first.
+pub(super) fn connect_error(location: &str, err: &RedisError, tls: Option<&RedisTls>) -> SinkError {
     if is_auth_error(err) {
         SinkError::Store(format!(
             "Redis at {location}: authentication failed (check redis.username and \
              redis.password): {err}"
+        ))
+    } else if let Some(hint) = tls_hint(err, tls) {
+        SinkError::Unavailable(format!(
+            "cannot connect to Redis at {location}: {hint}: {err}"
         ))
     } else {
         SinkError::Unavailable(format!("cannot connect to Redis at {location}: {err}"))
     }
 }
 
-pub(super) fn command_error(location: &str, command: &str, err: &RedisError) -> SinkError {
-    if is_auth_error(err) {
-        return connect_error(location, err);
+/// The error of a failed command; the first commands on a new connection also see TLS
+/// failures (a refused client certificate shows at the first read).
+pub(super) fn command_error(
+    location: &str,
+    command: &str,
+    err: &RedisError,
+    tls: Option<&RedisTls>,
+) -> SinkError {
+    if is_auth_error(err) || tls_hint(err, tls).is_some() {
+        return connect_error(location, err, tls);
     }
     if err.is_io_error() || err.is_timeout() || err.is_connection_dropped() {
         SinkError::Unavailable(format!("Redis at {location}: {command}: {err}"))
@@ -124,23 +137,25 @@ pub(super) fn module_names(value: &Value) -> Vec<String> {
 
 /// The connection target of LiveKit's `redis:` section, chosen as livekit-server does:
 /// sentinel when a master name is set, else cluster when cluster addresses are, else one
-/// address.
-pub(super) fn target(redis: &LiveKitRedisConfig) -> anyhow::Result<(Target, String)> {
-    let tls = redis.use_tls;
+/// address. `tls` is [`RedisTls::from_config`] of the same section.
+pub(super) fn target(
+    redis: &LiveKitRedisConfig,
+    tls: Option<&RedisTls>,
+) -> anyhow::Result<(Target, String)> {
     let addr = |address: &str| -> anyhow::Result<ConnectionAddr> {
         let (host, port) = split_address(address)
             .ok_or_else(|| anyhow::anyhow!("redis: `{address}` is not a `host:port` address"))?;
-        Ok(if tls {
-            ConnectionAddr::TcpTls {
+        Ok(match tls {
+            Some(tls) => ConnectionAddr::TcpTls {
                 host,
                 port,
-                insecure: false,
+                insecure: tls.insecure,
                 tls_params: None,
-            }
-        } else {
-            ConnectionAddr::Tcp(host, port)
+            },
+            None => ConnectionAddr::Tcp(host, port),
         })
     };
+    let certificates = tls.and_then(|t| t.certificates.clone());
     let mut settings = RedisConnectionInfo::default().set_db(redis.db);
     if !redis.username.is_empty() {
         settings = settings.set_username(&redis.username);
@@ -148,7 +163,7 @@ pub(super) fn target(redis: &LiveKitRedisConfig) -> anyhow::Result<(Target, Stri
     if !redis.password.is_empty() {
         settings = settings.set_password(&redis.password);
     }
-    let scheme = if tls { "rediss" } else { "redis" };
+    let scheme = if tls.is_some() { "rediss" } else { "redis" };
     if !redis.sentinel_master_name.is_empty() {
         let sentinels = redis
             .sentinel_addresses
@@ -173,10 +188,15 @@ pub(super) fn target(redis: &LiveKitRedisConfig) -> anyhow::Result<(Target, Stri
         if !redis.sentinel_password.is_empty() {
             builder = builder.set_client_to_sentinel_password(&redis.sentinel_password);
         }
-        if tls {
+        if let Some(tls) = tls {
             builder = builder
-                .set_client_to_redis_tls_mode(TlsMode::Secure)
-                .set_client_to_sentinel_tls_mode(TlsMode::Secure);
+                .set_client_to_redis_tls_mode(tls.mode())
+                .set_client_to_sentinel_tls_mode(tls.mode());
+        }
+        if let Some(certificates) = certificates {
+            builder = builder
+                .set_client_to_redis_certificates(certificates.clone())
+                .set_client_to_sentinel_certificates(certificates);
         }
         let location = format!(
             "sentinel master `{}` via {}",
@@ -201,8 +221,11 @@ pub(super) fn target(redis: &LiveKitRedisConfig) -> anyhow::Result<(Target, Stri
         if !redis.password.is_empty() {
             builder = builder.password(&redis.password);
         }
-        if tls {
-            builder = builder.tls(TlsMode::Secure);
+        if let Some(tls) = tls {
+            builder = builder.tls(tls.mode());
+        }
+        if let Some(certificates) = certificates {
+            builder = builder.certs(certificates);
         }
         if let Some(redirects) = redis.max_redirects {
             builder = builder.retries(redirects.max(1));
@@ -214,5 +237,9 @@ pub(super) fn target(redis: &LiveKitRedisConfig) -> anyhow::Result<(Target, Stri
         .into_connection_info()?
         .set_redis_settings(settings);
     let location = format!("{scheme}://{}/{}", redis.address, redis.db);
-    Ok((Target::Single(Box::new(Client::open(info)?)), location))
+    let client = match certificates {
+        Some(certificates) => Client::build_with_tls(info, certificates)?,
+        None => Client::open(info)?,
+    };
+    Ok((Target::Single(Box::new(client)), location))
 }

@@ -10,6 +10,8 @@
 pub mod config;
 mod connect;
 pub mod keys;
+mod sentinel;
+mod tls;
 mod write;
 
 pub use keys::{index_schema, redis_key, EVENTS_INDEX, STATS_INDEX};
@@ -23,12 +25,23 @@ use connect::{
 };
 use keys::key_prefix;
 use redis::{ErrorKind, RedisError, ServerErrorKind};
+use sentinel::{address_of, Sentinels};
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+use tls::RedisTls;
+
+/// Behind sentinels: how long the replicas may take to acknowledge a batch (`WAIT`).
+const REPLICA_ACK_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// Stores items in Redis.
 pub struct RedisSink {
     target: Target,
+    /// TLS settings (for error messages), `None` for a plain connection.
+    tls: Option<RedisTls>,
+    /// Behind sentinels: each sentinel, asked after every batch which master it names.
+    sentinels: Option<Sentinels>,
+    /// Behind sentinels: the master the connection goes to (`host:port`).
+    master: Option<String>,
     /// For logs and errors: where it connects (no credentials).
     location: String,
     requested: RedisMode,
@@ -42,10 +55,17 @@ impl RedisSink {
     /// A sink for the Redis of LiveKit's `redis:` section. Does not connect yet: a Redis
     /// that is down at start only delays initialization.
     pub fn new(redis: &LiveKitRedisConfig, settings: &RedisSinkConfig) -> anyhow::Result<Self> {
-        let (target, location) = target(redis)?;
+        let tls = RedisTls::from_config(redis)?;
+        let (target, location) = target(redis, tls.as_ref())?;
         let cluster = matches!(target, Target::Cluster(_));
+        let sentinels = matches!(target, Target::Sentinel(_))
+            .then(|| Sentinels::new(redis, tls.as_ref()))
+            .transpose()?;
         Ok(RedisSink {
             target,
+            tls,
+            sentinels,
+            master: None,
             location,
             requested: settings.mode,
             mode: None,
@@ -81,12 +101,15 @@ impl RedisSink {
         let conn = match &mut self.target {
             Target::Single(client) => manager((**client).clone()).await.map(Conn::Single),
             Target::Sentinel(sentinel) => match sentinel.async_get_client().await {
-                Ok(client) => manager(client).await.map(Conn::Single),
+                Ok(client) => {
+                    self.master = Some(address_of(&client));
+                    manager(client).await.map(Conn::Single)
+                }
                 Err(err) => Err(err),
             },
             Target::Cluster(client) => client.get_async_connection().await.map(Conn::Cluster),
         }
-        .map_err(|err| connect_error(&self.location, &err))?;
+        .map_err(|err| connect_error(&self.location, &err, self.tls.as_ref()))?;
         self.conn = Some(conn.clone());
         Ok(conn)
     }
@@ -101,7 +124,61 @@ impl RedisSink {
             || matches!(err.kind(), ErrorKind::Server(ServerErrorKind::ReadOnly));
         if stale && matches!(self.target, Target::Sentinel(_)) {
             self.conn = None;
+            self.master = None;
         }
+    }
+
+    /// Behind sentinels, drops the connection to a server that turned replica, so that the
+    /// next call asks the sentinels for the current master. (A cluster client follows the
+    /// slot map itself; a single address has nowhere else to go.)
+    fn forget_connection_to_a_replica(&mut self) {
+        if matches!(self.target, Target::Sentinel(_)) && self.conn.is_some() {
+            tracing::warn!(location = %self.location,
+                "Redis answered READONLY (a replica now): asking the sentinels for the master");
+            self.conn = None;
+            self.master = None;
+        }
+    }
+
+    /// Behind sentinels, after a batch was written: `Some(why)` when it must be sent again,
+    /// because a sentinel names another master than the one it went to (a failover), or
+    /// because, with replicas following the master, none acknowledged it within
+    /// [`REPLICA_ACK_TIMEOUT`] (`WAIT 1`; the replica being promoted no longer follows the
+    /// old master). Without a replica following (or no sentinel answering), no `WAIT`.
+    async fn written_to_a_replaced_master(&mut self, conn: &mut Conn) -> Option<String> {
+        let (Some(sentinels), Some(master)) = (&mut self.sentinels, self.master.clone()) else {
+            return None;
+        };
+        let status = sentinels.status().await;
+        let why = if let Some(other) = status.masters.iter().find(|named| **named != master) {
+            Some(format!(
+                "failover: a sentinel names {other} as master, the batch went to {master}"
+            ))
+        } else if status.healthy_replicas > 0 {
+            let mut wait = redis::cmd("WAIT");
+            wait.arg(1).arg(REPLICA_ACK_TIMEOUT.as_millis() as u64);
+            match conn.command(&wait).await {
+                Ok(redis::Value::Int(acked)) if acked >= 1 => None,
+                Ok(redis::Value::Int(_)) => Some(format!(
+                    "none of the {} replicas following {master} acknowledged the batch within \
+                     {REPLICA_ACK_TIMEOUT:?} (a failover under way?)",
+                    status.healthy_replicas
+                )),
+                Ok(other) => Some(format!("WAIT on {master}: unexpected reply {other:?}")),
+                Err(err) => {
+                    self.after_failure(&err);
+                    Some(format!("WAIT on {master}: {err}"))
+                }
+            }
+        } else {
+            None
+        };
+        let why = format!("Redis at {}: {}; sending it again", self.location, why?);
+        tracing::warn!(location = %self.location, %master, error = %why,
+            "the batch goes again to the current master");
+        self.conn = None;
+        self.master = None;
+        Some(why)
     }
 
     /// Names of the loaded modules, lower-cased; empty when `MODULE LIST` is refused.
@@ -118,7 +195,12 @@ impl RedisSink {
             }
             Err(err) => {
                 self.after_failure(&err);
-                Err(command_error(&self.location, "MODULE LIST", &err))
+                Err(command_error(
+                    &self.location,
+                    "MODULE LIST",
+                    &err,
+                    self.tls.as_ref(),
+                ))
             }
         }
     }
@@ -153,6 +235,7 @@ impl RedisSink {
                         &self.location,
                         &format!("FT.CREATE {index}"),
                         &err,
+                        self.tls.as_ref(),
                     ));
                 }
             }
@@ -202,7 +285,7 @@ impl Sink for RedisSink {
     }
 
     async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
-        let conn = match self.connection().await {
+        let mut conn = match self.connection().await {
             Ok(conn) => conn,
             Err(err) => return BatchReport::retry_all(batch.len(), err.to_string()),
         };
@@ -236,6 +319,14 @@ impl Sink for RedisSink {
             if let Some(err) = outcome.failure {
                 self.after_failure(&err);
             }
+            if outcome.stale {
+                // Each write answered READONLY (the pipeline itself succeeded): a master
+                // demoted by a failover. Ask the sentinels again.
+                self.forget_connection_to_a_replica();
+            }
+        }
+        if let Some(error) = self.written_to_a_replaced_master(&mut conn).await {
+            return BatchReport::retry_all(batch.len(), error);
         }
         if expired > 0 {
             report.rejected += expired;
@@ -248,130 +339,4 @@ impl Sink for RedisSink {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::connect::*;
-    use super::keys::*;
-    use super::write::*;
-    use super::*;
-    use crate::model::Item;
-    use livekit_protocol::{AnalyticsEvent, AnalyticsStat, ParticipantInfo, Room};
-    use redis::Value;
-    use std::time::Duration;
-
-    fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
-        Some(pbjson_types::Timestamp { seconds, nanos })
-    }
-
-    #[test]
-    fn event_keys_are_hash_tagged_per_room() {
-        let now = SystemTime::now();
-        let event = AnalyticsEvent {
-            r#type: livekit_protocol::AnalyticsEventType::RoomCreated as i32,
-            room: Some(Room {
-                sid: "RM_x".into(),
-                ..Default::default()
-            }),
-            timestamp: ts(1700000000, 0),
-            ..Default::default()
-        };
-        let item = Item::from_event(event, now, Duration::from_secs(60));
-        assert_eq!(redis_key(&item), "event:{RM_x}:ROOM_CREATED:1700000000");
-
-        let joined = AnalyticsEvent {
-            r#type: livekit_protocol::AnalyticsEventType::ParticipantJoined as i32,
-            room: Some(Room {
-                sid: "RM_x".into(),
-                ..Default::default()
-            }),
-            participant: Some(ParticipantInfo {
-                sid: "PA_y".into(),
-                ..Default::default()
-            }),
-            timestamp: ts(1700000000, 5),
-            ..Default::default()
-        };
-        let item = Item::from_event(joined, now, Duration::from_secs(60));
-        assert_eq!(
-            redis_key(&item),
-            "event:{RM_x}:PA_y:PARTICIPANT_JOINED:17000000005"
-        );
-    }
-
-    #[test]
-    fn stat_keys_are_hash_tagged_per_room() {
-        let stat = AnalyticsStat {
-            room_id: "RM_x".into(),
-            participant_id: "PA_y".into(),
-            track_id: "TR_z".into(),
-            time_stamp: ts(1700000000, 42),
-            ..Default::default()
-        };
-        let item = Item::from_stat(stat, SystemTime::now(), Duration::from_secs(60));
-        assert_eq!(redis_key(&item), "stat:{RM_x}:PA_y:TR_z:170000000042");
-    }
-
-    #[test]
-    fn module_names_from_resp2_and_resp3() {
-        let bulk = |s: &str| Value::BulkString(s.as_bytes().to_vec());
-        let resp2 = Value::Array(vec![
-            Value::Array(vec![
-                bulk("name"),
-                bulk("ReJSON"),
-                bulk("ver"),
-                Value::Int(1),
-            ]),
-            Value::Array(vec![bulk("name"), bulk("search")]),
-        ]);
-        assert_eq!(module_names(&resp2), ["rejson", "search"]);
-        let resp3 = Value::Array(vec![Value::Map(vec![(bulk("name"), bulk("ReJSON"))])]);
-        assert_eq!(module_names(&resp3), ["rejson"]);
-        assert!(module_names(&Value::Array(vec![])).is_empty());
-    }
-
-    #[test]
-    fn replies_are_checked() {
-        assert!(matches!(
-            check_replies(&[Value::Okay], false),
-            Reply::Stored
-        ));
-        assert!(matches!(
-            check_replies(&[Value::Okay, Value::Int(0)], true),
-            Reply::Retry(_)
-        ));
-        assert!(matches!(
-            check_replies(&[Value::Nil], false),
-            Reply::Retry(_)
-        ));
-    }
-
-    #[test]
-    fn targets_follow_livekit_precedence() {
-        let single = LiveKitRedisConfig {
-            address: "127.0.0.1:6379".into(),
-            password: "secret".into(),
-            db: 2,
-            ..Default::default()
-        };
-        let (single, location) = target(&single).unwrap();
-        assert!(matches!(single, Target::Single(_)));
-        assert_eq!(location, "redis://127.0.0.1:6379/2");
-        assert!(!location.contains("secret"));
-
-        let cluster = LiveKitRedisConfig {
-            address: "127.0.0.1:6379".into(),
-            cluster_addresses: vec!["127.0.0.1:7000".into(), "127.0.0.1:7001".into()],
-            ..Default::default()
-        };
-        assert!(matches!(target(&cluster).unwrap().0, Target::Cluster(_)));
-
-        let sentinel = LiveKitRedisConfig {
-            sentinel_master_name: "mymaster".into(),
-            sentinel_addresses: vec!["127.0.0.1:26379".into()],
-            cluster_addresses: vec!["127.0.0.1:7000".into()],
-            ..Default::default()
-        };
-        let (sentinel, location) = target(&sentinel).unwrap();
-        assert!(matches!(sentinel, Target::Sentinel(_)));
-        assert!(location.contains("mymaster"));
-    }
-}
+mod tests;

@@ -70,6 +70,11 @@ pub(super) async fn send_pipeline(
                 outcome.retry.push(*position);
                 outcome.error.get_or_insert(error);
             }
+            Reply::Demoted(error) => {
+                outcome.stale = true;
+                outcome.retry.push(*position);
+                outcome.error.get_or_insert(error);
+            }
             Reply::Reject(error) => {
                 outcome.rejected += 1;
                 outcome.error.get_or_insert(error);
@@ -92,11 +97,16 @@ pub(super) struct PipelineOutcome {
     pub error: Option<String>,
     /// A connection-level failure, if the whole pipeline failed.
     pub failure: Option<RedisError>,
+    /// A write was refused with `READONLY`: the server is a replica now (demoted by a
+    /// failover), so the connection must be made again to the current master.
+    pub stale: bool,
 }
 
 pub(super) enum Reply {
     Stored,
     Retry(String),
+    /// `READONLY`: the server is a replica now; retry on the current master.
+    Demoted(String),
     Reject(String),
 }
 
@@ -113,6 +123,9 @@ pub(super) fn check_replies(replies: &[Value], json: bool) -> Reply {
             Value::SimpleString(s) if s == "OK" => {}
             Value::ServerError(err) if err.code() == "WRONGTYPE" => {
                 return Reply::Reject(format!("{command}: {err}"))
+            }
+            Value::ServerError(err) if err.code() == "READONLY" => {
+                return Reply::Demoted(format!("{command}: {err}"))
             }
             Value::ServerError(err) => return Reply::Retry(format!("{command}: {err}")),
             other => return Reply::Retry(format!("{command}: unexpected reply {other:?}")),

@@ -14,9 +14,14 @@ const TEST_COMMANDS_FLAG: &str = "test-commands-on";
 /// as mongod does; call `MongoServer::prune_ttl()` for an immediate pass.)
 pub const SECANTUSD_TOML: &str = "[storage]\ncache_size = \"256M\"\n";
 
+/// The name of the one-node replica set SecantusDB announces (it has no flag to change it,
+/// nor to add members).
+pub const REPLICA_SET: &str = "secantus";
+
 /// A SecantusDB server (`secantusd-py`), speaking MongoDB's wire protocol, storing in
 /// WiredTiger under its temporary directory. It announces itself as the primary of a
-/// one-node replica set named `secantus`; `url()` asks for a direct connection.
+/// one-node replica set named `secantus`; `url()` asks for a direct connection,
+/// `replica_set_url()` for replica-set discovery.
 pub struct MongoServer {
     server: ServerProcess,
 }
@@ -72,6 +77,15 @@ impl MongoServer {
     /// `mongodb://127.0.0.1:PORT/?directConnection=true`.
     pub fn url(&self) -> String {
         format!("mongodb://127.0.0.1:{}/?directConnection=true", self.port())
+    }
+
+    /// A connection string that discovers the server as a replica set:
+    /// `mongodb://127.0.0.1:PORT/?replicaSet=secantus` ([`REPLICA_SET`]).
+    pub fn replica_set_url(&self) -> String {
+        format!(
+            "mongodb://127.0.0.1:{}/?replicaSet={REPLICA_SET}",
+            self.port()
+        )
     }
 
     /// Restarts the server with `--auth` (SCRAM-SHA-256 required for everything but the

@@ -23,7 +23,7 @@ pub struct RedisServer {
 impl RedisServer {
     /// Starts a server without a password and waits until it answers PING.
     pub fn start(flavor: RedisFlavor) -> RedisServer {
-        Self::start_inner(flavor, None, false)
+        Self::start_inner(flavor, None, false, Vec::new())
     }
 
     /// Starts a server without a password that fsyncs its append-only file before it
@@ -32,15 +32,32 @@ impl RedisServer {
     /// answer before a write reaches the file when an fsync is slow, and such writes are
     /// lost by a SIGKILL: Redis's durability, not the client's.)
     pub fn start_durable(flavor: RedisFlavor) -> RedisServer {
-        Self::start_inner(flavor, None, true)
+        Self::start_inner(flavor, None, true, Vec::new())
+    }
+
+    /// Starts a durable server (as [`RedisServer::start_durable`]) with `extra` arguments
+    /// after the kit's own (a later argument wins): a TLS port, `--replicaof`, cluster mode;
+    /// with `password`, its default user needs it. The kit still reaches it on its plain
+    /// loopback port ([`ServerProcess::port`]).
+    pub fn start_with_args(
+        flavor: RedisFlavor,
+        password: Option<&str>,
+        extra: Vec<String>,
+    ) -> RedisServer {
+        Self::start_inner(flavor, password.map(str::to_string), true, extra)
     }
 
     /// Starts a server whose default user needs `password` (`requirepass`).
     pub fn start_with_password(flavor: RedisFlavor, password: &str) -> RedisServer {
-        Self::start_inner(flavor, Some(password.to_string()), false)
+        Self::start_inner(flavor, Some(password.to_string()), false, Vec::new())
     }
 
-    fn start_inner(flavor: RedisFlavor, password: Option<String>, durable: bool) -> RedisServer {
+    fn start_inner(
+        flavor: RedisFlavor,
+        password: Option<String>,
+        durable: bool,
+        extra: Vec<String>,
+    ) -> RedisServer {
         let dir = tempfile::Builder::new()
             .prefix("lka-redis-")
             .tempdir()
@@ -89,6 +106,7 @@ impl RedisServer {
                 args.push("--loadmodule".into());
                 args.push(m.display().to_string());
             }
+            args.extend(extra.iter().cloned());
             args
         };
         let pw = password.clone();
