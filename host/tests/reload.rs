@@ -250,7 +250,7 @@ async fn sighup_under_load_changes_sinks_and_doors_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn watch_config_moves_the_webhook_door_and_keeps_running_on_a_bad_file() {
+async fn watch_config_moves_the_webhook_door_switches_the_api_and_keeps_running_on_a_bad_file() {
     let mut host = HostProcess::prepare();
     let (old_port, new_port) = (host.webhook_port, free_port());
     let first = config_text(&host, old_port, "    interval: 50ms\n");
@@ -271,8 +271,21 @@ async fn watch_config_moves_the_webhook_door_and_keeps_running_on_a_bad_file() {
         .await;
     assert!(refused.is_err(), "the old address still answers");
 
+    // The read API follows the reload without a rebind of the telemetry listener.
+    let api = format!("{}/api/rooms", host.telemetry());
+    let status = |url: String| async move { reqwest::get(url).await.unwrap().status().as_u16() };
+    assert_eq!(status(api.clone()).await, 200);
+    let off = config_text(
+        &host,
+        new_port,
+        "    interval: 50ms\n    api: { enabled: false }\n",
+    );
+    install(&path, &off);
+    wait_reloads(&host, 2.0, 0.0).await;
+    assert_eq!(status(api.clone()).await, 404);
+
     install(&path, "openvidu: [this is not a mapping");
-    wait_reloads(&host, 1.0, 1.0).await;
+    wait_reloads(&host, 2.0, 1.0).await;
     assert_eq!(post_signed(&moved, room_started(3)).await, 200);
     wait_until("three rooms stored", Duration::from_secs(10), || {
         let store = host.store();

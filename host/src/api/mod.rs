@@ -23,7 +23,7 @@ use axum::routing::get;
 use axum::Router;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::sinks::file::index::IndexQuery;
@@ -74,27 +74,76 @@ impl Backend {
     }
 }
 
+/// What the API serves from; a configuration reload replaces it (the listener stays).
+#[derive(Debug)]
+pub struct ApiSettings {
+    /// `api.enabled`: when false, `/api/*` answers 404 saying so.
+    pub enabled: bool,
+    /// Where answers come from.
+    pub backend: Backend,
+    /// `api.token`.
+    pub token: Option<String>,
+}
+
+impl ApiSettings {
+    /// The settings of `config`: MongoDB when `mongo_url` is set, else the file store's
+    /// index when the file store keeps one.
+    pub async fn of(config: &crate::config::Config) -> anyhow::Result<ApiSettings> {
+        let a = &config.analytics;
+        let backend = match &a.mongo_url {
+            _ if !a.enabled || !a.api.enabled => Backend::None,
+            Some(url) => Backend::Mongo(MongoQuery::connect(url, &a.mongo_database).await?),
+            None if config.file_store_enabled() && a.file.index => {
+                Backend::Embedded(IndexQuery::new(&a.file.dir))
+            }
+            None => Backend::None,
+        };
+        Ok(ApiSettings {
+            enabled: a.api.enabled,
+            backend,
+            token: a.api.token.clone(),
+        })
+    }
+}
+
 /// What the handlers share.
 #[derive(Debug)]
 pub struct ApiState {
-    backend: Backend,
-    token: Option<String>,
+    settings: RwLock<Arc<ApiSettings>>,
     observed: Observed,
 }
 
-/// The routes of the API, reading from `backend`, and `/api/health` from `observed`; with
-/// `token`, every request must carry `Authorization: Bearer <token>`.
-pub fn router(backend: Backend, token: Option<String>, observed: Observed) -> Router {
-    Router::new()
-        .route("/api/rooms", get(rooms))
-        .route("/api/rooms/{sid}", get(room))
-        .route("/api/participants", get(participants))
-        .route("/api/health", get(health))
-        .with_state(Arc::new(ApiState {
-            backend,
-            token,
-            observed,
-        }))
+/// The running API: its routes, and the settings a reload can replace.
+#[derive(Debug, Clone)]
+pub struct Api {
+    state: Arc<ApiState>,
+}
+
+impl Api {
+    /// An API serving from `settings`, and `/api/health` from `observed`.
+    pub fn new(settings: ApiSettings, observed: Observed) -> Api {
+        Api {
+            state: Arc::new(ApiState {
+                settings: RwLock::new(Arc::new(settings)),
+                observed,
+            }),
+        }
+    }
+
+    /// The routes (with `token`, every request must carry `Authorization: Bearer <token>`).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/api/rooms", get(rooms))
+            .route("/api/rooms/{sid}", get(room))
+            .route("/api/participants", get(participants))
+            .route("/api/health", get(health))
+            .with_state(self.state.clone())
+    }
+
+    /// Serves from `settings` from now on (a reload).
+    pub fn update(&self, settings: ApiSettings) {
+        *self.state.settings.write().expect("API settings lock") = Arc::new(settings);
+    }
 }
 
 /// An error answer: its status and `{"error": message}`.
@@ -117,21 +166,29 @@ fn json<T: Serialize>(value: &T) -> Response {
 }
 
 impl ApiState {
-    fn check(&self, headers: &HeaderMap) -> Result<&Backend, ApiError> {
-        self.authorize(headers)?;
-        match &self.backend {
+    /// The settings, once the request is authorized and a backend can answer.
+    fn check(&self, headers: &HeaderMap) -> Result<Arc<ApiSettings>, ApiError> {
+        let settings = self.authorize(headers)?;
+        match &settings.backend {
             Backend::None => Err(ApiError(
                 StatusCode::NOT_IMPLEMENTED,
                 "the query API reads MongoDB (openvidu.analytics.mongo_url) or the file \
                  store's index (file.index); neither is configured"
                     .into(),
             )),
-            backend => Ok(backend),
+            _ => Ok(settings),
         }
     }
 
-    fn authorize(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        if let Some(token) = &self.token {
+    fn authorize(&self, headers: &HeaderMap) -> Result<Arc<ApiSettings>, ApiError> {
+        let settings = self.settings.read().expect("API settings lock").clone();
+        if !settings.enabled {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "the read API is off (openvidu.analytics.api.enabled: false)".into(),
+            ));
+        }
+        if let Some(token) = &settings.token {
             let given = headers
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
@@ -143,7 +200,7 @@ impl ApiState {
                 ));
             }
         }
-        Ok(())
+        Ok(settings)
     }
 }
 
@@ -178,7 +235,8 @@ async fn rooms(
     headers: HeaderMap,
     params: Result<Query<RoomsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let query = state.check(&headers)?;
+    let settings = state.check(&headers)?;
+    let query = &settings.backend;
     let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -260,7 +318,8 @@ async fn participants(
     headers: HeaderMap,
     params: Result<Query<ParticipantParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let backend = state.check(&headers)?;
+    let settings = state.check(&headers)?;
+    let backend = &settings.backend;
     let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
     let identity = params
         .identity
@@ -340,8 +399,9 @@ async fn room(
     headers: HeaderMap,
     Path(sid): Path<String>,
 ) -> Result<Response, ApiError> {
-    let query = state.check(&headers)?;
-    let rows = query
+    let settings = state.check(&headers)?;
+    let rows = settings
+        .backend
         .room_events(&sid)
         .await
         .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("{e:#}")))?;

@@ -116,6 +116,7 @@ struct Running {
     doors: Doors,
     telemetry: Option<TelemetryServer>,
     observed: Observed,
+    api: api::Api,
     reloads: Arc<ReloadCounters>,
     inline_text: Option<String>,
 }
@@ -146,7 +147,13 @@ impl Running {
         let observed = host
             .observed(doors.counters.clone())
             .with_reloads(reloads.clone());
-        let telemetry = start_telemetry(&config, observed.clone()).await?;
+        let api = api::Api::new(api::ApiSettings::of(&config).await?, observed.clone());
+        let telemetry = TelemetryServer::start_with(
+            &config.analytics.telemetry,
+            observed.clone(),
+            api.router(),
+        )
+        .await?;
         Ok(Running {
             config,
             sinks,
@@ -154,6 +161,7 @@ impl Running {
             doors,
             telemetry,
             observed,
+            api,
             reloads,
             inline_text: None,
         })
@@ -194,6 +202,7 @@ impl Running {
         // Everything that can fail comes before anything changes.
         let added = build(added, &context, &next).await?;
         let replaced = build(changed, &context, &next).await?;
+        let api_settings = api::ApiSettings::of(&next).await?;
         let doors_changed = plan::doors(&self.config) != plan::doors(&next);
         if doors_changed {
             Doors::check(&next)?;
@@ -226,6 +235,7 @@ impl Running {
                 tracing::warn!(sink = %summary.sink, left = summary.left_queued, "removed sink stopped with items not stored");
             }
         }
+        self.api.update(api_settings);
         self.sinks = fingerprints;
         self.config = next;
         Ok(hash)
@@ -259,15 +269,19 @@ impl Running {
         if let Some(old) = self.telemetry.take() {
             old.close().await;
         }
-        match start_telemetry(config, self.observed.clone()).await {
+        let (telemetry, observed) = (&config.analytics.telemetry, self.observed.clone());
+        match TelemetryServer::start_with(telemetry, observed, self.api.router()).await {
             Ok(server) => {
                 self.telemetry = server;
                 Ok(())
             }
             Err(err) => {
-                self.telemetry = start_telemetry(&self.config, self.observed.clone())
-                    .await
-                    .unwrap_or_default();
+                let (telemetry, observed) =
+                    (&self.config.analytics.telemetry, self.observed.clone());
+                self.telemetry =
+                    TelemetryServer::start_with(telemetry, observed, self.api.router())
+                        .await
+                        .unwrap_or_default();
                 Err(err)
             }
         }
@@ -293,29 +307,6 @@ impl Running {
         }
         tracing::info!("stopped");
     }
-}
-
-/// The telemetry endpoint of `config`, with the read API when it is enabled.
-async fn start_telemetry(
-    config: &Config,
-    observed: Observed,
-) -> anyhow::Result<Option<TelemetryServer>> {
-    let analytics = &config.analytics;
-    let mut routes = axum::Router::new();
-    if analytics.api.enabled {
-        let backend = match &analytics.mongo_url {
-            _ if !analytics.enabled => api::Backend::None,
-            Some(url) => api::Backend::Mongo(
-                api::mongo::MongoQuery::connect(url, &analytics.mongo_database).await?,
-            ),
-            None if config.file_store_enabled() && analytics.file.index => api::Backend::Embedded(
-                crate::sinks::file::index::IndexQuery::new(&analytics.file.dir),
-            ),
-            None => api::Backend::None,
-        };
-        routes = api::router(backend, analytics.api.token.clone(), observed.clone());
-    }
-    TelemetryServer::start_with(&analytics.telemetry, observed, routes).await
 }
 
 /// Builds `sinks` in order, naming the configuration key of one that fails.

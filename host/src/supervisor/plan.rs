@@ -103,19 +103,10 @@ pub fn doors(config: &Config) -> String {
     )
 }
 
-/// What the telemetry endpoint (and the read API on it) is started from.
+/// What the telemetry endpoint is started from (the read API on it follows a reload
+/// without a rebind).
 pub fn telemetry(config: &Config) -> String {
-    let a = &config.analytics;
-    format!(
-        "{:?} {:?} {:?} {:?} {} {:?} {}",
-        a.telemetry,
-        a.api,
-        a.mongo_url,
-        a.mongo_database,
-        a.enabled,
-        a.file,
-        config.file_store_enabled()
-    )
+    format!("{:?}", config.analytics.telemetry)
 }
 
 /// The settings a reload cannot change (the queues and the spool are built once), named
