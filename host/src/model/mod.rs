@@ -4,6 +4,7 @@
 
 mod document;
 pub mod id;
+mod json;
 pub mod openvidu;
 mod walk;
 mod wire;
@@ -86,6 +87,25 @@ impl DocumentFormat {
             DocumentFormat::Typed => message_document(message, full_name, id),
         }
     }
+
+    /// The document of `message` as [`DocumentFormat::document`] builds it, as compact JSON
+    /// text, written straight from the encoded message (no map in between; the same text
+    /// as serializing [`DocumentFormat::document`], which a property test checks).
+    pub fn document_text<M: prost::Message>(
+        self,
+        message: &M,
+        full_name: &str,
+        id: &str,
+    ) -> String {
+        let index = walk::message_index(full_name);
+        let bytes = message.encode_to_vec();
+        match self {
+            DocumentFormat::Openvidu => json::openvidu_document(full_name, index, &bytes, id),
+            DocumentFormat::Typed => json::typed_document(index, &bytes, id),
+        }
+        // Our own encoding always follows the wire format.
+        .expect("a message the host encoded is well-formed")
+    }
 }
 
 /// A `google.protobuf.Timestamp`, as stored.
@@ -144,7 +164,7 @@ pub struct Item {
     /// The contract document as compact JSON text, `_id` first, without
     /// `openvidu_expire_at`: text takes a fraction of the memory of a map while the item
     /// waits in queues (see [`Item::document`]).
-    document: Box<RawValue>,
+    document: Box<str>,
     /// When the stored copy expires (`openvidu_expire_at`).
     pub expire_at: SystemTime,
     /// Sequence number in the on-disk spool, once written there (see `crate::spool`).
@@ -169,8 +189,8 @@ impl Item {
         document: Map<String, Value>,
         expire_at: SystemTime,
     ) -> Self {
-        let document = serde_json::value::to_raw_value(&document).expect("a JSON map serializes");
-        Self::with_document_json(kind, id, document, expire_at)
+        let document = serde_json::to_string(&document).expect("a JSON map serializes");
+        Self::with_document_text(kind, id, document, expire_at)
     }
 
     /// As [`Item::new`], with the document already as JSON text (an object holding `_id`).
@@ -180,6 +200,18 @@ impl Item {
         document: Box<RawValue>,
         expire_at: SystemTime,
     ) -> Self {
+        Self::with_document_text(kind, id, Box::<str>::from(document), expire_at)
+    }
+
+    /// As [`Item::new`], with the document as compact JSON text the host wrote itself (an
+    /// object holding `_id`; not checked).
+    fn with_document_text(
+        kind: ItemKind,
+        id: String,
+        document: impl Into<Box<str>>,
+        expire_at: SystemTime,
+    ) -> Self {
+        let document = document.into();
         Item {
             kind,
             id,
@@ -216,10 +248,10 @@ impl Item {
         let ts = stamp(&mut event.timestamp, now);
         let type_name = event_type_name(&event);
         let id = event_id(&event);
-        let document = format.document(&event, "livekit.AnalyticsEvent", &id);
+        let document = format.document_text(&event, "livekit.AnalyticsEvent", &id);
         let room = event.room.as_ref();
         let participant = event.participant.as_ref();
-        let mut item = Item::new(ItemKind::Event, id, document, now + expiration);
+        let mut item = Item::with_document_text(ItemKind::Event, id, document, now + expiration);
         item.type_name = type_name;
         item.timestamp = ts;
         item.room_id = room
@@ -263,8 +295,8 @@ impl Item {
         let ts = stamp(&mut stat.time_stamp, now);
         let kind_name = stat_kind_name(&stat);
         let id = stat_id(&stat);
-        let document = format.document(&stat, "livekit.AnalyticsStat", &id);
-        let mut item = Item::new(ItemKind::Stat, id, document, now + expiration);
+        let document = format.document_text(&stat, "livekit.AnalyticsStat", &id);
+        let mut item = Item::with_document_text(ItemKind::Stat, id, document, now + expiration);
         item.type_name = kind_name;
         item.timestamp = ts;
         item.room_id = stat.room_id;
@@ -291,16 +323,16 @@ impl Item {
         ];
         (std::mem::size_of::<Item>()
             + strings.iter().map(|s| s.len()).sum::<usize>()
-            + self.document.get().len()) as u64
+            + self.document.len()) as u64
     }
 
     /// The contract document (without `openvidu_expire_at`), parsed from its text.
     pub fn document(&self) -> Map<String, Value> {
-        serde_json::from_str(self.document.get()).expect("the host wrote this JSON object")
+        serde_json::from_str(&self.document).expect("the host wrote this JSON object")
     }
 
     /// The contract document as compact JSON text (without `openvidu_expire_at`).
-    pub fn document_json(&self) -> &RawValue {
+    pub fn document_text(&self) -> &str {
         &self.document
     }
 
@@ -308,7 +340,9 @@ impl Item {
     pub fn set_field(&mut self, key: &str, value: Value) {
         let mut document = self.document();
         document.insert(key.into(), value);
-        self.document = serde_json::value::to_raw_value(&document).expect("a JSON map serializes");
+        self.document = serde_json::to_string(&document)
+            .expect("a JSON map serializes")
+            .into();
     }
 
     /// The JSON document given to non-MongoDB sinks: the contract document plus
@@ -316,7 +350,6 @@ impl Item {
     pub fn json(&self) -> String {
         let body = self
             .document
-            .get()
             .strip_suffix('}')
             .expect("the document is a JSON object");
         format!(

@@ -1,0 +1,388 @@
+//! The `openvidu` format's text (the rules of `openvidu/mod.rs`, written without a map).
+//!
+//! The reference names the fork's enums after building the map (`names::name_enum`): a
+//! number found at a path becomes its name in place, and an absent one (left out at zero)
+//! is appended to its parent object. Here the paths are a tree ([`Node`]) followed during
+//! the walk: a named field is written by name where it stands, and the parent appends the
+//! zero names of the ones it did not write, after its oneofs, in `NAMED_ENUMS` order.
+
+use super::super::openvidu::names::{named_enums, NamedEnum};
+use super::super::openvidu::PLANS;
+use super::super::walk::{shortest_f64, Scalar, Shape, WireKind};
+use super::super::wire::{WireError, WireValue};
+use super::{
+    advance, collect, map_entry, push_base64, push_f64, push_key, push_map_key, push_string,
+    Elements, Stack,
+};
+use std::sync::LazyLock;
+
+/// The fork's document text of the encoded message of plan `index` (protobuf full name
+/// `full_name`), `_id` first.
+pub(in crate::model) fn document(
+    full_name: &str,
+    index: usize,
+    bytes: &[u8],
+    id: &str,
+) -> Result<String, WireError> {
+    static EVENT: LazyLock<Node> = LazyLock::new(|| Node::of("livekit.AnalyticsEvent"));
+    static STAT: LazyLock<Node> = LazyLock::new(|| Node::of("livekit.AnalyticsStat"));
+    let named = match full_name {
+        "livekit.AnalyticsEvent" => Some(&*EVENT),
+        "livekit.AnalyticsStat" => Some(&*STAT),
+        _ => None,
+    };
+    let mut out = String::with_capacity(64 + bytes.len() * 2);
+    out.push_str("{\"_id\":");
+    push_string(&mut out, id);
+    let mut stack = Vec::with_capacity(32);
+    fields(index, bytes, &mut out, &mut stack, true, named)?;
+    out.push('}');
+    Ok(out)
+}
+
+/// Where named enums are below one object, by key.
+#[derive(Default)]
+struct Node {
+    children: Vec<(&'static str, Child)>,
+}
+
+enum Child {
+    /// An object (a message or a oneof wrapper) with named enums inside.
+    Object(Node),
+    /// A list whose elements are objects with named enums inside.
+    List(Node),
+    /// A named enum.
+    Leaf(&'static NamedEnum),
+}
+
+impl Node {
+    /// The tree of the named enums of documents whose root message is `root`.
+    fn of(root: &str) -> Node {
+        let mut tree = Node::default();
+        for named in named_enums(root) {
+            let mut node = &mut tree;
+            let mut steps = named.path;
+            while let [key, rest @ ..] = steps {
+                let child = match rest {
+                    [] => {
+                        node.children.push((key, Child::Leaf(named)));
+                        break;
+                    }
+                    ["[]", tail @ ..] if !tail.is_empty() => {
+                        steps = tail;
+                        node.entry(key, || Child::List(Node::default()))
+                    }
+                    _ => {
+                        steps = rest;
+                        node.entry(key, || Child::Object(Node::default()))
+                    }
+                };
+                node = match child {
+                    Child::Object(n) | Child::List(n) => n,
+                    Child::Leaf(_) => unreachable!("a named enum is not an object"),
+                };
+            }
+        }
+        tree
+    }
+
+    fn entry(&mut self, key: &'static str, new: impl FnOnce() -> Child) -> &mut Child {
+        let i = match self.children.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                self.children.push((key, new()));
+                self.children.len() - 1
+            }
+        };
+        &mut self.children[i].1
+    }
+
+    /// The child at `key` and its position.
+    fn child(&self, key: &str) -> Option<(usize, &Child)> {
+        self.children
+            .iter()
+            .enumerate()
+            .find(|(_, (k, _))| *k == key)
+            .map(|(i, (_, c))| (i, c))
+    }
+}
+
+/// The named enums below the member being written: its node, and which of them the
+/// object wrote in place (by position in the node).
+struct Named<'n> {
+    node: Option<&'n Node>,
+    written: u64,
+}
+
+impl<'n> Named<'n> {
+    fn new(node: Option<&'n Node>) -> Self {
+        debug_assert!(node.is_none_or(|n| n.children.len() <= 64));
+        Named { node, written: 0 }
+    }
+
+    /// The child at `key`, marked as written.
+    fn take(&mut self, key: &str) -> Option<&'n Child> {
+        let (i, child) = self.node?.child(key)?;
+        self.written |= 1 << i;
+        Some(child)
+    }
+
+    /// Appends the zero names of the named enums not written (oneof cases excepted).
+    fn append_absent(&self, out: &mut String, comma: &mut bool) {
+        let Some(node) = self.node else { return };
+        for (i, (key, child)) in node.children.iter().enumerate() {
+            if let Child::Leaf(named) = child {
+                if self.written & (1 << i) == 0 && !named.case {
+                    push_key(out, key, comma);
+                    push_name(out, named, 0);
+                }
+            }
+        }
+    }
+}
+
+/// Writes an enum's name, or its number as a decimal string when it has none.
+fn push_name(out: &mut String, named: &NamedEnum, number: i32) {
+    match named.names.get(&number) {
+        Some(name) => push_string(out, name),
+        None => {
+            out.push('"');
+            out.push_str(itoa::Buffer::new().format(number));
+            out.push('"');
+        }
+    }
+}
+
+/// A value as the fork's map holds it, before it is written.
+enum Lit<'a> {
+    Null,
+    Bool(bool),
+    /// Every number is a double.
+    Number(f64),
+    Text(&'a [u8]),
+    Base64(&'a [u8]),
+    Message(usize, &'a [u8]),
+}
+
+impl<'a> Lit<'a> {
+    fn of(kind: &WireKind, raw: WireValue<'a>) -> Self {
+        let bits = match raw {
+            WireValue::Varint(n) | WireValue::Fixed64(n) => n,
+            WireValue::Fixed32(n) => u64::from(n),
+            WireValue::Bytes(bytes) => {
+                return match kind {
+                    WireKind::String => Lit::Text(bytes),
+                    WireKind::Message(index) => Lit::Message(*index, bytes),
+                    _ => Lit::Base64(bytes),
+                }
+            }
+        };
+        Lit::scalar(kind, bits)
+    }
+
+    fn scalar(kind: &WireKind, bits: u64) -> Self {
+        Lit::Number(match kind.scalar(bits) {
+            None => return Lit::Null,
+            Some(Scalar::Bool(b)) => return Lit::Bool(b),
+            Some(Scalar::Double(n)) => n,
+            Some(Scalar::Float(n)) => shortest_f64(n),
+            Some(Scalar::Signed(n)) => n as f64,
+            Some(Scalar::Unsigned(n)) => n as f64,
+            Some(Scalar::Enum(n, _)) => f64::from(n),
+        })
+    }
+
+    /// What Go's `omitempty` leaves out (a message never).
+    fn is_zero(&self) -> bool {
+        match self {
+            Lit::Null => true,
+            Lit::Bool(b) => !b,
+            Lit::Number(n) => *n == 0.0,
+            Lit::Text(b) | Lit::Base64(b) => b.is_empty(),
+            Lit::Message(..) => false,
+        }
+    }
+
+    /// Writes the value; a message gets the named enums below it, a finite number at a
+    /// named enum its name.
+    fn write(self, out: &mut String, stack: &mut Stack<'a>, at: At<'_>) -> Result<(), WireError> {
+        match self {
+            Lit::Null => out.push_str("null"),
+            Lit::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Lit::Number(n) => match at {
+                At::Leaf(named) if n.is_finite() => push_name(out, named, n as i32),
+                _ => push_f64(out, n),
+            },
+            Lit::Text(bytes) => push_string(out, &String::from_utf8_lossy(bytes)),
+            Lit::Base64(bytes) => push_base64(out, bytes),
+            Lit::Message(index, bytes) => {
+                let node = match at {
+                    At::Object(node) => Some(node),
+                    _ => None,
+                };
+                out.push('{');
+                fields(index, bytes, out, stack, false, node)?;
+                out.push('}');
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a value is in the tree of named enums.
+#[derive(Clone, Copy)]
+enum At<'n> {
+    Nothing,
+    Leaf(&'n NamedEnum),
+    Object(&'n Node),
+}
+
+impl<'n> At<'n> {
+    /// A member's place: a leaf or an object (a list's elements are placed by
+    /// [`At::elements`]).
+    fn member(child: Option<&'n Child>) -> Self {
+        match child {
+            Some(Child::Leaf(named)) => At::Leaf(named),
+            Some(Child::Object(node)) => At::Object(node),
+            Some(Child::List(_)) | None => At::Nothing,
+        }
+    }
+
+    /// The place of the elements of a list member.
+    fn elements(child: Option<&'n Child>) -> Self {
+        match child {
+            Some(Child::List(node)) => At::Object(node),
+            _ => At::Nothing,
+        }
+    }
+}
+
+/// Writes the members of the encoded message of plan `index` by the fork's rules: fields
+/// in declaration order (zeros left out), then the oneofs, then the absent named enums.
+fn fields<'a>(
+    index: usize,
+    bytes: &'a [u8],
+    out: &mut String,
+    stack: &mut Stack<'a>,
+    mut comma: bool,
+    node: Option<&Node>,
+) -> Result<(), WireError> {
+    let plan = &PLANS[index];
+    let mut named = Named::new(node);
+    let start = collect(&plan.by_number, bytes, stack)?;
+    let end = stack.len();
+    let mut cursor = start;
+    for (i, field) in plan.fields.iter().enumerate() {
+        let from = advance(stack, &mut cursor, end, i);
+        if from == cursor || field.oneof.is_some() {
+            continue;
+        }
+        match field.shape {
+            Shape::Single => {
+                let lit = Lit::of(&field.kind, stack[cursor - 1].value);
+                if field.keep_zero || !lit.is_zero() {
+                    push_key(out, &field.key, &mut comma);
+                    let at = At::member(named.take(&field.key));
+                    lit.write(out, stack, at)?;
+                }
+            }
+            Shape::List => {
+                let empty =
+                    (from..cursor).all(|k| Elements::is_empty(&field.kind, &stack[k].value));
+                if empty && !field.keep_zero {
+                    continue;
+                }
+                push_key(out, &field.key, &mut comma);
+                let at = At::elements(named.take(&field.key));
+                out.push('[');
+                let mut first = true;
+                for k in from..cursor {
+                    for element in Elements::of(&field.kind, stack[k].value) {
+                        if !first {
+                            out.push(',');
+                        }
+                        first = false;
+                        let lit = Lit::of(&field.kind, element?);
+                        lit.write(out, stack, at)?;
+                    }
+                }
+                out.push(']');
+            }
+            Shape::Map => {
+                let WireKind::Message(entry) = field.kind else {
+                    continue;
+                };
+                if !(from..cursor).any(|k| matches!(stack[k].value, WireValue::Bytes(_))) {
+                    continue;
+                }
+                let entry = &PLANS[entry].fields;
+                push_key(out, &field.key, &mut comma);
+                named.take(&field.key);
+                out.push('{');
+                let mut first = true;
+                for k in from..cursor {
+                    let WireValue::Bytes(bytes) = stack[k].value else {
+                        continue;
+                    };
+                    if !first {
+                        out.push(',');
+                    }
+                    first = false;
+                    let (key, raw) = map_entry(bytes)?;
+                    push_map_key(out, &entry[0].kind, key);
+                    out.push(':');
+                    match raw {
+                        Some(raw) => Lit::of(&entry[1].kind, raw).write(out, stack, At::Nothing)?,
+                        None => absent(&entry[1].kind, out),
+                    }
+                }
+                out.push('}');
+            }
+        }
+    }
+    for (o, name) in plan.oneofs.iter().enumerate() {
+        push_key(out, name, &mut comma);
+        let wrapper = match named.take(name) {
+            Some(Child::Object(node)) => Some(node),
+            _ => None,
+        };
+        // The case set last on the wire.
+        let case = (start..end)
+            .filter(|&k| plan.fields[stack[k].field as usize].oneof == Some(o))
+            .max_by_key(|&k| stack[k].seq);
+        let Some(k) = case else {
+            out.push_str("null");
+            continue;
+        };
+        let field = &plan.fields[stack[k].field as usize];
+        let mut inner = Named::new(wrapper);
+        let mut inner_comma = false;
+        out.push('{');
+        push_key(out, &field.key, &mut inner_comma);
+        let lit = match field.shape {
+            Shape::Single => Lit::of(&field.kind, stack[k].value),
+            // Oneofs hold neither lists nor maps.
+            Shape::List | Shape::Map => Lit::Null,
+        };
+        let at = At::member(inner.take(&field.key));
+        lit.write(out, stack, at)?;
+        inner.append_absent(out, &mut inner_comma);
+        out.push('}');
+    }
+    named.append_absent(out, &mut comma);
+    stack.truncate(start);
+    Ok(())
+}
+
+/// A map value absent from its entry: its zero (a message is `{}`).
+fn absent(kind: &WireKind, out: &mut String) {
+    match kind {
+        WireKind::Message(_) => out.push_str("{}"),
+        WireKind::String | WireKind::Bytes => out.push_str("\"\""),
+        other => match Lit::scalar(other, 0) {
+            Lit::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Lit::Number(n) => push_f64(out, n),
+            _ => out.push_str("null"),
+        },
+    }
+}
