@@ -2,6 +2,7 @@
 //! (the protocol crate's `AnalyticsEvent` / `AnalyticsStat`), each turned once into the
 //! document of the storage contract and shared by every sink.
 
+mod convert;
 mod document;
 pub mod id;
 mod json;
@@ -18,7 +19,7 @@ use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, Stream
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// What an item is; each kind has its own queue in every sink and its own collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -231,83 +232,6 @@ impl Item {
         }
     }
 
-    /// Converts an event into the default ([`DocumentFormat::Openvidu`]) document; a
-    /// missing timestamp is set to `now` first (the id depends on it).
-    pub fn from_event(event: AnalyticsEvent, now: SystemTime, expiration: Duration) -> Self {
-        Self::from_event_as(DocumentFormat::default(), event, now, expiration)
-    }
-
-    /// Converts an event into a document of `format`; a missing timestamp is set to `now`
-    /// first (the id depends on it).
-    pub fn from_event_as(
-        format: DocumentFormat,
-        mut event: AnalyticsEvent,
-        now: SystemTime,
-        expiration: Duration,
-    ) -> Self {
-        let ts = stamp(&mut event.timestamp, now);
-        let type_name = event_type_name(&event);
-        let id = event_id(&event);
-        let document = format.document_text(&event, "livekit.AnalyticsEvent", &id);
-        let room = event.room.as_ref();
-        let participant = event.participant.as_ref();
-        let mut item = Item::with_document_text(ItemKind::Event, id, document, now + expiration);
-        item.type_name = type_name;
-        item.timestamp = ts;
-        item.room_id = room
-            .map(|r| r.sid.clone())
-            .filter(|s| !s.is_empty())
-            .unwrap_or(event.room_id);
-        item.room_name = room.map(|r| r.name.clone()).unwrap_or_default();
-        item.participant_id = if event.participant_id.is_empty() {
-            participant.map(|p| p.sid.clone()).unwrap_or_default()
-        } else {
-            event.participant_id
-        };
-        item.participant_identity = participant.map(|p| p.identity.clone()).unwrap_or_default();
-        item.track_id = if event.track_id.is_empty() {
-            event
-                .track
-                .as_ref()
-                .map(|t| t.sid.clone())
-                .unwrap_or_default()
-        } else {
-            event.track_id
-        };
-        item.node_id = event.node_id;
-        item
-    }
-
-    /// Converts a stat into the default ([`DocumentFormat::Openvidu`]) document; a missing
-    /// timestamp is set to `now` first (the id depends on it).
-    pub fn from_stat(stat: AnalyticsStat, now: SystemTime, expiration: Duration) -> Self {
-        Self::from_stat_as(DocumentFormat::default(), stat, now, expiration)
-    }
-
-    /// Converts a stat into a document of `format`; a missing timestamp is set to `now`
-    /// first (the id depends on it).
-    pub fn from_stat_as(
-        format: DocumentFormat,
-        mut stat: AnalyticsStat,
-        now: SystemTime,
-        expiration: Duration,
-    ) -> Self {
-        let ts = stamp(&mut stat.time_stamp, now);
-        let kind_name = stat_kind_name(&stat);
-        let id = stat_id(&stat);
-        let document = format.document_text(&stat, "livekit.AnalyticsStat", &id);
-        let mut item = Item::with_document_text(ItemKind::Stat, id, document, now + expiration);
-        item.type_name = kind_name;
-        item.timestamp = ts;
-        item.room_id = stat.room_id;
-        item.room_name = stat.room_name;
-        item.participant_id = stat.participant_id;
-        item.track_id = stat.track_id;
-        item.node_id = stat.node;
-        item.score = stat.score;
-        item
-    }
-
     /// What this item takes in memory, as the queues count it: the struct, its strings and
     /// its document text.
     pub fn queued_bytes(&self) -> u64 {
@@ -388,15 +312,6 @@ pub fn event_id(event: &AnalyticsEvent) -> String {
 /// it to the receive time first, see [`Item::from_stat`]).
 pub fn stat_id(stat: &AnalyticsStat) -> String {
     md5_hex(&stat_key(stat, &stat_kind_name(stat)))
-}
-
-/// Sets a missing protocol timestamp to `now` (ids depend on it) and returns it.
-fn stamp(timestamp: &mut Option<pbjson_types::Timestamp>, now: SystemTime) -> Timestamp {
-    let t = *timestamp.get_or_insert_with(|| Timestamp::from_system_time(now).to_proto());
-    Timestamp {
-        seconds: t.seconds,
-        nanos: t.nanos,
-    }
 }
 
 #[cfg(test)]
