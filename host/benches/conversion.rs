@@ -168,7 +168,35 @@ fn main() {
             md5_hex(&stat_key(s, &stat_kind_name(s)))
         }));
     }
+    let parts = [
+        (
+            "of which: encode the event (protobuf)",
+            per_item(events.iter().collect(), |e| {
+                prost::Message::encode_to_vec(e)
+            }),
+        ),
+        (
+            "of which: event id (key + MD5)",
+            per_item(events.iter().collect(), |e| {
+                md5_hex(&event_key(e, &event_type_name(e)))
+            }),
+        ),
+        (
+            "of which: encode the stat (protobuf)",
+            per_item(stats.iter().collect(), prost::Message::encode_to_vec),
+        ),
+        (
+            "of which: stat id (key + MD5)",
+            per_item(stats.iter().collect(), |s| {
+                md5_hex(&stat_key(s, &stat_kind_name(s)))
+            }),
+        ),
+    ];
     print(&rows, floor, n, rounds);
+    println!();
+    for (name, ns) in parts {
+        println!("| {name} | {ns:.0} |");
+    }
     memory(now, exp);
 }
 

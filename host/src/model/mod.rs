@@ -98,14 +98,35 @@ impl DocumentFormat {
         full_name: &str,
         id: &str,
     ) -> String {
-        let index = walk::message_index(full_name);
-        let bytes = message.encode_to_vec();
-        match self {
-            DocumentFormat::Openvidu => json::openvidu_document(full_name, index, &bytes, id),
-            DocumentFormat::Typed => json::typed_document(index, &bytes, id),
+        thread_local! {
+            /// The encoded message, reused from one document to the next.
+            static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        // Our own encoding always follows the wire format.
-        .expect("a message the host encoded is well-formed")
+        let index = walk::message_index(full_name);
+        ENCODED
+            .with_borrow_mut(|bytes| {
+                bytes.clear();
+                message.encode(bytes).expect("a Vec grows as needed");
+                let text = match self {
+                    DocumentFormat::Openvidu => {
+                        json::openvidu_document(full_name, index, bytes, id)
+                    }
+                    DocumentFormat::Typed => json::typed_document(index, bytes, id),
+                };
+                if bytes.capacity() > 1 << 16 {
+                    *bytes = Vec::new(); // not kept after an unusually large message
+                }
+                text
+            })
+            .map(|text| {
+                // The text waits in queues: it takes what it needs, not what was reserved.
+                if text.capacity() - text.len() > text.len() / 8 {
+                    String::from(text.as_str())
+                } else {
+                    text
+                }
+            })
+            .expect("a message the host encoded is well-formed")
     }
 }
 

@@ -11,8 +11,8 @@ use super::super::openvidu::PLANS;
 use super::super::walk::{shortest_f64, Scalar, Shape, WireKind};
 use super::super::wire::{WireError, WireValue};
 use super::{
-    advance, collect, map_entry, push_base64, push_f64, push_key, push_map_key, push_string,
-    Elements, Stack,
+    advance, collect, map_entry, push_base64, push_f64, push_key, push_map_key, push_quoted_key,
+    push_string, quoted_key, Elements, Stack,
 };
 use std::sync::LazyLock;
 
@@ -31,7 +31,7 @@ pub(in crate::model) fn document(
         "livekit.AnalyticsStat" => Some(&*STAT),
         _ => None,
     };
-    let mut out = String::with_capacity(64 + bytes.len() * 2);
+    let mut out = String::with_capacity(64 + bytes.len() * 4);
     out.push_str("{\"_id\":");
     push_string(&mut out, id);
     let mut stack = Vec::with_capacity(32);
@@ -39,6 +39,20 @@ pub(in crate::model) fn document(
     out.push('}');
     Ok(out)
 }
+
+/// The [`quoted_key`]s of a plan: of its fields, and of its oneofs.
+type Keys = (Vec<Box<str>>, Vec<Box<str>>);
+
+/// The [`Keys`] of every plan.
+static KEYS: LazyLock<Vec<Keys>> = LazyLock::new(|| {
+    PLANS
+        .iter()
+        .map(|plan| {
+            let fields = plan.fields.iter().map(|f| quoted_key(&f.key)).collect();
+            (fields, plan.oneofs.iter().map(|o| quoted_key(o)).collect())
+        })
+        .collect()
+});
 
 /// Where named enums are below one object, by key.
 #[derive(Default)]
@@ -268,6 +282,7 @@ fn fields<'a>(
     node: Option<&Node>,
 ) -> Result<(), WireError> {
     let plan = &PLANS[index];
+    let keys = &KEYS[index];
     let mut named = Named::new(node);
     let start = collect(&plan.by_number, bytes, stack)?;
     let end = stack.len();
@@ -281,7 +296,7 @@ fn fields<'a>(
             Shape::Single => {
                 let lit = Lit::of(&field.kind, stack[cursor - 1].value);
                 if field.keep_zero || !lit.is_zero() {
-                    push_key(out, &field.key, &mut comma);
+                    push_quoted_key(out, &keys.0[i], &mut comma);
                     let at = At::member(named.take(&field.key));
                     lit.write(out, stack, at)?;
                 }
@@ -292,7 +307,7 @@ fn fields<'a>(
                 if empty && !field.keep_zero {
                     continue;
                 }
-                push_key(out, &field.key, &mut comma);
+                push_quoted_key(out, &keys.0[i], &mut comma);
                 let at = At::elements(named.take(&field.key));
                 out.push('[');
                 let mut first = true;
@@ -316,7 +331,7 @@ fn fields<'a>(
                     continue;
                 }
                 let entry = &PLANS[entry].fields;
-                push_key(out, &field.key, &mut comma);
+                push_quoted_key(out, &keys.0[i], &mut comma);
                 named.take(&field.key);
                 out.push('{');
                 let mut first = true;
@@ -341,7 +356,7 @@ fn fields<'a>(
         }
     }
     for (o, name) in plan.oneofs.iter().enumerate() {
-        push_key(out, name, &mut comma);
+        push_quoted_key(out, &keys.1[o], &mut comma);
         let wrapper = match named.take(name) {
             Some(Child::Object(node)) => Some(node),
             _ => None,
@@ -354,11 +369,12 @@ fn fields<'a>(
             out.push_str("null");
             continue;
         };
-        let field = &plan.fields[stack[k].field as usize];
+        let case_index = stack[k].field as usize;
+        let field = &plan.fields[case_index];
         let mut inner = Named::new(wrapper);
         let mut inner_comma = false;
         out.push('{');
-        push_key(out, &field.key, &mut inner_comma);
+        push_quoted_key(out, &keys.0[case_index], &mut inner_comma);
         let lit = match field.shape {
             Shape::Single => Lit::of(&field.kind, stack[k].value),
             // Oneofs hold neither lists nor maps.

@@ -84,6 +84,30 @@ fn every_livekit_message_is_written_as_the_reference_writes_it() {
 }
 
 #[test]
+fn whole_doubles_are_written_as_serde_json_writes_them() {
+    let mut rng = fastrand::Rng::with_seed(3);
+    let mut values: Vec<f64> = (-2000..2000).map(f64::from).collect();
+    for exponent in 0..=17 {
+        let p = 10f64.powi(exponent);
+        values.extend([p - 1.0, p, p + 1.0, -p, 2.0 * p, 0.5 * p, p - 0.5]);
+    }
+    values.extend((0..20_000).map(|_| rng.i64(-1 << 53..1 << 53) as f64));
+    values.extend([
+        0.0,
+        -0.0,
+        1e15 - 0.5,
+        999_999_999_999_999.0,
+        f64::MAX,
+        2f64.powi(63),
+    ]);
+    for n in values {
+        let mut ours = String::new();
+        super::push_f64(&mut ours, n);
+        assert_eq!(ours, serde_json::to_string(&n).unwrap(), "{n:?}");
+    }
+}
+
+#[test]
 fn the_generator_reaches_every_named_enum() {
     let keys = [
         "type",

@@ -4,9 +4,18 @@ use super::super::document::PLANS;
 use super::super::walk::{shortest_f64, Scalar, Shape, WireKind};
 use super::super::wire::{WireError, WireReader, WireValue};
 use super::{
-    advance, collect, map_entry, push_base64, push_enum_name, push_f64, push_key, push_map_key,
-    push_string, Elements, Stack,
+    advance, collect, map_entry, push_base64, push_enum_name, push_f64, push_map_key,
+    push_quoted_key, push_string, quoted_key, Elements, Stack,
 };
+use std::sync::LazyLock;
+
+/// The [`quoted_key`] of every field of every plan.
+static KEYS: LazyLock<Vec<Vec<Box<str>>>> = LazyLock::new(|| {
+    PLANS
+        .iter()
+        .map(|plan| plan.fields.iter().map(|f| quoted_key(&f.name)).collect())
+        .collect()
+});
 
 /// The `typed` document text of the encoded message of plan `index`, `_id` first.
 pub(in crate::model) fn document(
@@ -14,7 +23,7 @@ pub(in crate::model) fn document(
     bytes: &[u8],
     id: &str,
 ) -> Result<String, WireError> {
-    let mut out = String::with_capacity(64 + bytes.len() * 2);
+    let mut out = String::with_capacity(64 + bytes.len() * 4);
     out.push_str("{\"_id\":");
     push_string(&mut out, id);
     let mut stack = Vec::with_capacity(32);
@@ -33,6 +42,7 @@ fn fields<'a>(
     mut comma: bool,
 ) -> Result<(), WireError> {
     let plan = &PLANS[index];
+    let keys = &KEYS[index];
     let start = collect(&plan.by_number, bytes, stack)?;
     let end = stack.len();
     let mut cursor = start;
@@ -40,18 +50,18 @@ fn fields<'a>(
         let from = advance(stack, &mut cursor, end, i);
         if from == cursor {
             if let (true, WireKind::Enum(names)) = (field.always, &field.kind) {
-                push_key(out, &field.name, &mut comma);
+                push_quoted_key(out, &keys[i], &mut comma);
                 push_enum_name(out, names, 0);
             }
             continue;
         }
         match field.shape {
             Shape::Single => {
-                push_key(out, &field.name, &mut comma);
+                push_quoted_key(out, &keys[i], &mut comma);
                 value(&field.kind, stack[cursor - 1].value, out, stack)?;
             }
             Shape::List => {
-                push_key(out, &field.name, &mut comma);
+                push_quoted_key(out, &keys[i], &mut comma);
                 out.push('[');
                 let mut first = true;
                 for k in from..cursor {
@@ -73,7 +83,7 @@ fn fields<'a>(
                     continue;
                 }
                 let entry = &PLANS[entry].fields;
-                push_key(out, &field.name, &mut comma);
+                push_quoted_key(out, &keys[i], &mut comma);
                 out.push('{');
                 let mut first = true;
                 for k in from..cursor {
