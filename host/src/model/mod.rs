@@ -76,7 +76,8 @@ pub enum DocumentFormat {
 
 impl DocumentFormat {
     /// The document of `message` (protobuf full name `full_name`) in this format, `_id`
-    /// first.
+    /// first, built as a map by the reference walkers (`document.rs`, `openvidu/`); items
+    /// carry [`DocumentFormat::document_text`], the same document written without a map.
     pub fn document<M: prost::Message>(
         self,
         message: &M,

@@ -6,13 +6,13 @@
 //! the walk: a named field is written by name where it stands, and the parent appends the
 //! zero names of the ones it did not write, after its oneofs, in `NAMED_ENUMS` order.
 
-use super::super::openvidu::names::{named_enums, NamedEnum};
 use super::super::openvidu::PLANS;
 use super::super::walk::{shortest_f64, Scalar, Shape, WireKind};
 use super::super::wire::{WireError, WireValue};
+use super::named::{At, Child, Named, Node};
 use super::{
-    advance, collect, map_entry, push_base64, push_f64, push_key, push_map_key, push_quoted_key,
-    push_string, quoted_key, Elements, Stack,
+    advance, collect, map_entry, push_base64, push_f64, push_map_key, push_quoted_key, push_string,
+    quoted_key, Elements, Stack,
 };
 use std::sync::LazyLock;
 
@@ -53,119 +53,6 @@ static KEYS: LazyLock<Vec<Keys>> = LazyLock::new(|| {
         })
         .collect()
 });
-
-/// Where named enums are below one object, by key.
-#[derive(Default)]
-struct Node {
-    children: Vec<(&'static str, Child)>,
-}
-
-enum Child {
-    /// An object (a message or a oneof wrapper) with named enums inside.
-    Object(Node),
-    /// A list whose elements are objects with named enums inside.
-    List(Node),
-    /// A named enum.
-    Leaf(&'static NamedEnum),
-}
-
-impl Node {
-    /// The tree of the named enums of documents whose root message is `root`.
-    fn of(root: &str) -> Node {
-        let mut tree = Node::default();
-        for named in named_enums(root) {
-            let mut node = &mut tree;
-            let mut steps = named.path;
-            while let [key, rest @ ..] = steps {
-                let child = match rest {
-                    [] => {
-                        node.children.push((key, Child::Leaf(named)));
-                        break;
-                    }
-                    ["[]", tail @ ..] if !tail.is_empty() => {
-                        steps = tail;
-                        node.entry(key, || Child::List(Node::default()))
-                    }
-                    _ => {
-                        steps = rest;
-                        node.entry(key, || Child::Object(Node::default()))
-                    }
-                };
-                node = match child {
-                    Child::Object(n) | Child::List(n) => n,
-                    Child::Leaf(_) => unreachable!("a named enum is not an object"),
-                };
-            }
-        }
-        tree
-    }
-
-    fn entry(&mut self, key: &'static str, new: impl FnOnce() -> Child) -> &mut Child {
-        let i = match self.children.iter().position(|(k, _)| *k == key) {
-            Some(i) => i,
-            None => {
-                self.children.push((key, new()));
-                self.children.len() - 1
-            }
-        };
-        &mut self.children[i].1
-    }
-
-    /// The child at `key` and its position.
-    fn child(&self, key: &str) -> Option<(usize, &Child)> {
-        self.children
-            .iter()
-            .enumerate()
-            .find(|(_, (k, _))| *k == key)
-            .map(|(i, (_, c))| (i, c))
-    }
-}
-
-/// The named enums below the member being written: its node, and which of them the
-/// object wrote in place (by position in the node).
-struct Named<'n> {
-    node: Option<&'n Node>,
-    written: u64,
-}
-
-impl<'n> Named<'n> {
-    fn new(node: Option<&'n Node>) -> Self {
-        debug_assert!(node.is_none_or(|n| n.children.len() <= 64));
-        Named { node, written: 0 }
-    }
-
-    /// The child at `key`, marked as written.
-    fn take(&mut self, key: &str) -> Option<&'n Child> {
-        let (i, child) = self.node?.child(key)?;
-        self.written |= 1 << i;
-        Some(child)
-    }
-
-    /// Appends the zero names of the named enums not written (oneof cases excepted).
-    fn append_absent(&self, out: &mut String, comma: &mut bool) {
-        let Some(node) = self.node else { return };
-        for (i, (key, child)) in node.children.iter().enumerate() {
-            if let Child::Leaf(named) = child {
-                if self.written & (1 << i) == 0 && !named.case {
-                    push_key(out, key, comma);
-                    push_name(out, named, 0);
-                }
-            }
-        }
-    }
-}
-
-/// Writes an enum's name, or its number as a decimal string when it has none.
-fn push_name(out: &mut String, named: &NamedEnum, number: i32) {
-    match named.names.get(&number) {
-        Some(name) => push_string(out, name),
-        None => {
-            out.push('"');
-            out.push_str(itoa::Buffer::new().format(number));
-            out.push('"');
-        }
-    }
-}
 
 /// A value as the fork's map holds it, before it is written.
 enum Lit<'a> {
@@ -224,7 +111,7 @@ impl<'a> Lit<'a> {
             Lit::Null => out.push_str("null"),
             Lit::Bool(b) => out.push_str(if b { "true" } else { "false" }),
             Lit::Number(n) => match at {
-                At::Leaf(named) if n.is_finite() => push_name(out, named, n as i32),
+                At::Leaf(named) if n.is_finite() => super::named::push_name(out, named, n as i32),
                 _ => push_f64(out, n),
             },
             Lit::Text(bytes) => push_string(out, &String::from_utf8_lossy(bytes)),
@@ -240,34 +127,6 @@ impl<'a> Lit<'a> {
             }
         }
         Ok(())
-    }
-}
-
-/// What a value is in the tree of named enums.
-#[derive(Clone, Copy)]
-enum At<'n> {
-    Nothing,
-    Leaf(&'n NamedEnum),
-    Object(&'n Node),
-}
-
-impl<'n> At<'n> {
-    /// A member's place: a leaf or an object (a list's elements are placed by
-    /// [`At::elements`]).
-    fn member(child: Option<&'n Child>) -> Self {
-        match child {
-            Some(Child::Leaf(named)) => At::Leaf(named),
-            Some(Child::Object(node)) => At::Object(node),
-            Some(Child::List(_)) | None => At::Nothing,
-        }
-    }
-
-    /// The place of the elements of a list member.
-    fn elements(child: Option<&'n Child>) -> Self {
-        match child {
-            Some(Child::List(node)) => At::Object(node),
-            _ => At::Nothing,
-        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! value and a oneof its last case, as in the reference.
 
 mod fork;
+mod named;
 mod typed;
 
 pub(super) use fork::document as openvidu_document;
