@@ -89,8 +89,10 @@ impl Transcoder<'_> {
         Ok(())
     }
 
-    /// An object (at `{`) as a document; `extra` is appended to it (the root's date).
-    fn object(&mut self, extra: Option<(&str, bson::DateTime)>) -> Result<(), ToBsonError> {
+    /// An object (at `{`) as a document; `extra` is appended to it (the root's date), or
+    /// replaces a member of the same key where it stands (as inserting it into a parsed
+    /// document did).
+    fn object(&mut self, mut extra: Option<(&str, bson::DateTime)>) -> Result<(), ToBsonError> {
         self.pos += 1;
         let start = self.begin();
         self.skip_whitespace();
@@ -106,9 +108,18 @@ impl Transcoder<'_> {
                 if self.out[key_at..].contains(&0) {
                     return Err(self.error("a key holds a NUL character"));
                 }
+                let replaced = extra.filter(|(key, _)| self.out[key_at..] == *key.as_bytes());
                 self.out.push(0);
                 self.expect(b':', "`:`")?;
+                let value_at = self.out.len();
                 self.out[type_at] = self.value()?;
+                if let Some((_, date)) = replaced {
+                    self.out.truncate(value_at);
+                    self.out
+                        .extend_from_slice(&date.timestamp_millis().to_le_bytes());
+                    self.out[type_at] = DATE_TIME;
+                    extra = None;
+                }
                 self.skip_whitespace();
                 match self.peek() {
                     Some(b',') => self.pos += 1,

@@ -75,6 +75,7 @@ fn numbers_take_the_references_types() {
         r#"{"a":18446744073709551616,"b":-18446744073709551616,"c":1e5,"d":1E-5,"e":2.50}"#,
         r#"{"a":123456789012345678901234567890,"b":0.1,"c":1e-45,"d":[1,2.0,-3]}"#,
         r#"{ "a" : "\u00e9\ud83d\ude00\/\b\f\n\r\t\"\\" , "b" : { } , "c" : [ ] , "d" : null }"#,
+        r#"{"a":1,"openvidu_expire_at":"x","b":{"openvidu_expire_at":2}}"#,
     ] {
         assert_eq!(ours(text), reference(text), "{text}");
     }
