@@ -282,6 +282,13 @@ impl Item {
         &self.document
     }
 
+    /// [`Item::document_text`] as a `serde_json` raw value: a checked copy (the item keeps
+    /// plain text, written by the host), for code that wants one; prefer
+    /// [`Item::document_text`].
+    pub fn document_json(&self) -> Box<RawValue> {
+        RawValue::from_string(self.document.to_string()).expect("the host wrote this JSON object")
+    }
+
     /// Sets one field of the document (replacing it where it is, else appending it).
     pub fn set_field(&mut self, key: &str, value: Value) {
         let mut document = self.document();
