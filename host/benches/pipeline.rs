@@ -1,9 +1,9 @@
 //! Whole-pipeline throughput into a real MongoDB wire-protocol server, against the raw
-//! driver's `insert_many` of the same documents in the same run, plus conversion cost.
+//! driver's `insert_many` of the same documents in the same run (the conversion cost per
+//! item is `benches/conversion.rs`).
 //!
 //! Run: `cargo bench --bench pipeline` (after `scripts/install-test-deps.sh`).
-//! `BENCH_ITEMS` sets how many documents (default 20000); `BENCH_ONLY=conversion` prints
-//! the conversion costs alone, without a database.
+//! `BENCH_ITEMS` sets how many documents (default 20000).
 
 // Each bench uses part of the kit; every item of it is used by some test or bench.
 #[allow(dead_code)]
@@ -12,7 +12,7 @@ mod kit;
 
 use analytics_host::app::Host;
 use analytics_host::config::AnalyticsConfig;
-use analytics_host::model::{event_id, message_document, DocumentFormat, Item};
+use analytics_host::model::Item;
 use analytics_host::sinks::mongo::{to_bson, MongoSink};
 use analytics_host::sinks::Sink;
 use bson::Document;
@@ -97,12 +97,6 @@ fn items(n: usize) -> Vec<Item> {
     (0..n).map(|i| item(i, now, exp)).collect()
 }
 
-fn per_item_ns(n: usize, f: impl FnOnce()) -> f64 {
-    let start = Instant::now();
-    f();
-    start.elapsed().as_nanos() as f64 / n as f64
-}
-
 async fn raw_insert(url: &str, docs: &[(usize, Document)]) -> Duration {
     let mut sink = MongoSink::connect(url, "bench_raw").await.unwrap();
     sink.initialize().await.unwrap(); // same indexes as the pipeline's collections
@@ -160,87 +154,12 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
-    let now = SystemTime::now();
-    let exp = Duration::from_secs(3600);
-    let events: Vec<_> = (0..n).map(event).collect();
-    let stats: Vec<_> = (0..n).map(stat).collect();
-    let convert = |format: DocumentFormat| {
-        let event_ns = per_item_ns(n, || {
-            for e in events.iter().cloned() {
-                std::hint::black_box(Item::from_event_as(format, e, now, exp));
-            }
-        });
-        let stat_ns = per_item_ns(n, || {
-            for s in stats.iter().cloned() {
-                std::hint::black_box(Item::from_stat_as(format, s, now, exp));
-            }
-        });
-        let items: Vec<Item> = (0..n)
-            .map(|i| match i % 2 {
-                0 => Item::from_event_as(format, event(i), now, exp),
-                _ => Item::from_stat_as(format, stat(i), now, exp),
-            })
-            .collect();
-        let bson_ns = per_item_ns(n, || {
-            for item in &items {
-                std::hint::black_box(to_bson(item));
-            }
-        });
-        (event_ns, stat_ns, bson_ns)
-    };
-    // Twice each, alternating, so neither format gets the warmer caches.
-    let mut typed = convert(DocumentFormat::Typed);
-    let mut openvidu = convert(DocumentFormat::Openvidu);
-    let (typed2, openvidu2) = (
-        convert(DocumentFormat::Typed),
-        convert(DocumentFormat::Openvidu),
-    );
-    let min3 = |a: (f64, f64, f64), b: (f64, f64, f64)| (a.0.min(b.0), a.1.min(b.1), a.2.min(b.2));
-    typed = min3(typed, typed2);
-    openvidu = min3(openvidu, openvidu2);
-    let encode_ns = per_item_ns(n, || {
-        for e in &events {
-            std::hint::black_box(prost::Message::encode_to_vec(e));
-        }
-    });
-    let id_ns = per_item_ns(n, || {
-        for e in &events {
-            std::hint::black_box(event_id(e));
-        }
-    });
-    let document_ns = per_item_ns(n, || {
-        for e in &events {
-            std::hint::black_box(message_document(e, "livekit.AnalyticsEvent", "id"));
-        }
-    });
     let prepared = items(n);
     let docs: Vec<(usize, Document)> = prepared
         .iter()
         .map(|i| (i.kind.index(), to_bson(i)))
         .collect();
 
-    let print_conversion = || {
-        println!("\n| conversion, ns per item (best of 2) | typed | openvidu |\n|---|---:|---:|");
-        println!(
-            "| AnalyticsEvent → item (id + document) | {:.0} | {:.0} |",
-            typed.0, openvidu.0
-        );
-        println!(
-            "| AnalyticsStat → item (id + document) | {:.0} | {:.0} |",
-            typed.1, openvidu.1
-        );
-        println!(
-            "| item → BSON document (half events, half stats) | {:.0} | {:.0} |",
-            typed.2, openvidu.2
-        );
-        println!("| of which: encode the event (protobuf) | {encode_ns:.0} |");
-        println!("| of which: event id (key + MD5) | {id_ns:.0} |");
-        println!("| of which: event document (encode + wire walk) | {document_ns:.0} |");
-    };
-    if std::env::var("BENCH_ONLY").as_deref() == Ok("conversion") {
-        print_conversion();
-        return;
-    }
     let server = kit::servers::mongo::MongoServer::start();
     let url = server.url();
     // Warm up the server and the connection pool.
@@ -270,5 +189,4 @@ async fn main() {
             100.0 * pipe_rate / raw_rate
         );
     }
-    print_conversion();
 }

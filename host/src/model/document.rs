@@ -44,7 +44,7 @@ pub fn message_document<M: prost::Message>(
 }
 
 /// How every message of [`DESCRIPTORS`] is written, in the pool's order.
-static PLANS: LazyLock<Vec<MessagePlan>> = LazyLock::new(|| {
+pub(super) static PLANS: LazyLock<Vec<MessagePlan>> = LazyLock::new(|| {
     DESCRIPTORS
         .all_messages()
         .map(|m| MessagePlan::of(&m))
@@ -52,20 +52,20 @@ static PLANS: LazyLock<Vec<MessagePlan>> = LazyLock::new(|| {
 });
 
 /// One message type, resolved once: its fields in declaration order.
-struct MessagePlan {
-    fields: Vec<FieldPlan>,
+pub(super) struct MessagePlan {
+    pub(super) fields: Vec<FieldPlan>,
     /// Position in `fields` by field number.
-    by_number: Vec<Option<usize>>,
+    pub(super) by_number: Vec<Option<usize>>,
     /// `google.protobuf.Timestamp`: written as `{seconds, nanos}`, both always.
-    timestamp: bool,
+    pub(super) timestamp: bool,
 }
 
-struct FieldPlan {
-    name: String,
-    kind: WireKind,
-    shape: Shape,
+pub(super) struct FieldPlan {
+    pub(super) name: String,
+    pub(super) kind: WireKind,
+    pub(super) shape: Shape,
     /// A proto3 enum without presence: written at its zero value when absent.
-    always: bool,
+    pub(super) always: bool,
 }
 
 impl MessagePlan {

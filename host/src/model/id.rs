@@ -54,9 +54,9 @@ pub(crate) fn push_parts<'a>(key: &mut String, parts: impl IntoIterator<Item = &
 /// `<ts>`: the decimal seconds, followed by the decimal nanos when nanos > 0.
 pub(crate) fn push_ts(key: &mut String, ts: Option<(i64, i32)>) {
     let (seconds, nanos) = ts.unwrap_or((0, 0));
-    key.push_str(&seconds.to_string());
+    key.push_str(itoa::Buffer::new().format(seconds));
     if nanos > 0 {
-        key.push_str(&nanos.to_string());
+        key.push_str(itoa::Buffer::new().format(nanos));
     }
 }
 

@@ -2,8 +2,10 @@
 //! (the protocol crate's `AnalyticsEvent` / `AnalyticsStat`), each turned once into the
 //! document of the storage contract and shared by every sink.
 
+mod convert;
 mod document;
 pub mod id;
+mod json;
 pub mod openvidu;
 mod walk;
 mod wire;
@@ -17,7 +19,7 @@ use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, Stream
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// What an item is; each kind has its own queue in every sink and its own collection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,7 +76,8 @@ pub enum DocumentFormat {
 
 impl DocumentFormat {
     /// The document of `message` (protobuf full name `full_name`) in this format, `_id`
-    /// first.
+    /// first, built as a map by the reference walkers (`document.rs`, `openvidu/`); items
+    /// carry [`DocumentFormat::document_text`], the same document written without a map.
     pub fn document<M: prost::Message>(
         self,
         message: &M,
@@ -85,6 +88,46 @@ impl DocumentFormat {
             DocumentFormat::Openvidu => openvidu::message_document(message, full_name, id),
             DocumentFormat::Typed => message_document(message, full_name, id),
         }
+    }
+
+    /// The document of `message` as [`DocumentFormat::document`] builds it, as compact JSON
+    /// text, written straight from the encoded message (no map in between; the same text
+    /// as serializing [`DocumentFormat::document`], which a property test checks).
+    pub fn document_text<M: prost::Message>(
+        self,
+        message: &M,
+        full_name: &str,
+        id: &str,
+    ) -> String {
+        thread_local! {
+            /// The encoded message, reused from one document to the next.
+            static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let index = walk::message_index(full_name);
+        ENCODED
+            .with_borrow_mut(|bytes| {
+                bytes.clear();
+                message.encode(bytes).expect("a Vec grows as needed");
+                let text = match self {
+                    DocumentFormat::Openvidu => {
+                        json::openvidu_document(full_name, index, bytes, id)
+                    }
+                    DocumentFormat::Typed => json::typed_document(index, bytes, id),
+                };
+                if bytes.capacity() > 1 << 16 {
+                    *bytes = Vec::new(); // not kept after an unusually large message
+                }
+                text
+            })
+            .map(|text| {
+                // The text waits in queues: it takes what it needs, not what was reserved.
+                if text.capacity() - text.len() > text.len() / 8 {
+                    String::from(text.as_str())
+                } else {
+                    text
+                }
+            })
+            .expect("a message the host encoded is well-formed")
     }
 }
 
@@ -144,7 +187,7 @@ pub struct Item {
     /// The contract document as compact JSON text, `_id` first, without
     /// `openvidu_expire_at`: text takes a fraction of the memory of a map while the item
     /// waits in queues (see [`Item::document`]).
-    document: Box<RawValue>,
+    document: Box<str>,
     /// When the stored copy expires (`openvidu_expire_at`).
     pub expire_at: SystemTime,
     /// Sequence number in the on-disk spool, once written there (see `crate::spool`).
@@ -169,8 +212,8 @@ impl Item {
         document: Map<String, Value>,
         expire_at: SystemTime,
     ) -> Self {
-        let document = serde_json::value::to_raw_value(&document).expect("a JSON map serializes");
-        Self::with_document_json(kind, id, document, expire_at)
+        let document = serde_json::to_string(&document).expect("a JSON map serializes");
+        Self::with_document_text(kind, id, document, expire_at)
     }
 
     /// As [`Item::new`], with the document already as JSON text (an object holding `_id`).
@@ -180,6 +223,18 @@ impl Item {
         document: Box<RawValue>,
         expire_at: SystemTime,
     ) -> Self {
+        Self::with_document_text(kind, id, Box::<str>::from(document), expire_at)
+    }
+
+    /// As [`Item::new`], with the document as compact JSON text the host wrote itself (an
+    /// object holding `_id`; not checked).
+    fn with_document_text(
+        kind: ItemKind,
+        id: String,
+        document: impl Into<Box<str>>,
+        expire_at: SystemTime,
+    ) -> Self {
+        let document = document.into();
         Item {
             kind,
             id,
@@ -199,83 +254,6 @@ impl Item {
         }
     }
 
-    /// Converts an event into the default ([`DocumentFormat::Openvidu`]) document; a
-    /// missing timestamp is set to `now` first (the id depends on it).
-    pub fn from_event(event: AnalyticsEvent, now: SystemTime, expiration: Duration) -> Self {
-        Self::from_event_as(DocumentFormat::default(), event, now, expiration)
-    }
-
-    /// Converts an event into a document of `format`; a missing timestamp is set to `now`
-    /// first (the id depends on it).
-    pub fn from_event_as(
-        format: DocumentFormat,
-        mut event: AnalyticsEvent,
-        now: SystemTime,
-        expiration: Duration,
-    ) -> Self {
-        let ts = stamp(&mut event.timestamp, now);
-        let type_name = event_type_name(&event);
-        let id = event_id(&event);
-        let document = format.document(&event, "livekit.AnalyticsEvent", &id);
-        let room = event.room.as_ref();
-        let participant = event.participant.as_ref();
-        let mut item = Item::new(ItemKind::Event, id, document, now + expiration);
-        item.type_name = type_name;
-        item.timestamp = ts;
-        item.room_id = room
-            .map(|r| r.sid.clone())
-            .filter(|s| !s.is_empty())
-            .unwrap_or(event.room_id);
-        item.room_name = room.map(|r| r.name.clone()).unwrap_or_default();
-        item.participant_id = if event.participant_id.is_empty() {
-            participant.map(|p| p.sid.clone()).unwrap_or_default()
-        } else {
-            event.participant_id
-        };
-        item.participant_identity = participant.map(|p| p.identity.clone()).unwrap_or_default();
-        item.track_id = if event.track_id.is_empty() {
-            event
-                .track
-                .as_ref()
-                .map(|t| t.sid.clone())
-                .unwrap_or_default()
-        } else {
-            event.track_id
-        };
-        item.node_id = event.node_id;
-        item
-    }
-
-    /// Converts a stat into the default ([`DocumentFormat::Openvidu`]) document; a missing
-    /// timestamp is set to `now` first (the id depends on it).
-    pub fn from_stat(stat: AnalyticsStat, now: SystemTime, expiration: Duration) -> Self {
-        Self::from_stat_as(DocumentFormat::default(), stat, now, expiration)
-    }
-
-    /// Converts a stat into a document of `format`; a missing timestamp is set to `now`
-    /// first (the id depends on it).
-    pub fn from_stat_as(
-        format: DocumentFormat,
-        mut stat: AnalyticsStat,
-        now: SystemTime,
-        expiration: Duration,
-    ) -> Self {
-        let ts = stamp(&mut stat.time_stamp, now);
-        let kind_name = stat_kind_name(&stat);
-        let id = stat_id(&stat);
-        let document = format.document(&stat, "livekit.AnalyticsStat", &id);
-        let mut item = Item::new(ItemKind::Stat, id, document, now + expiration);
-        item.type_name = kind_name;
-        item.timestamp = ts;
-        item.room_id = stat.room_id;
-        item.room_name = stat.room_name;
-        item.participant_id = stat.participant_id;
-        item.track_id = stat.track_id;
-        item.node_id = stat.node;
-        item.score = stat.score;
-        item
-    }
-
     /// What this item takes in memory, as the queues count it: the struct, its strings and
     /// its document text.
     pub fn queued_bytes(&self) -> u64 {
@@ -291,24 +269,33 @@ impl Item {
         ];
         (std::mem::size_of::<Item>()
             + strings.iter().map(|s| s.len()).sum::<usize>()
-            + self.document.get().len()) as u64
+            + self.document.len()) as u64
     }
 
     /// The contract document (without `openvidu_expire_at`), parsed from its text.
     pub fn document(&self) -> Map<String, Value> {
-        serde_json::from_str(self.document.get()).expect("the host wrote this JSON object")
+        serde_json::from_str(&self.document).expect("the host wrote this JSON object")
     }
 
     /// The contract document as compact JSON text (without `openvidu_expire_at`).
-    pub fn document_json(&self) -> &RawValue {
+    pub fn document_text(&self) -> &str {
         &self.document
+    }
+
+    /// [`Item::document_text`] as a `serde_json` raw value: a checked copy (the item keeps
+    /// plain text, written by the host), for code that wants one; prefer
+    /// [`Item::document_text`].
+    pub fn document_json(&self) -> Box<RawValue> {
+        RawValue::from_string(self.document.to_string()).expect("the host wrote this JSON object")
     }
 
     /// Sets one field of the document (replacing it where it is, else appending it).
     pub fn set_field(&mut self, key: &str, value: Value) {
         let mut document = self.document();
         document.insert(key.into(), value);
-        self.document = serde_json::value::to_raw_value(&document).expect("a JSON map serializes");
+        self.document = serde_json::to_string(&document)
+            .expect("a JSON map serializes")
+            .into();
     }
 
     /// The JSON document given to non-MongoDB sinks: the contract document plus
@@ -316,7 +303,6 @@ impl Item {
     pub fn json(&self) -> String {
         let body = self
             .document
-            .get()
             .strip_suffix('}')
             .expect("the document is a JSON object");
         format!(
@@ -355,15 +341,6 @@ pub fn event_id(event: &AnalyticsEvent) -> String {
 /// it to the receive time first, see [`Item::from_stat`]).
 pub fn stat_id(stat: &AnalyticsStat) -> String {
     md5_hex(&stat_key(stat, &stat_kind_name(stat)))
-}
-
-/// Sets a missing protocol timestamp to `now` (ids depend on it) and returns it.
-fn stamp(timestamp: &mut Option<pbjson_types::Timestamp>, now: SystemTime) -> Timestamp {
-    let t = *timestamp.get_or_insert_with(|| Timestamp::from_system_time(now).to_proto());
-    Timestamp {
-        seconds: t.seconds,
-        nanos: t.nanos,
-    }
 }
 
 #[cfg(test)]

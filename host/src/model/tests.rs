@@ -1,6 +1,7 @@
 use super::*;
 use livekit_protocol as lk;
 use serde_json::json;
+use std::time::Duration;
 
 fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
     Some(pbjson_types::Timestamp { seconds, nanos })

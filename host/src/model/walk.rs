@@ -128,7 +128,7 @@ impl WireKind {
     }
 
     /// Whether a length-delimited occurrence of a list of this kind is a packed run.
-    fn packable(&self) -> bool {
+    pub(super) fn packable(&self) -> bool {
         !matches!(
             self,
             WireKind::String | WireKind::Bytes | WireKind::Message(_)
@@ -136,7 +136,7 @@ impl WireKind {
     }
 
     /// Bytes per packed value: 4 or 8 for fixed-width kinds, 0 for varints.
-    fn fixed_width(&self) -> usize {
+    pub(super) fn fixed_width(&self) -> usize {
         match self {
             WireKind::Fixed32 | WireKind::Sfixed32 | WireKind::Float => 4,
             WireKind::Fixed64 | WireKind::Sfixed64 | WireKind::Double => 8,

@@ -29,7 +29,7 @@ struct RecordOut<'a> {
     node_id: &'a str,
     score: f32,
     expire_at: (u64, u32),
-    document: &'a RawValue,
+    // `document` (last) is spliced in as it is: see `encode`.
 }
 
 /// [`RecordOut`] read back.
@@ -73,9 +73,14 @@ pub fn encode(item: &Item) -> Vec<u8> {
         node_id: &item.node_id,
         score: item.score,
         expire_at: (expire.as_secs(), expire.subsec_nanos()),
-        document: item.document_json(),
     };
-    serde_json::to_vec(&record).expect("a record serializes")
+    let mut bytes = serde_json::to_vec(&record).expect("a record serializes");
+    // The item's document text, as it is (compact JSON the host wrote), as the last field.
+    bytes.pop(); // the closing `}`
+    bytes.extend_from_slice(b",\"document\":");
+    bytes.extend_from_slice(item.document_text().as_bytes());
+    bytes.push(b'}');
+    bytes
 }
 
 /// Decodes an item written by [`encode`] (without its sequence number).

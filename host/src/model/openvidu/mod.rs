@@ -15,7 +15,7 @@
 //! - enums are numbers, except the ones `names::NAMED_ENUMS` lists, which get their names (an
 //!   unknown number gets its decimal string), at zero too whenever their parent is present.
 
-mod names;
+pub(super) mod names;
 
 use super::document::DESCRIPTORS;
 use super::walk::{
@@ -47,7 +47,7 @@ pub fn message_document<M: prost::Message>(
 }
 
 /// How every message of [`DESCRIPTORS`] is written, in the pool's order.
-static PLANS: LazyLock<Vec<MessagePlan>> = LazyLock::new(|| {
+pub(in crate::model) static PLANS: LazyLock<Vec<MessagePlan>> = LazyLock::new(|| {
     DESCRIPTORS
         .all_messages()
         .map(|m| MessagePlan::of(&m))
@@ -55,23 +55,23 @@ static PLANS: LazyLock<Vec<MessagePlan>> = LazyLock::new(|| {
 });
 
 /// One message type: its fields in declaration order and its (real) oneofs.
-struct MessagePlan {
-    fields: Vec<FieldPlan>,
+pub(in crate::model) struct MessagePlan {
+    pub(in crate::model) fields: Vec<FieldPlan>,
     /// Position in `fields` by field number.
-    by_number: Vec<Option<usize>>,
+    pub(in crate::model) by_number: Vec<Option<usize>>,
     /// The Go field name of each oneof that is not a proto3 `optional`.
-    oneofs: Vec<String>,
+    pub(in crate::model) oneofs: Vec<String>,
 }
 
-struct FieldPlan {
+pub(in crate::model) struct FieldPlan {
     /// The key: the proto field name, or for a oneof case its Go name.
-    key: String,
-    kind: WireKind,
-    shape: Shape,
+    pub(in crate::model) key: String,
+    pub(in crate::model) kind: WireKind,
+    pub(in crate::model) shape: Shape,
     /// Written even at its zero value: a oneof case, or a proto3 `optional` field.
-    keep_zero: bool,
+    pub(in crate::model) keep_zero: bool,
     /// Index in [`MessagePlan::oneofs`] of its oneof.
-    oneof: Option<usize>,
+    pub(in crate::model) oneof: Option<usize>,
 }
 
 impl MessagePlan {

@@ -33,7 +33,7 @@ pub fn go_camel_case(name: &str) -> String {
 }
 
 /// The named enums of documents whose root message is `root` (none for other messages).
-pub(super) fn named_enums(root: &str) -> &'static [NamedEnum] {
+pub(in crate::model) fn named_enums(root: &str) -> &'static [NamedEnum] {
     static EVENT: LazyLock<Vec<NamedEnum>> = LazyLock::new(|| by_root("livekit.AnalyticsEvent"));
     static STAT: LazyLock<Vec<NamedEnum>> = LazyLock::new(|| by_root("livekit.AnalyticsStat"));
     match root {
@@ -58,13 +58,13 @@ fn by_root(root: &str) -> Vec<NamedEnum> {
 }
 
 /// An enum the fork writes by name: where (from the document's root), and its names.
-pub(super) struct NamedEnum {
+pub(in crate::model) struct NamedEnum {
     pub(super) root: &'static str,
-    pub(super) path: &'static [&'static str],
-    names: HashMap<i32, String>,
+    pub(in crate::model) path: &'static [&'static str],
+    pub(in crate::model) names: HashMap<i32, String>,
     /// A oneof case (`Options.Preset`): named only when it is the case set. Other fields
     /// are named at zero too, whenever their parent is present.
-    case: bool,
+    pub(in crate::model) case: bool,
 }
 
 /// Inside each of these egress requests (`egress.Request.<case>`) the fork names the preset,

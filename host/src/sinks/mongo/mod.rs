@@ -3,11 +3,14 @@
 //! duplicate key (code 11000) means "already stored".
 
 pub mod config;
+mod raw;
+
+pub use raw::ToBsonError;
 
 use super::{BatchReport, Sink, SinkError};
 use crate::model::{Item, ItemKind, SharedItem, EXPIRE_FIELD};
 use async_trait::async_trait;
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocumentBuf};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
 use mongodb::{Client, Database, IndexModel};
@@ -81,8 +84,30 @@ impl MongoSink {
         items: &[(usize, &SharedItem)],
         report: &mut BatchReport,
     ) {
-        let docs: Vec<Document> = items.iter().map(|(_, item)| to_bson(item)).collect();
-        let collection = self.database.collection::<Document>(kind.collection());
+        let mut docs = Vec::with_capacity(items.len());
+        let mut sent = Vec::with_capacity(items.len());
+        for &(position, item) in items {
+            match to_raw_bson(item) {
+                Ok(doc) => {
+                    docs.push(doc);
+                    sent.push((position, item));
+                }
+                Err(err) => {
+                    // A key with a NUL character: no BSON document can hold it.
+                    report.rejected += 1;
+                    report.error.get_or_insert_with(|| {
+                        format!("item {} cannot be stored in MongoDB: {err}", item.id)
+                    });
+                }
+            }
+        }
+        if docs.is_empty() {
+            return;
+        }
+        let items = &sent[..];
+        let collection = self
+            .database
+            .collection::<RawDocumentBuf>(kind.collection());
         let Err(err) = collection.insert_many(docs).ordered(false).await else {
             return;
         };
@@ -196,8 +221,26 @@ impl Sink for MongoSink {
     }
 }
 
-/// The BSON document of an item: its contract document plus `openvidu_expire_at` as a date.
+/// The BSON document of an item, as the sink stores it: its contract document plus
+/// `openvidu_expire_at` as a date, written straight from the document text (see
+/// [`to_bson_reference`] for the types).
+pub fn to_raw_bson(item: &Item) -> Result<RawDocumentBuf, ToBsonError> {
+    let expire_at = bson::DateTime::from_system_time(item.expire_at);
+    raw::document(item.document_text(), (EXPIRE_FIELD, expire_at))
+}
+
+/// [`to_raw_bson`] as a [`Document`]; a document no BSON can hold (a key with a NUL
+/// character) as [`to_bson_reference`] builds it.
 pub fn to_bson(item: &Item) -> Document {
+    to_raw_bson(item)
+        .ok()
+        .and_then(|raw| raw.to_document().ok())
+        .unwrap_or_else(|| to_bson_reference(item))
+}
+
+/// The reference for [`to_raw_bson`] (what the sink did before, slower): the document
+/// text parsed into a map, then converted by [`json_to_bson`], then `openvidu_expire_at`.
+pub fn to_bson_reference(item: &Item) -> Document {
     let mut doc = Document::new();
     for (key, value) in &item.document() {
         doc.insert(key.clone(), json_to_bson(value));
