@@ -14,6 +14,8 @@ if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CACHE/target}"
+# No incremental state: a test run builds once; incremental files only cost disk (GBs).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 T0=$(date +%s)
 phase() { echo "scripts/test.sh: $1 done at $(( $(date +%s) - T0 )) s"; }
