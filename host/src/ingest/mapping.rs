@@ -124,12 +124,10 @@ pub fn webhook_item(
     let event = map_webhook(webhook, node_id, now)?;
     let mut item = Item::from_event_as(format, event, now, expiration);
     if !webhook.id.is_empty() {
-        let id = webhook_document_id(&webhook.id);
-        item.set_field("_id", Value::String(id.clone()));
-        item.id = id;
+        item.set_id(webhook_document_id(&webhook.id));
     }
     if let Some(raw) = raw {
-        item.set_field(RAW_WEBHOOK_FIELD, raw);
+        item.append_field(RAW_WEBHOOK_FIELD, &raw);
     }
     Some(item)
 }

@@ -358,3 +358,28 @@ fn stat_document_with_streams_and_layers() {
     assert_eq!(item.score, 4.2);
     assert_eq!(item.type_name, "UPSTREAM");
 }
+
+#[test]
+fn set_id_and_append_field_edit_the_text_as_set_field_would() {
+    for format in [DocumentFormat::Openvidu, DocumentFormat::Typed] {
+        let item = || {
+            let event = lk::AnalyticsEvent {
+                r#type: lk::AnalyticsEventType::RoomCreated as i32,
+                timestamp: ts(1_764_280_000, 5),
+                room: room("RM_1"),
+                ..Default::default()
+            };
+            Item::from_event_as(format, event, UNIX_EPOCH + NOW, DAY)
+        };
+        let raw = json!({"event": "room_started", "id": "EV_\"1"});
+        let mut fast = item();
+        fast.set_id("webhook-id".into());
+        fast.append_field("raw", &raw);
+        let mut slow = item();
+        slow.set_field("_id", json!("webhook-id"));
+        slow.set_field("raw", raw.clone());
+        assert_eq!(fast.document_text(), slow.document_text(), "{format:?}");
+        assert!(fast.document_text().starts_with(r#"{"_id":"webhook-id","#));
+        assert_eq!(fast.id, "webhook-id");
+    }
+}
