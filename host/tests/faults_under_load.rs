@@ -8,7 +8,7 @@
 #[allow(dead_code)]
 mod kit;
 
-use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary};
+use analytics_host::simulate::{self, SimulateOptions, Summary};
 use bson::{doc, Document};
 use kit::metrics::sample_or_zero;
 use kit::process::HostProcess;
@@ -16,7 +16,6 @@ use kit::servers::mongo::MongoServer;
 use kit::servers::process::ServerProcess;
 use kit::servers::redis::{RedisFlavor, RedisServer};
 use kit::store::read_store;
-use kit::{KEY, SECRET};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -27,17 +26,8 @@ const QUEUE: &str = "    queue: { capacity: 500000, overflow: drop_oldest }";
 
 fn options(host: &HostProcess, rate: f64, duration: Duration) -> SimulateOptions {
     SimulateOptions {
-        webhook_url: host.webhook_url(),
-        grpc_url: host.grpc_url(),
-        api_key: Some(KEY.into()),
-        api_secret: Some(SECRET.into()),
-        doors: DoorChoice::Both,
-        rate,
-        limit: Limit::Duration(duration),
-        batch: 100,
-        concurrency: 8,
         node_id: "ND_fault".into(),
-        ..Default::default()
+        ..host.simulate_options(rate, duration)
     }
 }
 

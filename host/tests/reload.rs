@@ -8,7 +8,7 @@
 #[allow(dead_code)]
 mod kit;
 
-use analytics_host::simulate::{self, DoorChoice, Limit, SimulateOptions, Summary};
+use analytics_host::simulate::{self, Summary};
 use analytics_host::supervisor::hash;
 use bson::{doc, Document};
 use kit::metrics::sample_or_zero;
@@ -130,19 +130,7 @@ async fn sighup_under_load_changes_sinks_and_doors_and_loses_nothing() {
     let first = config_text(&host, port, &mongo_at("first"));
     start(&mut host, &first, &[]).await;
 
-    let options = SimulateOptions {
-        webhook_url: host.webhook_url(),
-        grpc_url: host.grpc_url(),
-        api_key: Some(KEY.into()),
-        api_secret: Some(SECRET.into()),
-        doors: DoorChoice::Both,
-        rate: 1500.0,
-        limit: Limit::Duration(Duration::from_secs(8)),
-        batch: 100,
-        concurrency: 8,
-        node_id: "ND_reload".into(),
-        ..Default::default()
-    };
+    let options = host.simulate_options(1500.0, Duration::from_secs(8));
     let load = tokio::spawn(simulate::run(options));
     let path = config_path(&host);
     let step = Duration::from_millis(1300);

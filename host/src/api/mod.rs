@@ -238,26 +238,7 @@ async fn rooms(
     let settings = state.check(&headers)?;
     let query = &settings.backend;
     let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
-    let to = params
-        .to
-        .as_deref()
-        .map(|t| time("to", t))
-        .transpose()?
-        .unwrap_or(now);
-    let from = params
-        .from
-        .as_deref()
-        .map(|t| time("from", t))
-        .transpose()?
-        .unwrap_or(to - DEFAULT_RANGE_SECONDS);
-    if from >= to {
-        return Err(bad_request(format!(
-            "`from` ({from}) must be before `to` ({to})"
-        )));
-    }
+    let (from, to) = range(params.from.as_deref(), params.to.as_deref())?;
     let limit = match params.limit.as_deref() {
         None => LIMIT.0,
         Some(text) => text

@@ -158,6 +158,29 @@ openvidu:
         format!("http://127.0.0.1:{}/webhook", self.webhook_port)
     }
 
+    /// `simulate` through both doors of this host at `rate` items/s for `duration`
+    /// (100 items per message, 8 requests in flight), signed with the kit's key.
+    pub fn simulate_options(
+        &self,
+        rate: f64,
+        duration: Duration,
+    ) -> analytics_host::simulate::SimulateOptions {
+        use analytics_host::simulate::{DoorChoice, Limit, SimulateOptions};
+        SimulateOptions {
+            webhook_url: self.webhook_url(),
+            grpc_url: self.grpc_url(),
+            api_key: Some(KEY.into()),
+            api_secret: Some(SECRET.into()),
+            doors: DoorChoice::Both,
+            rate,
+            limit: Limit::Duration(duration),
+            batch: 100,
+            concurrency: 8,
+            node_id: "ND_simulate".into(),
+            ..Default::default()
+        }
+    }
+
     /// The gRPC endpoint.
     pub fn grpc_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.grpc_port)
