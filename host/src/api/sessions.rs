@@ -20,11 +20,11 @@ pub struct EventRow {
     pub room_name: String,
     /// `node_id`.
     pub node_id: String,
-    /// `participant.sid` (else `participant_id`).
+    /// `participant_id` (else `participant.sid`).
     pub participant_sid: String,
     /// `participant.identity`.
     pub identity: String,
-    /// `track.sid` (else `track_id`).
+    /// `track_id` (else `track.sid`).
     pub track_sid: String,
     /// `track.type`, named (`AUDIO`, `VIDEO`, `DATA`).
     pub track_type: String,
@@ -32,6 +32,37 @@ pub struct EventRow {
     pub track_source: String,
     /// `track.mime_type`.
     pub mime: String,
+}
+
+impl EventRow {
+    /// The row of an event item, from the fields the item keeps; only the track's type,
+    /// source and MIME type are read from the document (when it has a track). The same row
+    /// as [`EventRow::from_document`] of its document, without parsing all of it.
+    pub fn from_item(item: &crate::model::Item) -> EventRow {
+        let mut row = EventRow {
+            ts: item.timestamp.seconds as f64 + f64::from(item.timestamp.nanos) / 1e9,
+            kind: item.type_name.clone(),
+            room_sid: item.room_id.clone(),
+            room_name: item.room_name.clone(),
+            node_id: item.node_id.clone(),
+            participant_sid: item.participant_id.clone(),
+            identity: item.participant_identity.clone(),
+            track_sid: item.track_id.clone(),
+            ..EventRow::default()
+        };
+        /// Only `track`; serde skips every other field without building it.
+        #[derive(serde::Deserialize)]
+        struct TrackOnly {
+            #[serde(default)]
+            track: Option<Value>,
+        }
+        if let Ok(TrackOnly { track: Some(track) }) = serde_json::from_str(item.document_text()) {
+            row.track_type = named(&track, "type", &TRACK_TYPES);
+            row.track_source = named(&track, "source", &TRACK_SOURCES);
+            row.mime = track["mime_type"].as_str().unwrap_or_default().to_string();
+        }
+        row
+    }
 }
 
 /// The names of `livekit.TrackType` by number (the `openvidu` format stores numbers).
@@ -59,9 +90,10 @@ impl EventRow {
             room_sid: or(text(&doc["room"]["sid"]), &doc["room_id"]),
             room_name: text(&doc["room"]["name"]),
             node_id: text(&doc["node_id"]),
-            participant_sid: or(text(&doc["participant"]["sid"]), &doc["participant_id"]),
+            // The precedence of the item's own fields (see `EventRow::from_item`).
+            participant_sid: or(text(&doc["participant_id"]), &doc["participant"]["sid"]),
             identity: text(&doc["participant"]["identity"]),
-            track_sid: or(text(&doc["track"]["sid"]), &doc["track_id"]),
+            track_sid: or(text(&doc["track_id"]), &doc["track"]["sid"]),
             track_type: named(&doc["track"], "type", &TRACK_TYPES),
             track_source: named(&doc["track"], "source", &TRACK_SOURCES),
             mime: text(&doc["track"]["mime_type"]),
@@ -367,5 +399,53 @@ mod tests {
         );
         let none = EventRow::from_document(&json!({"type": "ROOM_CREATED"})).unwrap();
         assert_eq!(none.track_type, "");
+    }
+
+    #[test]
+    fn a_row_from_the_item_is_the_row_from_its_document() {
+        use crate::model::{DocumentFormat, Item};
+        use livekit_protocol as lk;
+        use std::time::{Duration, UNIX_EPOCH};
+        for format in [DocumentFormat::Openvidu, DocumentFormat::Typed] {
+            for (track_type, source) in [(0, 0), (1, 1), (2, 3)] {
+                let event = lk::AnalyticsEvent {
+                    r#type: lk::AnalyticsEventType::TrackPublished as i32,
+                    timestamp: Some(pbjson_types::Timestamp {
+                        seconds: 1_764_280_000,
+                        nanos: 250,
+                    }),
+                    room_id: "RM_1".into(),
+                    room: Some(lk::Room {
+                        sid: "RM_1".into(),
+                        name: "demo".into(),
+                        ..Default::default()
+                    }),
+                    participant_id: "PA_1".into(),
+                    participant: Some(lk::ParticipantInfo {
+                        sid: "PA_1".into(),
+                        identity: "alice".into(),
+                        ..Default::default()
+                    }),
+                    track_id: "TR_1".into(),
+                    track: Some(lk::TrackInfo {
+                        sid: "TR_1".into(),
+                        r#type: track_type,
+                        source,
+                        mime_type: "video/VP8".into(),
+                        ..Default::default()
+                    }),
+                    node_id: "ND_1".into(),
+                    ..Default::default()
+                };
+                let item = Item::from_event_as(format, event, UNIX_EPOCH, Duration::from_secs(60));
+                let document: Value = serde_json::from_str(item.document_text()).unwrap();
+                let from_document = EventRow::from_document(&document).unwrap();
+                assert_eq!(
+                    EventRow::from_item(&item),
+                    from_document,
+                    "{format:?} {document}"
+                );
+            }
+        }
     }
 }

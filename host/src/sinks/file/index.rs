@@ -76,10 +76,7 @@ impl FileIndex {
                 "INSERT OR REPLACE INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?;
             for item in items.iter().filter(|i| i.kind == ItemKind::Event) {
-                let document: serde_json::Value = serde_json::from_str(item.document_text())?;
-                let Some(r) = EventRow::from_document(&document) else {
-                    continue;
-                };
+                let r = EventRow::from_item(item);
                 insert.execute(params![
                     item.id,
                     r.ts,
