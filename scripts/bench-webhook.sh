@@ -14,7 +14,8 @@
 #   BENCH_PERF_OUT=FILE                      # with BENCH_PERF=1: keep perf.data there
 #   BENCH_BIN=path/to/analytics-host scripts/bench-webhook.sh   # another build, same load
 #   BENCH_FILE_INDEX=false scripts/bench-webhook.sh  # without the file store's query index
-#                                            # (builds before it existed: leave it unset)
+#                                            # (unset: the build's default; builds before the
+#                                            # index existed refuse the key)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -70,7 +71,7 @@ openvidu:
   analytics:
     interval: 1s
     node_id: ND_bench
-    file: { enabled: true, dir: "$WORK/store", index: ${BENCH_FILE_INDEX:-true} }
+    file: { enabled: true, dir: "$WORK/store"${BENCH_FILE_INDEX:+, index: $BENCH_FILE_INDEX} }
     ingest:
       webhook: { listen: "127.0.0.1:$WEBHOOK_PORT" }
       grpc: { listen: "127.0.0.1:$GRPC_PORT" }
