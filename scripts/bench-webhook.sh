@@ -80,7 +80,8 @@ YAML
 "$BIN" run --config "$WORK/host.yaml" --log-level warn 2> "$WORK/host.log" &
 HOST_PID=$!
 for _ in $(seq 100); do
-  /usr/bin/curl -sf "http://127.0.0.1:$TELEMETRY_PORT/health" >/dev/null && break
+  /usr/bin/python3 -c "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)" \
+    "http://127.0.0.1:$TELEMETRY_PORT/health" 2>/dev/null && break
   sleep 0.1
 done
 

@@ -7,11 +7,17 @@
 //! Run: `cargo bench --bench conversion`. `BENCH_ITEMS` sets the items per measurement
 //! (default 20000), `BENCH_ROUNDS` the rounds (default 5; the best round is printed).
 
+// Each bench uses part of the kit; every item of it is used by some test or bench.
+#[allow(dead_code)]
+#[path = "../tests/kit/mod.rs"]
+mod kit;
+
 use analytics_host::model::{
     event_key, event_type_name, md5_hex, stat_key, stat_kind_name, DocumentFormat, Item,
 };
 use analytics_host::sinks::mongo::{to_bson_reference, to_raw_bson};
 use bson::RawDocumentBuf;
+use kit::items::{typical_event as event, typical_stat as stat};
 use livekit_protocol as lk;
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,72 +25,6 @@ use std::time::{Duration, Instant, SystemTime};
 // The host binary's allocator (see main.rs), so allocation costs what it costs there.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn ts(seconds: i64) -> Option<pbjson_types::Timestamp> {
-    Some(pbjson_types::Timestamp { seconds, nanos: 0 })
-}
-
-/// A participant-active event as the simulator sends them.
-fn event(n: usize) -> lk::AnalyticsEvent {
-    lk::AnalyticsEvent {
-        r#type: lk::AnalyticsEventType::ParticipantActive as i32,
-        timestamp: ts(1_700_000_000 + n as i64),
-        room_id: format!("RM_{}", n % 50),
-        room: Some(lk::Room {
-            sid: format!("RM_{}", n % 50),
-            name: format!("room-{}", n % 50),
-            ..Default::default()
-        }),
-        participant_id: format!("PA_{n}"),
-        participant: Some(lk::ParticipantInfo {
-            sid: format!("PA_{n}"),
-            identity: format!("user-{n}"),
-            state: 2,
-            joined_at: 1_700_000_000,
-            ..Default::default()
-        }),
-        client_info: Some(lk::ClientInfo {
-            sdk: 1,
-            version: "2.5.0".into(),
-            os: "linux".into(),
-            browser: "chrome".into(),
-            ..Default::default()
-        }),
-        node_id: "ND_bench".into(),
-        ..Default::default()
-    }
-}
-
-/// A typical stat: one stream with one video layer.
-fn stat(n: usize) -> lk::AnalyticsStat {
-    lk::AnalyticsStat {
-        kind: (n % 2) as i32,
-        time_stamp: ts(1_700_000_000 + n as i64),
-        node: "ND_bench".into(),
-        room_id: format!("RM_{}", n % 50),
-        room_name: format!("room-{}", n % 50),
-        participant_id: format!("PA_{}", n % 500),
-        track_id: format!("TR_{}", n % 1000),
-        score: 4.2,
-        streams: vec![lk::AnalyticsStream {
-            ssrc: 12345,
-            primary_packets: 1000,
-            primary_bytes: 1_200_000,
-            packets_lost: 3,
-            rtt: 40,
-            jitter: 5,
-            video_layers: vec![lk::AnalyticsVideoLayer {
-                layer: 2,
-                packets: 900,
-                bytes: 1_000_000,
-                frames: 300,
-            }],
-            ..Default::default()
-        }],
-        mime: "video/VP8".into(),
-        ..Default::default()
-    }
-}
 
 /// Items per timed chunk: the outputs of a chunk are kept until the clock stops, then
 /// dropped, so memory is reused as in a running host instead of coming fresh from the

@@ -16,78 +16,17 @@ use analytics_host::model::Item;
 use analytics_host::sinks::mongo::{to_bson, MongoSink};
 use analytics_host::sinks::Sink;
 use bson::Document;
-use kit::items::ts;
-use livekit_protocol as lk;
+use kit::items::{typical_event, typical_stat};
 use std::time::{Duration, Instant, SystemTime};
 
 const BATCH: usize = 1000;
 
-fn event(n: usize) -> lk::AnalyticsEvent {
-    lk::AnalyticsEvent {
-        r#type: lk::AnalyticsEventType::ParticipantActive as i32,
-        timestamp: ts(1_700_000_000 + n as i64, 0),
-        room_id: format!("RM_{}", n % 50),
-        room: Some(lk::Room {
-            sid: format!("RM_{}", n % 50),
-            name: format!("room-{}", n % 50),
-            ..Default::default()
-        }),
-        participant_id: format!("PA_{n}"),
-        participant: Some(lk::ParticipantInfo {
-            sid: format!("PA_{n}"),
-            identity: format!("user-{n}"),
-            state: 2,
-            joined_at: 1_700_000_000,
-            ..Default::default()
-        }),
-        client_info: Some(lk::ClientInfo {
-            sdk: 1,
-            version: "2.5.0".into(),
-            os: "linux".into(),
-            browser: "chrome".into(),
-            ..Default::default()
-        }),
-        node_id: "ND_bench".into(),
-        ..Default::default()
-    }
-}
-
-fn stat(n: usize) -> lk::AnalyticsStat {
-    lk::AnalyticsStat {
-        kind: (n % 2) as i32,
-        time_stamp: ts(1_700_000_000 + n as i64, 0),
-        node: "ND_bench".into(),
-        room_id: format!("RM_{}", n % 50),
-        room_name: format!("room-{}", n % 50),
-        participant_id: format!("PA_{}", n % 500),
-        track_id: format!("TR_{}", n % 1000),
-        score: 4.2,
-        streams: vec![lk::AnalyticsStream {
-            ssrc: 12345,
-            primary_packets: 1000,
-            primary_bytes: 1_200_000,
-            packets_lost: 3,
-            rtt: 40,
-            jitter: 5,
-            video_layers: vec![lk::AnalyticsVideoLayer {
-                layer: 2,
-                packets: 900,
-                bytes: 1_000_000,
-                frames: 300,
-            }],
-            ..Default::default()
-        }],
-        mime: "video/VP8".into(),
-        ..Default::default()
-    }
-}
-
 /// Item `i`: an event when `i` is even, a stat when odd.
 fn item(i: usize, now: SystemTime, exp: Duration) -> Item {
     if i.is_multiple_of(2) {
-        Item::from_event(event(i), now, exp)
+        Item::from_event(typical_event(i), now, exp)
     } else {
-        Item::from_stat(stat(i), now, exp)
+        Item::from_stat(typical_stat(i), now, exp)
     }
 }
 

@@ -180,3 +180,65 @@ pub fn stats(n: usize, score: f32) -> Vec<Item> {
         })
         .collect()
 }
+
+/// A participant-active event as the simulator sends them, distinct per `n` (benches).
+pub fn typical_event(n: usize) -> lk::AnalyticsEvent {
+    lk::AnalyticsEvent {
+        r#type: lk::AnalyticsEventType::ParticipantActive as i32,
+        timestamp: ts(1_700_000_000 + n as i64, 0),
+        room_id: format!("RM_{}", n % 50),
+        room: Some(lk::Room {
+            sid: format!("RM_{}", n % 50),
+            name: format!("room-{}", n % 50),
+            ..Default::default()
+        }),
+        participant_id: format!("PA_{n}"),
+        participant: Some(lk::ParticipantInfo {
+            sid: format!("PA_{n}"),
+            identity: format!("user-{n}"),
+            state: 2,
+            joined_at: 1_700_000_000,
+            ..Default::default()
+        }),
+        client_info: Some(lk::ClientInfo {
+            sdk: 1,
+            version: "2.5.0".into(),
+            os: "linux".into(),
+            browser: "chrome".into(),
+            ..Default::default()
+        }),
+        node_id: "ND_bench".into(),
+        ..Default::default()
+    }
+}
+
+/// A typical stat, distinct per `n`: one video stream with one layer (benches).
+pub fn typical_stat(n: usize) -> lk::AnalyticsStat {
+    lk::AnalyticsStat {
+        kind: (n % 2) as i32,
+        time_stamp: ts(1_700_000_000 + n as i64, 0),
+        node: "ND_bench".into(),
+        room_id: format!("RM_{}", n % 50),
+        room_name: format!("room-{}", n % 50),
+        participant_id: format!("PA_{}", n % 500),
+        track_id: format!("TR_{}", n % 1000),
+        score: 4.2,
+        streams: vec![lk::AnalyticsStream {
+            ssrc: 12345,
+            primary_packets: 1000,
+            primary_bytes: 1_200_000,
+            packets_lost: 3,
+            rtt: 40,
+            jitter: 5,
+            video_layers: vec![lk::AnalyticsVideoLayer {
+                layer: 2,
+                packets: 900,
+                bytes: 1_000_000,
+                frames: 300,
+            }],
+            ..Default::default()
+        }],
+        mime: "video/VP8".into(),
+        ..Default::default()
+    }
+}
