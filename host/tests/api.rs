@@ -1,7 +1,7 @@
 //! The read API of a real `analytics-host run` over MongoDB and over the file store's
 //! SQLite index: sessions folded from the events sent through the gRPC door, one page at a
-//! time, a room's detail, and the errors (unknown sid 404, bad parameters 400). Both
-//! backends and both document formats give the same answers.
+//! time, a room's detail, its call quality from the stats, and the errors (unknown sid 404,
+//! bad parameters 400). Both backends and both document formats give the same answers.
 
 // Each test crate uses part of the kit; every item of it is used by some test or bench.
 #[allow(dead_code)]
@@ -14,8 +14,8 @@ use kit::process::HostProcess;
 use kit::servers::mongo::MongoServer;
 use kit::wait_until;
 use livekit_protocol::{
-    AnalyticsEvent, AnalyticsEventType as Type, AnalyticsEvents, ParticipantInfo, Room, TrackInfo,
-    TrackType,
+    AnalyticsEvent, AnalyticsEventType as Type, AnalyticsEvents, AnalyticsStat, AnalyticsStats,
+    AnalyticsStream, DisconnectReason, ParticipantInfo, Room, StreamType, TrackInfo, TrackType,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -50,6 +50,49 @@ fn event(kind: Type, second: i64, room: &str, participant: &str, track: &str) ->
     }
 }
 
+/// A stat of room A's track `TR_1` at `second`: `PA_1` sending it (upstream) or `PA_2`
+/// receiving it (downstream), over the 5 s before.
+fn stat(second: i64, participant: &str, score: f32, lost: u32) -> AnalyticsStat {
+    AnalyticsStat {
+        kind: if participant == "PA_1" {
+            StreamType::Upstream
+        } else {
+            StreamType::Downstream
+        } as i32,
+        time_stamp: ts(T0 + second, 0),
+        node: "ND_api".into(),
+        room_id: "RM_A".into(),
+        room_name: "name-of-RM_A".into(),
+        participant_id: participant.into(),
+        track_id: "TR_1".into(),
+        score,
+        min_score: score - 0.5,
+        streams: vec![AnalyticsStream {
+            ssrc: 7,
+            primary_packets: 1000 - lost,
+            primary_bytes: 625_000,
+            packets_lost: lost,
+            rtt: 30 + second as u32,
+            jitter: 4,
+            start_time: ts(T0 + second - 5, 0),
+            end_time: ts(T0 + second, 0),
+            ..Default::default()
+        }],
+        mime: "video/VP8".into(),
+        ..Default::default()
+    }
+}
+
+/// Room A's stats: two buckets of 10 s for the sender, one for the receiver.
+fn stats() -> Vec<AnalyticsStat> {
+    vec![
+        stat(5, "PA_1", 4.5, 0),
+        stat(8, "PA_1", 3.5, 20),
+        stat(15, "PA_1", 2.0, 100),
+        stat(9, "PA_2", 4.0, 10),
+    ]
+}
+
 /// Room A ends; room B, created later, is still open; room C is outside the range asked.
 fn story() -> Vec<AnalyticsEvent> {
     vec![
@@ -58,7 +101,15 @@ fn story() -> Vec<AnalyticsEvent> {
         event(Type::TrackPublished, 2, "RM_A", "PA_1", "TR_1"),
         event(Type::ParticipantJoined, 3, "RM_A", "PA_2", ""),
         event(Type::TrackUnpublished, 40, "RM_A", "PA_1", "TR_1"),
-        event(Type::ParticipantLeft, 41, "RM_A", "PA_1", ""),
+        AnalyticsEvent {
+            participant: Some(ParticipantInfo {
+                sid: "PA_1".into(),
+                identity: "id-PA_1".into(),
+                disconnect_reason: DisconnectReason::ClientInitiated as i32,
+                ..Default::default()
+            }),
+            ..event(Type::ParticipantLeft, 41, "RM_A", "PA_1", "")
+        },
         event(Type::RoomEnded, 60, "RM_A", "", ""),
         event(Type::RoomCreated, 100, "RM_B", "", ""),
         event(Type::ParticipantJoined, 101, "RM_B", "PA_3", ""),
@@ -97,11 +148,18 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
         .unwrap();
     let message = AnalyticsEvents { events: story() };
     client.ingest_events(stream::iter([message])).await.unwrap();
+    let message = AnalyticsStats { stats: stats() };
+    client.ingest_stats(stream::iter([message])).await.unwrap();
     let api = format!("{}/api", host.telemetry());
     let range = format!("from={}&to={}", T0 - 10, T0 + 1000);
     wait_until("the story stored", Duration::from_secs(20), || {
         let url = format!("{api}/rooms/RM_A");
         async move { get(&url).await.1["session"]["events"] == 7 }
+    })
+    .await;
+    wait_until("the stats stored", Duration::from_secs(20), || {
+        let url = format!("{api}/rooms/RM_A/quality");
+        async move { get(&url).await.1["stats"] == 4 }
     })
     .await;
 
@@ -119,6 +177,16 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
     let (_, named) = get(&format!("{api}/rooms?{range}&name=name-of-RM_A")).await;
     let (status, detail) = get(&format!("{api}/rooms/RM_A")).await;
     assert_eq!(status, 200, "{detail}");
+    let (status, quality) = get(&format!("{api}/rooms/RM_A/quality?bucket=10s")).await;
+    assert_eq!(status, 200, "{quality}");
+    let (status, minute) = get(&format!("{api}/rooms/RM_A/quality?bucket=60")).await;
+    assert_eq!(status, 200, "{minute}");
+    for bad in ["bucket=0s", "bucket=2h", "bucket=soon", "colour=red"] {
+        let (status, body) = get(&format!("{api}/rooms/RM_A/quality?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    let (status, body) = get(&format!("{api}/rooms/RM_nope/quality")).await;
+    assert_eq!(status, 404, "{body}");
     let (status, person) = get(&format!("{api}/participants?identity=id-PA_1&{range}")).await;
     assert_eq!(status, 200, "{person}");
     let (status, health) = get(&format!("{api}/health")).await;
@@ -131,9 +199,10 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
         .unwrap_or_else(|| panic!("{health}"));
     assert_eq!(
         (file["stored"].as_u64(), file["queued"].as_u64()),
-        (Some(10), Some(0)),
+        (Some(14), Some(0)),
         "{health}"
     );
+    assert!(file["recent"].is_array(), "{health}");
     let (status, _) = get(&format!("{api}/participants?{range}")).await;
     assert_eq!(status, 400, "identity is required");
 
@@ -159,13 +228,13 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
     let (status, body) = get(&format!("{api}/rooms?from={}&to={}", T0 + 5, T0)).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(host.stop(), Some(0));
-    vec![all, first, second, named, detail, person]
+    vec![all, first, second, named, detail, person, quality, minute]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_from_mongodb_and_the_embedded_index_in_both_formats() {
     let openvidu = answers("openvidu", Store::Mongo).await;
-    let [all, first, second, named, detail, person] = &openvidu[..] else {
+    let [all, first, second, named, detail, person, quality, minute] = &openvidu[..] else {
         unreachable!()
     };
     let sids = |page: &Value| -> Vec<String> {
@@ -209,7 +278,45 @@ async fn sessions_from_mongodb_and_the_embedded_index_in_both_formats() {
         ),
         (Some(true), Some((T0 + 41) as f64))
     );
+    assert_eq!(people[0]["disconnect_reason"], "CLIENT_INITIATED");
+    assert_eq!(people[0]["duration_seconds"], 40.0);
     assert_eq!(people[1]["left_at"], Value::Null);
+    assert_eq!(people[1]["duration_seconds"], 57.0, "to the room's end");
+    assert!(people[1].get("disconnect_reason").is_none(), "{detail}");
+    assert_eq!(
+        (a["worst_score"].as_f64(), a["mean_score"].as_f64()),
+        (Some(1.5), Some(3.5)),
+        "the lowest min_score and the mean of the four scores: {a}"
+    );
+    assert_eq!(b["worst_score"], Value::Null, "no stats: {b}");
+    assert_eq!(detail["session"]["worst_score"], 1.5);
+
+    // Quality: the sender's two buckets, the receiver's one.
+    assert_eq!(quality["stats"], 4, "{quality}");
+    let series = quality["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2, "{quality}");
+    let sender = &series[0];
+    assert_eq!(
+        (sender["identity"].as_str(), sender["kind"].as_str()),
+        (Some("id-PA_1"), Some("UPSTREAM"))
+    );
+    assert_eq!(sender["mime"], "video/VP8");
+    let points = sender["points"].as_array().unwrap();
+    assert_eq!(points.len(), 2, "{sender}");
+    assert_eq!(points[0]["t"], T0 as f64);
+    assert_eq!(points[0]["stats"], 2);
+    assert_eq!(points[0]["score"]["min"], 3.0, "the lower min_score");
+    assert_eq!(points[0]["score"]["mean"], 4.0);
+    assert_eq!(points[0]["score"]["max"], 4.5);
+    assert_eq!(points[0]["packet_loss"]["max"], 2.0, "20 of 1000");
+    assert_eq!(points[0]["bitrate"]["mean"], 1_000_000.0, "625 kB over 5 s");
+    assert_eq!(points[0]["rtt"]["max"], 38.0);
+    assert_eq!(points[1]["packet_loss"]["mean"], 10.0);
+    assert_eq!(series[1]["kind"], "DOWNSTREAM");
+    assert_eq!(series[1]["identity"], "id-PA_2");
+    let minute_points = minute["series"][0]["points"].as_array().unwrap();
+    assert_eq!(minute_points.len(), 1, "one bucket of 60 s: {minute}");
+    assert_eq!(minute_points[0]["stats"], 3);
     let track = &detail["tracks"][0];
     assert_eq!(
         (track["kind"].as_str(), track["mime"].as_str()),

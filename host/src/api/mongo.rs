@@ -1,18 +1,22 @@
-//! The query backend over MongoDB: finds the event documents a question needs, through the
-//! indexes the sink creates (`timestamp.seconds` for a time range, `room.sid` for a room),
-//! projected to the fields [`EventRow`] reads.
+//! The query backend over MongoDB: finds the documents a question needs, through the
+//! indexes the sink creates (events: `timestamp.seconds` for a time range, `room.sid` for a
+//! room, `participant.identity` for a person; stats: `room_id`), projected to the fields
+//! [`EventRow`] and [`StatRow`] read; a room's scores are one `$group` over its stats.
 
+use super::quality::{RoomScore, StatRow};
 use super::sessions::EventRow;
 use anyhow::Context;
 use bson::{doc, Document};
 use futures::TryStreamExt;
 use mongodb::options::FindOptions;
 use mongodb::{Client, Collection};
+use std::collections::BTreeMap;
 
 /// Reads the `events` collection of the sink's database.
 #[derive(Debug, Clone)]
 pub struct MongoQuery {
     events: Collection<Document>,
+    stats: Collection<Document>,
 }
 
 /// The fields of an event document the API reads.
@@ -33,6 +37,7 @@ fn projection() -> Document {
         "track.source",
         "track.mime_type",
         "track_id",
+        "participant.disconnect_reason",
     ] {
         fields.insert(field, 1);
     }
@@ -46,8 +51,10 @@ impl MongoQuery {
         let client = Client::with_uri_str(url)
             .await
             .context("openvidu.analytics.mongo_url: the query API cannot use it")?;
+        let database = client.database(database);
         Ok(MongoQuery {
-            events: client.database(database).collection("events"),
+            events: database.collection("events"),
+            stats: database.collection("stats"),
         })
     }
 
@@ -87,6 +94,95 @@ impl MongoQuery {
     /// Every event of the room `sid`.
     pub async fn room_events(&self, sid: &str) -> anyhow::Result<Vec<EventRow>> {
         self.rows(doc! { "room.sid": sid }).await
+    }
+
+    /// Every stat of the room `sid`.
+    pub async fn room_stats(&self, sid: &str) -> anyhow::Result<Vec<StatRow>> {
+        let mut projection = Document::new();
+        for field in [
+            "time_stamp",
+            "room_id",
+            "participant_id",
+            "track_id",
+            "kind",
+            "mime",
+            "score",
+            "min_score",
+            "streams.primary_packets",
+            "streams.primary_bytes",
+            "streams.packets_lost",
+            "streams.jitter",
+            "streams.rtt",
+            "streams.start_time",
+            "streams.end_time",
+        ] {
+            projection.insert(field, 1);
+        }
+        projection.insert("_id", 0);
+        let options = FindOptions::builder().projection(projection).build();
+        let mut cursor = self
+            .stats
+            .find(doc! { "room_id": sid })
+            .with_options(options)
+            .await
+            .context("querying MongoDB's stats")?;
+        let mut rows = Vec::new();
+        while let Some(document) = cursor.try_next().await.context("reading MongoDB's stats")? {
+            if let Some(row) =
+                StatRow::from_document(bson::Bson::Document(document).into_relaxed_extjson())
+            {
+                rows.push(row);
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The worst and mean score of each of the rooms `sids` that has scored stats: one
+    /// `$group` over their stats (through the `room_id` index).
+    pub async fn room_scores(
+        &self,
+        sids: &[String],
+    ) -> anyhow::Result<BTreeMap<String, RoomScore>> {
+        if sids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let pipeline = [
+            doc! { "$match": { "room_id": { "$in": sids.to_vec() }, "score": { "$gt": 0 } } },
+            doc! { "$group": {
+                "_id": "$room_id",
+                "min_score": { "$min": "$min_score" },
+                "score": { "$min": "$score" },
+                "sum": { "$sum": "$score" },
+                "count": { "$sum": 1 },
+            } },
+        ];
+        let mut cursor = self
+            .stats
+            .aggregate(pipeline)
+            .await
+            .context("aggregating MongoDB's stats")?;
+        let mut scores = BTreeMap::new();
+        while let Some(group) = cursor.try_next().await.context("reading MongoDB's stats")? {
+            let number = |key: &str| match group.get(key) {
+                Some(bson::Bson::Double(v)) => Some(*v),
+                Some(bson::Bson::Int32(v)) => Some(f64::from(*v)),
+                Some(bson::Bson::Int64(v)) => Some(*v as f64),
+                _ => None,
+            };
+            let worst = match (number("min_score").filter(|v| *v > 0.0), number("score")) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let Ok(sid) = group.get_str("_id") else {
+                continue;
+            };
+            let count = number("count").unwrap_or(0.0) as u64;
+            scores.insert(
+                sid.to_string(),
+                RoomScore::of(worst, number("sum").unwrap_or(0.0), count),
+            );
+        }
+        Ok(scores)
     }
 
     async fn rows(&self, filter: Document) -> anyhow::Result<Vec<EventRow>> {

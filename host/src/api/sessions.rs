@@ -32,6 +32,8 @@ pub struct EventRow {
     pub track_source: String,
     /// `track.mime_type`.
     pub mime: String,
+    /// `participant.disconnect_reason`, named, when not `UNKNOWN_REASON`.
+    pub reason: String,
 }
 
 impl EventRow {
@@ -55,11 +57,24 @@ impl EventRow {
         struct TrackOnly {
             #[serde(default)]
             track: Option<Value>,
+            #[serde(default)]
+            participant: Option<ReasonOnly>,
         }
-        if let Ok(TrackOnly { track: Some(track) }) = serde_json::from_str(item.document_text()) {
-            row.track_type = named(&track, "type", &TRACK_TYPES);
-            row.track_source = named(&track, "source", &TRACK_SOURCES);
-            row.mime = track["mime_type"].as_str().unwrap_or_default().to_string();
+        /// Only `participant.disconnect_reason`.
+        #[derive(serde::Deserialize)]
+        struct ReasonOnly {
+            #[serde(default)]
+            disconnect_reason: Option<Value>,
+        }
+        if let Ok(fields) = serde_json::from_str::<TrackOnly>(item.document_text()) {
+            if let Some(track) = fields.track {
+                row.track_type = named(&track, "type", &TRACK_TYPES);
+                row.track_source = named(&track, "source", &TRACK_SOURCES);
+                row.mime = track["mime_type"].as_str().unwrap_or_default().to_string();
+            }
+            if let Some(reason) = fields.participant.and_then(|p| p.disconnect_reason) {
+                row.reason = disconnect_reason(&reason);
+            }
         }
         row
     }
@@ -97,7 +112,29 @@ impl EventRow {
             track_type: named(&doc["track"], "type", &TRACK_TYPES),
             track_source: named(&doc["track"], "source", &TRACK_SOURCES),
             mime: text(&doc["track"]["mime_type"]),
+            reason: disconnect_reason(&doc["participant"]["disconnect_reason"]),
         })
+    }
+}
+
+/// `livekit.DisconnectReason`, stored as a name (`typed`) or a number (`openvidu`); empty for
+/// none or `UNKNOWN_REASON`.
+fn disconnect_reason(value: &Value) -> String {
+    let name = match value {
+        Value::String(name) => name.clone(),
+        Value::Number(n) => match n.as_f64() {
+            Some(i) if i.fract() == 0.0 && i >= 0.0 && i <= f64::from(i32::MAX) => {
+                livekit_protocol::DisconnectReason::try_from(i as i32)
+                    .map_or_else(|_| n.to_string(), |r| r.as_str_name().to_string())
+            }
+            _ => n.to_string(),
+        },
+        _ => String::new(),
+    };
+    if name == "UNKNOWN_REASON" {
+        String::new()
+    } else {
+        name
     }
 }
 
@@ -141,6 +178,10 @@ pub struct RoomSession {
     pub tracks: usize,
     /// Events stored for it.
     pub events: usize,
+    /// The lowest score of its stats (`min_score`), if any were scored.
+    pub worst_score: Option<f64>,
+    /// The mean score of its stats, if any were scored.
+    pub mean_score: Option<f64>,
 }
 
 /// One participant of a session.
@@ -156,6 +197,11 @@ pub struct ParticipantSession {
     pub left_at: Option<f64>,
     /// Whether they published a track.
     pub publisher: bool,
+    /// From joining to leaving (or to the room's end, or its last event, while present).
+    pub duration_seconds: f64,
+    /// Why they left (`CLIENT_INITIATED`, `ROOM_DELETED`, …), when the event says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disconnect_reason: Option<String>,
 }
 
 /// One track of a session.
@@ -252,13 +298,20 @@ fn fold(rows: &[&EventRow]) -> (RoomSession, RoomDetail) {
                         joined_at: row.ts,
                         left_at: None,
                         publisher: false,
+                        duration_seconds: 0.0,
+                        disconnect_reason: None,
                     });
             if p.identity.is_empty() {
                 p.identity = row.identity.clone();
             }
             match row.kind.as_str() {
                 "PARTICIPANT_JOINED" => p.joined_at = row.ts,
-                "PARTICIPANT_LEFT" => p.left_at = Some(row.ts),
+                "PARTICIPANT_LEFT" => {
+                    p.left_at = Some(row.ts);
+                    if !row.reason.is_empty() {
+                        p.disconnect_reason = Some(row.reason.clone());
+                    }
+                }
                 "TRACK_PUBLISHED" => p.publisher = true,
                 _ => {}
             }
@@ -302,8 +355,14 @@ fn fold(rows: &[&EventRow]) -> (RoomSession, RoomDetail) {
         participants: participants.len(),
         tracks: tracks.values().filter(|t| t.published_at.is_some()).count(),
         events: rows.len(),
+        worst_score: None,
+        mean_score: None,
     };
+    let room_end = ended.map_or(last.ts, |r| r.ts);
     let mut participants: Vec<_> = participants.into_values().collect();
+    for p in &mut participants {
+        p.duration_seconds = (p.left_at.unwrap_or(room_end) - p.joined_at).max(0.0);
+    }
     participants.sort_by(|a, b| a.joined_at.total_cmp(&b.joined_at).then(a.sid.cmp(&b.sid)));
     let mut tracks: Vec<_> = tracks.into_values().collect();
     tracks.sort_by(|a, b| {
@@ -329,123 +388,4 @@ fn fold(rows: &[&EventRow]) -> (RoomSession, RoomDetail) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn row(ts: f64, kind: &str, participant: &str, track: &str) -> EventRow {
-        EventRow {
-            ts,
-            kind: kind.into(),
-            room_sid: "RM_a".into(),
-            room_name: "demo".into(),
-            node_id: "ND_1".into(),
-            participant_sid: participant.into(),
-            identity: if participant.is_empty() { "" } else { "bob" }.into(),
-            track_sid: track.into(),
-            track_type: if track.is_empty() { "" } else { "AUDIO" }.into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_room_folds_into_its_session() {
-        let rows = vec![
-            row(10.0, "ROOM_CREATED", "", ""),
-            row(11.0, "PARTICIPANT_JOINED", "PA_1", ""),
-            row(12.0, "TRACK_PUBLISHED", "PA_1", "TR_1"),
-            row(13.0, "PARTICIPANT_JOINED", "PA_2", ""),
-            row(20.0, "TRACK_UNPUBLISHED", "PA_1", "TR_1"),
-            row(21.0, "PARTICIPANT_LEFT", "PA_1", ""),
-            row(30.0, "ROOM_ENDED", "", ""),
-        ];
-        let detail = detail(&rows).unwrap();
-        let s = &detail.session;
-        assert_eq!(
-            (s.started_at, s.ended_at, s.duration_seconds),
-            (10.0, Some(30.0), 20.0)
-        );
-        assert_eq!(
-            (s.participants, s.tracks, s.events, s.open),
-            (2, 1, 7, false)
-        );
-        assert!(detail.participants[0].publisher && !detail.participants[1].publisher);
-        assert_eq!(detail.participants[0].left_at, Some(21.0));
-        assert_eq!(detail.tracks[0].unpublished_at, Some(20.0));
-        assert_eq!(detail.timeline.len(), 7);
-        let open = sessions(&rows[..4]);
-        assert!(open[0].open && open[0].ended_at.is_none());
-        assert_eq!(open[0].duration_seconds, 3.0);
-    }
-
-    #[test]
-    fn both_document_formats_read_alike() {
-        let openvidu = json!({"type": "TRACK_PUBLISHED", "timestamp": {"seconds": 1.7e9, "nanos": 5e8},
-            "room": {"sid": "RM_a", "name": "demo"}, "participant": {"sid": "PA_1", "identity": "bob"},
-            "track": {"sid": "TR_1", "type": 1.0, "source": "CAMERA", "mime_type": "video/VP8"}});
-        let typed = json!({"type": "TRACK_PUBLISHED", "timestamp": {"seconds": 1_700_000_000i64, "nanos": 500_000_000},
-            "room": {"sid": "RM_a", "name": "demo"}, "participant": {"sid": "PA_1", "identity": "bob"},
-            "track": {"sid": "TR_1", "type": "VIDEO", "source": "CAMERA", "mime_type": "video/VP8"}});
-        let a = EventRow::from_document(&openvidu).unwrap();
-        assert_eq!(a, EventRow::from_document(&typed).unwrap());
-        assert_eq!((a.ts, a.track_type.as_str()), (1_700_000_000.5, "VIDEO"));
-        // Audio and an unknown source are zero: the fork's format leaves them out.
-        let audio =
-            EventRow::from_document(&json!({"type": "TRACK_PUBLISHED", "track": {"sid": "TR_2"}}));
-        let audio = audio.unwrap();
-        assert_eq!(
-            (audio.track_type.as_str(), audio.track_source.as_str()),
-            ("AUDIO", "UNKNOWN")
-        );
-        let none = EventRow::from_document(&json!({"type": "ROOM_CREATED"})).unwrap();
-        assert_eq!(none.track_type, "");
-    }
-
-    #[test]
-    fn a_row_from_the_item_is_the_row_from_its_document() {
-        use crate::model::{DocumentFormat, Item};
-        use livekit_protocol as lk;
-        use std::time::{Duration, UNIX_EPOCH};
-        for format in [DocumentFormat::Openvidu, DocumentFormat::Typed] {
-            for (track_type, source) in [(0, 0), (1, 1), (2, 3)] {
-                let event = lk::AnalyticsEvent {
-                    r#type: lk::AnalyticsEventType::TrackPublished as i32,
-                    timestamp: Some(pbjson_types::Timestamp {
-                        seconds: 1_764_280_000,
-                        nanos: 250,
-                    }),
-                    room_id: "RM_1".into(),
-                    room: Some(lk::Room {
-                        sid: "RM_1".into(),
-                        name: "demo".into(),
-                        ..Default::default()
-                    }),
-                    participant_id: "PA_1".into(),
-                    participant: Some(lk::ParticipantInfo {
-                        sid: "PA_1".into(),
-                        identity: "alice".into(),
-                        ..Default::default()
-                    }),
-                    track_id: "TR_1".into(),
-                    track: Some(lk::TrackInfo {
-                        sid: "TR_1".into(),
-                        r#type: track_type,
-                        source,
-                        mime_type: "video/VP8".into(),
-                        ..Default::default()
-                    }),
-                    node_id: "ND_1".into(),
-                    ..Default::default()
-                };
-                let item = Item::from_event_as(format, event, UNIX_EPOCH, Duration::from_secs(60));
-                let document: Value = serde_json::from_str(item.document_text()).unwrap();
-                let from_document = EventRow::from_document(&document).unwrap();
-                assert_eq!(
-                    EventRow::from_item(&item),
-                    from_document,
-                    "{format:?} {document}"
-                );
-            }
-        }
-    }
-}
+mod tests;

@@ -34,6 +34,8 @@ pub struct SinkCounters {
     pub extra: ExtraCounters,
     /// Why the sink gave up (it cannot work with its configuration), while it has.
     pub gave_up: Mutex<Option<String>>,
+    /// The last error a batch reported, with its Unix time (for `/api/health`).
+    pub last_error: Mutex<Option<(f64, String)>>,
 }
 
 /// Bucket bounds (seconds) of [`BatchLatency`]: 1 ms to about 33 s, doubling.
@@ -186,6 +188,19 @@ impl SinkCounters {
     /// Why the sink gave up, if it has.
     pub fn gave_up(&self) -> Option<String> {
         self.gave_up.lock().expect("sink counters lock").clone()
+    }
+
+    /// Records `error` as the last one a batch reported, now.
+    pub fn set_last_error(&self, error: &str) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        *self.last_error.lock().expect("sink counters lock") = Some((now, error.to_string()));
+    }
+
+    /// The last error a batch reported and when (Unix seconds), if any.
+    pub fn last_error(&self) -> Option<(f64, String)> {
+        self.last_error.lock().expect("sink counters lock").clone()
     }
 }
 

@@ -266,6 +266,9 @@ impl Worker {
             )
             .await;
         }
+        if let Some(error) = &report.error {
+            c.set_last_error(error);
+        }
         if report.rejected > 0 {
             tracing::error!(
                 sink = self.sink.name(),

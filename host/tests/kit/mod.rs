@@ -13,12 +13,15 @@
 //! | [`load`] | `simulate` load against a `TestHost` with a fault; waiting for stores to settle |
 //! | [`process`] | `HostProcess`: a real `analytics-host` process; `bin()` |
 //! | [`metrics`] | reading `/metrics`: `sample`, `wait_for_sample` |
+//! | [`sessions`] | whole sessions (events and stats) of a simulated morning |
 //! | [`store`] | reading the embedded file store |
 //! | [`grpc`] | gRPC messages, raw bytes as gRPC, garbage on the gRPC port |
 //! | [`plugins`] | WAT components built against `wit/`, plugin configs, a small HTTP server |
 //! | [`pki`] | throw-away certificates: a private CA, server and client certificates |
+//! | [`browser`] | headless Chromium through ChromeDriver (WebDriver), for the dashboard |
 //! | [`servers`] | MongoDB (SecantusDB) and Redis server processes (also sentinels, clusters) |
 
+pub mod browser;
 pub mod grpc;
 pub mod host;
 pub mod items;
@@ -29,6 +32,7 @@ pub mod plugins;
 pub mod ports;
 pub mod process;
 pub mod servers;
+pub mod sessions;
 pub mod store;
 pub mod webhook;
 

@@ -46,9 +46,9 @@ impl FileSink {
         dir.join(format!("{}-{day}.{seq}.jsonl", kind.collection()))
     }
 
-    /// Adds the stored events at `positions` to the query index. The files are the record:
-    /// an index that cannot be written is logged, reopened at the next batch, and misses
-    /// these events (the API then does not see them).
+    /// Adds the stored events or stats at `positions` to the query index. The files are the
+    /// record: an index that cannot be written is logged, reopened at the next batch, and
+    /// misses these items (the API then does not see them).
     fn add_to_index(&mut self, batch: &[SharedItem], positions: &[usize]) {
         if !self.indexed {
             return;
@@ -64,8 +64,8 @@ impl FileSink {
         }
         let items: Vec<&crate::model::Item> = positions.iter().map(|&i| &*batch[i]).collect();
         if let Some(Err(e)) = self.index.as_mut().map(|index| index.add(&items)) {
-            tracing::warn!(error = %format!("{e:#}"), events = items.len(),
-                "query index not updated; the files have the events");
+            tracing::warn!(error = %format!("{e:#}"), items = items.len(),
+                "query index not updated; the files have the items");
             self.index = None;
         }
     }
@@ -156,7 +156,7 @@ impl Sink for FileSink {
                 Ok::<(), std::io::Error>(())
             }
             .await;
-            if written.is_ok() && kind == ItemKind::Event {
+            if written.is_ok() && matches!(kind, ItemKind::Event | ItemKind::Stat) {
                 self.add_to_index(batch, &positions);
             }
             if let Err(err) = written {

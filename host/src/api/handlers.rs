@@ -1,0 +1,285 @@
+//! The routes' handlers: parameters checked (400 naming the bad one), the backend asked
+//! (502 when it cannot answer), the answer folded and sent as JSON.
+
+use super::params::{bucket, cursor, encode_cursor, range};
+use super::quality::{self, QualitySeries};
+use super::sessions::{self, RoomSession};
+use super::{bad_request, json, ApiError, ApiState};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A backend's failure, as the API answers it.
+fn unavailable(error: anyhow::Error) -> ApiError {
+    ApiError(StatusCode::BAD_GATEWAY, format!("{error:#}"))
+}
+
+/// The parameters of `GET /api/rooms`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomsParams {
+    from: Option<String>,
+    to: Option<String>,
+    name: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+/// One page of `GET /api/rooms`.
+#[derive(Debug, Serialize)]
+pub struct RoomsPage {
+    /// The sessions, newest start first.
+    pub rooms: Vec<RoomSession>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Default and largest page sizes.
+const LIMIT: (usize, usize) = (50, 1000);
+
+pub(super) async fn rooms(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    params: Result<Query<RoomsParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let settings = state.check(&headers)?;
+    let query = &settings.backend;
+    let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
+    let (from, to) = range(params.from.as_deref(), params.to.as_deref())?;
+    let limit = match params.limit.as_deref() {
+        None => LIMIT.0,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=LIMIT.1).contains(n))
+            .ok_or_else(|| {
+                bad_request(format!("`limit` {text:?}: a number from 1 to {}", LIMIT.1))
+            })?,
+    };
+    let after = params.cursor.as_deref().map(cursor).transpose()?;
+    let rows = query
+        .events_between(from, to, params.name.as_deref())
+        .await
+        .map_err(unavailable)?;
+    let all = sessions::sessions(&rows);
+    let start = match &after {
+        // The order is newest start first, then sid: resume after the cursor's session.
+        Some((started, sid)) => all
+            .iter()
+            .position(|s| {
+                s.started_at < *started
+                    || (s.started_at == *started && s.sid.as_str() > sid.as_str())
+            })
+            .unwrap_or(all.len()),
+        None => 0,
+    };
+    let mut page: Vec<RoomSession> = all.iter().skip(start).take(limit).cloned().collect();
+    let next_cursor = (start + page.len() < all.len())
+        .then(|| page.last().map(|s| encode_cursor(s.started_at, &s.sid)))
+        .flatten();
+    let sids: Vec<String> = page.iter().map(|s| s.sid.clone()).collect();
+    let scores = query.room_scores(&sids).await.map_err(unavailable)?;
+    for session in &mut page {
+        if let Some(score) = scores.get(&session.sid) {
+            session.worst_score = score.worst;
+            session.mean_score = score.mean;
+        }
+    }
+    Ok(json(&RoomsPage {
+        rooms: page,
+        next_cursor,
+    }))
+}
+
+/// The parameters of `GET /api/participants`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParticipantParams {
+    identity: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// One session of a person, as `GET /api/participants` lists it.
+#[derive(Debug, Serialize)]
+pub struct ParticipantRoom {
+    /// The room's session.
+    pub room: RoomSession,
+    /// The person in it (one entry per participant sid they had: a rejoin is another).
+    pub participants: Vec<sessions::ParticipantSession>,
+}
+
+pub(super) async fn participants(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    params: Result<Query<ParticipantParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let settings = state.check(&headers)?;
+    let backend = &settings.backend;
+    let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
+    let identity = params
+        .identity
+        .filter(|i| !i.is_empty())
+        .ok_or_else(|| bad_request("`identity` is required"))?;
+    let (from, to) = range(params.from.as_deref(), params.to.as_deref())?;
+    let sids = backend
+        .rooms_of(&identity, from, to)
+        .await
+        .map_err(unavailable)?;
+    let mut rooms = Vec::new();
+    for sid in sids.iter().take(LIMIT.1) {
+        let rows = backend.room_events(sid).await.map_err(unavailable)?;
+        if let Some(mut detail) = sessions::detail(&rows) {
+            let scores = backend
+                .room_scores(std::slice::from_ref(sid))
+                .await
+                .map_err(unavailable)?;
+            if let Some(score) = scores.get(sid) {
+                detail.session.worst_score = score.worst;
+                detail.session.mean_score = score.mean;
+            }
+            let participants = detail
+                .participants
+                .into_iter()
+                .filter(|p| p.identity == identity)
+                .collect();
+            rooms.push(ParticipantRoom {
+                room: detail.session,
+                participants,
+            });
+        }
+    }
+    rooms.sort_by(|a, b| {
+        b.room
+            .started_at
+            .total_cmp(&a.room.started_at)
+            .then(a.room.sid.cmp(&b.room.sid))
+    });
+    Ok(json(
+        &serde_json::json!({ "identity": identity, "rooms": rooms }),
+    ))
+}
+
+pub(super) async fn health(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    state.authorize(&headers)?;
+    let readiness = state.observed.readiness();
+    let counters = state.observed.sinks();
+    let sinks: Vec<serde_json::Value> = readiness
+        .sinks
+        .iter()
+        .map(|s| {
+            let counts = counters.get(&s.name).map(|c| c.snapshot());
+            serde_json::json!({
+                "name": s.name,
+                "initialized": s.initialized,
+                "failing": s.failing,
+                "gave_up": s.gave_up,
+                "queued": s.queued,
+                "stored": counts.as_ref().map_or(0, |c| c.stored),
+                "duplicates": counts.as_ref().map_or(0, |c| c.duplicates),
+                "retried": counts.as_ref().map_or(0, |c| c.retried),
+                "rejected": counts.as_ref().map_or(0, |c| c.rejected),
+                "overflowed": counts.as_ref().map_or(0, |c| c.overflowed),
+                "failed_batches": counts.as_ref().map_or(0, |c| c.failed_batches),
+                "last_error": counters.get(&s.name).and_then(|c| c.last_error())
+                    .map(|(at, error)| serde_json::json!({ "at": at, "error": error })),
+                "recent": state.history.rates(&s.name),
+            })
+        })
+        .collect();
+    Ok(json(&serde_json::json!({
+        "ready": readiness.ready,
+        "accepting": readiness.accepting,
+        "spool_damaged": readiness.spool_damaged,
+        "sinks": sinks,
+    })))
+}
+
+pub(super) async fn room(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+) -> Result<Response, ApiError> {
+    let settings = state.check(&headers)?;
+    let rows = settings
+        .backend
+        .room_events(&sid)
+        .await
+        .map_err(unavailable)?;
+    let Some(mut detail) = sessions::detail(&rows) else {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no events stored for room `{sid}`"),
+        ));
+    };
+    let scores = settings
+        .backend
+        .room_scores(std::slice::from_ref(&sid))
+        .await
+        .map_err(unavailable)?;
+    if let Some(score) = scores.get(&sid) {
+        detail.session.worst_score = score.worst;
+        detail.session.mean_score = score.mean;
+    }
+    Ok(json(&detail))
+}
+
+/// The parameters of `GET /api/rooms/{sid}/quality`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityParams {
+    bucket: Option<String>,
+}
+
+/// `GET /api/rooms/{sid}/quality`.
+#[derive(Debug, Serialize)]
+pub struct QualityAnswer {
+    /// The room's sid.
+    pub room_sid: String,
+    /// The bucket size, seconds.
+    pub bucket_seconds: f64,
+    /// The stats stored for the room.
+    pub stats: usize,
+    /// One series per participant, track and direction.
+    pub series: Vec<QualitySeries>,
+}
+
+pub(super) async fn quality(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(sid): Path<String>,
+    params: Result<Query<QualityParams>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let settings = state.check(&headers)?;
+    let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
+    let bucket = bucket(params.bucket.as_deref())?;
+    let (events, stats) = tokio::try_join!(
+        settings.backend.room_events(&sid),
+        settings.backend.room_stats(&sid)
+    )
+    .map_err(unavailable)?;
+    if events.is_empty() && stats.is_empty() {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            format!("no events or stats stored for room `{sid}`"),
+        ));
+    }
+    let identities: BTreeMap<String, String> = events
+        .iter()
+        .filter(|e| !e.participant_sid.is_empty() && !e.identity.is_empty())
+        .map(|e| (e.participant_sid.clone(), e.identity.clone()))
+        .collect();
+    Ok(json(&QualityAnswer {
+        series: quality::series(&stats, bucket, &identities),
+        stats: stats.len(),
+        room_sid: sid,
+        bucket_seconds: bucket,
+    }))
+}

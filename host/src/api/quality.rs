@@ -1,0 +1,320 @@
+//! Call quality from stats: one [`StatRow`] per stored `AnalyticsStat` (its score and what its
+//! streams say of loss, jitter, round trip and bitrate), folded into series per participant
+//! and track, a point per time bucket (`GET /api/rooms/{sid}/quality`), and into a room's
+//! worst and mean score (`GET /api/rooms`). Reads either document format, so every backend
+//! gives the same answer.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One stored stat as the API reads it. A metric the stat does not carry is `None`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatRow {
+    /// `time_stamp`, seconds since the Unix epoch with the fraction.
+    pub ts: f64,
+    /// `room_id`.
+    pub room_sid: String,
+    /// `participant_id`.
+    pub participant_sid: String,
+    /// `track_id`.
+    pub track_sid: String,
+    /// `kind`: `UPSTREAM` (what the participant sent) or `DOWNSTREAM` (what it received).
+    pub kind: String,
+    /// `mime`.
+    pub mime: String,
+    /// `score` (1 to 5); a zero score is "not scored" and left out.
+    pub score: Option<f64>,
+    /// `min_score`, else `score`.
+    pub min_score: Option<f64>,
+    /// Packets lost, as a percentage of the packets the streams sent or should have.
+    pub packet_loss: Option<f64>,
+    /// The largest `jitter` of the streams.
+    pub jitter: Option<f64>,
+    /// The largest `rtt` of the streams.
+    pub rtt: Option<f64>,
+    /// `primary_bytes` of the streams, in bits per second over each stream's interval.
+    pub bitrate: Option<f64>,
+}
+
+/// The fields of a stat document the row is made from (either format: serde reads an
+/// integer as well as a double into `f64`).
+#[derive(Debug, Default, Deserialize)]
+struct StatFields {
+    #[serde(default)]
+    time_stamp: Stamp,
+    #[serde(default)]
+    room_id: String,
+    #[serde(default)]
+    participant_id: String,
+    #[serde(default)]
+    track_id: String,
+    #[serde(default)]
+    kind: Option<Value>,
+    #[serde(default)]
+    mime: String,
+    #[serde(default)]
+    score: f64,
+    #[serde(default)]
+    min_score: f64,
+    #[serde(default)]
+    streams: Vec<StreamFields>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Stamp {
+    #[serde(default)]
+    seconds: f64,
+    #[serde(default)]
+    nanos: f64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct StreamFields {
+    #[serde(default)]
+    primary_packets: f64,
+    #[serde(default)]
+    primary_bytes: f64,
+    #[serde(default)]
+    packets_lost: f64,
+    #[serde(default)]
+    jitter: f64,
+    #[serde(default)]
+    rtt: f64,
+    #[serde(default)]
+    start_time: Stamp,
+    #[serde(default)]
+    end_time: Stamp,
+}
+
+impl StatRow {
+    /// The row of a stat document's JSON text (an item's `document_text`), if it parses.
+    pub fn from_text(text: &str) -> Option<StatRow> {
+        serde_json::from_str::<StatFields>(text)
+            .ok()
+            .map(StatRow::from_fields)
+    }
+
+    /// The row of a stored stat document (Relaxed Extended JSON, as MongoDB gives it).
+    pub fn from_document(document: Value) -> Option<StatRow> {
+        serde_json::from_value::<StatFields>(document)
+            .ok()
+            .map(StatRow::from_fields)
+    }
+
+    fn from_fields(f: StatFields) -> StatRow {
+        let positive = |v: f64| (v > 0.0).then_some(v);
+        let score = positive(f.score);
+        let (mut sent, mut lost, mut bits) = (0.0, 0.0, None::<f64>);
+        let (mut jitter, mut rtt) = (None::<f64>, None::<f64>);
+        for s in &f.streams {
+            sent += s.primary_packets;
+            lost += s.packets_lost;
+            jitter = Some(jitter.unwrap_or(0.0).max(s.jitter));
+            rtt = Some(rtt.unwrap_or(0.0).max(s.rtt));
+            let seconds = s.end_time.seconds + s.end_time.nanos / 1e9
+                - (s.start_time.seconds + s.start_time.nanos / 1e9);
+            if seconds > 0.0 {
+                *bits.get_or_insert(0.0) += s.primary_bytes * 8.0 / seconds;
+            }
+        }
+        let kind = match &f.kind {
+            Some(Value::String(name)) => name.clone(),
+            Some(Value::Number(n)) if n.as_f64() == Some(1.0) => "DOWNSTREAM".to_string(),
+            // The `openvidu` format leaves the zero enum out.
+            _ => "UPSTREAM".to_string(),
+        };
+        StatRow {
+            ts: f.time_stamp.seconds + f.time_stamp.nanos / 1e9,
+            room_sid: f.room_id,
+            participant_sid: f.participant_id,
+            track_sid: f.track_id,
+            kind,
+            mime: f.mime,
+            score,
+            min_score: positive(f.min_score).or(score),
+            packet_loss: (sent + lost > 0.0).then(|| round(lost * 100.0 / (sent + lost))),
+            jitter,
+            rtt,
+            bitrate: bits.map(round),
+        }
+    }
+}
+
+/// `value` to 6 significant decimals: what two backends compute in another order agrees.
+fn round(value: f64) -> f64 {
+    (value * 1e6).round() / 1e6
+}
+
+/// Min, mean and max of one metric over a bucket's stats that carry it.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct Spread {
+    /// The smallest value.
+    pub min: f64,
+    /// The mean.
+    pub mean: f64,
+    /// The largest value.
+    pub max: f64,
+}
+
+#[derive(Debug, Default)]
+struct Accumulator {
+    min: f64,
+    max: f64,
+    sum: f64,
+    count: u32,
+}
+
+impl Accumulator {
+    fn add(&mut self, value: Option<f64>) {
+        let Some(v) = value else { return };
+        if self.count == 0 {
+            (self.min, self.max) = (v, v);
+        }
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        self.sum += v;
+        self.count += 1;
+    }
+
+    fn spread(&self) -> Option<Spread> {
+        (self.count > 0).then(|| Spread {
+            min: self.min,
+            mean: round(self.sum / f64::from(self.count)),
+            max: self.max,
+        })
+    }
+}
+
+/// One time bucket of a series.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QualityPoint {
+    /// The bucket's start, seconds since the Unix epoch.
+    pub t: f64,
+    /// How many stats fell in it.
+    pub stats: u32,
+    /// `score` (the lowest `min_score` as `min`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<Spread>,
+    /// Packet loss, percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet_loss: Option<Spread>,
+    /// Jitter, as the stats give it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Spread>,
+    /// Round-trip time, as the stats give it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rtt: Option<Spread>,
+    /// Bits per second of media.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bitrate: Option<Spread>,
+}
+
+/// The stats of one participant's track in one direction, bucketed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QualitySeries {
+    /// The participant's sid.
+    pub participant_sid: String,
+    /// Their identity (from the room's events; empty when no event names them).
+    pub identity: String,
+    /// The track's sid.
+    pub track_sid: String,
+    /// `UPSTREAM` or `DOWNSTREAM`.
+    pub kind: String,
+    /// The track's MIME type (of its latest stat that has one).
+    pub mime: String,
+    /// Oldest bucket first.
+    pub points: Vec<QualityPoint>,
+}
+
+#[derive(Default)]
+struct Bucket {
+    stats: u32,
+    score: Accumulator,
+    min_score: Accumulator,
+    loss: Accumulator,
+    jitter: Accumulator,
+    rtt: Accumulator,
+    bitrate: Accumulator,
+}
+
+/// The series of `rows` in buckets of `bucket` seconds, ordered by participant, track and
+/// kind; `identities` names participants by sid.
+pub fn series(
+    rows: &[StatRow],
+    bucket: f64,
+    identities: &BTreeMap<String, String>,
+) -> Vec<QualitySeries> {
+    type Key<'a> = (&'a str, &'a str, &'a str);
+    let mut by_series: BTreeMap<Key, (String, BTreeMap<i64, Bucket>)> = BTreeMap::new();
+    let mut ordered: Vec<&StatRow> = rows.iter().collect();
+    ordered.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+    for row in ordered {
+        let key = (
+            row.participant_sid.as_str(),
+            row.track_sid.as_str(),
+            row.kind.as_str(),
+        );
+        let (mime, buckets) = by_series.entry(key).or_default();
+        if !row.mime.is_empty() {
+            mime.clone_from(&row.mime);
+        }
+        let b = buckets.entry((row.ts / bucket).floor() as i64).or_default();
+        b.stats += 1;
+        b.score.add(row.score);
+        b.min_score.add(row.min_score);
+        b.loss.add(row.packet_loss);
+        b.jitter.add(row.jitter);
+        b.rtt.add(row.rtt);
+        b.bitrate.add(row.bitrate);
+    }
+    by_series
+        .into_iter()
+        .map(
+            |((participant, track, kind), (mime, buckets))| QualitySeries {
+                participant_sid: participant.to_string(),
+                identity: identities.get(participant).cloned().unwrap_or_default(),
+                track_sid: track.to_string(),
+                kind: kind.to_string(),
+                mime,
+                points: buckets
+                    .into_iter()
+                    .map(|(n, b)| QualityPoint {
+                        t: n as f64 * bucket,
+                        stats: b.stats,
+                        score: b.score.spread().map(|s| Spread {
+                            min: b.min_score.spread().map_or(s.min, |m| m.min.min(s.min)),
+                            ..s
+                        }),
+                        packet_loss: b.loss.spread(),
+                        jitter: b.jitter.spread(),
+                        rtt: b.rtt.spread(),
+                        bitrate: b.bitrate.spread(),
+                    })
+                    .collect(),
+            },
+        )
+        .collect()
+}
+
+/// A room's scores: the worst (`min_score`) and the mean `score` of its stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RoomScore {
+    /// The lowest `min_score` (else `score`).
+    pub worst: Option<f64>,
+    /// The mean `score`.
+    pub mean: Option<f64>,
+}
+
+impl RoomScore {
+    /// From a backend's aggregate: the minimum, and a sum and count for the mean.
+    pub fn of(worst: Option<f64>, sum: f64, count: u64) -> RoomScore {
+        RoomScore {
+            worst,
+            mean: (count > 0).then(|| (sum / count as f64 * 1000.0).round() / 1000.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,190 @@
+//! The embedded store's query index: an SQLite database (`<dir>/index.sqlite`) beside the
+//! JSON Lines files, written by the file sink in the same batch, so the read API can answer
+//! without MongoDB. One row per event with the fields the API reads ([`EventRow`]) and one
+//! per stat with its quality metrics ([`StatRow`]), indexed by time, room, room name and
+//! identity; rows past their `openvidu_expire_at` are deleted (the JSON Lines files are the
+//! archive and keep everything). [`query`] is the reading side.
+
+pub mod query;
+
+use crate::api::quality::StatRow;
+use crate::api::sessions::EventRow;
+use crate::model::{Item, ItemKind};
+use anyhow::Context;
+pub use query::IndexQuery;
+use rusqlite::{params, Connection};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The database file in the store's directory.
+pub const FILE_NAME: &str = "index.sqlite";
+/// How often expired rows are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+/// The schema's version (`PRAGMA user_version`): 0 for a new file, 1 for an index of events
+/// only (no `reason`), 2 with the stats table.
+const VERSION: i64 = 2;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    ts REAL NOT NULL,
+    type TEXT NOT NULL,
+    room_sid TEXT NOT NULL,
+    room_name TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    participant_sid TEXT NOT NULL,
+    identity TEXT NOT NULL,
+    track_sid TEXT NOT NULL,
+    track_type TEXT NOT NULL,
+    track_source TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    expire_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+CREATE INDEX IF NOT EXISTS events_room ON events (room_sid, ts);
+CREATE INDEX IF NOT EXISTS events_name ON events (room_name, ts);
+CREATE INDEX IF NOT EXISTS events_expire ON events (expire_at);
+CREATE INDEX IF NOT EXISTS events_identity ON events (identity, ts);
+";
+
+/// What version 2 adds to a version 1 (or new) index.
+const SCHEMA_2: &str = "
+ALTER TABLE events ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS stats (
+    id TEXT PRIMARY KEY,
+    ts REAL NOT NULL,
+    room_sid TEXT NOT NULL,
+    participant_sid TEXT NOT NULL,
+    track_sid TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    score REAL,
+    min_score REAL,
+    packet_loss REAL,
+    jitter REAL,
+    rtt REAL,
+    bitrate REAL,
+    expire_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stats_room ON stats (room_sid, ts);
+CREATE INDEX IF NOT EXISTS stats_expire ON stats (expire_at);
+PRAGMA user_version = 2;
+";
+
+/// The writer side, owned by the file sink.
+pub struct FileIndex {
+    conn: Connection,
+    pruned: Instant,
+}
+
+fn unix(time: SystemTime) -> f64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl FileIndex {
+    /// Opens (or creates, or brings up to this version) the index in `dir`.
+    pub fn open(dir: &Path) -> anyhow::Result<FileIndex> {
+        let path = dir.join(FILE_NAME);
+        let conn = Connection::open(&path)
+            .with_context(|| format!("opening the query index {}", path.display()))?;
+        // WAL: readers (the API) never block the writer; NORMAL: a crash may lose the last
+        // transactions of the index, never the JSON Lines files.
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .and_then(|_| conn.execute_batch(SCHEMA))
+            .with_context(|| format!("preparing the query index {}", path.display()))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .with_context(|| format!("reading the version of {}", path.display()))?;
+        if version > VERSION {
+            anyhow::bail!(
+                "the query index {} was written by a newer host (schema {version}, this one \
+                 knows {VERSION}); move it away and this host starts a new one",
+                path.display()
+            );
+        }
+        if version < 2 {
+            conn.execute_batch(&format!("BEGIN; {SCHEMA_2} COMMIT;"))
+                .with_context(|| format!("upgrading the query index {}", path.display()))?;
+        }
+        Ok(FileIndex {
+            conn,
+            pruned: Instant::now() - PRUNE_EVERY,
+        })
+    }
+
+    /// Adds the events and stats among `items` (a second copy of an id replaces the first),
+    /// in one transaction; deletes expired rows at most once a minute.
+    pub fn add(&mut self, items: &[&Item]) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut event = tx.prepare_cached(
+                "INSERT OR REPLACE INTO events (id, ts, type, room_sid, room_name, node_id, \
+                 participant_sid, identity, track_sid, track_type, track_source, mime, \
+                 expire_at, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?;
+            let mut stat = tx.prepare_cached(
+                "INSERT OR REPLACE INTO stats (id, ts, room_sid, participant_sid, track_sid, \
+                 kind, mime, score, min_score, packet_loss, jitter, rtt, bitrate, expire_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?;
+            for item in items {
+                match item.kind {
+                    ItemKind::Event => {
+                        let r = EventRow::from_item(item);
+                        event.execute(params![
+                            item.id,
+                            r.ts,
+                            r.kind,
+                            r.room_sid,
+                            r.room_name,
+                            r.node_id,
+                            r.participant_sid,
+                            r.identity,
+                            r.track_sid,
+                            r.track_type,
+                            r.track_source,
+                            r.mime,
+                            unix(item.expire_at),
+                            r.reason,
+                        ])?;
+                    }
+                    ItemKind::Stat => {
+                        let Some(r) = StatRow::from_text(item.document_text()) else {
+                            continue;
+                        };
+                        stat.execute(params![
+                            item.id,
+                            r.ts,
+                            r.room_sid,
+                            r.participant_sid,
+                            r.track_sid,
+                            r.kind,
+                            r.mime,
+                            r.score,
+                            r.min_score,
+                            r.packet_loss,
+                            r.jitter,
+                            r.rtt,
+                            r.bitrate,
+                            unix(item.expire_at),
+                        ])?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        if self.pruned.elapsed() >= PRUNE_EVERY {
+            let now = unix(SystemTime::now());
+            tx.execute("DELETE FROM events WHERE expire_at < ?1", params![now])?;
+            tx.execute("DELETE FROM stats WHERE expire_at < ?1", params![now])?;
+            self.pruned = Instant::now();
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
