@@ -305,12 +305,12 @@ async fn sessions_from_mongodb_and_the_embedded_index_in_both_formats() {
     assert_eq!(points.len(), 2, "{sender}");
     assert_eq!(points[0]["t"], T0 as f64);
     assert_eq!(points[0]["stats"], 2);
-    assert_eq!(points[0]["score"]["min"], 3.0, "the lower min_score");
+    assert_eq!(points[0]["score"]["worst"], 3.0, "the lower min_score");
     assert_eq!(points[0]["score"]["mean"], 4.0);
-    assert_eq!(points[0]["score"]["max"], 4.5);
-    assert_eq!(points[0]["packet_loss"]["max"], 2.0, "20 of 1000");
+    assert_eq!(points[0]["packet_loss"]["worst"], 2.0, "20 of 1000");
+    assert_eq!(points[0]["packet_loss"]["mean"], 1.0);
     assert_eq!(points[0]["bitrate"]["mean"], 1_000_000.0, "625 kB over 5 s");
-    assert_eq!(points[0]["rtt"]["max"], 38.0);
+    assert_eq!(points[0]["rtt"]["worst"], 38.0);
     assert_eq!(points[1]["packet_loss"]["mean"], 10.0);
     assert_eq!(series[1]["kind"], "DOWNSTREAM");
     assert_eq!(series[1]["identity"], "id-PA_2");

@@ -61,11 +61,10 @@ pub(super) async fn rooms(
             })?,
     };
     let after = params.cursor.as_deref().map(cursor).transpose()?;
-    let rows = query
-        .events_between(from, to, params.name.as_deref())
+    let all = query
+        .sessions_between(from, to, params.name.as_deref())
         .await
         .map_err(unavailable)?;
-    let all = sessions::sessions(&rows);
     let start = match &after {
         // The order is newest start first, then sid: resume after the cursor's session.
         Some((started, sid)) => all
@@ -260,12 +259,17 @@ pub(super) async fn quality(
     let settings = state.check(&headers)?;
     let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
     let bucket = bucket(params.bucket.as_deref())?;
-    let (events, stats) = tokio::try_join!(
+    let (events, buckets) = tokio::try_join!(
         settings.backend.room_events(&sid),
-        settings.backend.room_stats(&sid)
+        settings.backend.room_quality(&sid, bucket)
     )
     .map_err(unavailable)?;
-    if events.is_empty() && stats.is_empty() {
+    let stats: usize = buckets
+        .iter()
+        .flat_map(|s| s.buckets.values())
+        .map(|b| b.stats as usize)
+        .sum();
+    if events.is_empty() && stats == 0 {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
             format!("no events or stats stored for room `{sid}`"),
@@ -277,8 +281,8 @@ pub(super) async fn quality(
         .map(|e| (e.participant_sid.clone(), e.identity.clone()))
         .collect();
     Ok(json(&QualityAnswer {
-        series: quality::series(&stats, bucket, &identities),
-        stats: stats.len(),
+        series: quality::series(buckets, bucket, &identities),
+        stats,
         room_sid: sid,
         bucket_seconds: bucket,
     }))

@@ -40,7 +40,7 @@ use crate::telemetry::Observed;
 pub use config::ApiConfig;
 use history::History;
 use mongo::MongoQuery;
-use quality::{RoomScore, StatRow};
+use quality::{RoomScore, SeriesBuckets};
 
 /// Where the API reads from.
 #[derive(Debug, Clone)]
@@ -54,15 +54,15 @@ pub enum Backend {
 }
 
 impl Backend {
-    async fn events_between(
+    async fn sessions_between(
         &self,
         from: f64,
         to: f64,
         name: Option<&str>,
-    ) -> anyhow::Result<Vec<sessions::EventRow>> {
+    ) -> anyhow::Result<Vec<sessions::RoomSession>> {
         match self {
-            Backend::Mongo(q) => q.events_between(from, to, name).await,
-            Backend::Embedded(q) => q.events_between(from, to, name).await,
+            Backend::Mongo(q) => q.sessions_between(from, to, name).await,
+            Backend::Embedded(q) => q.sessions_between(from, to, name).await,
             Backend::None => Ok(Vec::new()),
         }
     }
@@ -83,10 +83,10 @@ impl Backend {
         }
     }
 
-    async fn room_stats(&self, sid: &str) -> anyhow::Result<Vec<StatRow>> {
+    async fn room_quality(&self, sid: &str, bucket: f64) -> anyhow::Result<Vec<SeriesBuckets>> {
         match self {
-            Backend::Mongo(q) => q.room_stats(sid).await,
-            Backend::Embedded(q) => q.room_stats(sid).await,
+            Backend::Mongo(q) => q.room_quality(sid, bucket).await,
+            Backend::Embedded(q) => q.room_quality(sid, bucket).await,
             Backend::None => Ok(Vec::new()),
         }
     }

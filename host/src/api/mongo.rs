@@ -3,8 +3,8 @@
 //! room, `participant.identity` for a person; stats: `room_id`), projected to the fields
 //! [`EventRow`] and [`StatRow`] read; a room's scores are one `$group` over its stats.
 
-use super::quality::{RoomScore, StatRow};
-use super::sessions::EventRow;
+use super::quality::{self, RoomScore, SeriesBuckets, StatRow};
+use super::sessions::{self, EventRow, RoomSession};
 use anyhow::Context;
 use bson::{doc, Document};
 use futures::TryStreamExt;
@@ -58,18 +58,34 @@ impl MongoQuery {
         })
     }
 
-    /// Events whose `timestamp.seconds` is in `[from, to)`, with `room.name` = `name` if set.
-    pub async fn events_between(
+    /// The session of every room with an event whose `timestamp.seconds` is in
+    /// `[from, to)` (with `room.name` = `name` if set), each over all its events: the rooms'
+    /// sids by `distinct` (through the `timestamp.seconds` index), then their events (through
+    /// `room.sid`), folded.
+    pub async fn sessions_between(
         &self,
         from: f64,
         to: f64,
         name: Option<&str>,
-    ) -> anyhow::Result<Vec<EventRow>> {
+    ) -> anyhow::Result<Vec<RoomSession>> {
         let mut filter = doc! { "timestamp.seconds": { "$gte": from.floor(), "$lt": to.ceil() } };
         if let Some(name) = name {
             filter.insert("room.name", name);
         }
-        self.rows(filter).await
+        let sids: Vec<String> = self
+            .events
+            .distinct("room.sid", filter)
+            .await
+            .context("querying MongoDB's events")?
+            .into_iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .filter(|s| !s.is_empty())
+            .collect();
+        if sids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self.rows(doc! { "room.sid": { "$in": sids } }).await?;
+        Ok(sessions::sessions(&rows))
     }
 
     /// The sids of the rooms where `identity` has an event, with `timestamp.seconds` in
@@ -94,6 +110,12 @@ impl MongoQuery {
     /// Every event of the room `sid`.
     pub async fn room_events(&self, sid: &str) -> anyhow::Result<Vec<EventRow>> {
         self.rows(doc! { "room.sid": sid }).await
+    }
+
+    /// The stats of the room `sid` in buckets of `bucket` seconds: found through `room_id`,
+    /// projected, folded by [`quality::buckets`].
+    pub async fn room_quality(&self, sid: &str, bucket: f64) -> anyhow::Result<Vec<SeriesBuckets>> {
+        Ok(quality::buckets(&self.room_stats(sid).await?, bucket))
     }
 
     /// Every stat of the room `sid`.

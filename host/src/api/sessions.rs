@@ -259,12 +259,17 @@ pub fn sessions(rows: &[EventRow]) -> Vec<RoomSession> {
         by_room.entry(&row.room_sid).or_default().push(row);
     }
     let mut sessions: Vec<RoomSession> = by_room.into_values().map(|r| fold(&r).0).collect();
+    order(&mut sessions);
+    sessions
+}
+
+/// Sorts sessions as the API lists them: newest start first, then by sid.
+pub fn order(sessions: &mut [RoomSession]) {
     sessions.sort_by(|a, b| {
         b.started_at
             .total_cmp(&a.started_at)
             .then(a.sid.cmp(&b.sid))
     });
-    sessions
 }
 
 /// The detail of the room whose events are `rows` (all of one room), or `None` if empty.

@@ -97,12 +97,11 @@ impl HostProcess {
         self.child = Some(child);
     }
 
-    fn spawn_with(top: &str, extra: &str, blocked: bool) -> HostProcess {
-        let mut host = HostProcess::prepare();
-        if blocked {
-            std::fs::write(host.store(), "not a directory").unwrap();
-        }
-        let config = format!(
+    /// The standard config on this host's ports and store (the file store on, a 50 ms
+    /// interval, short retries), with `top` added at the top level and `extra` under
+    /// `openvidu.analytics` (indented by 4 spaces).
+    pub fn standard_config(&self, top: &str, extra: &str) -> String {
+        format!(
             r#"
 keys:
   {KEY}: {SECRET}
@@ -119,11 +118,19 @@ openvidu:
     telemetry: {{ listen: "127.0.0.1:{telemetry_port}" }}
 {extra}
 "#,
-            store = host.store().display(),
-            webhook_port = host.webhook_port,
-            grpc_port = host.grpc_port,
-            telemetry_port = host.telemetry_port,
-        );
+            store = self.store().display(),
+            webhook_port = self.webhook_port,
+            grpc_port = self.grpc_port,
+            telemetry_port = self.telemetry_port,
+        )
+    }
+
+    fn spawn_with(top: &str, extra: &str, blocked: bool) -> HostProcess {
+        let mut host = HostProcess::prepare();
+        if blocked {
+            std::fs::write(host.store(), "not a directory").unwrap();
+        }
+        let config = host.standard_config(top, extra);
         host.start(
             bin()
                 .args(["run", "--log-format", "json"])

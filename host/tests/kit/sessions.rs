@@ -8,7 +8,7 @@ use livekit_protocol::{
 };
 
 /// A room's sessions under construction: its events and stats.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Recorder {
     /// The events, in order.
     pub events: Vec<AnalyticsEvent>,
@@ -20,7 +20,7 @@ pub struct Recorder {
 /// `None`: still in), and how good their connection is (1.0 perfect) over time.
 pub struct Person {
     /// Their identity.
-    pub identity: &'static str,
+    pub identity: String,
     /// Joins after this many seconds.
     pub joins: i64,
     /// Leaves after this many seconds, if they do.
@@ -83,7 +83,7 @@ impl Recorder {
         for (n, person) in people.iter().enumerate() {
             let who = ParticipantInfo {
                 sid: format!("PA_{sid}_{n}"),
-                identity: person.identity.into(),
+                identity: person.identity.clone(),
                 ..Default::default()
             };
             let joined = start + person.joins;
@@ -211,8 +211,8 @@ pub fn so_so(second: i64) -> f64 {
 pub fn a_morning(now: i64) -> Recorder {
     let start = now - now % 60 - 3 * 3600;
     let mut r = Recorder::default();
-    let p = |identity, joins, leaves, quality| Person {
-        identity,
+    let p = |identity: &str, joins, leaves, quality| Person {
+        identity: identity.to_string(),
         joins,
         leaves,
         quality,
@@ -292,4 +292,59 @@ pub fn live_stats(now: i64, n: usize) -> Vec<AnalyticsStat> {
             )
         })
         .collect()
+}
+
+/// One very large room `RM_big` from `start`: `people` participants joining two seconds
+/// apart, each for `stay` seconds with a microphone and a camera (eight events each: join,
+/// two publications, a mute and unmute, two unpublications, leave) and a stat per track
+/// every 10 s.
+pub fn a_big_room(start: i64, people: usize, stay: i64) -> Recorder {
+    let mut r = Recorder::default();
+    let people: Vec<Person> = (0..people)
+        .map(|i| Person {
+            identity: format!("guest-{i}"),
+            joins: 2 * i as i64,
+            leaves: Some(2 * i as i64 + stay),
+            quality: if i % 7 == 0 { dips } else { steady },
+        })
+        .collect();
+    let length = 2 * people.len() as i64 + stay + 10;
+    r.room(
+        "RM_big",
+        "town-hall",
+        start..start + length,
+        false,
+        &people,
+        10,
+    );
+    r
+}
+
+/// A busy node's day before `end`: `rooms` rooms, evenly spread, of four people each for
+/// 10 to 20 minutes, a stat per track every five minutes.
+pub fn a_busy_day(end: i64, rooms: usize) -> Recorder {
+    let mut r = Recorder::default();
+    let step = 86_400 / rooms.max(1) as i64;
+    for n in 0..rooms {
+        let start = end - 86_400 + n as i64 * step;
+        let length = 600 + (n as i64 * 37) % 600;
+        let people: Vec<Person> = (0..4)
+            .map(|i| Person {
+                identity: format!("user-{}", (n * 4 + i) % 997),
+                joins: 5 + 10 * i as i64,
+                leaves: None,
+                quality: if n % 5 == 0 { so_so } else { steady },
+            })
+            .collect();
+        let sid = format!("RM_day_{n:05}");
+        r.room(
+            &sid,
+            &format!("room-{}", n % 300),
+            start..start + length,
+            false,
+            &people,
+            300,
+        );
+    }
+    r
 }

@@ -111,8 +111,10 @@ function lineChart(title, lines, unit) {
     svg.append(el("text", { x: W / 2, y: H / 2, "text-anchor": "middle" }, "no data"));
     return svg;
   }
-  const t0 = Math.min(...all.map((p) => p[0])), t1 = Math.max(...all.map((p) => p[0]));
-  let v0 = Math.min(0, ...all.map((p) => p[1])), v1 = Math.max(...all.map((p) => p[1]));
+  let t0 = Infinity, t1 = -Infinity, v0 = 0, v1 = -Infinity;
+  for (const [t, v] of all) {
+    t0 = Math.min(t0, t); t1 = Math.max(t1, t); v0 = Math.min(v0, v); v1 = Math.max(v1, v);
+  }
   if (v1 === v0) v1 = v0 + 1;
   const x = (t) => L + (t1 === t0 ? (W - L - R) / 2 : ((t - t0) / (t1 - t0)) * (W - L - R));
   const y = (v) => H - B - ((v - v0) / (v1 - v0)) * (H - T - B);
@@ -150,7 +152,7 @@ function timeline(detail) {
   const people = detail.participants;
   const start = detail.session.started_at;
   const end = Math.max(start + 1, detail.session.ended_at
-    || Math.max(...detail.timeline.map((e) => e.ts)));
+    || detail.timeline.reduce((m, e) => Math.max(m, e.ts), start));
   const W = 1200, L = 170, R = 36, LANE = 30, T = 10;
   const H = T + Math.max(1, people.length) * LANE + 26;
   const x = (t) => L + ((t - start) / (end - start)) * (W - L - R);
@@ -243,12 +245,15 @@ const METRICS = [
   ["bitrate", "Bitrate", "bps"],
 ];
 
+// Lines drawn per chart at most: a large room shows its worst series.
+const MAX_SERIES = 16;
+
 async function roomPage(sid) {
-  const [detail, quality] = await Promise.all([
-    api(`/api/rooms/${encodeURIComponent(sid)}`),
-    api(`/api/rooms/${encodeURIComponent(sid)}/quality?bucket=10s`),
-  ]);
+  const detail = await api(`/api/rooms/${encodeURIComponent(sid)}`);
   const s = detail.session;
+  // About 240 points across the session, in whole 10 s steps.
+  const bucket = Math.max(10, Math.ceil(s.duration_seconds / 240 / 10) * 10);
+  const quality = await api(`/api/rooms/${encodeURIComponent(sid)}/quality?bucket=${bucket}`);
   const cards = el("div", { class: "cards" }, [
     ["Started", time(s.started_at)], ["Duration", duration(s.duration_seconds)],
     ["People", s.participants], ["Tracks", s.tracks], ["Events", s.events],
@@ -274,7 +279,10 @@ async function roomPage(sid) {
       || t.participant_sid),
     el("td", {}, t.kind), el("td", {}, t.source), el("td", { class: "mono" }, t.mime),
     el("td", {}, time(t.published_at)), el("td", {}, time(t.unpublished_at))))));
-  const series = quality.series.map((q, i) => ({ ...q, color: COLORS[i % COLORS.length],
+  const worstOf = (q) => q.points.reduce((m, p) => Math.min(m, p.score ? p.score.worst : 5), 5);
+  const shown = quality.series.length <= MAX_SERIES ? quality.series
+    : [...quality.series].sort((a, b) => worstOf(a) - worstOf(b)).slice(0, MAX_SERIES);
+  const series = shown.map((q, i) => ({ ...q, color: COLORS[i % COLORS.length],
     label: `${q.identity || q.participant_sid} · ${q.mime || q.track_sid} · ${q.kind.toLowerCase()}` }));
   const charts = el("div", { class: "charts", id: "quality" });
   for (const [key, title, unit] of METRICS) {
@@ -283,7 +291,7 @@ async function roomPage(sid) {
       .filter((l) => l.points.length);
     if (key === "score") {
       for (const q of series) {
-        const worst = q.points.filter((p) => p.score).map((p) => [p.t, p.score.min]);
+        const worst = q.points.filter((p) => p.score).map((p) => [p.t, p.score.worst]);
         if (worst.length) lines.push({ label: `${q.label} (worst)`, color: q.color, points: worst });
       }
     }
@@ -295,7 +303,9 @@ async function roomPage(sid) {
   }
   show(el("h1", {}, s.name || "(no name)", " ", el("span", { class: "muted mono" }, s.sid)),
     cards, el("h2", {}, "Timeline"), el("div", { class: "panel" }, timeline(detail)),
-    el("h2", {}, `Quality (${quality.stats} stats, ${quality.bucket_seconds}s buckets)`),
+    el("h2", {}, `Quality (${quality.stats} stats, ${quality.bucket_seconds}s buckets` +
+      (shown.length < quality.series.length
+        ? `; the ${shown.length} worst of ${quality.series.length} tracks)` : ")")),
     quality.series.length ? [legend(series), charts]
       : el("div", { class: "panel empty" }, "No stats stored for this room."),
     el("h2", {}, "Participants"), people, el("h2", {}, "Tracks"), tracks);

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::BTreeMap;
 
 fn golden(file: &str, name: &str) -> Value {
     let path = format!(
@@ -88,7 +89,7 @@ fn stats_fold_into_buckets_per_track() {
         stat(1012.0, "PA_1", 5.0, None),
     ];
     let names = BTreeMap::from([("PA_1".to_string(), "alice".to_string())]);
-    let series = series(&rows, 10.0, &names);
+    let series = series(buckets(&rows, 10.0), 10.0, &names);
     assert_eq!(series.len(), 2);
     let alice = &series[0];
     assert_eq!((alice.identity.as_str(), alice.points.len()), ("alice", 2));
@@ -97,11 +98,11 @@ fn stats_fold_into_buckets_per_track() {
     assert_eq!(
         first.score,
         Some(Spread {
-            min: 2.5,
             mean: 3.5,
-            max: 4.0
+            worst: 2.5
         })
     );
+    assert_eq!(first.packet_loss.map(|s| s.worst), Some(3.0));
     assert_eq!(first.packet_loss.map(|s| s.mean), Some(2.0));
     assert_eq!(alice.points[1].packet_loss, None);
     assert_eq!(series[1].identity, "", "no event names PA_2");

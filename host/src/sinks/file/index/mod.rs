@@ -6,6 +6,7 @@
 //! archive and keep everything). [`query`] is the reading side.
 
 pub mod query;
+mod rooms;
 
 use crate::api::quality::StatRow;
 use crate::api::sessions::EventRow;
@@ -40,7 +41,6 @@ CREATE TABLE IF NOT EXISTS events (
     mime TEXT NOT NULL,
     expire_at REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
 CREATE INDEX IF NOT EXISTS events_room ON events (room_sid, ts);
 CREATE INDEX IF NOT EXISTS events_name ON events (room_name, ts);
 CREATE INDEX IF NOT EXISTS events_expire ON events (expire_at);
@@ -68,7 +68,31 @@ CREATE TABLE IF NOT EXISTS stats (
 );
 CREATE INDEX IF NOT EXISTS stats_room ON stats (room_sid, ts);
 CREATE INDEX IF NOT EXISTS stats_expire ON stats (expire_at);
+DROP INDEX IF EXISTS events_ts;
+CREATE INDEX IF NOT EXISTS events_ts_room ON events (ts, room_sid);
 PRAGMA user_version = 2;
+";
+
+/// The room summaries of an index of version 1, from its events (name and node of the
+/// earliest event, ties by type, as [`rooms::add`] keeps them).
+const REBUILD_ROOMS: &str = "
+INSERT OR REPLACE INTO rooms
+SELECT room_sid,
+  MIN(ts), (SELECT x.type FROM events x WHERE x.room_sid = e.room_sid ORDER BY x.ts, x.type LIMIT 1),
+  (SELECT x.node_id FROM events x WHERE x.room_sid = e.room_sid ORDER BY x.ts, x.type LIMIT 1),
+  (SELECT x.ts FROM events x WHERE x.room_sid = e.room_sid AND x.room_name != ''
+     ORDER BY x.ts, x.type LIMIT 1),
+  (SELECT x.type FROM events x WHERE x.room_sid = e.room_sid AND x.room_name != ''
+     ORDER BY x.ts, x.type LIMIT 1),
+  coalesce((SELECT x.room_name FROM events x WHERE x.room_sid = e.room_sid
+     AND x.room_name != '' ORDER BY x.ts, x.type LIMIT 1), ''),
+  MAX(ts), MIN(CASE WHEN type = 'ROOM_CREATED' THEN ts END),
+  MAX(CASE WHEN type = 'ROOM_ENDED' THEN ts END), COUNT(*), MAX(expire_at)
+FROM events e WHERE room_sid != '' GROUP BY room_sid;
+INSERT OR IGNORE INTO room_participants
+  SELECT room_sid, participant_sid FROM events WHERE room_sid != '' AND participant_sid != '';
+INSERT OR IGNORE INTO room_tracks SELECT room_sid, track_sid FROM events
+  WHERE room_sid != '' AND type = 'TRACK_PUBLISHED' AND track_sid != '';
 ";
 
 /// The writer side, owned by the file sink.
@@ -104,8 +128,11 @@ impl FileIndex {
             );
         }
         if version < 2 {
-            conn.execute_batch(&format!("BEGIN; {SCHEMA_2} COMMIT;"))
-                .with_context(|| format!("upgrading the query index {}", path.display()))?;
+            conn.execute_batch(&format!(
+                "BEGIN; {SCHEMA_2} {} {REBUILD_ROOMS} COMMIT;",
+                rooms::SCHEMA
+            ))
+            .with_context(|| format!("upgrading the query index {}", path.display()))?;
         }
         Ok(FileIndex {
             conn,
@@ -113,13 +140,15 @@ impl FileIndex {
         })
     }
 
-    /// Adds the events and stats among `items` (a second copy of an id replaces the first),
-    /// in one transaction; deletes expired rows at most once a minute.
+    /// Adds the events (and their rooms' summaries) and stats among `items` (a second copy
+    /// of an id is ignored: the same id is the same document), in one transaction; deletes
+    /// expired rows at most once a minute.
     pub fn add(&mut self, items: &[&Item]) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
         {
+            // A second copy of an event (same id, same content) changes nothing.
             let mut event = tx.prepare_cached(
-                "INSERT OR REPLACE INTO events (id, ts, type, room_sid, room_name, node_id, \
+                "INSERT OR IGNORE INTO events (id, ts, type, room_sid, room_name, node_id, \
                  participant_sid, identity, track_sid, track_type, track_source, mime, \
                  expire_at, reason) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -133,7 +162,7 @@ impl FileIndex {
                 match item.kind {
                     ItemKind::Event => {
                         let r = EventRow::from_item(item);
-                        event.execute(params![
+                        let added = event.execute(params![
                             item.id,
                             r.ts,
                             r.kind,
@@ -149,6 +178,9 @@ impl FileIndex {
                             unix(item.expire_at),
                             r.reason,
                         ])?;
+                        if added > 0 {
+                            rooms::add(&tx, &r, unix(item.expire_at))?;
+                        }
                     }
                     ItemKind::Stat => {
                         let Some(r) = StatRow::from_text(item.document_text()) else {
@@ -179,6 +211,7 @@ impl FileIndex {
             let now = unix(SystemTime::now());
             tx.execute("DELETE FROM events WHERE expire_at < ?1", params![now])?;
             tx.execute("DELETE FROM stats WHERE expire_at < ?1", params![now])?;
+            rooms::prune(&tx, now)?;
             self.pruned = Instant::now();
         }
         tx.commit()?;

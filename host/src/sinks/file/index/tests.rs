@@ -29,7 +29,16 @@ async fn an_index_of_the_first_schema_is_upgraded_and_keeps_its_rows() {
         (rows[0].kind.as_str(), rows[0].reason.as_str()),
         ("ROOM_CREATED", "")
     );
-    assert!(query.room_stats("RM_old").await.unwrap().is_empty());
+    assert!(query.room_quality("RM_old", 10.0).await.unwrap().is_empty());
+    // Its room's summary is rebuilt from the events.
+    let sessions = query.sessions_between(0.0, 10.0, None).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    let s = &sessions[0];
+    assert_eq!(
+        (s.sid.as_str(), s.name.as_str(), s.node_id.as_str()),
+        ("RM_old", "old", "ND")
+    );
+    assert_eq!((s.started_at, s.events, s.open), (1.5, 1, true));
 }
 
 #[test]

@@ -4,9 +4,14 @@
 //! worst and mean score (`GET /api/rooms`). Reads either document format, so every backend
 //! gives the same answer.
 
-use serde::{Deserialize, Serialize};
+mod fold;
+
+pub use fold::{
+    buckets, series, Accumulator, Bucket, Folder, QualityPoint, QualitySeries, SeriesBuckets,
+    Spread,
+};
+use serde::Deserialize;
 use serde_json::Value;
-use std::collections::BTreeMap;
 
 /// One stored stat as the API reads it. A metric the stat does not carry is `None`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -142,159 +147,8 @@ impl StatRow {
 }
 
 /// `value` to 6 significant decimals: what two backends compute in another order agrees.
-fn round(value: f64) -> f64 {
+pub(crate) fn round(value: f64) -> f64 {
     (value * 1e6).round() / 1e6
-}
-
-/// Min, mean and max of one metric over a bucket's stats that carry it.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
-pub struct Spread {
-    /// The smallest value.
-    pub min: f64,
-    /// The mean.
-    pub mean: f64,
-    /// The largest value.
-    pub max: f64,
-}
-
-#[derive(Debug, Default)]
-struct Accumulator {
-    min: f64,
-    max: f64,
-    sum: f64,
-    count: u32,
-}
-
-impl Accumulator {
-    fn add(&mut self, value: Option<f64>) {
-        let Some(v) = value else { return };
-        if self.count == 0 {
-            (self.min, self.max) = (v, v);
-        }
-        self.min = self.min.min(v);
-        self.max = self.max.max(v);
-        self.sum += v;
-        self.count += 1;
-    }
-
-    fn spread(&self) -> Option<Spread> {
-        (self.count > 0).then(|| Spread {
-            min: self.min,
-            mean: round(self.sum / f64::from(self.count)),
-            max: self.max,
-        })
-    }
-}
-
-/// One time bucket of a series.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct QualityPoint {
-    /// The bucket's start, seconds since the Unix epoch.
-    pub t: f64,
-    /// How many stats fell in it.
-    pub stats: u32,
-    /// `score` (the lowest `min_score` as `min`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub score: Option<Spread>,
-    /// Packet loss, percent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub packet_loss: Option<Spread>,
-    /// Jitter, as the stats give it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jitter: Option<Spread>,
-    /// Round-trip time, as the stats give it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rtt: Option<Spread>,
-    /// Bits per second of media.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bitrate: Option<Spread>,
-}
-
-/// The stats of one participant's track in one direction, bucketed.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct QualitySeries {
-    /// The participant's sid.
-    pub participant_sid: String,
-    /// Their identity (from the room's events; empty when no event names them).
-    pub identity: String,
-    /// The track's sid.
-    pub track_sid: String,
-    /// `UPSTREAM` or `DOWNSTREAM`.
-    pub kind: String,
-    /// The track's MIME type (of its latest stat that has one).
-    pub mime: String,
-    /// Oldest bucket first.
-    pub points: Vec<QualityPoint>,
-}
-
-#[derive(Default)]
-struct Bucket {
-    stats: u32,
-    score: Accumulator,
-    min_score: Accumulator,
-    loss: Accumulator,
-    jitter: Accumulator,
-    rtt: Accumulator,
-    bitrate: Accumulator,
-}
-
-/// The series of `rows` in buckets of `bucket` seconds, ordered by participant, track and
-/// kind; `identities` names participants by sid.
-pub fn series(
-    rows: &[StatRow],
-    bucket: f64,
-    identities: &BTreeMap<String, String>,
-) -> Vec<QualitySeries> {
-    type Key<'a> = (&'a str, &'a str, &'a str);
-    let mut by_series: BTreeMap<Key, (String, BTreeMap<i64, Bucket>)> = BTreeMap::new();
-    let mut ordered: Vec<&StatRow> = rows.iter().collect();
-    ordered.sort_by(|a, b| a.ts.total_cmp(&b.ts));
-    for row in ordered {
-        let key = (
-            row.participant_sid.as_str(),
-            row.track_sid.as_str(),
-            row.kind.as_str(),
-        );
-        let (mime, buckets) = by_series.entry(key).or_default();
-        if !row.mime.is_empty() {
-            mime.clone_from(&row.mime);
-        }
-        let b = buckets.entry((row.ts / bucket).floor() as i64).or_default();
-        b.stats += 1;
-        b.score.add(row.score);
-        b.min_score.add(row.min_score);
-        b.loss.add(row.packet_loss);
-        b.jitter.add(row.jitter);
-        b.rtt.add(row.rtt);
-        b.bitrate.add(row.bitrate);
-    }
-    by_series
-        .into_iter()
-        .map(
-            |((participant, track, kind), (mime, buckets))| QualitySeries {
-                participant_sid: participant.to_string(),
-                identity: identities.get(participant).cloned().unwrap_or_default(),
-                track_sid: track.to_string(),
-                kind: kind.to_string(),
-                mime,
-                points: buckets
-                    .into_iter()
-                    .map(|(n, b)| QualityPoint {
-                        t: n as f64 * bucket,
-                        stats: b.stats,
-                        score: b.score.spread().map(|s| Spread {
-                            min: b.min_score.spread().map_or(s.min, |m| m.min.min(s.min)),
-                            ..s
-                        }),
-                        packet_loss: b.loss.spread(),
-                        jitter: b.jitter.spread(),
-                        rtt: b.rtt.spread(),
-                        bitrate: b.bitrate.spread(),
-                    })
-                    .collect(),
-            },
-        )
-        .collect()
 }
 
 /// A room's scores: the worst (`min_score`) and the mean `score` of its stats.
