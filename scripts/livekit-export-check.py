@@ -9,6 +9,9 @@
   livekit-export-check.py check-events-stats STORE IDS
                                                  `check` without node rooms (Redis and the
                                                  plugins store events and stats only)
+  livekit-export-check.py api TELEMETRY_URL IDS  the host's read API tells the session: the
+                                                 room listed and ended, its participants and
+                                                 tracks, quality series with scores
 
 STORE is the embedded store's directory (or a plugin's JSON Lines folder, same layout), a
 mongodb:// URL (needs pymongo): then the `openvidu` database, or a redis://HOST:PORT URL:
@@ -210,6 +213,45 @@ def check(store: str, ids_file: str, node_rooms: bool = True) -> list:
     return failures
 
 
+def api(base: str, ids: dict) -> list:
+    """What the host's read API answers about the session (from MongoDB when configured)."""
+    import time
+    import urllib.request
+
+    def get(path):
+        with urllib.request.urlopen(base + path, timeout=10) as answer:
+            return json.load(answer)
+
+    failures = []
+    sid = ids["room_sid"]
+    now = int(time.time())
+    listed = [r for r in get(f"/api/rooms?from={now - 3600}&to={now + 60}")["rooms"] if r["sid"] == sid]
+    if not listed:
+        return [f"/api/rooms does not list {sid}"]
+    room = listed[0]
+    if room["open"] or room["name"] != ids["room_name"]:
+        failures.append(f"/api/rooms: {room}")
+    if room["participants"] < 2 or room["tracks"] < 2 or room["worst_score"] is None:
+        failures.append(f"/api/rooms: participants, tracks or score missing: {room}")
+    detail = get(f"/api/rooms/{sid}")
+    people = {p["sid"] for p in detail["participants"]}
+    if not set(ids["participants"].values()) <= people:
+        failures.append(f"/api/rooms/{sid}: participants {people}, expected {ids['participants']}")
+    tracks = {t["sid"] for t in detail["tracks"]}
+    if not set(ids["tracks"].values()) <= tracks:
+        failures.append(f"/api/rooms/{sid}: tracks {tracks}, expected {ids['tracks']}")
+    if not any(p["left_at"] for p in detail["participants"]):
+        failures.append(f"/api/rooms/{sid}: nobody left: {detail['participants']}")
+    quality = get(f"/api/rooms/{sid}/quality?bucket=30s")
+    scored = [s for s in quality["series"] if any("score" in p for p in s["points"])]
+    if not scored or not {s["track_sid"] for s in scored} <= set(ids["tracks"].values()):
+        failures.append(f"/api/rooms/{sid}/quality: {quality}")
+    if not failures:
+        print(json.dumps({"api_room": room, "quality_series": len(quality["series"]),
+                          "stats": quality["stats"]}))
+    return failures
+
+
 def counts(store: str) -> dict:
     docs = load(store)
     return {c: {"docs": len(docs[c]), "distinct": len({d["_id"] for d in docs[c]})} for c in COLLECTIONS}
@@ -221,6 +263,14 @@ if __name__ == "__main__":
         sys.exit(0 if ready(sys.argv[2], sys.argv[3], sys.argv[4]) else 1)
     if mode == "counts":
         print(json.dumps(counts(sys.argv[2])))
+        sys.exit(0)
+    if mode == "api":
+        with open(sys.argv[3]) as f:
+            problems = api(sys.argv[2], json.load(f))
+        if problems:
+            print("FAILED:\n  " + "\n  ".join(problems))
+            sys.exit(1)
+        print(f"ok: {sys.argv[2]}/api tells the session")
         sys.exit(0)
     problems = check(sys.argv[2], sys.argv[3], node_rooms=(mode == "check"))
     if problems:

@@ -244,6 +244,9 @@ if [ "$SCENARIO" = session ]; then
     "redis://127.0.0.1:$REDIS_PORT" "$CTL/ids.json" >&2 || fail "Redis"; }
   [ -n "$PLUGIN_YAML" ] && { "$PY" "$ROOT/scripts/livekit-export-check.py" check-events-stats \
     "$PLUGIN_OUT" "$CTL/ids.json" >&2 || fail "the plugin's JSON Lines"; }
+  # The read API (from MongoDB when it is configured, else the file store's index).
+  "$PY" "$ROOT/scripts/livekit-export-check.py" api "http://127.0.0.1:$TELEMETRY_PORT" "$CTL/ids.json" >&2 \
+    || fail "the read API"
   # Deliver the whole recorded export a second time: nothing new may be stored.
   files_before="$("$PY" "$ROOT/scripts/livekit-export-check.py" counts "$STORE")"
   [ -n "$MONGO_PY" ] && mongo_before="$("$MONGO_PY" "$ROOT/scripts/livekit-export-check.py" counts "$MONGO_URL")"
