@@ -180,6 +180,28 @@ fn redb_hour(db: &Database, from: f64, to: f64) -> usize {
     n
 }
 
+/// Runs both queries `n` times, alternating: (median ms, rows) of each.
+fn measure(
+    n: usize,
+    mut room: impl FnMut() -> usize,
+    mut hour: impl FnMut() -> usize,
+) -> ((f64, usize), (f64, usize)) {
+    let (mut room_runs, mut hour_runs) = (Vec::new(), Vec::new());
+    let (mut room_rows, mut hour_rows) = (0, 0);
+    for _ in 0..n {
+        let started = Instant::now();
+        room_rows = room();
+        room_runs.push(started.elapsed());
+        let started = Instant::now();
+        hour_rows = hour();
+        hour_runs.push(started.elapsed());
+    }
+    (
+        (median(room_runs), room_rows),
+        (median(hour_runs), hour_rows),
+    )
+}
+
 fn median(mut runs: Vec<Duration>) -> f64 {
     runs.sort();
     runs[runs.len() / 2].as_secs_f64() * 1000.0
@@ -219,21 +241,14 @@ fn main() {
     let room_sql = "SELECT id FROM events WHERE room_sid = ?1";
     let hour_sql = "SELECT id FROM events WHERE ts >= ?1 AND ts < ?2";
     let room = ("RM_00500", 0.0, 0.0);
-    let (mut room_runs, mut hour_runs) = (Vec::new(), Vec::new());
-    let (mut room_rows, mut hour_rows) = (0, 0);
-    for _ in 0..queries {
-        let started = Instant::now();
-        room_rows = sqlite_query(&reader, room_sql, room);
-        room_runs.push(started.elapsed());
-        let started = Instant::now();
-        hour_rows = sqlite_query(&reader, hour_sql, ("", from, to));
-        hour_runs.push(started.elapsed());
-    }
+    let ((room_ms, room_rows), (hour_ms, hour_rows)) = measure(
+        queries,
+        || sqlite_query(&reader, room_sql, room),
+        || sqlite_query(&reader, hour_sql, ("", from, to)),
+    );
     println!(
-        "| SQLite (WAL, synchronous=NORMAL) | {:.2} | {:.2} | {room_rows} | {:.2} | {hour_rows} | {:.1} |",
+        "| SQLite (WAL, synchronous=NORMAL) | {:.2} | {room_ms:.2} | {room_rows} | {hour_ms:.2} | {hour_rows} | {:.1} |",
         wrote.as_secs_f64() * 1e6 / n as f64,
-        median(room_runs),
-        median(hour_runs),
         size(&path)
     );
 
@@ -246,21 +261,14 @@ fn main() {
             .join(format!("{name}.redb").replace([' ', '(', ')'], ""));
         let db = Database::create(&path).unwrap();
         let wrote = redb_write(&db, &rows, durability);
-        let (mut room_runs, mut hour_runs) = (Vec::new(), Vec::new());
-        let (mut room_rows, mut hour_rows) = (0, 0);
-        for _ in 0..queries {
-            let started = Instant::now();
-            room_rows = redb_room(&db, room.0);
-            room_runs.push(started.elapsed());
-            let started = Instant::now();
-            hour_rows = redb_hour(&db, from, to);
-            hour_runs.push(started.elapsed());
-        }
+        let ((room_ms, room_rows), (hour_ms, hour_rows)) = measure(
+            queries,
+            || redb_room(&db, room.0),
+            || redb_hour(&db, from, to),
+        );
         println!(
-            "| {name} | {:.2} | {:.2} | {room_rows} | {:.2} | {hour_rows} | {:.1} |",
+            "| {name} | {:.2} | {room_ms:.2} | {room_rows} | {hour_ms:.2} | {hour_rows} | {:.1} |",
             wrote.as_secs_f64() * 1e6 / n as f64,
-            median(room_runs),
-            median(hour_runs),
             size(&path)
         );
     }
