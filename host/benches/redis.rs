@@ -3,6 +3,10 @@
 //! test servers of `scripts/install-test-deps.sh` (plain Redis, and Redis with RedisJSON +
 //! RediSearch for the JSON mode). Prints a Markdown table.
 //!
+//! The sink is called as its worker calls it: `BATCH` items times its `max_in_flight` per
+//! call (cases with 1 and with the default 4 pipelines in flight). The raw baseline sends one
+//! pipeline of `BATCH` at a time, as the sink did before `max_in_flight`.
+//!
 //! `LKA_BENCH_ITEMS` sets the number of items per run (default 20000); each case runs
 //! five times and the median is shown. JSON-mode rows also show a raw pipelined
 //! `JSON.SET` + `PEXPIRE` of the same payloads, the server-side cost of RedisJSON.
@@ -86,6 +90,7 @@ async fn through_sink(
     server: &RedisServer,
     mode: RedisMode,
     per_room: bool,
+    max_in_flight: usize,
     batch: &[SharedItem],
 ) -> Duration {
     let config = LiveKitRedisConfig {
@@ -95,13 +100,14 @@ async fn through_sink(
     let settings = RedisSinkConfig {
         enabled: true,
         mode,
+        max_in_flight,
     };
     let mut sink = RedisSink::new(&config, &settings)
         .unwrap()
         .with_pipeline_per_room(per_room);
     sink.initialize().await.unwrap();
     let start = Instant::now();
-    for chunk in batch.chunks(BATCH) {
+    for chunk in batch.chunks(BATCH * sink.batches_per_call()) {
         let report = sink.send_batch(chunk).await;
         assert_eq!(report, Default::default());
     }
@@ -178,12 +184,13 @@ async fn main() {
     ] {
         let server = RedisServer::start(flavor);
         let mut cases = vec![
-            ("plain, one pipeline per batch", RedisMode::Plain, false),
-            ("plain, one pipeline per room", RedisMode::Plain, true),
+            ("plain, 1 in flight", RedisMode::Plain, false, 1),
+            ("plain, 4 in flight (default)", RedisMode::Plain, false, 4),
+            ("plain, per room, 4 in flight", RedisMode::Plain, true, 4),
         ];
         if flavor == RedisFlavor::WithModules {
-            cases.push(("json, one pipeline per batch", RedisMode::Json, false));
-            cases.push(("json, one pipeline per room", RedisMode::Json, true));
+            cases.push(("json, 1 in flight", RedisMode::Json, false, 1));
+            cases.push(("json, 4 in flight (default)", RedisMode::Json, false, 4));
         }
         let mut raws = Vec::new();
         for _ in 0..RUNS {
@@ -198,17 +205,17 @@ async fn main() {
             for _ in 0..RUNS {
                 flush(&server);
                 // The indexes of the JSON-mode sink, so that the same work is done.
-                through_sink(&server, RedisMode::Json, false, &[]).await;
+                through_sink(&server, RedisMode::Json, false, 1, &[]).await;
                 runs.push(raw_json_set(&server, &batch).await);
                 check_stored(&server, n);
             }
             raw_json = Some(median(runs));
         }
-        for (case, mode, per_room) in cases {
+        for (case, mode, per_room, in_flight) in cases {
             let mut runs = Vec::new();
             for _ in 0..RUNS {
                 flush(&server);
-                runs.push(through_sink(&server, mode, per_room, &batch).await);
+                runs.push(through_sink(&server, mode, per_room, in_flight, &batch).await);
                 check_stored(&server, n);
             }
             rows.push(Row {

@@ -467,7 +467,9 @@ async fn redis_killed_and_restarted_under_load_loses_nothing() {
         outage.file_stored_before_restart > outage.file_stored_at_kill + RATE * 3.0,
         "{outage:?}"
     );
-    assert!(outage.backlog_at_restart > RATE * 5.0, "{outage:?}");
+    // The queue, not counting the call the worker holds while Redis is away: up to
+    // `batch_size` × `redis.max_in_flight` (4) items per kind are out of it, waiting.
+    assert!(outage.backlog_at_restart > RATE * 3.0, "{outage:?}");
     assert!(outage.always_ready, "{outage:?}");
     assert!(outage.seen_failing, "{outage:?}");
     let warnings = failure_warnings(&host, "redis");

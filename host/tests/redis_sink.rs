@@ -33,6 +33,7 @@ fn sink(server: &RedisServer, mode: RedisMode) -> RedisSink {
     let settings = RedisSinkConfig {
         enabled: true,
         mode,
+        ..Default::default()
     };
     RedisSink::new(&connection(server.port(), server.password()), &settings).unwrap()
 }
@@ -303,6 +304,7 @@ async fn wrong_or_missing_password_is_a_clear_auth_error() {
     let settings = RedisSinkConfig {
         enabled: true,
         mode: RedisMode::Auto,
+        ..Default::default()
     };
     for password in [Some("wrong-secret"), None] {
         let mut sink = RedisSink::new(&connection(server.port(), password), &settings).unwrap();
@@ -359,6 +361,7 @@ async fn an_acl_user_with_the_commands_it_needs_is_enough() {
     let settings = RedisSinkConfig {
         enabled: true,
         mode: RedisMode::Json,
+        ..Default::default()
     };
     let user = |name: &str, password: &str| LiveKitRedisConfig {
         username: name.into(),
@@ -405,6 +408,7 @@ async fn an_acl_user_with_the_commands_it_needs_is_enough() {
     let auto = RedisSinkConfig {
         enabled: true,
         mode: RedisMode::Auto,
+        ..Default::default()
     };
     let mut sink = RedisSink::new(&connection, &auto).unwrap();
     sink.initialize()

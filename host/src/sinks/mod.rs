@@ -137,6 +137,13 @@ pub trait Sink: Send + 'static {
         None
     }
 
+    /// How many batches (of `batch_size` items per kind) the worker hands this sink per call:
+    /// more than 1 for a sink that keeps several of them in flight at once (the Redis sink's
+    /// `max_in_flight`). 1 by default.
+    fn batches_per_call(&self) -> usize {
+        1
+    }
+
     /// Prepares the store (indexes, files); called before the first batch and again after
     /// a failure until it succeeds. Must be idempotent.
     async fn initialize(&mut self) -> Result<(), SinkError>;

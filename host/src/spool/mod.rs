@@ -13,7 +13,9 @@
 //! once, then answers each caller with its own outcome. A group holding an append commits with
 //! `Durability::Immediate` (one fsync for all its callers); a group of settles only commits
 //! with `Durability::None`, made durable by the next append's commit or at the latest
-//! [`SETTLE_SYNC_INTERVAL`] later (see `docs/spool.md` for why that is safe).
+//! [`SETTLE_SYNC_INTERVAL`] later (see `docs/spool.md` for why that is safe). A blocking
+//! [`Spool::append`] that is the only append under way, with no transaction under way,
+//! commits on its own thread, as a group of one, instead of handing it to the writer.
 
 pub mod config;
 mod record;
@@ -29,10 +31,10 @@ use record::PENDING;
 pub use recover::DamagedSpool;
 use redb::ReadableTable;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::Duration;
-use writer::{Core, Op, Reply, Request, State};
+use writer::{Appending, Core, Op, Reply, Request, State};
 
 /// The database file inside the configured directory.
 pub const FILE_NAME: &str = "spool.redb";
@@ -164,6 +166,8 @@ impl Spool {
                 full_burst: false,
             }),
             counters: counters.clone(),
+            committing: Mutex::new(()),
+            appending: AtomicUsize::new(0),
         });
         let (requests, queue) = mpsc::channel();
         let thread = {
@@ -229,6 +233,14 @@ impl Spool {
         let Some((op, indexes)) = self.encode_append(items) else {
             return Ok(());
         };
+        let _appending = Appending::enter(&self.core.appending);
+        let op = match self.core.commit_alone(op) {
+            Ok(outcome) => {
+                set_seqs(items, &indexes, outcome?);
+                return Ok(());
+            }
+            Err(op) => op,
+        };
         let (tx, rx) = mpsc::sync_channel(1);
         self.submit(op, Reply::Blocking(tx))?;
         let first = rx.recv().map_err(|_| self.writer_gone())??;
@@ -242,6 +254,9 @@ impl Spool {
         let Some((op, indexes)) = self.encode_append(items) else {
             return Ok(());
         };
+        let _appending = Appending::enter(&self.core.appending);
+        // Always through the writer thread: committing here would hold a runtime thread for
+        // the fsync, and measured no faster (README, Spool).
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(op, Reply::Async(tx))?;
         let first = rx.await.map_err(|_| self.writer_gone())??;

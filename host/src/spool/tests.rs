@@ -280,6 +280,65 @@ fn concurrent_appends_share_commits_and_keep_order() {
 }
 
 #[test]
+fn an_append_alone_commits_on_its_callers_thread_and_a_busy_one_goes_to_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), 1 << 30, SpoolFullPolicy::Reject);
+    let (spool, _) = Spool::open(&cfg, two_sinks()).unwrap();
+    let (op, _) = spool.encode_append(&[item(ItemKind::Event, "e0")]).unwrap();
+    assert_eq!(spool.core.commit_alone(op).ok(), Some(Ok(0)), "alone: here");
+    // A transaction under way: the append is given back, for the writer.
+    let committing = spool.core.committing.lock().unwrap();
+    let (op, _) = spool.encode_append(&[item(ItemKind::Event, "e1")]).unwrap();
+    let op = spool
+        .core
+        .commit_alone(op)
+        .expect_err("busy: to the writer");
+    drop(committing);
+    // Another append under way: given back too, to share the writer's group.
+    let (me, other) = (
+        Appending::enter(&spool.core.appending),
+        Appending::enter(&spool.core.appending),
+    );
+    let op = spool
+        .core
+        .commit_alone(op)
+        .expect_err("not alone: to the writer");
+    drop(other);
+    assert_eq!(spool.core.commit_alone(op).ok(), Some(Ok(1)));
+    drop(me);
+    // The async path (through the writer), alone and then from 16 tasks at once.
+    let spool = Arc::new(spool);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut items = [item(ItemKind::Event, "e2")];
+        spool.append_async(&mut items).await.unwrap();
+        assert_eq!(items[0].spool_seq, Some(2));
+        let tasks: Vec<_> = (0..16)
+            .map(|t| {
+                let spool = spool.clone();
+                tokio::spawn(async move {
+                    let mut items = [item(ItemKind::Event, &format!("t{t}"))];
+                    spool.append_async(&mut items).await.unwrap();
+                    items[0].spool_seq.unwrap()
+                })
+            })
+            .collect();
+        let mut seqs = Vec::new();
+        for task in tasks {
+            seqs.push(task.await.unwrap());
+        }
+        seqs.sort_unstable();
+        assert_eq!(seqs, (3..19).collect::<Vec<_>>());
+    });
+    assert_eq!(spool.core.appending.load(Ordering::Acquire), 0);
+    assert_eq!(SpoolCounters::get(&spool.counters.written), 19);
+    assert_eq!(spool.pending_for("a").unwrap(), (0..19).collect::<Vec<_>>());
+}
+
+#[test]
 fn settles_commit_without_fsync_and_become_durable_later() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), 1 << 30, SpoolFullPolicy::Reject);

@@ -1,6 +1,8 @@
-//! The group-commit writer: one thread owns every write transaction, takes every request
-//! waiting (up to [`MAX_GROUP_ITEMS`] / [`MAX_GROUP_BYTES`]), applies them in order in one
-//! transaction, commits once and answers each caller (see the module docs of [`super`]).
+//! The group-commit writer: one thread takes every request waiting (up to
+//! [`MAX_GROUP_ITEMS`] / [`MAX_GROUP_BYTES`]), applies them in order in one transaction,
+//! commits once and answers each caller (see the module docs of [`super`]). A blocking append
+//! that is the only one under way commits on its caller's thread instead
+//! ([`Core::commit_alone`]): it pays its fsync without two thread hand-offs.
 
 use super::record::{PENDING, RECORDS};
 use super::{SpoolCounters, SpoolError, MAX_GROUP_BYTES, MAX_GROUP_ITEMS, SETTLE_SYNC_INTERVAL};
@@ -8,7 +10,7 @@ use crate::config::SpoolFullPolicy;
 use crate::model::ItemKind;
 use redb::{Database, Durability, ReadableTable};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -25,6 +27,11 @@ pub(super) struct Core {
     pub(super) sinks: RwLock<SpoolSinks>,
     pub(super) state: Mutex<State>,
     pub(super) counters: Arc<SpoolCounters>,
+    /// Held while a transaction is being applied and committed, by the writer thread or by a
+    /// caller committing alone.
+    pub(super) committing: Mutex<()>,
+    /// Appends under way (from their call to their answer), to tell a caller alone.
+    pub(super) appending: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -103,6 +110,37 @@ struct GroupEffect {
 }
 
 impl Core {
+    /// Commits `op` on the calling thread when it is the only append under way and no
+    /// transaction is; gives `op` back otherwise (it then goes to the writer thread, to be
+    /// grouped with the others).
+    pub(super) fn commit_alone(&self, op: Op) -> Result<Outcome, Op> {
+        if !self.alone() {
+            return Err(op);
+        }
+        let Ok(_committing) = self.committing.try_lock() else {
+            return Err(op);
+        };
+        let (reply, outcome) = mpsc::sync_channel(1);
+        let request = Request {
+            op,
+            reply: Reply::Blocking(reply),
+        };
+        self.commit_group(vec![request], false);
+        // `commit_group` answers every request, committed or not.
+        Ok(outcome.recv().unwrap_or_else(|_| {
+            Err(SpoolError::Write(format!(
+                "{}: the commit gave no answer",
+                self.path.display()
+            )))
+        }))
+    }
+
+    /// Whether the caller's append is the only one under way (a hint: [`Core::commit_alone`]
+    /// checks again, and also that no transaction is under way).
+    pub(super) fn alone(&self) -> bool {
+        self.appending.load(Ordering::Acquire) <= 1
+    }
+
     /// The writer thread: group commits until every [`Spool`] handle is gone, then a last
     /// durable commit if settles are not yet on disk.
     pub(super) fn run(&self, queue: mpsc::Receiver<Request>) {
@@ -147,7 +185,10 @@ impl Core {
                 group.push(next);
             }
             let force_sync = unsynced.is_some_and(|since| since.elapsed() >= SETTLE_SYNC_INTERVAL);
-            match self.commit_group(group, force_sync) {
+            let committing = self.committing.lock().expect("spool commit lock");
+            let durable = self.commit_group(group, force_sync);
+            drop(committing);
+            match durable {
                 Some(true) => unsynced = None,
                 Some(false) => {
                     unsynced.get_or_insert_with(Instant::now);
@@ -162,6 +203,7 @@ impl Core {
 
     /// An empty durable commit: makes the settles committed without fsync durable.
     fn sync(&self) -> bool {
+        let _committing = self.committing.lock().expect("spool commit lock");
         let synced = (|| -> Result<(), anyhow::Error> {
             let mut txn = self.db.begin_write()?;
             txn.set_durability(Durability::Immediate);
@@ -311,6 +353,22 @@ impl Core {
             request.reply.send(outcome);
         }
         Some(durable)
+    }
+}
+
+/// One append under way, counted in [`Core::appending`] until dropped.
+pub(super) struct Appending<'a>(&'a AtomicUsize);
+
+impl<'a> Appending<'a> {
+    pub(super) fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Appending(count)
+    }
+}
+
+impl Drop for Appending<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

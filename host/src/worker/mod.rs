@@ -116,15 +116,18 @@ impl Worker {
         self
     }
 
-    /// Runs rounds until `shutdown` turns true, then flushes once more.
+    /// Runs rounds until `shutdown` turns true, then flushes once more. A round starts at
+    /// each tick of `interval`, or at once after a round that left a full call's worth of
+    /// items queued (the sink keeps up with a load larger than one call per interval instead
+    /// of letting the queue fill while it waits for the tick).
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> WorkerSummary {
         let mut ticker = tokio::time::interval(self.settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut not_before = Instant::now();
+        let mut again = false;
         loop {
             tokio::select! {
-                _ = ticker.tick() => {}
-                _ = self.wake.notified() => {}
+                biased;
                 _ = shutdown.wait_for(|stop| *stop) => break,
                 Some(update) = next_update(&mut self.updates) => {
                     if update.settings.interval != self.settings.interval {
@@ -136,7 +139,11 @@ impl Worker {
                     }
                     continue;
                 }
+                _ = ticker.tick() => {}
+                _ = self.wake.notified() => {}
+                _ = std::future::ready(()), if again => {}
             }
+            again = false;
             self.queue.end_quiet_bursts();
             if Instant::now() < not_before || self.gave_up {
                 continue;
@@ -145,6 +152,7 @@ impl Worker {
                 Ok(()) => {
                     self.failures = 0;
                     self.counters.failing.store(false, Ordering::Relaxed);
+                    again = self.queue.len() >= self.batch_size();
                 }
                 Err(RoundFailed(error)) => {
                     self.failures += 1;
@@ -223,8 +231,13 @@ impl Worker {
         Ok(())
     }
 
+    /// Items per kind per call: `batch_size` times the batches the sink takes per call,
+    /// capped by its largest batch.
     fn batch_size(&self) -> usize {
-        let size = self.settings.batch_size;
+        let size = self
+            .settings
+            .batch_size
+            .saturating_mul(self.sink.batches_per_call().max(1));
         self.sink
             .max_batch()
             .map_or(size, |max| size.min(max.max(1)))

@@ -91,6 +91,104 @@ async fn a_partly_stored_batch_is_not_a_failure() {
     assert_eq!(calls[1], ["e0"], "sent again in a later round, alone");
 }
 
+/// Stores everything; while sending its first `refills` calls, `per_refill` new events
+/// arrive in its queue. Takes `per_call` batches per call.
+struct ArrivalsWhileSending {
+    queue: Arc<SinkQueue>,
+    refills: usize,
+    per_refill: usize,
+    per_call: usize,
+    calls: Arc<Mutex<Vec<usize>>>,
+}
+
+#[async_trait::async_trait]
+impl Sink for ArrivalsWhileSending {
+    fn name(&self) -> &str {
+        "arrivals"
+    }
+    fn batches_per_call(&self) -> usize {
+        self.per_call
+    }
+    async fn initialize(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
+    async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
+        let mut calls = self.calls.lock().unwrap();
+        calls.push(batch.len());
+        if calls.len() <= self.refills {
+            for n in 0..self.per_refill {
+                self.queue.push(event(&format!("c{}-{n}", calls.len())));
+            }
+        }
+        BatchReport::stored()
+    }
+}
+
+fn event(id: &str) -> SharedItem {
+    Arc::new(crate::model::Item::new(
+        ItemKind::Event,
+        id.into(),
+        Default::default(),
+        std::time::SystemTime::now(),
+    ))
+}
+
+#[tokio::test]
+async fn a_full_call_waiting_after_a_round_goes_out_without_waiting_for_the_tick() {
+    let counters = Arc::new(SinkCounters::default());
+    let queue = Arc::new(SinkQueue::new(
+        "arrivals",
+        1000,
+        OverflowPolicy::DropOldest,
+        counters.clone(),
+    ));
+    for n in 0..50 {
+        queue.push(event(&format!("e{n}")));
+    }
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let sink = ArrivalsWhileSending {
+        queue: queue.clone(),
+        refills: 3,
+        per_refill: 30,
+        per_call: 3,
+        calls: calls.clone(),
+    };
+    let settings = WorkerSettings {
+        // The first tick comes at once, the next one only after the test's deadline.
+        interval: Duration::from_secs(3600),
+        batch_size: 10,
+        send_timeout: Duration::from_secs(5),
+        retry: RetryConfig::default(),
+        shutdown_timeout: Duration::from_secs(5),
+    };
+    let worker = Worker::new(
+        Box::new(sink),
+        queue.clone(),
+        counters.clone(),
+        settings,
+        Arc::new(Notify::new()),
+    );
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(worker.run(stop_rx));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // 50 + 3 × 30 arrive; rounds go on while a full call (3 × 10) is waiting: 4 calls of
+    // 30, then the last 20 wait for the next tick.
+    while counters.snapshot().stored < 120 {
+        assert!(Instant::now() < deadline, "{:?}", counters.snapshot());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!((counters.snapshot().stored, queue.len()), (120, 20));
+    let _ = stop.send(true);
+    task.await.unwrap();
+    let calls = calls.lock().unwrap();
+    assert_eq!(
+        calls[..4],
+        [30, 30, 30, 30],
+        "batch_size × batches_per_call items per call"
+    );
+}
+
 #[test]
 fn backoff_grows_and_is_capped() {
     let retry = RetryConfig {

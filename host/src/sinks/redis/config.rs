@@ -8,8 +8,8 @@ use anyhow::bail;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-/// The Redis sink's switch and storage mode.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+/// The Redis sink's switch, storage mode and write concurrency.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSinkConfig {
     /// Store items in the Redis of LiveKit's `redis:` section (default `false`).
@@ -19,6 +19,29 @@ pub struct RedisSinkConfig {
     /// strings), `json` or `plain`.
     #[serde(default)]
     pub mode: RedisMode,
+    /// Pipelines awaiting Redis's replies at once, and batches of `batch_size` the worker
+    /// hands the sink per call ([`DEFAULT_MAX_IN_FLIGHT`]; 1 to [`MAX_IN_FLIGHT_LIMIT`]).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+}
+
+/// Default of `openvidu.analytics.redis.max_in_flight`.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
+/// Largest `openvidu.analytics.redis.max_in_flight` accepted.
+pub const MAX_IN_FLIGHT_LIMIT: usize = 64;
+
+fn default_max_in_flight() -> usize {
+    DEFAULT_MAX_IN_FLIGHT
+}
+
+impl Default for RedisSinkConfig {
+    fn default() -> Self {
+        RedisSinkConfig {
+            enabled: false,
+            mode: RedisMode::default(),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+        }
+    }
 }
 
 /// How the Redis sink stores a document.
@@ -50,6 +73,15 @@ pub fn validate(
     redis: Option<&LiveKitRedisConfig>,
     source: &ConfigSource,
 ) -> anyhow::Result<()> {
+    if let Some(n) = sink
+        .map(|s| s.max_in_flight)
+        .filter(|n| !(1..=MAX_IN_FLIGHT_LIMIT).contains(n))
+    {
+        bail!(
+            "{source}: openvidu.analytics.redis.max_in_flight: {n} is out of range (1 to \
+             {MAX_IN_FLIGHT_LIMIT})"
+        );
+    }
     if !sink.is_some_and(|s| s.enabled) {
         return Ok(());
     }
@@ -168,6 +200,25 @@ mod tests {
         let sink = config.analytics.redis.unwrap();
         assert!(sink.enabled);
         assert_eq!(sink.mode, RedisMode::Plain);
+        assert_eq!(sink.max_in_flight, DEFAULT_MAX_IN_FLIGHT);
+    }
+
+    #[test]
+    fn max_in_flight_is_read_and_bounded() {
+        let with = |n: &str| {
+            parse(&format!(
+                "redis: {{address: 'localhost:6379'}}\nopenvidu:\n  analytics:\n    \
+                 redis: {{enabled: true, max_in_flight: {n}}}\n"
+            ))
+        };
+        assert_eq!(with("8").unwrap().analytics.redis.unwrap().max_in_flight, 8);
+        for bad in ["0", "65"] {
+            let err = with(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("redis.max_in_flight") && err.contains(bad),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -4,14 +4,16 @@
 //! `stat:{<room id>}:<participant>:<track>:<ts>` — whose TTL is the time left until the
 //! item's `openvidu_expire_at`. With RedisJSON loaded the value is a JSON document
 //! (`JSON.SET`, with RediSearch indexes on the fields the fork indexes); otherwise it is the
-//! same JSON text as a plain string. Writes are pipelined, every reply is checked, and items
-//! whose write failed are reported for retry.
+//! same JSON text as a plain string. Writes are pipelined, several pipelines in flight
+//! (`redis.max_in_flight`, see `window.rs`), every reply is checked, and items whose write
+//! failed are reported for retry.
 
 pub mod config;
 mod connect;
 pub mod keys;
 mod sentinel;
 mod tls;
+mod window;
 mod write;
 
 pub use keys::{index_schema, redis_key, EVENTS_INDEX, STATS_INDEX};
@@ -26,7 +28,6 @@ use connect::{
 use keys::key_prefix;
 use redis::{ErrorKind, RedisError, ServerErrorKind};
 use sentinel::{address_of, Sentinels};
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 use tls::RedisTls;
 
@@ -49,6 +50,9 @@ pub struct RedisSink {
     mode: Option<RedisMode>,
     conn: Option<Conn>,
     pipeline_per_room: bool,
+    /// Pipelines awaiting their replies at once (`redis.max_in_flight`); also how many
+    /// batches the worker hands over per call.
+    max_in_flight: usize,
 }
 
 impl RedisSink {
@@ -73,6 +77,7 @@ impl RedisSink {
             // A cluster pipeline must stay on one slot; elsewhere one round trip per batch
             // is faster (see `benches/redis.rs`).
             pipeline_per_room: cluster,
+            max_in_flight: settings.max_in_flight.max(1),
         })
     }
 
@@ -254,6 +259,10 @@ impl Sink for RedisSink {
         &[ItemKind::Event, ItemKind::Stat]
     }
 
+    fn batches_per_call(&self) -> usize {
+        self.max_in_flight
+    }
+
     async fn initialize(&mut self) -> Result<(), SinkError> {
         let mut conn = self.connection().await?;
         let modules = self.modules(&mut conn).await?;
@@ -291,20 +300,9 @@ impl Sink for RedisSink {
         };
         let json = self.mode == Some(RedisMode::Json);
         let now = SystemTime::now();
-        let groups: Vec<Vec<usize>> = if self.pipeline_per_room {
-            let mut rooms: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-            for (position, item) in batch.iter().enumerate() {
-                rooms.entry(&item.room_id).or_default().push(position);
-            }
-            rooms.into_values().collect()
-        } else {
-            vec![(0..batch.len()).collect()]
-        };
-        let outcomes = futures::future::join_all(groups.iter().map(|items| {
-            let mut conn = conn.clone();
-            async move { write::send_pipeline(&mut conn, json, batch, items, now).await }
-        }))
-        .await;
+        let pipelines = window::pipelines(batch, self.pipeline_per_room);
+        let outcomes =
+            window::send_all(&conn, json, batch, &pipelines, self.max_in_flight, now).await;
         let mut report = BatchReport::stored();
         let mut expired = 0;
         for outcome in outcomes {

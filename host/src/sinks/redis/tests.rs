@@ -128,3 +128,37 @@ fn targets_follow_livekit_precedence() {
     assert!(matches!(sentinel, Target::Sentinel(_)));
     assert!(location.contains("mymaster"));
 }
+
+#[test]
+fn a_call_is_split_in_queue_order_or_per_room() {
+    use super::window::{pipelines, PIPELINE_ITEMS};
+    let now = SystemTime::now();
+    let item = |n: usize| {
+        let stat = AnalyticsStat {
+            room_id: format!("RM_{}", n % 3),
+            participant_id: format!("PA_{n}"),
+            time_stamp: ts(1700000000, n as i32),
+            ..Default::default()
+        };
+        std::sync::Arc::new(Item::from_stat(stat, now, Duration::from_secs(60)))
+    };
+    let batch: Vec<_> = (0..2 * PIPELINE_ITEMS + 5).map(item).collect();
+    let chunks = pipelines(&batch, false);
+    assert_eq!(
+        chunks.iter().map(Vec::len).collect::<Vec<_>>(),
+        [PIPELINE_ITEMS, PIPELINE_ITEMS, 5]
+    );
+    assert_eq!(chunks.concat(), (0..batch.len()).collect::<Vec<_>>());
+    let rooms = pipelines(&batch, true);
+    assert_eq!(rooms.len(), 3);
+    for room in &rooms {
+        assert!(
+            room.windows(2).all(|w| w[0] < w[1]),
+            "queue order in a room"
+        );
+        assert!(room
+            .iter()
+            .all(|&i| batch[i].room_id == batch[room[0]].room_id));
+    }
+    assert!(pipelines(&[], false).is_empty());
+}
