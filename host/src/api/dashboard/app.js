@@ -279,19 +279,20 @@ async function roomPage(sid) {
       || t.participant_sid),
     el("td", {}, t.kind), el("td", {}, t.source), el("td", { class: "mono" }, t.mime),
     el("td", {}, time(t.published_at)), el("td", {}, time(t.unpublished_at))))));
-  const worstOf = (q) => q.points.reduce((m, p) => Math.min(m, p.score ? p.score.worst : 5), 5);
+  const worstOf = (q) => q.score.worst.reduce((m, w) => (w == null ? m : Math.min(m, w)), 5);
   const shown = quality.series.length <= MAX_SERIES ? quality.series
     : [...quality.series].sort((a, b) => worstOf(a) - worstOf(b)).slice(0, MAX_SERIES);
   const series = shown.map((q, i) => ({ ...q, color: COLORS[i % COLORS.length],
     label: `${q.identity || q.participant_sid} · ${q.mime || q.track_sid} · ${q.kind.toLowerCase()}` }));
   const charts = el("div", { class: "charts", id: "quality" });
   for (const [key, title, unit] of METRICS) {
+    // A series' column as [t, value] pairs, where it has a value.
+    const pairs = (q, values) => q.t.map((t, i) => [t, values[i]]).filter((p) => p[1] != null);
     const lines = series.map((q) => ({ label: q.label, color: q.color,
-      points: q.points.filter((p) => p[key]).map((p) => [p.t, p[key].mean]) }))
-      .filter((l) => l.points.length);
+      points: pairs(q, q[key].mean) })).filter((l) => l.points.length);
     if (key === "score") {
       for (const q of series) {
-        const worst = q.points.filter((p) => p.score).map((p) => [p.t, p.score.worst]);
+        const worst = pairs(q, q.score.worst);
         if (worst.length) lines.push({ label: `${q.label} (worst)`, color: q.color, points: worst });
       }
     }

@@ -50,31 +50,26 @@ impl Accumulator {
     }
 }
 
-/// One time bucket of a series.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct QualityPoint {
-    /// The bucket's start, seconds since the Unix epoch.
-    pub t: f64,
-    /// How many stats fell in it.
-    pub stats: u32,
-    /// `score` (the lowest `min_score` as `worst`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub score: Option<Spread>,
-    /// Packet loss, percent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub packet_loss: Option<Spread>,
-    /// Jitter, as the stats give it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub jitter: Option<Spread>,
-    /// Round-trip time, as the stats give it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rtt: Option<Spread>,
-    /// Bits per second of media.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bitrate: Option<Spread>,
+/// One metric of a series, bucket by bucket: its mean and worst value, `None` (`null`)
+/// where no stat of the bucket carries it.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Column {
+    /// The means.
+    pub mean: Vec<Option<f64>>,
+    /// The worst values.
+    pub worst: Vec<Option<f64>>,
 }
 
-/// The stats of one participant's track in one direction, bucketed.
+impl Column {
+    fn push(&mut self, spread: Option<Spread>) {
+        self.mean.push(spread.map(|s| s.mean));
+        self.worst.push(spread.map(|s| s.worst));
+    }
+}
+
+/// The stats of one participant's track in one direction, bucketed: a column per metric,
+/// one entry per bucket (oldest first), the bucket's start in `t`. (Columns, not a list of
+/// points: a 100 000-stat room answers in half the bytes and time.)
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct QualitySeries {
     /// The participant's sid.
@@ -87,8 +82,20 @@ pub struct QualitySeries {
     pub kind: String,
     /// The track's MIME type (of its latest stat that has one).
     pub mime: String,
-    /// Oldest bucket first.
-    pub points: Vec<QualityPoint>,
+    /// Each bucket's start, seconds since the Unix epoch.
+    pub t: Vec<f64>,
+    /// How many stats fell in each bucket.
+    pub stats: Vec<u32>,
+    /// `score` (the lowest `min_score` as `worst`).
+    pub score: Column,
+    /// Packet loss, percent.
+    pub packet_loss: Column,
+    /// Jitter, as the stats give it.
+    pub jitter: Column,
+    /// Round-trip time, as the stats give it.
+    pub rtt: Column,
+    /// Bits per second of media.
+    pub bitrate: Column,
 }
 
 /// The stats of one series in one time bucket, by metric.
@@ -260,34 +267,42 @@ pub fn series(
     identities: &BTreeMap<String, String>,
 ) -> Vec<QualitySeries> {
     all.into_iter()
-        .map(|s| QualitySeries {
-            identity: identities
-                .get(&s.participant_sid)
-                .cloned()
-                .unwrap_or_default(),
-            participant_sid: s.participant_sid,
-            track_sid: s.track_sid,
-            kind: s.kind,
-            mime: s.mime,
-            points: s
-                .buckets
-                .into_iter()
-                .map(|(n, b)| QualityPoint {
-                    t: n as f64 * bucket,
-                    stats: b.stats,
-                    score: b.score.spread(true).map(|s| Spread {
+        .map(|s| {
+            let mut out = QualitySeries {
+                identity: identities
+                    .get(&s.participant_sid)
+                    .cloned()
+                    .unwrap_or_default(),
+                participant_sid: s.participant_sid,
+                track_sid: s.track_sid,
+                kind: s.kind,
+                mime: s.mime,
+                t: Vec::with_capacity(s.buckets.len()),
+                stats: Vec::with_capacity(s.buckets.len()),
+                score: Column::default(),
+                packet_loss: Column::default(),
+                jitter: Column::default(),
+                rtt: Column::default(),
+                bitrate: Column::default(),
+            };
+            for (n, b) in s.buckets {
+                out.t.push(n as f64 * bucket);
+                out.stats.push(b.stats);
+                out.score.push(b.score.spread(true).map(|s| {
+                    Spread {
                         worst: b
                             .min_score
                             .spread(true)
                             .map_or(s.worst, |m| m.worst.min(s.worst)),
                         ..s
-                    }),
-                    packet_loss: b.loss.spread(false),
-                    jitter: b.jitter.spread(false),
-                    rtt: b.rtt.spread(false),
-                    bitrate: b.bitrate.spread(true),
-                })
-                .collect(),
+                    }
+                }));
+                out.packet_loss.push(b.loss.spread(false));
+                out.jitter.push(b.jitter.spread(false));
+                out.rtt.push(b.rtt.spread(false));
+                out.bitrate.push(b.bitrate.spread(true));
+            }
+            out
         })
         .collect()
 }

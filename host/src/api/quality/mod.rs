@@ -7,8 +7,7 @@
 mod fold;
 
 pub use fold::{
-    buckets, series, Accumulator, Bucket, Folder, QualityPoint, QualitySeries, SeriesBuckets,
-    Spread,
+    buckets, series, Accumulator, Bucket, Column, Folder, QualitySeries, SeriesBuckets, Spread,
 };
 use serde::Deserialize;
 use serde_json::Value;

@@ -92,18 +92,14 @@ fn stats_fold_into_buckets_per_track() {
     let series = series(buckets(&rows, 10.0), 10.0, &names);
     assert_eq!(series.len(), 2);
     let alice = &series[0];
-    assert_eq!((alice.identity.as_str(), alice.points.len()), ("alice", 2));
-    let first = &alice.points[0];
-    assert_eq!((first.t, first.stats), (1000.0, 2));
+    assert_eq!((alice.identity.as_str(), alice.t.len()), ("alice", 2));
+    assert_eq!((alice.t[0], alice.stats[0]), (1000.0, 2));
     assert_eq!(
-        first.score,
-        Some(Spread {
-            mean: 3.5,
-            worst: 2.5
-        })
+        (alice.score.mean[0], alice.score.worst[0]),
+        (Some(3.5), Some(2.5))
     );
-    assert_eq!(first.packet_loss.map(|s| s.worst), Some(3.0));
-    assert_eq!(first.packet_loss.map(|s| s.mean), Some(2.0));
-    assert_eq!(alice.points[1].packet_loss, None);
+    assert_eq!(alice.packet_loss.worst[0], Some(3.0));
+    assert_eq!(alice.packet_loss.mean[0], Some(2.0));
+    assert_eq!(alice.packet_loss.mean[1], None);
     assert_eq!(series[1].identity, "", "no event names PA_2");
 }
