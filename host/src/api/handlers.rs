@@ -9,7 +9,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A backend's failure, as the API answers it.
@@ -259,8 +258,8 @@ pub(super) async fn quality(
     let settings = state.check(&headers)?;
     let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
     let bucket = bucket(params.bucket.as_deref())?;
-    let (events, buckets) = tokio::try_join!(
-        settings.backend.room_events(&sid),
+    let (identities, buckets) = tokio::try_join!(
+        settings.backend.room_identities(&sid),
         settings.backend.room_quality(&sid, bucket)
     )
     .map_err(unavailable)?;
@@ -269,17 +268,13 @@ pub(super) async fn quality(
         .flat_map(|s| s.buckets.values())
         .map(|b| b.stats as usize)
         .sum();
-    if events.is_empty() && stats == 0 {
+    if identities.is_none() && stats == 0 {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
             format!("no events or stats stored for room `{sid}`"),
         ));
     }
-    let identities: BTreeMap<String, String> = events
-        .iter()
-        .filter(|e| !e.participant_sid.is_empty() && !e.identity.is_empty())
-        .map(|e| (e.participant_sid.clone(), e.identity.clone()))
-        .collect();
+    let identities = identities.unwrap_or_default();
     Ok(json(&QualityAnswer {
         series: quality::series(buckets, bucket, &identities),
         stats,

@@ -83,6 +83,18 @@ impl Backend {
         }
     }
 
+    /// The identities of the room's participants by sid; `None` when it has no events.
+    async fn room_identities(&self, sid: &str) -> anyhow::Result<Option<BTreeMap<String, String>>> {
+        match self {
+            Backend::Mongo(q) => {
+                let rows = q.room_events(sid).await?;
+                Ok((!rows.is_empty()).then(|| sessions::identities(&rows)))
+            }
+            Backend::Embedded(q) => q.room_identities(sid).await,
+            Backend::None => Ok(None),
+        }
+    }
+
     async fn room_quality(&self, sid: &str, bucket: f64) -> anyhow::Result<Vec<SeriesBuckets>> {
         match self {
             Backend::Mongo(q) => q.room_quality(sid, bucket).await,

@@ -263,6 +263,14 @@ pub fn sessions(rows: &[EventRow]) -> Vec<RoomSession> {
     sessions
 }
 
+/// The identity of each participant sid that `rows` name one for.
+pub fn identities(rows: &[EventRow]) -> BTreeMap<String, String> {
+    rows.iter()
+        .filter(|e| !e.participant_sid.is_empty() && !e.identity.is_empty())
+        .map(|e| (e.participant_sid.clone(), e.identity.clone()))
+        .collect()
+}
+
 /// Sorts sessions as the API lists them: newest start first, then by sid.
 pub fn order(sessions: &mut [RoomSession]) {
     sessions.sort_by(|a, b| {

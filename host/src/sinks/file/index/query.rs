@@ -99,6 +99,32 @@ impl IndexQuery {
         .await
     }
 
+    /// The identity of each participant of room `sid` (by sid); `None` when the room has no
+    /// events. One distinct pair per participant, not every event.
+    pub async fn room_identities(
+        &self,
+        sid: &str,
+    ) -> anyhow::Result<Option<BTreeMap<String, String>>> {
+        let sid = sid.to_string();
+        self.read(move |conn| {
+            let known: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE room_sid = ?1)",
+                params![sid],
+                |r| r.get(0),
+            )?;
+            if !known {
+                return Ok(None);
+            }
+            let mut statement = conn.prepare(
+                "SELECT DISTINCT participant_sid, identity FROM events \
+                 WHERE room_sid = ?1 AND participant_sid != '' AND identity != ''",
+            )?;
+            let pairs = statement.query_map(params![sid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            pairs.collect::<rusqlite::Result<_>>().map(Some)
+        })
+        .await
+    }
+
     /// Every event of room `sid`.
     pub async fn room_events(&self, sid: &str) -> anyhow::Result<Vec<EventRow>> {
         let sid = sid.to_string();
