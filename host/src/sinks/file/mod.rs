@@ -20,7 +20,9 @@ pub struct FileSink {
     current: [Option<OpenFile>; 4],
     /// Whether to keep the query index, and the index once open.
     indexed: bool,
-    index: Option<index::FileIndex>,
+    index: Option<index::writer::IndexWriter>,
+    /// Items left out of the index because it was behind (`index_skipped` on `/metrics`).
+    index_skipped: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 struct OpenFile {
@@ -38,6 +40,7 @@ impl FileSink {
             current: Default::default(),
             indexed: config.index,
             index: None,
+            index_skipped: Default::default(),
         }
     }
 
@@ -46,27 +49,12 @@ impl FileSink {
         dir.join(format!("{}-{day}.{seq}.jsonl", kind.collection()))
     }
 
-    /// Adds the stored events or stats at `positions` to the query index. The files are the
-    /// record: an index that cannot be written is logged, reopened at the next batch, and
+    /// Hands the stored events or stats at `positions` to the query index's thread. The
+    /// files are the record: an index that cannot be written or falls behind is logged and
     /// misses these items (the API then does not see them).
     fn add_to_index(&mut self, batch: &[SharedItem], positions: &[usize]) {
-        if !self.indexed {
-            return;
-        }
-        if self.index.is_none() {
-            match index::FileIndex::open(&self.dir) {
-                Ok(index) => self.index = Some(index),
-                Err(e) => {
-                    tracing::warn!(error = %format!("{e:#}"), "query index unavailable");
-                    return;
-                }
-            }
-        }
-        let items: Vec<&crate::model::Item> = positions.iter().map(|&i| &*batch[i]).collect();
-        if let Some(Err(e)) = self.index.as_mut().map(|index| index.add(&items)) {
-            tracing::warn!(error = %format!("{e:#}"), items = items.len(),
-                "query index not updated; the files have the items");
-            self.index = None;
+        if let Some(index) = self.index.as_mut() {
+            index.add(positions.iter().map(|&i| batch[i].clone()).collect());
         }
     }
 
@@ -111,12 +99,22 @@ impl Sink for FileSink {
         &ItemKind::ALL
     }
 
+    fn extra_counters(&self) -> Option<crate::telemetry::ExtraCountersFn> {
+        let skipped = self.index_skipped.clone();
+        Some(std::sync::Arc::new(move || {
+            vec![(
+                "index_skipped",
+                skipped.load(std::sync::atomic::Ordering::Relaxed),
+            )]
+        }))
+    }
+
     async fn initialize(&mut self) -> Result<(), SinkError> {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| SinkError::Store(format!("creating {}: {e}", self.dir.display())))?;
         if self.indexed && self.index.is_none() {
-            let index = index::FileIndex::open(&self.dir)
+            let index = index::writer::IndexWriter::start(&self.dir, self.index_skipped.clone())
                 .map_err(|e| SinkError::Store(format!("{e:#}")))?;
             self.index = Some(index);
         }

@@ -7,6 +7,7 @@
 
 pub mod query;
 mod rooms;
+pub mod writer;
 
 use crate::api::quality::StatRow;
 use crate::api::sessions::EventRow;
