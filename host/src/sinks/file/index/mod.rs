@@ -52,9 +52,9 @@ CREATE INDEX IF NOT EXISTS events_identity ON events (identity, ts);
 const SCHEMA_2: &str = "
 ALTER TABLE events ADD COLUMN reason TEXT NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS stats (
-    id TEXT PRIMARY KEY,
-    ts REAL NOT NULL,
     room_sid TEXT NOT NULL,
+    ts REAL NOT NULL,
+    id TEXT NOT NULL,
     participant_sid TEXT NOT NULL,
     track_sid TEXT NOT NULL,
     kind TEXT NOT NULL,
@@ -65,9 +65,9 @@ CREATE TABLE IF NOT EXISTS stats (
     jitter REAL,
     rtt REAL,
     bitrate REAL,
-    expire_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS stats_room ON stats (room_sid, ts);
+    expire_at REAL NOT NULL,
+    PRIMARY KEY (room_sid, ts, id)
+) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS stats_expire ON stats (expire_at);
 DROP INDEX IF EXISTS events_ts;
 CREATE INDEX IF NOT EXISTS events_ts_room ON events (ts, room_sid);

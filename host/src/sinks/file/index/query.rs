@@ -133,7 +133,7 @@ impl IndexQuery {
     }
 
     /// The stats of room `sid` in buckets of `bucket` seconds, read through
-    /// `stats(room_sid, ts)` and folded as they are read (a [`Folder`]: no row is kept).
+    /// the `stats` table (clustered by room and time) and folded as they are read (a [`Folder`]: no row is kept).
     /// (A `GROUP BY` of the buckets in SQL was measured slower: README, Read API.)
     pub async fn room_quality(&self, sid: &str, bucket: f64) -> anyhow::Result<Vec<SeriesBuckets>> {
         let sid = sid.to_string();
