@@ -7,7 +7,7 @@
 //! `_id` is the hex MD5 of `<node_id>:<sequence_number>:<ts>` (`<ts>` as in event ids).
 
 use super::IngestCounters;
-use crate::model::{md5_hex, message_document, DocumentFormat, Item, ItemKind, Timestamp};
+use crate::model::{md5_hex, DocumentFormat, Item, ItemKind, Timestamp};
 use crate::pipeline::{AcceptError, Pipeline};
 use livekit_protocol::{AnalyticsEvents, AnalyticsNodeRooms, AnalyticsStats};
 use std::sync::atomic::Ordering;
@@ -96,8 +96,13 @@ impl Recorder {
         }
         let ts = rooms.timestamp.unwrap_or_default();
         let id = node_rooms_id(&rooms);
-        let document = message_document(&rooms, "livekit.AnalyticsNodeRooms", &id);
-        let mut item = Item::new(ItemKind::NodeRooms, id, document, now + self.expiration);
+        // Written straight from the wire (the typed format's text writer: the same text as the
+        // map `crate::model::message_document` builds, checked for every LiveKit message by
+        // `model/json/tests.rs`); the map cost ~340 µs per snapshot of a busy node.
+        let document =
+            DocumentFormat::Typed.document_text(&rooms, "livekit.AnalyticsNodeRooms", &id);
+        let mut item =
+            Item::with_document_text(ItemKind::NodeRooms, id, document, now + self.expiration);
         item.timestamp = Timestamp {
             seconds: ts.seconds,
             nanos: ts.nanos,

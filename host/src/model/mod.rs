@@ -228,7 +228,7 @@ impl Item {
 
     /// As [`Item::new`], with the document as compact JSON text the host wrote itself (an
     /// object holding `_id`; not checked).
-    fn with_document_text(
+    pub(crate) fn with_document_text(
         kind: ItemKind,
         id: String,
         document: impl Into<Box<str>>,
