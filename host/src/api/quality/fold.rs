@@ -69,7 +69,7 @@ impl Column {
 
 /// The stats of one participant's track in one direction, bucketed: a column per metric,
 /// one entry per bucket (oldest first), the bucket's start in `t`. (Columns, not a list of
-/// points: a 100 000-stat room answers in half the bytes and time.)
+/// points: 97 500 buckets answer in 8.8 MB instead of 22.6 MB; `cargo bench --bench api`.)
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct QualitySeries {
     /// The participant's sid.
