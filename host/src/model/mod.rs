@@ -7,6 +7,7 @@ mod document;
 pub mod id;
 mod json;
 pub mod openvidu;
+pub mod time;
 mod walk;
 mod wire;
 
@@ -337,19 +338,35 @@ impl Item {
     /// The JSON document given to non-MongoDB sinks: the contract document plus
     /// `openvidu_expire_at` as an RFC 3339 UTC string, appended to the stored text.
     pub fn json(&self) -> String {
+        let mut out = String::with_capacity(self.json_len());
+        self.push_json(&mut out);
+        out
+    }
+
+    /// The length of [`Item::json`] (for an expiry in years 1970–9999).
+    pub fn json_len(&self) -> usize {
+        self.document.len() + EXPIRE_FIELD.len() + 30
+    }
+
+    /// Appends [`Item::json`] to `out`, with no allocation of its own.
+    pub fn push_json(&self, out: &mut String) {
         let body = self
             .document
             .strip_suffix('}')
             .expect("the document is a JSON object");
-        format!(
-            "{body},\"{EXPIRE_FIELD}\":\"{}\"}}",
-            self.expire_at_rfc3339()
-        )
+        out.push_str(body);
+        out.push_str(if body.len() > 1 { ",\"" } else { "\"" });
+        out.push_str(EXPIRE_FIELD);
+        out.push_str("\":\"");
+        time::push_rfc3339_millis(out, self.expire_at);
+        out.push_str("\"}");
     }
 
     /// `openvidu_expire_at` as an RFC 3339 UTC string with milliseconds.
     pub fn expire_at_rfc3339(&self) -> String {
-        humantime::format_rfc3339_millis(self.expire_at).to_string()
+        let mut out = String::with_capacity(24);
+        time::push_rfc3339_millis(&mut out, self.expire_at);
+        out
     }
 }
 

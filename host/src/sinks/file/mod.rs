@@ -9,9 +9,9 @@ use super::{BatchReport, Sink, SinkError};
 use crate::config::FileStoreConfig;
 use crate::model::{ItemKind, SharedItem};
 use async_trait::async_trait;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
-use tokio::io::AsyncWriteExt;
 
 /// Writes items as JSON Lines files.
 pub struct FileSink {
@@ -58,23 +58,22 @@ impl FileSink {
         }
     }
 
-    /// Picks the file to append `len` bytes to, rotating by day and size.
-    async fn target(&mut self, kind: ItemKind, len: u64) -> std::io::Result<PathBuf> {
-        let day = humantime::format_rfc3339(SystemTime::now()).to_string()[..10].to_string();
+    /// Picks the file of `day` to append `len` bytes to, rotating by day and size; returns
+    /// its sequence number.
+    async fn target(&mut self, kind: ItemKind, day: &str, len: u64) -> std::io::Result<u32> {
         let slot = &mut self.current[kind.index()];
         if slot.as_ref().is_none_or(|f| f.day != day) {
             // Continue the newest file of the day, if one exists (e.g. after a restart).
             let mut seq = 0;
-            while tokio::fs::try_exists(Self::file_path(&self.dir, kind, &day, seq + 1)).await? {
+            while tokio::fs::try_exists(Self::file_path(&self.dir, kind, day, seq + 1)).await? {
                 seq += 1;
             }
-            let size = match tokio::fs::metadata(Self::file_path(&self.dir, kind, &day, seq)).await
-            {
+            let size = match tokio::fs::metadata(Self::file_path(&self.dir, kind, day, seq)).await {
                 Ok(meta) => meta.len(),
                 Err(_) => 0,
             };
             *slot = Some(OpenFile {
-                day: day.clone(),
+                day: day.to_string(),
                 seq,
                 size,
             });
@@ -85,7 +84,68 @@ impl FileSink {
             file.size = 0;
         }
         file.size += len;
-        Ok(Self::file_path(&self.dir, kind, &file.day, file.seq))
+        Ok(file.seq)
+    }
+
+    /// The lines of the items at `positions` (all of `kind`), grouped by the file of `day`
+    /// they go to: (sequence number, text), written straight into each file's text.
+    async fn lines(
+        &mut self,
+        kind: ItemKind,
+        day: &str,
+        batch: &[SharedItem],
+        positions: &[usize],
+    ) -> std::io::Result<Vec<(u32, String)>> {
+        let mut chunks: Vec<(u32, String)> = Vec::new();
+        let total = positions.iter().map(|&i| batch[i].json_len() + 1).sum();
+        let mut text = String::with_capacity(total);
+        for &i in positions {
+            let item = &batch[i];
+            let start = text.len();
+            item.push_json(&mut text);
+            text.push('\n');
+            let seq = self.target(kind, day, (text.len() - start) as u64).await?;
+            match chunks.last() {
+                Some((last, _)) if *last != seq => {
+                    // Rotated: this line starts the next file's text.
+                    let line = text.split_off(start);
+                    let done = std::mem::replace(&mut text, line);
+                    chunks.last_mut().expect("matched").1 = done;
+                    chunks.push((seq, String::new()));
+                }
+                None => chunks.push((seq, String::new())),
+                Some(_) => {}
+            }
+        }
+        if let Some(last) = chunks.last_mut() {
+            last.1 = text;
+        }
+        Ok(chunks)
+    }
+
+    /// Appends each chunk to its file, on a blocking thread (the text moves there, no copy).
+    async fn write(
+        &self,
+        kind: ItemKind,
+        day: &str,
+        chunks: Vec<(u32, String)>,
+    ) -> std::io::Result<()> {
+        let files: Vec<(PathBuf, String)> = chunks
+            .into_iter()
+            .map(|(seq, text)| (Self::file_path(&self.dir, kind, day, seq), text))
+            .collect();
+        tokio::task::spawn_blocking(move || {
+            for (path, text) in files {
+                let mut file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)?;
+                file.write_all(text.as_bytes())?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(std::io::Error::other)?
     }
 }
 
@@ -123,6 +183,7 @@ impl Sink for FileSink {
 
     async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
         let mut report = BatchReport::stored();
+        let day = crate::model::time::utc_day(SystemTime::now());
         for kind in ItemKind::ALL {
             let positions: Vec<usize> = (0..batch.len())
                 .filter(|&i| batch[i].kind == kind)
@@ -130,30 +191,10 @@ impl Sink for FileSink {
             if positions.is_empty() {
                 continue;
             }
-            let written = async {
-                // Lines go to the file that has room for them; one write per file.
-                let mut chunks: Vec<(PathBuf, String)> = Vec::new();
-                for &i in &positions {
-                    let line = batch[i].json();
-                    let path = self.target(kind, line.len() as u64 + 1).await?;
-                    match chunks.last_mut() {
-                        Some((last, text)) if *last == path => text.push_str(&line),
-                        _ => chunks.push((path, line)),
-                    }
-                    chunks.last_mut().expect("pushed").1.push('\n');
-                }
-                for (path, text) in chunks {
-                    let mut file = tokio::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)
-                        .await?;
-                    file.write_all(text.as_bytes()).await?;
-                    file.flush().await?;
-                }
-                Ok::<(), std::io::Error>(())
-            }
-            .await;
+            let written = match self.lines(kind, &day, batch, &positions).await {
+                Ok(chunks) => self.write(kind, &day, chunks).await,
+                Err(e) => Err(e),
+            };
             if written.is_ok() && matches!(kind, ItemKind::Event | ItemKind::Stat) {
                 self.add_to_index(batch, &positions);
             }
