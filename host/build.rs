@@ -23,18 +23,32 @@ fn main() {
 }
 
 /// Generates the tonic server and client of `livekit.AnalyticsRecorderService` (declared in
-/// `proto/`) over the protocol crate's message types; only the service is generated.
+/// `proto/`) over the protocol crate's message types; only the service is generated. The
+/// server takes `AnalyticsStats` as received (`crate::ingest::grpc::WireStats`: the encoded
+/// bytes, each stat walked once into its document), so it is generated on its own, into
+/// `server/`; the client (`client/`) sends the protocol crate's `AnalyticsStats`.
 fn compile_recorder_service(protos: &std::path::Path) {
     let file = "livekit_analytics_recorder.proto";
     let mut set = protox::compile([file], [std::path::Path::new("proto"), protos])
         .unwrap_or_else(|err| panic!("compiling proto/{file}: {err:?}"));
     set.file.retain(|f| f.name() == file);
-    tonic_prost_build::configure()
-        .build_server(true)
-        .build_client(true)
-        .extern_path(".livekit", "::livekit_protocol")
-        .compile_fds(set)
-        .expect("generating the AnalyticsRecorderService code");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
+    for side in ["server", "client"] {
+        let dir = out.join(side);
+        std::fs::create_dir_all(&dir).expect("creating the generated code's directory");
+        let mut config = tonic_prost_build::configure()
+            .build_server(side == "server")
+            .build_client(side == "client")
+            .out_dir(&dir);
+        if side == "server" {
+            config =
+                config.extern_path(".livekit.AnalyticsStats", "crate::ingest::grpc::WireStats");
+        }
+        config
+            .extern_path(".livekit", "::livekit_protocol")
+            .compile_fds(set.clone())
+            .expect("generating the AnalyticsRecorderService code");
+    }
     println!("cargo:rerun-if-changed=proto");
 }
 

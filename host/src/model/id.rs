@@ -24,19 +24,27 @@ pub fn event_key(event: &AnalyticsEvent, type_name: &str) -> String {
 
 /// Stats: `room_id:participant_id:track_id:KIND:node:<ts>`.
 pub fn stat_key(stat: &AnalyticsStat, kind_name: &str) -> String {
-    let mut key = [
-        stat.room_id.as_str(),
-        &stat.participant_id,
-        &stat.track_id,
-        kind_name,
-        &stat.node,
-    ]
-    .join(":");
-    key.push(':');
-    push_ts(
-        &mut key,
+    stat_key_of(
+        [
+            &stat.room_id,
+            &stat.participant_id,
+            &stat.track_id,
+            kind_name,
+            &stat.node,
+        ],
         stat.time_stamp.as_ref().map(|t| (t.seconds, t.nanos)),
-    );
+    )
+}
+
+/// [`stat_key`] of its parts: room id, participant id, track id, kind name and node, then
+/// the timestamp.
+pub fn stat_key_of(parts: [&str; 5], ts: Option<(i64, i32)>) -> String {
+    let mut key = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 24);
+    for part in parts {
+        key.push_str(part);
+        key.push(':');
+    }
+    push_ts(&mut key, ts);
     key
 }
 
@@ -62,5 +70,7 @@ pub(crate) fn push_ts(key: &mut String, ts: Option<(i64, i32)>) {
 
 /// Lower-case hex MD5 of a key string.
 pub fn md5_hex(key: &str) -> String {
-    hex::encode(Md5::digest(key.as_bytes()))
+    let mut hex = [0u8; 32];
+    hex::encode_to_slice(Md5::digest(key.as_bytes()), &mut hex).expect("32 hex digits");
+    String::from_utf8_lossy(&hex).into_owned()
 }

@@ -9,7 +9,8 @@ mod json;
 pub mod openvidu;
 pub mod time;
 mod walk;
-mod wire;
+pub mod wire;
+mod wire_stat;
 
 pub use document::{message_document, DESCRIPTORS};
 pub use id::{event_key, md5_hex, stat_key};
@@ -104,31 +105,39 @@ impl DocumentFormat {
             /// The encoded message, reused from one document to the next.
             static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let index = walk::message_index(full_name);
         ENCODED
             .with_borrow_mut(|bytes| {
                 bytes.clear();
                 message.encode(bytes).expect("a Vec grows as needed");
-                let text = match self {
-                    DocumentFormat::Openvidu => {
-                        json::openvidu_document(full_name, index, bytes, id)
-                    }
-                    DocumentFormat::Typed => json::typed_document(index, bytes, id),
-                };
+                let text = self.encoded_document_text(bytes, full_name, id);
                 if bytes.capacity() > 1 << 16 {
                     *bytes = Vec::new(); // not kept after an unusually large message
                 }
                 text
             })
-            .map(|text| {
-                // The text waits in queues: it takes what it needs, not what was reserved.
-                if text.capacity() - text.len() > text.len() / 8 {
-                    String::from(text.as_str())
-                } else {
-                    text
-                }
-            })
             .expect("a message the host encoded is well-formed")
+    }
+
+    /// [`DocumentFormat::document_text`] of a message as encoded on the wire (`bytes`, of
+    /// protobuf type `full_name`); an error names where the bytes stop following the wire
+    /// format.
+    pub fn encoded_document_text(
+        self,
+        bytes: &[u8],
+        full_name: &str,
+        id: &str,
+    ) -> Result<String, wire::WireError> {
+        let index = walk::message_index(full_name);
+        let text = match self {
+            DocumentFormat::Openvidu => json::openvidu_document(full_name, index, bytes, id),
+            DocumentFormat::Typed => json::typed_document(index, bytes, id),
+        }?;
+        // The text waits in queues: it takes what it needs, not what was reserved.
+        Ok(if text.capacity() - text.len() > text.len() / 8 {
+            String::from(text.as_str())
+        } else {
+            text
+        })
     }
 }
 

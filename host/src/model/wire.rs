@@ -59,6 +59,11 @@ impl<'a> WireReader<'a> {
         WireError { offset: self.pos }
     }
 
+    /// How many bytes have been read.
+    pub fn offset(&self) -> usize {
+        self.pos
+    }
+
     /// Whether everything has been read.
     pub fn is_empty(&self) -> bool {
         self.pos >= self.bytes.len()

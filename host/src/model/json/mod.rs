@@ -268,4 +268,4 @@ fn push_enum_name(out: &mut String, names: &std::collections::HashMap<i32, Strin
 }
 
 #[cfg(test)]
-mod tests;
+pub(in crate::model) mod tests;

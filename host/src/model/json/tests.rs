@@ -24,14 +24,14 @@ fn check<M: prost::Message>(message: &M, full_name: &str) -> Result<(), TestCase
 
 /// What the generator may produce.
 #[derive(Debug, Clone, Copy)]
-struct Shape {
+pub(in crate::model) struct Shape {
     seed: u64,
     /// Chance (percent) that a field is set.
     density: u8,
     max_depth: usize,
 }
 
-fn shapes() -> impl Strategy<Value = Shape> {
+pub(in crate::model) fn shapes() -> impl Strategy<Value = Shape> {
     (any::<u64>(), 0u8..=100, 0usize..=6).prop_map(|(seed, density, max_depth)| Shape {
         seed,
         density,
@@ -39,7 +39,7 @@ fn shapes() -> impl Strategy<Value = Shape> {
     })
 }
 
-fn random(shape: Shape, name: &str) -> Vec<u8> {
+pub(in crate::model) fn random(shape: Shape, name: &str) -> Vec<u8> {
     let descriptor = DESCRIPTORS.get_message_by_name(name).unwrap();
     let mut rng = fastrand::Rng::with_seed(shape.seed);
     message(&mut rng, shape, &descriptor, 0).encode_to_vec()

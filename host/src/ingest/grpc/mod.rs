@@ -9,20 +9,32 @@
 use super::IngestCounters;
 use crate::model::{md5_hex, DocumentFormat, Item, ItemKind, Timestamp};
 use crate::pipeline::{AcceptError, Pipeline};
-use livekit_protocol::{AnalyticsEvents, AnalyticsNodeRooms, AnalyticsStats};
+use livekit_protocol::{AnalyticsEvents, AnalyticsNodeRooms};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tonic::{Request, Response, Status, Streaming};
 
-/// The generated service code (server and client) for `livekit.AnalyticsRecorderService`.
+mod wire_stats;
+
+pub use wire_stats::WireStats;
+
+/// The generated service code for `livekit.AnalyticsRecorderService`: the server (taking
+/// [`WireStats`]) and the client (sending the protocol crate's `AnalyticsStats`).
 #[allow(missing_docs, clippy::all)]
 pub mod proto {
-    tonic::include_proto!("livekit");
+    /// The server side.
+    pub mod server {
+        include!(concat!(env!("OUT_DIR"), "/server/livekit.rs"));
+    }
+    /// The client side.
+    pub mod client {
+        include!(concat!(env!("OUT_DIR"), "/client/livekit.rs"));
+    }
 }
 
-pub use proto::analytics_recorder_service_client::AnalyticsRecorderServiceClient;
-pub use proto::analytics_recorder_service_server::{
+pub use proto::client::analytics_recorder_service_client::AnalyticsRecorderServiceClient;
+pub use proto::server::analytics_recorder_service_server::{
     AnalyticsRecorderService, AnalyticsRecorderServiceServer,
 };
 
@@ -136,20 +148,33 @@ impl Recorder {
 impl AnalyticsRecorderService for Recorder {
     async fn ingest_stats(
         &self,
-        request: Request<Streaming<AnalyticsStats>>,
+        request: Request<Streaming<WireStats>>,
     ) -> Result<Response<()>, Status> {
-        self.ingest("IngestStats", request, |message, now| {
-            let stats = message.stats.into_iter();
-            stats
-                .map(|mut stat| {
-                    if stat.node.is_empty() {
-                        stat.node = self.node_id.clone();
-                    }
-                    Item::from_stat_as(self.format, stat, now, self.expiration)
+        let mut stream = request.into_inner();
+        loop {
+            let message = match stream.message().await {
+                Ok(Some(message)) => message,
+                Ok(None) => return Ok(Response::new(())),
+                Err(status) => return Err(self.stream_error("IngestStats", status)),
+            };
+            // A message is taken whole or not at all, as when it was decoded first.
+            let now = SystemTime::now();
+            let items: Result<Vec<Item>, String> = message
+                .stats()
+                .map(|stat| {
+                    let stat = stat.map_err(|e| e.to_string())?;
+                    Item::from_encoded_stat(self.format, stat, &self.node_id, now, self.expiration)
+                        .map_err(|e| e.to_string())
                 })
-                .collect()
-        })
-        .await
+                .collect();
+            match items {
+                Ok(items) => self.accept(items).await?,
+                Err(error) => {
+                    let status = Status::internal(format!("decoding AnalyticsStats: {error}"));
+                    return Err(self.stream_error("IngestStats", status));
+                }
+            }
+        }
     }
 
     async fn ingest_events(
