@@ -148,6 +148,30 @@ fn main() {
     ];
     print(&rows, floor, n, rounds);
     println!();
+    // The gRPC door's path: a stat as received (encoded) into its item.
+    let encoded: Vec<Vec<u8>> = stats.iter().map(prost::Message::encode_to_vec).collect();
+    println!("| received AnalyticsStat bytes → item, ns (best of {rounds}) | decode, then convert (before) | walked as received (now) | before / now |");
+    println!("|---|---:|---:|---:|");
+    for format in formats {
+        let mut row = Row::default();
+        for _ in 0..rounds {
+            let old = per_item(encoded.iter().collect(), |b: &Vec<u8>| {
+                let stat = <lk::AnalyticsStat as prost::Message>::decode(&b[..]).unwrap();
+                Item::from_stat_as(format, stat, now, exp)
+            });
+            let new = per_item(encoded.iter().collect(), |b: &Vec<u8>| {
+                Item::from_encoded_stat(format, b, "ND_bench", now, exp).unwrap()
+            });
+            row.keep(old, new);
+        }
+        println!(
+            "| `{format:?}` | {:.0} | {:.0} | {:.2} |",
+            row.old,
+            row.new,
+            row.old / row.new
+        );
+    }
+    println!();
     for (name, ns) in parts {
         println!("| {name} | {ns:.0} |");
     }
