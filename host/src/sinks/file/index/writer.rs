@@ -1,7 +1,9 @@
 //! The index on its own thread: the file sink hands each stored batch over and goes on; a
 //! thread writes the rows. The files are the record and never wait for the index: when the
 //! index falls behind by [`BACKLOG`] batches, further batches are left out of it (counted
-//! and logged; the read API does not see them, the files have them).
+//! and logged; the read API does not see them, the files have them). Batches that wait
+//! behind the one being written are written with the next in one transaction (up to
+//! [`GROUP_ITEMS`] items): one commit for all of them.
 
 use super::FileIndex;
 use crate::model::{Item, SharedItem};
@@ -14,6 +16,8 @@ use std::time::{Duration, Instant};
 
 /// Batches waiting for the index thread at most.
 pub const BACKLOG: usize = 32;
+/// Items written in one transaction at most when batches wait (a batch is never split).
+pub const GROUP_ITEMS: usize = 8_000;
 /// How often a falling-behind index is logged.
 const WARN_EVERY: Duration = Duration::from_secs(10);
 
@@ -37,7 +41,16 @@ impl IndexWriter {
         let thread = std::thread::Builder::new()
             .name("file-index".into())
             .spawn(move || {
-                for batch in rx {
+                while let Ok(first) = rx.recv() {
+                    // Batches waiting behind this one go into the same transaction: one
+                    // commit (and one write of each touched page) for all of them.
+                    let mut batch = first;
+                    while batch.len() < GROUP_ITEMS {
+                        match rx.try_recv() {
+                            Ok(more) => batch.extend(more),
+                            Err(_) => break,
+                        }
+                    }
                     if index.is_none() {
                         index = FileIndex::open(&dir)
                             .map_err(|e| {
