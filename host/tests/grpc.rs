@@ -115,6 +115,43 @@ async fn many_events_stats_and_node_rooms_over_concurrent_streams() {
     );
 }
 
+/// Stats are walked as received (no decode first): a message is still taken whole or not
+/// at all, a stat without node or timestamp gets the door's, and a bad stat inside a
+/// message refuses that message only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stats_message_is_taken_whole_or_not_at_all() {
+    let host = TestHost::start().await;
+    let mut first = stats(0, 3);
+    first.stats[2].time_stamp = None;
+    let first = prost::Message::encode_to_vec(&first);
+    // A good stat, then one cut short: field 5 (room_id) says 5 bytes and has 1.
+    let mut second = prost::Message::encode_to_vec(&stats(1, 1));
+    second.extend_from_slice(&[0x0a, 0x03, 0x2a, 0x05, b'R']);
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let err = send_raw(&host.grpc_url(), "IngestStats", vec![first, second])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(err.message().contains("malformed"), "{err:?}");
+    let stored = host.wait_for("stats", 3).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stored_later = host.wait_for("stats", 3).await;
+    assert_eq!(stored.len(), 3, "the first message, whole");
+    assert_eq!(stored_later.len(), 3, "nothing of the second message");
+    assert!(stored.iter().all(|d| d["node"] == NODE && d["room_id"] == "RM_s"));
+    let stamped = stored
+        .iter()
+        .find(|d| d["track_id"] == "TR_2")
+        .expect("the stat without a timestamp");
+    let seconds = stamped["time_stamp"]["seconds"].as_f64().unwrap();
+    assert!(seconds >= before.floor() && seconds < before + 60.0, "{stamped}");
+    let ids: HashSet<_> = stored.iter().map(|d| d["_id"].to_string()).collect();
+    assert_eq!(ids.len(), 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_gets_an_error_status_and_other_streams_are_unaffected() {
     let host = TestHost::start().await;
