@@ -141,13 +141,18 @@ async fn a_stats_message_is_taken_whole_or_not_at_all() {
     let stored_later = host.wait_for("stats", 3).await;
     assert_eq!(stored.len(), 3, "the first message, whole");
     assert_eq!(stored_later.len(), 3, "nothing of the second message");
-    assert!(stored.iter().all(|d| d["node"] == NODE && d["room_id"] == "RM_s"));
+    assert!(stored
+        .iter()
+        .all(|d| d["node"] == NODE && d["room_id"] == "RM_s"));
     let stamped = stored
         .iter()
         .find(|d| d["track_id"] == "TR_2")
         .expect("the stat without a timestamp");
     let seconds = stamped["time_stamp"]["seconds"].as_f64().unwrap();
-    assert!(seconds >= before.floor() && seconds < before + 60.0, "{stamped}");
+    assert!(
+        seconds >= before.floor() && seconds < before + 60.0,
+        "{stamped}"
+    );
     let ids: HashSet<_> = stored.iter().map(|d| d["_id"].to_string()).collect();
     assert_eq!(ids.len(), 3);
 }

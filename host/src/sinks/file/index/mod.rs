@@ -75,7 +75,7 @@ PRAGMA user_version = 2;
 ";
 
 /// The room summaries of an index of version 1, from its events (name and node of the
-/// earliest event, ties by type, as [`rooms::add`] keeps them).
+/// earliest event, ties by type, as [`rooms::RoomDeltas`] keeps them).
 const REBUILD_ROOMS: &str = "
 INSERT OR REPLACE INTO rooms
 SELECT room_sid,
@@ -159,6 +159,7 @@ impl FileIndex {
                  kind, mime, score, min_score, packet_loss, jitter, rtt, bitrate, expire_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
+            let mut deltas = rooms::RoomDeltas::default();
             for item in items {
                 match item.kind {
                     ItemKind::Event => {
@@ -180,7 +181,7 @@ impl FileIndex {
                             r.reason,
                         ])?;
                         if added > 0 {
-                            rooms::add(&tx, &r, unix(item.expire_at))?;
+                            deltas.add(&r, unix(item.expire_at));
                         }
                     }
                     ItemKind::Stat => {
@@ -207,6 +208,7 @@ impl FileIndex {
                     _ => {}
                 }
             }
+            deltas.write(&tx)?;
         }
         if self.pruned.elapsed() >= PRUNE_EVERY {
             let now = unix(SystemTime::now());

@@ -54,3 +54,92 @@ fn an_index_from_a_newer_host_is_refused_by_name() {
         "{error}"
     );
 }
+
+/// The rooms' summaries as rows of text, in order.
+fn summaries(conn: &Connection) -> Vec<String> {
+    let mut rows = Vec::new();
+    for sql in [
+        "SELECT * FROM rooms ORDER BY room_sid",
+        "SELECT * FROM room_participants ORDER BY 1, 2",
+        "SELECT * FROM room_tracks ORDER BY 1, 2",
+    ] {
+        let mut statement = conn.prepare(sql).unwrap();
+        let columns = statement.column_count();
+        let mut result = statement.query([]).unwrap();
+        while let Some(row) = result.next().unwrap() {
+            let values: Vec<String> = (0..columns)
+                .map(|i| format!("{:?}", row.get_ref(i).unwrap()))
+                .collect();
+            rows.push(values.join("|"));
+        }
+    }
+    rows
+}
+
+/// Room summaries merged per batch are those merged event by event, and those rebuilt from
+/// the events by SQL (the upgrade's `REBUILD_ROOMS`), on random events of a few rooms.
+#[test]
+fn room_summaries_merged_per_batch_equal_event_by_event_and_rebuilt() {
+    use livekit_protocol as lk;
+    let kinds = [
+        lk::AnalyticsEventType::RoomCreated,
+        lk::AnalyticsEventType::ParticipantJoined,
+        lk::AnalyticsEventType::TrackPublished,
+        lk::AnalyticsEventType::TrackMuted,
+        lk::AnalyticsEventType::ParticipantLeft,
+        lk::AnalyticsEventType::RoomEnded,
+    ];
+    let mut rng = fastrand::Rng::with_seed(7);
+    let now = SystemTime::now();
+    let items: Vec<Item> = (0..400)
+        .map(|i| {
+            let room = rng.usize(..5);
+            let event = lk::AnalyticsEvent {
+                r#type: kinds[rng.usize(..kinds.len())] as i32,
+                // Distinct times (the SQL rebuild breaks exact ties arbitrarily).
+                timestamp: Some(pbjson_types::Timestamp {
+                    seconds: 1_764_000_000 + rng.i64(..600),
+                    nanos: i,
+                }),
+                room: Some(lk::Room {
+                    sid: format!("RM_{room}"),
+                    name: if rng.bool() {
+                        format!("room-{room}-{}", rng.u8(..3))
+                    } else {
+                        String::new()
+                    },
+                    ..Default::default()
+                }),
+                participant_id: format!("PA_{}", rng.u8(..6)),
+                track_id: format!("TR_{}", rng.u8(..6)),
+                node_id: format!("ND_{}", rng.u8(..3)),
+                ..Default::default()
+            };
+            Item::from_event(event, now, Duration::from_secs(60 + rng.u64(..600)))
+        })
+        .collect();
+    let refs: Vec<&Item> = items.iter().collect();
+    let (one, each) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut batch = FileIndex::open(one.path()).unwrap();
+    // Two batches, the second repeating part of the first (second copies add nothing).
+    batch.add(&refs[..300]).unwrap();
+    batch.add(&refs[250..]).unwrap();
+    let mut single = FileIndex::open(each.path()).unwrap();
+    for item in &refs {
+        single.add(&[*item]).unwrap();
+    }
+    let merged = summaries(&batch.conn);
+    let rooms: i64 = batch
+        .conn
+        .query_row("SELECT COUNT(*) FROM rooms", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rooms, 5);
+    assert_eq!(merged, summaries(&single.conn));
+    batch
+        .conn
+        .execute_batch(&format!(
+            "DELETE FROM rooms; DELETE FROM room_participants; DELETE FROM room_tracks; {REBUILD_ROOMS}"
+        ))
+        .unwrap();
+    assert_eq!(summaries(&batch.conn), merged);
+}
