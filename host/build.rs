@@ -24,9 +24,10 @@ fn main() {
 
 /// Generates the tonic server and client of `livekit.AnalyticsRecorderService` (declared in
 /// `proto/`) over the protocol crate's message types; only the service is generated. The
-/// server takes `AnalyticsStats` as received (`crate::ingest::grpc::WireStats`: the encoded
-/// bytes, each stat walked once into its document), so it is generated on its own, into
-/// `server/`; the client (`client/`) sends the protocol crate's `AnalyticsStats`.
+/// server takes `AnalyticsStats` and `AnalyticsEvents` as received
+/// (`crate::ingest::grpc::WireBatch`: the encoded bytes, each record walked once into its
+/// document), so it is generated on its own, into `server/`; the client (`client/`) sends
+/// the protocol crate's types.
 fn compile_recorder_service(protos: &std::path::Path) {
     let file = "livekit_analytics_recorder.proto";
     let mut set = protox::compile([file], [std::path::Path::new("proto"), protos])
@@ -41,8 +42,9 @@ fn compile_recorder_service(protos: &std::path::Path) {
             .build_client(side == "client")
             .out_dir(&dir);
         if side == "server" {
-            config =
-                config.extern_path(".livekit.AnalyticsStats", "crate::ingest::grpc::WireStats");
+            config = config
+                .extern_path(".livekit.AnalyticsStats", "crate::ingest::grpc::WireBatch")
+                .extern_path(".livekit.AnalyticsEvents", "crate::ingest::grpc::WireBatch");
         }
         config
             .extern_path(".livekit", "::livekit_protocol")

@@ -10,7 +10,10 @@ pub mod openvidu;
 pub mod time;
 mod walk;
 pub mod wire;
+mod wire_event;
 mod wire_stat;
+
+pub use wire_stat::EncodedError;
 
 pub use document::{message_document, DESCRIPTORS};
 pub use id::{event_key, md5_hex, stat_key};

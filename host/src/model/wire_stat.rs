@@ -17,9 +17,9 @@ use std::time::{Duration, SystemTime};
 
 const STAT: &str = "livekit.AnalyticsStat";
 
-/// A stat the door cannot store: its bytes do not follow the wire format.
+/// A record the door cannot store: its bytes do not follow the wire format.
 #[derive(Debug, thiserror::Error)]
-pub enum EncodedStatError {
+pub enum EncodedError {
     /// The walk stopped.
     #[error(transparent)]
     Wire(#[from] WireError),
@@ -41,12 +41,12 @@ struct Head<'a> {
     score: f32,
 }
 
-fn text(bytes: &[u8]) -> Option<&str> {
+pub(super) fn text(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes).ok()
 }
 
 /// A `google.protobuf.Timestamp`'s seconds and nanos, as prost decodes them.
-fn timestamp(bytes: &[u8]) -> Option<(i64, i32)> {
+pub(super) fn timestamp(bytes: &[u8]) -> Option<(i64, i32)> {
     let (mut seconds, mut nanos) = (0, 0);
     let mut reader = WireReader::new(bytes);
     while let Some((number, value)) = reader.field().ok()? {
@@ -89,6 +89,41 @@ fn head(bytes: &[u8]) -> Option<Head<'_>> {
     (stamps <= 1).then_some(head)
 }
 
+/// The record's timestamp (`now` when it has none), and a copy of its bytes with what it
+/// lacks appended when it lacks something: the node (its field number, the one on the wire
+/// and the one to write) when it has none and one is given, and the timestamp (its field
+/// number and the one on the wire).
+pub(super) fn append_node_and_stamp(
+    bytes: &[u8],
+    (node_field, wire_node, node): (u32, &str, &str),
+    (stamp_field, wire_stamp): (u32, Option<(i64, i32)>),
+    now: SystemTime,
+) -> (Option<Vec<u8>>, (i64, i32)) {
+    let ts = wire_stamp.unwrap_or_else(|| {
+        let t = Timestamp::from_system_time(now);
+        (t.seconds, t.nanos)
+    });
+    let add_node = wire_node.is_empty() && !node.is_empty();
+    if !add_node && wire_stamp.is_some() {
+        return (None, ts);
+    }
+    let mut copy = Vec::with_capacity(bytes.len() + node.len() + 32);
+    copy.extend_from_slice(bytes);
+    if add_node {
+        encode_key(node_field, WireType::LengthDelimited, &mut copy);
+        encode_varint(node.len() as u64, &mut copy);
+        copy.extend_from_slice(node.as_bytes());
+    }
+    if wire_stamp.is_none() {
+        let stamp = pbjson_types::Timestamp {
+            seconds: ts.0,
+            nanos: ts.1,
+        };
+        prost::encoding::message::encode(stamp_field, &stamp, &mut copy);
+    }
+    (Some(copy), ts)
+}
+
 impl Item {
     /// The item of one encoded `AnalyticsStat` as received, in `format`; `node` is written
     /// when the stat names none, and a missing timestamp is set to `now` (the id depends on
@@ -100,7 +135,7 @@ impl Item {
         node: &str,
         now: SystemTime,
         expiration: Duration,
-    ) -> Result<Item, EncodedStatError> {
+    ) -> Result<Item, EncodedError> {
         let Some(head) = head(bytes) else {
             let mut stat = AnalyticsStat::decode(bytes)?;
             if stat.node.is_empty() {
@@ -113,31 +148,9 @@ impl Item {
         } else {
             head.node
         };
-        let ts = head.time_stamp.unwrap_or_else(|| {
-            let t = Timestamp::from_system_time(now);
-            (t.seconds, t.nanos)
-        });
-        let patched;
-        let bytes = if (head.node.is_empty() && !node.is_empty()) || head.time_stamp.is_none() {
-            let mut copy = Vec::with_capacity(bytes.len() + node.len() + 32);
-            copy.extend_from_slice(bytes);
-            if head.node.is_empty() && !node.is_empty() {
-                encode_key(4, WireType::LengthDelimited, &mut copy);
-                encode_varint(node.len() as u64, &mut copy);
-                copy.extend_from_slice(node.as_bytes());
-            }
-            if head.time_stamp.is_none() {
-                let stamp = pbjson_types::Timestamp {
-                    seconds: ts.0,
-                    nanos: ts.1,
-                };
-                prost::encoding::message::encode(3, &stamp, &mut copy);
-            }
-            patched = copy;
-            &patched[..]
-        } else {
-            bytes
-        };
+        let (patched, ts) =
+            append_node_and_stamp(bytes, (4, head.node, node), (3, head.time_stamp), now);
+        let bytes = patched.as_deref().unwrap_or(bytes);
         let kind_name = StreamType::try_from(head.kind)
             .map(|k| k.as_str_name().to_string())
             .unwrap_or_else(|_| head.kind.to_string());

@@ -7,20 +7,20 @@
 //! `_id` is the hex MD5 of `<node_id>:<sequence_number>:<ts>` (`<ts>` as in event ids).
 
 use super::IngestCounters;
-use crate::model::{md5_hex, DocumentFormat, Item, ItemKind, Timestamp};
+use crate::model::{md5_hex, DocumentFormat, EncodedError, Item, ItemKind, Timestamp};
 use crate::pipeline::{AcceptError, Pipeline};
-use livekit_protocol::{AnalyticsEvents, AnalyticsNodeRooms};
+use livekit_protocol::AnalyticsNodeRooms;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tonic::{Request, Response, Status, Streaming};
 
-mod wire_stats;
+mod wire_batch;
 
-pub use wire_stats::WireStats;
+pub use wire_batch::WireBatch;
 
 /// The generated service code for `livekit.AnalyticsRecorderService`: the server (taking
-/// [`WireStats`]) and the client (sending the protocol crate's `AnalyticsStats`).
+/// [`WireBatch`]) and the client (sending the protocol crate's types).
 #[allow(missing_docs, clippy::all)]
 pub mod proto {
     /// The server side.
@@ -144,55 +144,63 @@ impl Recorder {
     }
 }
 
-#[tonic::async_trait]
-impl AnalyticsRecorderService for Recorder {
-    async fn ingest_stats(
+/// Builds the item of one encoded record: format, bytes, door node, receive time, expiration.
+type FromEncoded =
+    fn(DocumentFormat, &[u8], &str, SystemTime, Duration) -> Result<Item, EncodedError>;
+
+impl Recorder {
+    /// Reads a client stream of [`WireBatch`]es to its end, each record walked as received;
+    /// a message is accepted whole or not at all (a bad record refuses it with
+    /// `INVALID_ARGUMENT`, as a decode error did; what came before stays accepted).
+    async fn ingest_encoded(
         &self,
-        request: Request<Streaming<WireStats>>,
+        method: &str,
+        request: Request<Streaming<WireBatch>>,
+        item: FromEncoded,
     ) -> Result<Response<()>, Status> {
         let mut stream = request.into_inner();
         loop {
             let message = match stream.message().await {
                 Ok(Some(message)) => message,
                 Ok(None) => return Ok(Response::new(())),
-                Err(status) => return Err(self.stream_error("IngestStats", status)),
+                Err(status) => return Err(self.stream_error(method, status)),
             };
-            // A message is taken whole or not at all, as when it was decoded first.
             let now = SystemTime::now();
             let items: Result<Vec<Item>, String> = message
-                .stats()
-                .map(|stat| {
-                    let stat = stat.map_err(|e| e.to_string())?;
-                    Item::from_encoded_stat(self.format, stat, &self.node_id, now, self.expiration)
+                .records()
+                .map(|record| {
+                    let record = record.map_err(|e| e.to_string())?;
+                    item(self.format, record, &self.node_id, now, self.expiration)
                         .map_err(|e| e.to_string())
                 })
                 .collect();
             match items {
                 Ok(items) => self.accept(items).await?,
                 Err(error) => {
-                    let status = Status::internal(format!("decoding AnalyticsStats: {error}"));
-                    return Err(self.stream_error("IngestStats", status));
+                    let status = Status::internal(format!("decoding the message: {error}"));
+                    return Err(self.stream_error(method, status));
                 }
             }
         }
     }
+}
+
+#[tonic::async_trait]
+impl AnalyticsRecorderService for Recorder {
+    async fn ingest_stats(
+        &self,
+        request: Request<Streaming<WireBatch>>,
+    ) -> Result<Response<()>, Status> {
+        self.ingest_encoded("IngestStats", request, Item::from_encoded_stat)
+            .await
+    }
 
     async fn ingest_events(
         &self,
-        request: Request<Streaming<AnalyticsEvents>>,
+        request: Request<Streaming<WireBatch>>,
     ) -> Result<Response<()>, Status> {
-        self.ingest("IngestEvents", request, |message, now| {
-            let events = message.events.into_iter();
-            events
-                .map(|mut event| {
-                    if event.node_id.is_empty() {
-                        event.node_id = self.node_id.clone();
-                    }
-                    Item::from_event_as(self.format, event, now, self.expiration)
-                })
-                .collect()
-        })
-        .await
+        self.ingest_encoded("IngestEvents", request, Item::from_encoded_event)
+            .await
     }
 
     async fn ingest_node_room_states(

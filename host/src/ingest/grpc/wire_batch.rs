@@ -1,7 +1,8 @@
-//! `AnalyticsStats` as the door receives it: the encoded message, kept as bytes. Each stat
-//! is then walked once, straight into its document ([`Item::from_encoded_stat`]): no
-//! protobuf decode into structs and no re-encode for the walk, which together were a
-//! quarter of the host's CPU per stat.
+//! `AnalyticsStats` and `AnalyticsEvents` as the door receives them: the encoded message,
+//! kept as bytes. Each record is then walked once, straight into its document
+//! ([`Item::from_encoded_stat`], [`Item::from_encoded_event`]): no protobuf decode into
+//! structs and no re-encode for the walk, which together were a quarter of the host's CPU
+//! per stat.
 
 use crate::model::wire::{WireError, WireReader, WireValue};
 #[cfg(doc)]
@@ -10,17 +11,18 @@ use prost::bytes::{Buf, BufMut, Bytes, BytesMut};
 use prost::encoding::{encode_key, encode_varint, skip_field, DecodeContext, WireType};
 use prost::DecodeError;
 
-/// An encoded `livekit.AnalyticsStats` (field 1: the repeated `AnalyticsStat`), as received.
+/// An encoded `livekit.AnalyticsStats` or `livekit.AnalyticsEvents` (both: field 1, the
+/// repeated record), as received.
 #[derive(Clone, Default, Debug, PartialEq)]
-pub struct WireStats {
+pub struct WireBatch {
     /// The encoded message.
     pub bytes: Bytes,
 }
 
-impl WireStats {
-    /// The encoded stats, in order; an error names where the message stops following the
+impl WireBatch {
+    /// The encoded records, in order; an error names where the message stops following the
     /// wire format (field 1 with another wire type, a cut field).
-    pub fn stats(&self) -> impl Iterator<Item = Result<&[u8], WireError>> {
+    pub fn records(&self) -> impl Iterator<Item = Result<&[u8], WireError>> {
         let mut reader = WireReader::new(&self.bytes);
         let mut failed = false;
         std::iter::from_fn(move || loop {
@@ -30,7 +32,7 @@ impl WireStats {
             let at = reader.offset();
             match reader.field() {
                 Ok(None) => return None,
-                Ok(Some((1, WireValue::Bytes(stat)))) => return Some(Ok(stat)),
+                Ok(Some((1, WireValue::Bytes(record)))) => return Some(Ok(record)),
                 Ok(Some((1, _))) => {
                     failed = true;
                     return Some(Err(WireError { offset: at }));
@@ -45,7 +47,7 @@ impl WireStats {
     }
 }
 
-impl prost::Message for WireStats {
+impl prost::Message for WireBatch {
     fn encode_raw(&self, buf: &mut impl BufMut) {
         buf.put_slice(&self.bytes);
     }
@@ -58,16 +60,16 @@ impl prost::Message for WireStats {
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
         // Only reached by a caller that merges field by field (the door uses `merge`): a
-        // stat is kept as it came, anything else is skipped as prost skips unknown fields.
+        // record is kept as it came, anything else is skipped as prost skips unknown fields.
         if tag != 1 || wire_type != WireType::LengthDelimited {
             return skip_field(wire_type, tag, buf, ctx);
         }
-        let mut stat = Vec::new();
-        prost::encoding::bytes::merge(wire_type, &mut stat, buf, ctx)?;
+        let mut record = Vec::new();
+        prost::encoding::bytes::merge(wire_type, &mut record, buf, ctx)?;
         let mut out = BytesMut::from(&self.bytes[..]);
         encode_key(1, WireType::LengthDelimited, &mut out);
-        encode_varint(stat.len() as u64, &mut out);
-        out.put_slice(&stat);
+        encode_varint(record.len() as u64, &mut out);
+        out.put_slice(&record);
         self.bytes = out.freeze();
         Ok(())
     }
@@ -80,7 +82,7 @@ impl prost::Message for WireStats {
         self.bytes = Bytes::new();
     }
 
-    /// Keeps the whole message as it is (checked later, stat by stat).
+    /// Keeps the whole message as it is (checked later, record by record).
     fn merge(&mut self, mut buf: impl Buf) -> Result<(), DecodeError> {
         let received = buf.copy_to_bytes(buf.remaining());
         if self.bytes.is_empty() {
