@@ -7,18 +7,31 @@ use md5::{Digest, Md5};
 /// Events: `[room.sid:][participant_id:][track_id:]TYPE:<ts>`, the room part whenever the
 /// event has a `room`, even one with an empty sid (giving a leading `:`, as the fork does).
 pub fn event_key(event: &AnalyticsEvent, type_name: &str) -> String {
+    event_key_of(
+        event.room.as_ref().map(|room| room.sid.as_str()),
+        [&event.participant_id, &event.track_id],
+        type_name,
+        event.timestamp.as_ref().map(|t| (t.seconds, t.nanos)),
+    )
+}
+
+/// [`event_key`] of its parts: the room's sid when the event has a room, the participant
+/// and track ids, the type name and the timestamp.
+pub fn event_key_of(
+    room_sid: Option<&str>,
+    parts: [&str; 2],
+    type_name: &str,
+    ts: Option<(i64, i32)>,
+) -> String {
     let mut key = String::with_capacity(96);
-    if let Some(room) = event.room.as_ref() {
-        key.push_str(&room.sid);
+    if let Some(sid) = room_sid {
+        key.push_str(sid);
         key.push(':');
     }
-    push_parts(&mut key, [&event.participant_id, &event.track_id]);
+    push_parts(&mut key, parts);
     key.push_str(type_name);
     key.push(':');
-    push_ts(
-        &mut key,
-        event.timestamp.as_ref().map(|t| (t.seconds, t.nanos)),
-    );
+    push_ts(&mut key, ts);
     key
 }
 
@@ -50,7 +63,7 @@ pub fn stat_key_of(parts: [&str; 5], ts: Option<(i64, i32)>) -> String {
 
 /// Appends each non-empty part followed by `:` (the optional participant and track parts
 /// of event keys; the Redis sink's keys use the same layout).
-pub(crate) fn push_parts<'a>(key: &mut String, parts: impl IntoIterator<Item = &'a String>) {
+pub(crate) fn push_parts<'a>(key: &mut String, parts: impl IntoIterator<Item = &'a str>) {
     for part in parts {
         if !part.is_empty() {
             key.push_str(part);

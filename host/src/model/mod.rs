@@ -384,16 +384,26 @@ impl Item {
 
 /// The stored `type` of an event: its enum name (`ROOM_CREATED`), or the number if unknown.
 pub fn event_type_name(event: &AnalyticsEvent) -> String {
-    AnalyticsEventType::try_from(event.r#type)
+    event_type_name_of(event.r#type)
+}
+
+/// [`event_type_name`] of a type number.
+pub fn event_type_name_of(n: i32) -> String {
+    AnalyticsEventType::try_from(n)
         .map(|t| t.as_str_name().to_string())
-        .unwrap_or_else(|_| event.r#type.to_string())
+        .unwrap_or_else(|_| n.to_string())
 }
 
 /// The stored `kind` of a stat: its enum name (`UPSTREAM`), or the number if unknown.
 pub fn stat_kind_name(stat: &AnalyticsStat) -> String {
-    StreamType::try_from(stat.kind)
+    stat_kind_name_of(stat.kind)
+}
+
+/// [`stat_kind_name`] of a kind number.
+pub fn stat_kind_name_of(n: i32) -> String {
+    StreamType::try_from(n)
         .map(|k| k.as_str_name().to_string())
-        .unwrap_or_else(|_| stat.kind.to_string())
+        .unwrap_or_else(|_| n.to_string())
 }
 
 /// The document `_id` of an event as it is (a missing timestamp counts as 0; the doors set

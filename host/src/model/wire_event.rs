@@ -8,7 +8,7 @@
 use super::wire::{WireReader, WireValue};
 use super::wire_stat::{append_node_and_stamp, text, timestamp, EncodedError};
 use super::{id, DocumentFormat, Item, ItemKind, Timestamp};
-use livekit_protocol::{AnalyticsEvent, AnalyticsEventType};
+use livekit_protocol::AnalyticsEvent;
 use prost::Message as _;
 use std::time::{Duration, SystemTime};
 
@@ -120,31 +120,16 @@ impl Item {
             }
             return Ok(Item::from_event_as(format, event, now, expiration));
         };
-        let node = if head.node_id.is_empty() {
-            node
-        } else {
-            head.node_id
-        };
-        let (patched, ts) =
+        let (patched, node, ts) =
             append_node_and_stamp(bytes, (24, head.node_id, node), (2, head.timestamp), now);
         let bytes = patched.as_deref().unwrap_or(bytes);
-        let type_name = AnalyticsEventType::try_from(head.kind)
-            .map(|t| t.as_str_name().to_string())
-            .unwrap_or_else(|_| head.kind.to_string());
-        let mut key = String::with_capacity(96);
-        if let Some((sid, _)) = head.room {
-            key.push_str(sid);
-            key.push(':');
-        }
-        for part in [head.participant_id, head.track_id] {
-            if !part.is_empty() {
-                key.push_str(part);
-                key.push(':');
-            }
-        }
-        key.push_str(&type_name);
-        key.push(':');
-        id::push_ts(&mut key, Some(ts));
+        let type_name = super::event_type_name_of(head.kind);
+        let key = id::event_key_of(
+            head.room.map(|(sid, _)| sid),
+            [head.participant_id, head.track_id],
+            &type_name,
+            Some(ts),
+        );
         let id = id::md5_hex(&key);
         let document = format.encoded_document_text(bytes, EVENT, &id)?;
         let mut item = Item::with_document_text(ItemKind::Event, id, document, now + expiration);

@@ -10,7 +10,7 @@
 
 use super::wire::{WireError, WireReader, WireValue};
 use super::{id, DocumentFormat, Item, ItemKind, Timestamp};
-use livekit_protocol::{AnalyticsStat, StreamType};
+use livekit_protocol::AnalyticsStat;
 use prost::encoding::{encode_key, encode_varint, WireType};
 use prost::Message as _;
 use std::time::{Duration, SystemTime};
@@ -89,23 +89,28 @@ fn head(bytes: &[u8]) -> Option<Head<'_>> {
     (stamps <= 1).then_some(head)
 }
 
-/// The record's timestamp (`now` when it has none), and a copy of its bytes with what it
-/// lacks appended when it lacks something: the node (its field number, the one on the wire
-/// and the one to write) when it has none and one is given, and the timestamp (its field
-/// number and the one on the wire).
-pub(super) fn append_node_and_stamp(
+/// The record's node (the door's when it names none) and timestamp (`now` when it has
+/// none), and a copy of its bytes with what it lacked appended, if it lacked something:
+/// `node` is (its field number, the one on the wire, the door's), `stamp` (its field
+/// number, the one on the wire).
+pub(super) fn append_node_and_stamp<'a>(
     bytes: &[u8],
-    (node_field, wire_node, node): (u32, &str, &str),
+    (node_field, wire_node, door_node): (u32, &'a str, &'a str),
     (stamp_field, wire_stamp): (u32, Option<(i64, i32)>),
     now: SystemTime,
-) -> (Option<Vec<u8>>, (i64, i32)) {
+) -> (Option<Vec<u8>>, &'a str, (i64, i32)) {
+    let node = if wire_node.is_empty() {
+        door_node
+    } else {
+        wire_node
+    };
     let ts = wire_stamp.unwrap_or_else(|| {
         let t = Timestamp::from_system_time(now);
         (t.seconds, t.nanos)
     });
     let add_node = wire_node.is_empty() && !node.is_empty();
     if !add_node && wire_stamp.is_some() {
-        return (None, ts);
+        return (None, node, ts);
     }
     let mut copy = Vec::with_capacity(bytes.len() + node.len() + 32);
     copy.extend_from_slice(bytes);
@@ -121,7 +126,7 @@ pub(super) fn append_node_and_stamp(
         };
         prost::encoding::message::encode(stamp_field, &stamp, &mut copy);
     }
-    (Some(copy), ts)
+    (Some(copy), node, ts)
 }
 
 impl Item {
@@ -143,17 +148,10 @@ impl Item {
             }
             return Ok(Item::from_stat_as(format, stat, now, expiration));
         };
-        let node = if head.node.is_empty() {
-            node
-        } else {
-            head.node
-        };
-        let (patched, ts) =
+        let (patched, node, ts) =
             append_node_and_stamp(bytes, (4, head.node, node), (3, head.time_stamp), now);
         let bytes = patched.as_deref().unwrap_or(bytes);
-        let kind_name = StreamType::try_from(head.kind)
-            .map(|k| k.as_str_name().to_string())
-            .unwrap_or_else(|_| head.kind.to_string());
+        let kind_name = super::stat_kind_name_of(head.kind);
         let key = id::stat_key_of(
             [
                 head.room_id,

@@ -36,7 +36,7 @@ pub fn redis_key(item: &Item) -> String {
     match item.kind {
         ItemKind::Event => {
             let _ = write!(key, "event:{{{}}}:", item.room_id);
-            id::push_parts(&mut key, [&item.participant_id, &item.track_id]);
+            id::push_parts(&mut key, [item.participant_id.as_str(), &item.track_id]);
             key.push_str(&item.type_name);
         }
         ItemKind::Stat => {

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Host CPU per item over the gRPC door, with the load generator as its own process (as a
+# user runs it): starts the release binary with the file store, runs
+# `analytics-host simulate --doors grpc` against it for BENCH_SECONDS at BENCH_RATE items/s
+# (50 rooms × 4 participants × 2 tracks, 500 records per message), and reads the host's
+# CPU time from /proc over the load plus 2 s. Prints one table row per round.
+#
+#   scripts/bench-grpc-cpu.sh                          # this build, query index on
+#   BENCH_FILE_INDEX=false scripts/bench-grpc-cpu.sh   # without the query index
+#   BENCH_BIN=path/to/analytics-host scripts/bench-grpc-cpu.sh   # another build
+#   BENCH_ROUNDS=4 BENCH_RATE=100000 BENCH_SECONDS=10 (the defaults)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROUNDS="${BENCH_ROUNDS:-4}"
+RATE="${BENCH_RATE:-100000}"
+SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
+INDEX="${BENCH_FILE_INDEX:-true}"
+log() { echo "bench-grpc-cpu: $*" >&2; }
+
+if [ -n "${BENCH_BIN:-}" ]; then
+  BIN="$BENCH_BIN"
+else
+  TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+  log "building the release binary"
+  (cd "$ROOT" && cargo build -q --release --bin analytics-host)
+  BIN="$TARGET/release/analytics-host"
+fi
+
+WORK="$(mktemp -d)"
+HOST_PID=""
+cleanup() {
+  [ -n "$HOST_PID" ] && kill "$HOST_PID" 2>/dev/null && wait "$HOST_PID" 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+read -r WEBHOOK_PORT TELEMETRY_PORT GRPC_PORT < <(/usr/bin/python3 - <<'PY'
+import socket
+socks = [socket.socket() for _ in range(3)]
+for s in socks: s.bind(("127.0.0.1", 0))
+print(*[s.getsockname()[1] for s in socks])
+PY
+)
+
+# CPU seconds (user + system) of process $1 so far.
+cpu_seconds() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+
+echo "| round | file.index | items accepted | host CPU s | host CPU µs per item |"
+echo "|---|---|---:|---:|---:|"
+for round in $(seq 1 "$ROUNDS"); do
+  rm -rf "$WORK/store"
+  cat > "$WORK/config.yaml" <<YAML
+keys:
+  benchkey: bench-secret-that-is-at-least-32-characters
+openvidu:
+  analytics:
+    interval: 1s
+    node_id: ND_bench
+    file: { enabled: true, dir: "$WORK/store", index: $INDEX }
+    ingest:
+      webhook: { listen: "127.0.0.1:$WEBHOOK_PORT" }
+      grpc: { listen: "127.0.0.1:$GRPC_PORT" }
+    telemetry: { listen: "127.0.0.1:$TELEMETRY_PORT" }
+YAML
+  "$BIN" run --config "$WORK/config.yaml" --log-level error &
+  HOST_PID=$!
+  for _ in $(seq 1 100); do
+    /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $GRPC_PORT), 0.2)" 2>/dev/null && break
+    sleep 0.1
+  done
+  before=$(cpu_seconds "$HOST_PID")
+  "$BIN" simulate --config "$WORK/config.yaml" --doors grpc --rooms 50 --participants 4 \
+    --tracks 2 --rate "$RATE" --duration "${SECONDS_PER_RUN}s" --batch 500 \
+    --log-level error > "$WORK/simulate.txt"
+  sleep 2
+  after=$(cpu_seconds "$HOST_PID")
+  kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=""
+  # "accepted N items/s" over the run's seconds.
+  accepted=$(awk -v s="$SECONDS_PER_RUN" '/accepted/ { for (i = 1; i <= NF; i++) if ($i == "accepted") { printf "%d", $(i + 1) * s } }' "$WORK/simulate.txt")
+  awk -v r="$round" -v x="$INDEX" -v n="$accepted" -v b="$before" -v a="$after" \
+    'BEGIN { printf "| %d | %s | %d | %.2f | %.2f |\n", r, x, n, a - b, (a - b) * 1e6 / n }'
+done
