@@ -18,30 +18,11 @@ SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 INDEX="${BENCH_FILE_INDEX:-true}"
 log() { echo "bench-grpc-cpu: $*" >&2; }
 
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN="$BENCH_BIN"
-else
-  TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-  log "building the release binary"
-  (cd "$ROOT" && cargo build -q --release --bin analytics-host)
-  BIN="$TARGET/release/analytics-host"
-fi
-
-WORK="$(mktemp -d)"
-HOST_PID=""
-cleanup() {
-  [ -n "$HOST_PID" ] && kill "$HOST_PID" 2>/dev/null && wait "$HOST_PID" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-read -r WEBHOOK_PORT TELEMETRY_PORT GRPC_PORT < <(/usr/bin/python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])
-PY
-)
+# shellcheck source=scripts/bench/lib.sh
+. "$ROOT/scripts/bench/lib.sh"
+bench_binary
+bench_workdir
+read -r WEBHOOK_PORT TELEMETRY_PORT GRPC_PORT < <(free_ports 3)
 
 # CPU seconds (user + system) of process $1 so far.
 cpu_seconds() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }

@@ -35,31 +35,11 @@ if [ ! -x "$WRK" ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
 fi
 
-if [ -n "${BENCH_BIN:-}" ]; then
-  BIN="$BENCH_BIN"
-else
-  TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-  PROFILE="${BENCH_PROFILE:-release}"
-  log "building the $PROFILE binary"
-  (cd "$ROOT" && cargo build -q --profile "$PROFILE" --bin analytics-host)
-  BIN="$TARGET/$PROFILE/analytics-host"
-fi
-
-WORK="$(mktemp -d)"
-HOST_PID=""
-cleanup() {
-  [ -n "$HOST_PID" ] && kill "$HOST_PID" 2>/dev/null && wait "$HOST_PID" 2>/dev/null
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-read -r WEBHOOK_PORT TELEMETRY_PORT GRPC_PORT < <(/usr/bin/python3 - <<'PY'
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks: s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])
-PY
-)
+# shellcheck source=scripts/bench/lib.sh
+. "$ROOT/scripts/bench/lib.sh"
+bench_binary
+bench_workdir
+read -r WEBHOOK_PORT TELEMETRY_PORT GRPC_PORT < <(free_ports 3)
 
 /usr/bin/python3 "$ROOT/scripts/bench/webhook-requests.py" "$KEY" "$SECRET" 1000 > "$WORK/requests.lua"
 cat "$ROOT/scripts/bench/webhook.lua" >> "$WORK/requests.lua"
