@@ -52,13 +52,24 @@ impl EventRow {
             track_sid: item.track_id.clone(),
             ..EventRow::default()
         };
-        /// Only `track`; serde skips every other field without building it.
+        // Only these few fields are built; serde skips everything else in the document.
+        /// `track` and `participant.disconnect_reason`.
         #[derive(serde::Deserialize)]
-        struct TrackOnly {
+        struct Fields {
             #[serde(default)]
-            track: Option<Value>,
+            track: Option<TrackFields>,
             #[serde(default)]
             participant: Option<ReasonOnly>,
+        }
+        /// `track.type`, `track.source`, `track.mime_type`.
+        #[derive(serde::Deserialize)]
+        struct TrackFields {
+            #[serde(default, rename = "type")]
+            kind: Option<Value>,
+            #[serde(default)]
+            source: Option<Value>,
+            #[serde(default)]
+            mime_type: Option<Value>,
         }
         /// Only `participant.disconnect_reason`.
         #[derive(serde::Deserialize)]
@@ -66,11 +77,16 @@ impl EventRow {
             #[serde(default)]
             disconnect_reason: Option<Value>,
         }
-        if let Ok(fields) = serde_json::from_str::<TrackOnly>(item.document_text()) {
+        if let Ok(fields) = serde_json::from_str::<Fields>(item.document_text()) {
             if let Some(track) = fields.track {
-                row.track_type = named(&track, "type", &TRACK_TYPES);
-                row.track_source = named(&track, "source", &TRACK_SOURCES);
-                row.mime = track["mime_type"].as_str().unwrap_or_default().to_string();
+                row.track_type = named_value(track.kind.as_ref(), true, &TRACK_TYPES);
+                row.track_source = named_value(track.source.as_ref(), true, &TRACK_SOURCES);
+                row.mime = track
+                    .mime_type
+                    .as_ref()
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
             }
             if let Some(reason) = fields.participant.and_then(|p| p.disconnect_reason) {
                 row.reason = disconnect_reason(&reason);
@@ -141,7 +157,12 @@ fn disconnect_reason(value: &Value) -> String {
 /// The enum `field` of `parent`, stored as a name or as a number (`names` by number). The
 /// `openvidu` format leaves a zero enum out: missing in a present `parent` is `names[0]`.
 fn named(parent: &Value, field: &str, names: &[&str]) -> String {
-    match parent.get(field) {
+    named_value(parent.get(field), parent.is_object(), names)
+}
+
+/// [`named`] of the field's value when its parent was already taken apart.
+fn named_value(value: Option<&Value>, parent_is_object: bool, names: &[&str]) -> String {
+    match value {
         Some(Value::String(name)) => name.clone(),
         Some(Value::Number(n)) => {
             let i = n.as_f64().unwrap_or(-1.0);
@@ -150,7 +171,7 @@ fn named(parent: &Value, field: &str, names: &[&str]) -> String {
                 _ => n.to_string(),
             }
         }
-        None if parent.is_object() => names[0].to_string(),
+        None if parent_is_object => names[0].to_string(),
         _ => String::new(),
     }
 }
