@@ -44,8 +44,9 @@ pub fn event_type(name: &str) -> Option<AnalyticsEventType> {
 
 /// The analytics event of a webhook, or `None` if its name is not mapped. The event's `id`
 /// is the webhook's `id`; its timestamp is the webhook's `createdAt` (or `now` if absent).
+/// The webhook's parts move into the event.
 pub fn map_webhook(
-    webhook: &WebhookEvent,
+    webhook: WebhookEvent,
     node_id: &str,
     now: SystemTime,
 ) -> Option<AnalyticsEvent> {
@@ -58,9 +59,16 @@ pub fn map_webhook(
     } else {
         Timestamp::from_system_time(now)
     };
-    let room = webhook.room.clone();
-    let egress = webhook.egress_info.clone();
-    let ingress = webhook.ingress_info.clone();
+    let WebhookEvent {
+        room,
+        participant,
+        track,
+        egress_info: egress,
+        ingress_info: ingress,
+        id,
+        room_end_reason,
+        ..
+    } = webhook;
     let room_id = room
         .as_ref()
         .map(|r| r.sid.clone())
@@ -68,23 +76,18 @@ pub fn map_webhook(
         .or_else(|| egress.as_ref().map(|e| e.room_id.clone()))
         .unwrap_or_default();
     Some(AnalyticsEvent {
-        id: webhook.id.clone(),
+        id,
         r#type: kind as i32,
         timestamp: Some(timestamp.to_proto()),
         room_id,
         room,
-        participant_id: webhook
-            .participant
+        participant_id: participant
             .as_ref()
             .map(|p| p.sid.clone())
             .unwrap_or_default(),
-        participant: webhook.participant.clone(),
-        track_id: webhook
-            .track
-            .as_ref()
-            .map(|t| t.sid.clone())
-            .unwrap_or_default(),
-        track: webhook.track.clone(),
+        participant,
+        track_id: track.as_ref().map(|t| t.sid.clone()).unwrap_or_default(),
+        track,
         egress_id: egress
             .as_ref()
             .map(|e| e.egress_id.clone())
@@ -96,7 +99,7 @@ pub fn map_webhook(
             .unwrap_or_default(),
         ingress,
         node_id: node_id.to_string(),
-        room_end_reason: webhook.room_end_reason,
+        room_end_reason,
         ..Default::default()
     })
 }
@@ -114,18 +117,19 @@ pub fn webhook_document_id(webhook_id: &str) -> String {
 /// document; two different webhooks in the same second never collide). Without an `id`,
 /// the contract's event key is used. `raw`, when given, is stored as [`RAW_WEBHOOK_FIELD`].
 pub fn webhook_item(
-    webhook: &WebhookEvent,
+    webhook: WebhookEvent,
     raw: Option<Value>,
     node_id: &str,
     now: SystemTime,
     expiration: Duration,
     format: DocumentFormat,
 ) -> Option<Item> {
+    let id = (!webhook.id.is_empty()).then(|| webhook_document_id(&webhook.id));
     let event = map_webhook(webhook, node_id, now)?;
-    let mut item = Item::from_event_as(format, event, now, expiration);
-    if !webhook.id.is_empty() {
-        item.set_id(webhook_document_id(&webhook.id));
-    }
+    let mut item = match id {
+        Some(id) => Item::from_event_with_id(format, event, id, now, expiration),
+        None => Item::from_event_as(format, event, now, expiration),
+    };
     if let Some(raw) = raw {
         item.append_field(RAW_WEBHOOK_FIELD, &raw);
     }

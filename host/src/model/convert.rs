@@ -25,7 +25,21 @@ impl Item {
         now: SystemTime,
         expiration: Duration,
     ) -> Self {
-        Self::event_item(event, now, expiration, |event, id| {
+        Self::event_item(event, None, now, expiration, |event, id| {
+            format.document_text(event, EVENT, id)
+        })
+    }
+
+    /// [`Item::from_event_as`] with the document id `id` instead of the event's own (a
+    /// webhook's id comes from LiveKit's webhook id).
+    pub fn from_event_with_id(
+        format: DocumentFormat,
+        event: AnalyticsEvent,
+        id: String,
+        now: SystemTime,
+        expiration: Duration,
+    ) -> Self {
+        Self::event_item(event, Some(id), now, expiration, |event, id| {
             format.document_text(event, EVENT, id)
         })
     }
@@ -39,20 +53,21 @@ impl Item {
         now: SystemTime,
         expiration: Duration,
     ) -> Self {
-        Self::event_item(event, now, expiration, |event, id| {
+        Self::event_item(event, None, now, expiration, |event, id| {
             serde_json::to_string(&format.document(event, EVENT, id)).expect("a map serializes")
         })
     }
 
     fn event_item(
         mut event: AnalyticsEvent,
+        id: Option<String>,
         now: SystemTime,
         expiration: Duration,
         document: impl FnOnce(&AnalyticsEvent, &str) -> String,
     ) -> Self {
         let ts = stamp(&mut event.timestamp, now);
         let type_name = event_type_name(&event);
-        let id = md5_hex(&event_key(&event, &type_name));
+        let id = id.unwrap_or_else(|| md5_hex(&event_key(&event, &type_name)));
         let document = document(&event, &id);
         let mut item = Item::with_document_text(ItemKind::Event, id, document, now + expiration);
         item.type_name = type_name;

@@ -302,24 +302,6 @@ impl Item {
         RawValue::from_string(self.document.to_string()).expect("the host wrote this JSON object")
     }
 
-    /// Gives the item another id: `id` and the document's `_id`, its first field as the host
-    /// writes it, replaced in the text (no parse). Webhooks use it: their id comes from
-    /// LiveKit's webhook id, not from the event.
-    pub fn set_id(&mut self, id: String) {
-        let old = format!("{{\"_id\":{}", Value::String(self.id.clone()));
-        match self.document.strip_prefix(old.as_str()) {
-            Some(rest) => {
-                let mut text = String::with_capacity(self.document.len() + id.len());
-                text.push_str("{\"_id\":");
-                text.push_str(&Value::String(id.clone()).to_string());
-                text.push_str(rest);
-                self.document = text.into();
-            }
-            None => self.set_field("_id", Value::String(id.clone())),
-        }
-        self.id = id;
-    }
-
     /// Appends `key: value` as the document's last field; `key` must not be in it yet.
     pub fn append_field(&mut self, key: &str, value: &Value) {
         let body = self

@@ -360,22 +360,19 @@ fn stat_document_with_streams_and_layers() {
 }
 
 #[test]
-fn set_id_and_append_field_edit_the_text_as_set_field_would() {
+fn an_id_given_and_append_field_write_the_text_set_field_would() {
     for format in [DocumentFormat::Openvidu, DocumentFormat::Typed] {
-        let item = || {
-            let event = lk::AnalyticsEvent {
-                r#type: lk::AnalyticsEventType::RoomCreated as i32,
-                timestamp: ts(1_764_280_000, 5),
-                room: room("RM_1"),
-                ..Default::default()
-            };
-            Item::from_event_as(format, event, UNIX_EPOCH + NOW, DAY)
+        let event = || lk::AnalyticsEvent {
+            r#type: lk::AnalyticsEventType::RoomCreated as i32,
+            timestamp: ts(1_764_280_000, 5),
+            room: room("RM_1"),
+            ..Default::default()
         };
         let raw = json!({"event": "room_started", "id": "EV_\"1"});
-        let mut fast = item();
-        fast.set_id("webhook-id".into());
+        let now = UNIX_EPOCH + NOW;
+        let mut fast = Item::from_event_with_id(format, event(), "webhook-id".into(), now, DAY);
         fast.append_field("raw", &raw);
-        let mut slow = item();
+        let mut slow = Item::from_event_as(format, event(), now, DAY);
         slow.set_field("_id", json!("webhook-id"));
         slow.set_field("raw", raw.clone());
         assert_eq!(fast.document_text(), slow.document_text(), "{format:?}");

@@ -7,14 +7,14 @@
 
 pub mod token;
 
-use super::mapping::{parse_webhook, webhook_item, ParsedWebhook};
+use super::mapping::{event_type, parse_webhook, webhook_item, ParsedWebhook};
 use super::IngestCounters;
 use crate::config::ApiKeys;
 use crate::model::DocumentFormat;
 use crate::pipeline::{AcceptError, Pipeline};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use base64::Engine as _;
@@ -132,11 +132,13 @@ pub fn router(state: Arc<WebhookState>, path: &str, max_body_bytes: usize) -> Ro
 
 async fn receive(
     State(state): State<Arc<WebhookState>>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    request: Request,
 ) -> (StatusCode, &'static str) {
     let counters = &state.counters;
-    let body = match body {
+    // The one header read, taken before the body consumes the request (a `HeaderMap`
+    // extractor would copy them all).
+    let auth = request.headers().get(header::AUTHORIZATION).cloned();
+    let body = match Bytes::from_request(request, &()).await {
         Ok(body) => body,
         Err(rejection) => {
             let status = rejection.status();
@@ -155,9 +157,7 @@ async fn receive(
             return (status, "cannot read the body\n");
         }
     };
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let auth = auth.as_ref().and_then(|v| v.to_str().ok());
     let parsed = match state.verifier.verify(auth, &body) {
         Ok(Verified::Event(parsed)) => *parsed,
         Ok(Verified::NotWebhook(reason)) => {
@@ -178,9 +178,14 @@ async fn receive(
         tracing::warn!(event = %parsed.event.event, id = %parsed.event.id, dropped = ?parsed.dropped,
             "webhook carries values this protocol version does not know; kept the rest and the raw JSON");
     }
+    if event_type(&parsed.event.event).is_none() {
+        counters.webhook_unknown.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(event = %parsed.event.event, id = %parsed.event.id, "webhook event name not mapped; acknowledged, not stored");
+        return (StatusCode::OK, "ignored\n");
+    }
     let now = SystemTime::now();
     let Some(item) = webhook_item(
-        &parsed.event,
+        parsed.event,
         parsed.raw,
         &state.node_id,
         now,
@@ -188,7 +193,6 @@ async fn receive(
         state.format,
     ) else {
         counters.webhook_unknown.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(event = %parsed.event.event, id = %parsed.event.id, "webhook event name not mapped; acknowledged, not stored");
         return (StatusCode::OK, "ignored\n");
     };
     let kind = item.kind;
