@@ -9,6 +9,11 @@
 #   BENCH_FILE_INDEX=false scripts/bench-grpc-cpu.sh   # without the query index
 #   BENCH_BIN=path/to/analytics-host scripts/bench-grpc-cpu.sh   # another build
 #   BENCH_ROUNDS=4 BENCH_RATE=100000 BENCH_SECONDS=10 (the defaults)
+#   BENCH_FLOOR=0 scripts/bench-grpc-cpu.sh            # without the floor column
+#
+# Each round also runs the floor (`cargo bench --bench grpc_floor`, built here): the same
+# tonic server and generated service with messages kept as received, which only splits them
+# into records and drops them, under the same `simulate` load — receiving alone.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,12 +28,23 @@ log() { echo "bench-grpc-cpu: $*" >&2; }
 bench_binary
 bench_workdir
 read -r WEBHOOK_PORT TELEMETRY_PORT GRPC_PORT < <(free_ports 3)
+FLOOR=""
+if [ "${BENCH_FLOOR:-1}" != 0 ]; then
+  log "building the floor (benches/grpc_floor.rs)"
+  FLOOR=$(cd "$ROOT" && cargo bench -q --bench grpc_floor --no-run --message-format json 2>/dev/null \
+    | /usr/bin/python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "grpc_floor" and m.get("executable"):
+        print(m["executable"])')
+  [ -x "$FLOOR" ] || { log "cannot build the floor bench"; exit 1; }
+fi
 
 # CPU seconds (user + system) of process $1 so far.
 cpu_seconds() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 
-echo "| round | file.index | items accepted | host CPU s | host CPU µs per item |"
-echo "|---|---|---:|---:|---:|"
+echo "| round | file.index | items accepted | host CPU s | host CPU µs per item | floor µs per item | host / floor |"
+echo "|---|---|---:|---:|---:|---:|---:|"
 for round in $(seq 1 "$ROUNDS"); do
   rm -rf "$WORK/store"
   cat > "$WORK/config.yaml" <<YAML
@@ -59,6 +75,12 @@ YAML
   kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=""
   # "accepted N items/s" over the run's seconds.
   accepted=$(awk -v s="$SECONDS_PER_RUN" '/accepted/ { for (i = 1; i <= NF; i++) if ($i == "accepted") { printf "%d", $(i + 1) * s } }' "$WORK/simulate.txt")
-  awk -v r="$round" -v x="$INDEX" -v n="$accepted" -v b="$before" -v a="$after" \
-    'BEGIN { printf "| %d | %s | %d | %.2f | %.2f |\n", r, x, n, a - b, (a - b) * 1e6 / n }'
+  floor="-"
+  if [ -n "$FLOOR" ]; then
+    # Its table's last row: "| 1 | records | CPU s | µs per item |".
+    floor=$(BENCH_HOST_BIN="$BIN" BENCH_RATE="$RATE" BENCH_SECONDS="$SECONDS_PER_RUN" BENCH_ROUNDS=1 \
+      "$FLOOR" --bench | awk -F'|' 'END { gsub(/ /, "", $5); print $5 }')
+  fi
+  awk -v r="$round" -v x="$INDEX" -v n="$accepted" -v b="$before" -v a="$after" -v f="$floor" \
+    'BEGIN { u = (a - b) * 1e6 / n; printf "| %d | %s | %d | %.2f | %.2f | %s | %s |\n", r, x, n, a - b, u, f, (f == "-" ? "-" : sprintf("%.1f", u / f)) }'
 done

@@ -35,7 +35,20 @@ impl<'a> WireReader<'a> {
     }
 
     /// A varint at the current position.
+    #[inline]
     pub fn varint(&mut self) -> Result<u64, WireError> {
+        // Most varints on the wire (every field key, short lengths, small numbers) are one byte.
+        match self.bytes.get(self.pos) {
+            Some(&byte) if byte < 0x80 => {
+                self.pos += 1;
+                Ok(u64::from(byte))
+            }
+            _ => self.long_varint(),
+        }
+    }
+
+    /// [`WireReader::varint`] of more than one byte, or at the end.
+    fn long_varint(&mut self) -> Result<u64, WireError> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = *self.bytes.get(self.pos).ok_or(self.error())?;
@@ -48,6 +61,7 @@ impl<'a> WireReader<'a> {
         Err(self.error())
     }
 
+    #[inline]
     fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         let end = self.pos.checked_add(n).ok_or(self.error())?;
         let slice = self.bytes.get(self.pos..end).ok_or(self.error())?;
@@ -55,6 +69,7 @@ impl<'a> WireReader<'a> {
         Ok(slice)
     }
 
+    #[inline]
     fn error(&self) -> WireError {
         WireError { offset: self.pos }
     }
@@ -70,6 +85,7 @@ impl<'a> WireReader<'a> {
     }
 
     /// The next field: its number and value; `None` at the end.
+    #[inline]
     pub fn field(&mut self) -> Result<Option<(u32, WireValue<'a>)>, WireError> {
         if self.is_empty() {
             return Ok(None);

@@ -166,14 +166,19 @@ impl Recorder {
                 Err(status) => return Err(self.stream_error(method, status)),
             };
             let now = SystemTime::now();
+            // Sized first (a pass over the records' lengths): no regrowth copying items.
+            let mut items = Vec::with_capacity(message.records().count());
             let items: Result<Vec<Item>, String> = message
                 .records()
-                .map(|record| {
+                .try_for_each(|record| {
                     let record = record.map_err(|e| e.to_string())?;
-                    item(self.format, record, &self.node_id, now, self.expiration)
-                        .map_err(|e| e.to_string())
+                    items.push(
+                        item(self.format, record, &self.node_id, now, self.expiration)
+                            .map_err(|e| e.to_string())?,
+                    );
+                    Ok(())
                 })
-                .collect();
+                .map(|()| items);
             match items {
                 Ok(items) => self.accept(items).await?,
                 Err(error) => {
