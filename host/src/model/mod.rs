@@ -130,16 +130,25 @@ impl DocumentFormat {
         full_name: &str,
         id: &str,
     ) -> Result<String, wire::WireError> {
+        thread_local! {
+            /// The text being written, reused from one document to the next: the walk writes
+            /// into memory that is already in cache, and the document gets one exact allocation.
+            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
         let index = walk::message_index(full_name);
-        let text = match self {
-            DocumentFormat::Openvidu => json::openvidu_document(full_name, index, bytes, id),
-            DocumentFormat::Typed => json::typed_document(index, bytes, id),
-        }?;
-        // The text waits in queues: it takes what it needs, not what was reserved.
-        Ok(if text.capacity() - text.len() > text.len() / 8 {
-            String::from(text.as_str())
-        } else {
-            text
+        TEXT.with_borrow_mut(|out| {
+            out.clear();
+            match self {
+                DocumentFormat::Openvidu => {
+                    json::openvidu_document(full_name, index, bytes, id, out)
+                }
+                DocumentFormat::Typed => json::typed_document(index, bytes, id, out),
+            }?;
+            let text = out.as_str().to_owned();
+            if out.capacity() > 1 << 16 {
+                *out = String::new(); // not kept after an unusually large document
+            }
+            Ok(text)
         })
     }
 }

@@ -16,14 +16,15 @@ use super::{
 };
 use std::sync::LazyLock;
 
-/// The fork's document text of the encoded message of plan `index` (protobuf full name
-/// `full_name`), `_id` first.
+/// Appends to `out` the fork's document text of the encoded message of plan `index`
+/// (protobuf full name `full_name`), `_id` first.
 pub(in crate::model) fn document(
     full_name: &str,
     index: usize,
     bytes: &[u8],
     id: &str,
-) -> Result<String, WireError> {
+    out: &mut String,
+) -> Result<(), WireError> {
     static EVENT: LazyLock<Node> = LazyLock::new(|| Node::of("livekit.AnalyticsEvent"));
     static STAT: LazyLock<Node> = LazyLock::new(|| Node::of("livekit.AnalyticsStat"));
     let named = match full_name {
@@ -31,13 +32,12 @@ pub(in crate::model) fn document(
         "livekit.AnalyticsStat" => Some(&*STAT),
         _ => None,
     };
-    let mut out = String::with_capacity(64 + bytes.len() * 4);
     out.push_str("{\"_id\":");
-    push_string(&mut out, id);
+    push_string(out, id);
     let mut stack = Vec::with_capacity(32);
-    fields(index, bytes, &mut out, &mut stack, true, named)?;
+    fields(index, bytes, out, &mut stack, true, named)?;
     out.push('}');
-    Ok(out)
+    Ok(())
 }
 
 /// The [`quoted_key`]s of a plan: of its fields, and of its oneofs.

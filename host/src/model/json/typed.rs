@@ -17,19 +17,20 @@ static KEYS: LazyLock<Vec<Vec<Box<str>>>> = LazyLock::new(|| {
         .collect()
 });
 
-/// The `typed` document text of the encoded message of plan `index`, `_id` first.
+/// Appends to `out` the `typed` document text of the encoded message of plan `index`,
+/// `_id` first.
 pub(in crate::model) fn document(
     index: usize,
     bytes: &[u8],
     id: &str,
-) -> Result<String, WireError> {
-    let mut out = String::with_capacity(64 + bytes.len() * 4);
+    out: &mut String,
+) -> Result<(), WireError> {
     out.push_str("{\"_id\":");
-    push_string(&mut out, id);
+    push_string(out, id);
     let mut stack = Vec::with_capacity(32);
-    fields(index, bytes, &mut out, &mut stack, true)?;
+    fields(index, bytes, out, &mut stack, true)?;
     out.push('}');
-    Ok(out)
+    Ok(())
 }
 
 /// Writes the members of the encoded message of plan `index` in declaration order: fields
