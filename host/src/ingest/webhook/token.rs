@@ -21,6 +21,8 @@ use super::AuthError;
 use crate::config::ApiKeys;
 use base64::Engine as _;
 use ring::hmac;
+use serde::de::IgnoredAny;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -52,26 +54,29 @@ pub struct WebhookClaims {
     pub sha256: String,
 }
 
-/// The payload's claims, the ones a webhook token is checked against.
+/// The payload's claims, the ones a webhook token is checked against (strings borrowed from
+/// the decoded payload unless they hold escapes).
 #[derive(serde::Deserialize)]
-struct Claims {
-    #[serde(default)]
-    iss: Option<String>,
+struct Claims<'a> {
+    #[serde(default, borrow)]
+    iss: Option<Cow<'a, str>>,
     /// Any JSON value: a non-number is refused by name rather than failing the parse.
     #[serde(default)]
     exp: Option<serde_json::Value>,
     #[serde(default)]
     nbf: Option<serde_json::Value>,
+    /// Only whether it is there.
     #[serde(default)]
-    aud: Option<serde_json::Value>,
-    #[serde(default)]
-    sha256: String,
+    aud: Option<IgnoredAny>,
+    #[serde(default, borrow)]
+    sha256: Cow<'a, str>,
 }
 
 /// The header's one field that matters.
 #[derive(serde::Deserialize)]
-struct Header {
-    alg: String,
+struct Header<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
 }
 
 impl TokenKeys {
@@ -114,7 +119,8 @@ impl TokenKeys {
                 "a JWT has three dot-separated parts".into(),
             ));
         }
-        let header: Header = serde_json::from_slice(&base64url(header, "header")?)
+        let header = base64url(header, "header")?;
+        let header: Header = serde_json::from_slice(&header)
             .map_err(|e| AuthError::Malformed(format!("the header is not JSON: {e}")))?;
         let payload_json = base64url(payload, "payload")?;
         let claims: Claims = serde_json::from_slice(&payload_json)
@@ -122,8 +128,8 @@ impl TokenKeys {
         let issuer = claims.iss.unwrap_or_default();
         let key = self
             .keys
-            .get(&issuer)
-            .ok_or_else(|| AuthError::UnknownKey(issuer.clone()))?;
+            .get(&*issuer)
+            .ok_or_else(|| AuthError::UnknownKey(issuer.to_string()))?;
         if header.alg != "HS256" {
             return Err(AuthError::Invalid(format!(
                 "algorithm `{}` (webhooks are signed HS256)",
@@ -156,8 +162,8 @@ impl TokenKeys {
             ));
         }
         Ok(WebhookClaims {
-            issuer,
-            sha256: claims.sha256,
+            issuer: issuer.into_owned(),
+            sha256: claims.sha256.into_owned(),
         })
     }
 }
