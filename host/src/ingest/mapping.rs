@@ -42,15 +42,15 @@ pub fn event_type(name: &str) -> Option<AnalyticsEventType> {
     })
 }
 
-/// The analytics event of a webhook, or `None` if its name is not mapped. The event's `id`
-/// is the webhook's `id`; its timestamp is the webhook's `createdAt` (or `now` if absent).
-/// The webhook's parts move into the event.
+/// The analytics event of a webhook whose name maps to `kind` (see [`event_type`]). The
+/// event's `id` is the webhook's `id`; its timestamp is the webhook's `createdAt` (or `now`
+/// if absent). The webhook's parts move into the event.
 pub fn map_webhook(
     webhook: WebhookEvent,
+    kind: AnalyticsEventType,
     node_id: &str,
     now: SystemTime,
-) -> Option<AnalyticsEvent> {
-    let kind = event_type(&webhook.event)?;
+) -> AnalyticsEvent {
     let timestamp = if webhook.created_at > 0 {
         Timestamp {
             seconds: webhook.created_at,
@@ -75,7 +75,7 @@ pub fn map_webhook(
         .filter(|s| !s.is_empty())
         .or_else(|| egress.as_ref().map(|e| e.room_id.clone()))
         .unwrap_or_default();
-    Some(AnalyticsEvent {
+    AnalyticsEvent {
         id,
         r#type: kind as i32,
         timestamp: Some(timestamp.to_proto()),
@@ -101,7 +101,7 @@ pub fn map_webhook(
         node_id: node_id.to_string(),
         room_end_reason,
         ..Default::default()
-    })
+    }
 }
 
 /// The document `_id` of a webhook-derived event whose webhook has the `id` `webhook_id`
@@ -110,7 +110,7 @@ pub fn webhook_document_id(webhook_id: &str) -> String {
     md5_hex(&format!("webhook:{webhook_id}"))
 }
 
-/// The stored item of a webhook, or `None` if its name is not mapped.
+/// The stored item of a webhook whose name maps to `kind` (see [`event_type`]).
 ///
 /// The `_id` is the hex MD5 of `webhook:<id>` when the webhook has an `id` (livekit-server
 /// re-sends the same `id` on retry, so a redelivery is a duplicate, never a second
@@ -118,14 +118,15 @@ pub fn webhook_document_id(webhook_id: &str) -> String {
 /// the contract's event key is used. `raw`, when given, is stored as [`RAW_WEBHOOK_FIELD`].
 pub fn webhook_item(
     webhook: WebhookEvent,
+    kind: AnalyticsEventType,
     raw: Option<Value>,
     node_id: &str,
     now: SystemTime,
     expiration: Duration,
     format: DocumentFormat,
-) -> Option<Item> {
+) -> Item {
     let id = (!webhook.id.is_empty()).then(|| webhook_document_id(&webhook.id));
-    let event = map_webhook(webhook, node_id, now)?;
+    let event = map_webhook(webhook, kind, node_id, now);
     let mut item = match id {
         Some(id) => Item::from_event_with_id(format, event, id, now, expiration),
         None => Item::from_event_as(format, event, now, expiration),
@@ -133,7 +134,7 @@ pub fn webhook_item(
     if let Some(raw) = raw {
         item.append_field(RAW_WEBHOOK_FIELD, &raw);
     }
-    Some(item)
+    item
 }
 
 /// A parsed webhook body.

@@ -168,24 +168,20 @@ impl Recorder {
             let now = SystemTime::now();
             // Sized first (a pass over the records' lengths): no regrowth copying items.
             let mut items = Vec::with_capacity(message.records().count());
-            let items: Result<Vec<Item>, String> = message
-                .records()
-                .try_for_each(|record| {
-                    let record = record.map_err(|e| e.to_string())?;
-                    items.push(
-                        item(self.format, record, &self.node_id, now, self.expiration)
-                            .map_err(|e| e.to_string())?,
-                    );
-                    Ok(())
-                })
-                .map(|()| items);
-            match items {
-                Ok(items) => self.accept(items).await?,
-                Err(error) => {
-                    let status = Status::internal(format!("decoding the message: {error}"));
-                    return Err(self.stream_error(method, status));
+            for record in message.records() {
+                let built = record.map_err(|e| e.to_string()).and_then(|record| {
+                    item(self.format, record, &self.node_id, now, self.expiration)
+                        .map_err(|e| e.to_string())
+                });
+                match built {
+                    Ok(built) => items.push(built),
+                    Err(error) => {
+                        let status = Status::internal(format!("decoding the message: {error}"));
+                        return Err(self.stream_error(method, status));
+                    }
                 }
             }
+            self.accept(items).await?;
         }
     }
 }

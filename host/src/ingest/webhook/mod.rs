@@ -178,23 +178,20 @@ async fn receive(
         tracing::warn!(event = %parsed.event.event, id = %parsed.event.id, dropped = ?parsed.dropped,
             "webhook carries values this protocol version does not know; kept the rest and the raw JSON");
     }
-    if event_type(&parsed.event.event).is_none() {
+    let Some(event_kind) = event_type(&parsed.event.event) else {
         counters.webhook_unknown.fetch_add(1, Ordering::Relaxed);
         tracing::info!(event = %parsed.event.event, id = %parsed.event.id, "webhook event name not mapped; acknowledged, not stored");
         return (StatusCode::OK, "ignored\n");
-    }
-    let now = SystemTime::now();
-    let Some(item) = webhook_item(
+    };
+    let item = webhook_item(
         parsed.event,
+        event_kind,
         parsed.raw,
         &state.node_id,
-        now,
+        SystemTime::now(),
         state.expiration,
         state.format,
-    ) else {
-        counters.webhook_unknown.fetch_add(1, Ordering::Relaxed);
-        return (StatusCode::OK, "ignored\n");
-    };
+    );
     let kind = item.kind;
     match state.pipeline.accept_async(vec![item]).await {
         Ok(_) => {

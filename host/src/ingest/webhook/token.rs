@@ -105,7 +105,7 @@ impl TokenKeys {
     }
 
     /// Verifies `token` as at `now` (seconds since the Unix epoch).
-    pub fn verify_at(&self, token: &str, now: u64) -> Result<WebhookClaims, AuthError> {
+    fn verify_at(&self, token: &str, now: u64) -> Result<WebhookClaims, AuthError> {
         let parts = token
             .rsplit_once('.')
             .and_then(|(signed, signature)| Some((signed, signed.split_once('.')?, signature)));
