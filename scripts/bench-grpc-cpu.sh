@@ -10,6 +10,7 @@
 #   BENCH_BIN=path/to/analytics-host scripts/bench-grpc-cpu.sh   # another build
 #   BENCH_ROUNDS=4 BENCH_RATE=100000 BENCH_SECONDS=10 (the defaults)
 #   BENCH_FLOOR=0 scripts/bench-grpc-cpu.sh            # without the floor column
+#   BENCH_INTERVAL=10s scripts/bench-grpc-cpu.sh       # the sinks' interval (default 1s)
 #
 # Each round also runs the floor (`cargo bench --bench grpc_floor`, built here): the same
 # tonic server and generated service with messages kept as received, which only splits them
@@ -21,6 +22,7 @@ ROUNDS="${BENCH_ROUNDS:-4}"
 RATE="${BENCH_RATE:-100000}"
 SECONDS_PER_RUN="${BENCH_SECONDS:-10}"
 INDEX="${BENCH_FILE_INDEX:-true}"
+INTERVAL="${BENCH_INTERVAL:-1s}"
 log() { echo "bench-grpc-cpu: $*" >&2; }
 
 # shellcheck source=scripts/bench/lib.sh
@@ -43,8 +45,8 @@ fi
 # CPU seconds (user + system) of process $1 so far.
 cpu_seconds() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 
-echo "| round | file.index | items accepted | host CPU s | host CPU µs per item | floor µs per item | host / floor |"
-echo "|---|---|---:|---:|---:|---:|---:|"
+echo "| round | file.index | items accepted | dropped by the queue | left out of the index | host CPU s | host CPU µs per item | floor µs per item | host / floor |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
 for round in $(seq 1 "$ROUNDS"); do
   rm -rf "$WORK/store"
   cat > "$WORK/config.yaml" <<YAML
@@ -52,7 +54,7 @@ keys:
   benchkey: bench-secret-that-is-at-least-32-characters
 openvidu:
   analytics:
-    interval: 1s
+    interval: $INTERVAL
     node_id: ND_bench
     file: { enabled: true, dir: "$WORK/store", index: $INDEX }
     ingest:
@@ -72,6 +74,11 @@ YAML
     --log-level error > "$WORK/simulate.txt"
   sleep 2
   after=$(cpu_seconds "$HOST_PID")
+  # Items the file sink's queue dropped (full) and the query index left out (behind).
+  /usr/bin/python3 -c "import urllib.request as u; print(u.urlopen('http://127.0.0.1:$TELEMETRY_PORT/metrics').read().decode())" \
+    > "$WORK/metrics.txt"
+  dropped=$(awk '/^analytics_sink_overflowed_total\{sink="file"/ { print $2 }' "$WORK/metrics.txt")
+  skipped=$(awk '/^analytics_sink_extra_total\{.*name="index_skipped"/ { print $2 }' "$WORK/metrics.txt")
   kill "$HOST_PID"; wait "$HOST_PID" 2>/dev/null || true; HOST_PID=""
   # "accepted N items/s" over the run's seconds.
   accepted=$(awk -v s="$SECONDS_PER_RUN" '/accepted/ { for (i = 1; i <= NF; i++) if ($i == "accepted") { printf "%d", $(i + 1) * s } }' "$WORK/simulate.txt")
@@ -81,6 +88,6 @@ YAML
     floor=$(BENCH_HOST_BIN="$BIN" BENCH_RATE="$RATE" BENCH_SECONDS="$SECONDS_PER_RUN" BENCH_ROUNDS=1 \
       "$FLOOR" --bench | awk -F'|' 'END { gsub(/ /, "", $5); print $5 }')
   fi
-  awk -v r="$round" -v x="$INDEX" -v n="$accepted" -v b="$before" -v a="$after" -v f="$floor" \
-    'BEGIN { u = (a - b) * 1e6 / n; printf "| %d | %s | %d | %.2f | %.2f | %s | %s |\n", r, x, n, a - b, u, f, (f == "-" ? "-" : sprintf("%.1f", u / f)) }'
+  awk -v r="$round" -v x="$INDEX" -v n="$accepted" -v d="${dropped:--}" -v k="${skipped:--}" -v b="$before" -v a="$after" -v f="$floor" \
+    'BEGIN { u = (a - b) * 1e6 / n; printf "| %d | %s | %d | %s | %s | %.2f | %.2f | %s | %s |\n", r, x, n, d, k, a - b, u, f, (f == "-" ? "-" : sprintf("%.1f", u / f)) }'
 done

@@ -1,5 +1,5 @@
-//! The per-sink worker: every `interval` it sends what its queues hold, in chunks, and puts
-//! back what failed, backing off (exponential with jitter, capped) while the sink fails.
+//! The per-sink worker: every `interval` (and whenever a queue of one kind is half full) it
+//! sends what its queues hold, in chunks, and puts back what failed, backing off (exponential with jitter, capped) while the sink fails.
 //! On shutdown it flushes once more within a deadline.
 
 use crate::config::RetryConfig;
@@ -117,9 +117,10 @@ impl Worker {
     }
 
     /// Runs rounds until `shutdown` turns true, then flushes once more. A round starts at
-    /// each tick of `interval`, or at once after a round that left a full call's worth of
-    /// items queued (the sink keeps up with a load larger than one call per interval instead
-    /// of letting the queue fill while it waits for the tick).
+    /// each tick of `interval`, when a queue of one kind reaches half its capacity
+    /// ([`SinkQueue::flush_at`]), or at once after a round that left a full call's worth of
+    /// items queued (the sink keeps up with a load larger than its queue per interval instead
+    /// of dropping while it waits for the tick). A failing sink still waits for its backoff.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> WorkerSummary {
         let mut ticker = tokio::time::interval(self.settings.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -141,6 +142,7 @@ impl Worker {
                 }
                 _ = ticker.tick() => {}
                 _ = self.wake.notified() => {}
+                _ = self.queue.filling() => {}
                 _ = std::future::ready(()), if again => {}
             }
             again = false;

@@ -189,6 +189,65 @@ async fn a_full_call_waiting_after_a_round_goes_out_without_waiting_for_the_tick
     );
 }
 
+#[tokio::test]
+async fn a_half_full_queue_goes_out_without_waiting_for_the_tick() {
+    let counters = Arc::new(SinkCounters::default());
+    let queue = Arc::new(SinkQueue::new(
+        "arrivals",
+        100,
+        OverflowPolicy::DropOldest,
+        counters.clone(),
+    ));
+    let calls = Arc::new(Mutex::new(Vec::new()));
+    let sink = ArrivalsWhileSending {
+        queue: queue.clone(),
+        refills: 0,
+        per_refill: 0,
+        per_call: 1,
+        calls: calls.clone(),
+    };
+    let settings = WorkerSettings {
+        // The first tick comes at once (nothing queued yet), the next one only after the
+        // test's deadline.
+        interval: Duration::from_secs(3600),
+        batch_size: 1000,
+        send_timeout: Duration::from_secs(5),
+        retry: RetryConfig::default(),
+        shutdown_timeout: Duration::from_secs(5),
+    };
+    let worker = Worker::new(
+        Box::new(sink),
+        queue.clone(),
+        counters.clone(),
+        settings,
+        Arc::new(Notify::new()),
+    );
+    let (stop, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(worker.run(stop_rx));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Below half the capacity: waits for the tick.
+    for n in 0..49 {
+        queue.push(event(&format!("a{n}")));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!((counters.snapshot().stored, queue.len()), (0, 49));
+    // Half full: sent now; twice over, so the wake-up is asked again after each round.
+    for round in 1..=2u64 {
+        for n in 0..queue.flush_at() - queue.len() {
+            queue.push(event(&format!("b{round}-{n}")));
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while counters.snapshot().stored < 50 * round {
+            assert!(Instant::now() < deadline, "{:?}", counters.snapshot());
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert_eq!(counters.snapshot().overflowed, 0);
+    let _ = stop.send(true);
+    task.await.unwrap();
+    assert_eq!(calls.lock().unwrap()[..], [50, 50]);
+}
+
 #[test]
 fn backoff_grows_and_is_capped() {
     let retry = RetryConfig {

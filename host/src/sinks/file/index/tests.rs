@@ -143,3 +143,55 @@ fn room_summaries_merged_per_batch_equal_event_by_event_and_rebuilt() {
         .unwrap();
     assert_eq!(summaries(&batch.conn), merged);
 }
+
+/// A sink worker sends its whole queue at a tick, in many batches at once: the index thread
+/// takes a burst of up to [`writer::BACKLOG_ITEMS`] items (here 200 batches of 100 events,
+/// far more batches than it writes while they are handed over) and indexes every one; past
+/// the backlog, batches are left out and counted.
+#[test]
+fn a_burst_of_many_batches_is_indexed_whole_and_past_the_backlog_counted() {
+    use livekit_protocol as lk;
+    let dir = tempfile::tempdir().unwrap();
+    let skipped = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut writer = writer::IndexWriter::start(dir.path(), skipped.clone()).unwrap();
+    let now = SystemTime::now();
+    let event = |room: &str, n: usize| {
+        std::sync::Arc::new(Item::from_event(
+            lk::AnalyticsEvent {
+                r#type: lk::AnalyticsEventType::ParticipantJoined as i32,
+                timestamp: Some(pbjson_types::Timestamp {
+                    seconds: 1_764_000_000,
+                    nanos: n as i32,
+                }),
+                room: Some(lk::Room {
+                    sid: format!("{room}_{}", n % 50),
+                    ..Default::default()
+                }),
+                participant_id: format!("PA_{n}"),
+                ..Default::default()
+            },
+            now,
+            Duration::from_secs(3600),
+        ))
+    };
+    let burst = 200 * 100;
+    for batch in 0..200 {
+        writer.add((0..100).map(|i| event("RM", batch * 100 + i)).collect());
+    }
+    // Then two batches as large as the whole backlog: whichever comes while items wait (the
+    // second at least: the first takes the thread seconds) is left out.
+    let big = writer::BACKLOG_ITEMS;
+    for part in 0..2 {
+        writer.add((0..big).map(|i| event("RMbig", part * big + i)).collect());
+    }
+    drop(writer);
+    let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+    let count =
+        |sql: &str| -> usize { conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize };
+    let small = count("SELECT COUNT(*) FROM events WHERE room_sid NOT LIKE 'RMbig%'");
+    let large = count("SELECT COUNT(*) FROM events WHERE room_sid LIKE 'RMbig%'");
+    let skipped = skipped.load(std::sync::atomic::Ordering::Relaxed) as usize;
+    assert_eq!(small, burst, "the burst indexed whole");
+    assert!(skipped >= big, "{skipped} left out");
+    assert_eq!(large + skipped, 2 * big, "every item indexed or counted");
+}
