@@ -249,12 +249,7 @@ async fn a_configured_token_is_required() {
 
 #[tokio::test]
 async fn a_full_queue_with_reject_gives_resource_exhausted() {
-    let host = TestHost::start_with(
-        "1h",
-        "    queue:\n      capacity: 5\n      overflow: reject",
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let host = TestHost::start_undrained("{ capacity: 5, overflow: reject }").await;
     let mut c = client(&host).await;
     let err = c
         .ingest_events(stream::iter(vec![events(1, 0, 3), events(1, 1, 3)]))

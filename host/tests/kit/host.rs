@@ -58,6 +58,31 @@ openvidu:
         Self::from_yaml(dir, &yaml).await
     }
 
+    /// A host whose only sink, the file store, cannot start (its directory's parent is a
+    /// file), so nothing leaves its queues: neither at a tick nor when one is half full.
+    /// `queue` is the YAML flow mapping of `openvidu.analytics.queue`; webhook and gRPC doors.
+    pub async fn start_undrained(queue: &str) -> TestHost {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("not-a-dir"), "").expect("a file");
+        let yaml = format!(
+            r#"
+keys:
+  {KEY}: {SECRET}
+openvidu:
+  analytics:
+    interval: 50ms
+    node_id: {NODE}
+    file: {{ enabled: true, dir: "{store}" }}
+    queue: {queue}
+    ingest:
+      webhook: {{ listen: "127.0.0.1:0" }}
+      grpc: {{ listen: "127.0.0.1:0" }}
+"#,
+            store = dir.path().join("not-a-dir/store").display()
+        );
+        Self::from_yaml(dir, &yaml).await
+    }
+
     /// A host of the whole config `yaml` (its file store, if any, under `dir`).
     pub async fn from_yaml(dir: tempfile::TempDir, yaml: &str) -> TestHost {
         let config = Config::parse(yaml, ConfigSource::Inline("test".into())).expect("config");
