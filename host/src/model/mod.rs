@@ -7,12 +7,14 @@ mod document;
 pub mod id;
 mod json;
 pub mod openvidu;
+mod quality;
 pub mod time;
 mod walk;
 pub mod wire;
 mod wire_event;
 mod wire_stat;
 
+pub use quality::StatQuality;
 pub use wire_stat::EncodedError;
 
 pub use document::{message_document, DESCRIPTORS};
@@ -206,6 +208,9 @@ pub struct Item {
     pub node_id: String,
     /// Stat score (0 for other kinds).
     pub score: f32,
+    /// A stat's call-quality figures, when the gRPC door read them off the wire (the
+    /// query index reads them instead of parsing the document).
+    pub quality: Option<Box<StatQuality>>,
     /// The contract document as compact JSON text, `_id` first, without
     /// `openvidu_expire_at`: text takes a fraction of the memory of a map while the item
     /// waits in queues (see [`Item::document`]).
@@ -269,6 +274,7 @@ impl Item {
             track_id: String::new(),
             node_id: String::new(),
             score: 0.0,
+            quality: None,
             document,
             expire_at,
             spool_seq: None,
@@ -289,9 +295,14 @@ impl Item {
             &self.track_id,
             &self.node_id,
         ];
+        let quality = self
+            .quality
+            .as_ref()
+            .map_or(0, |q| std::mem::size_of::<StatQuality>() + q.mime.len());
         (std::mem::size_of::<Item>()
             + strings.iter().map(|s| s.len()).sum::<usize>()
-            + self.document.len()) as u64
+            + self.document.len()
+            + quality) as u64
     }
 
     /// The contract document (without `openvidu_expire_at`), parsed from its text.

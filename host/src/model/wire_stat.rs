@@ -176,6 +176,7 @@ impl Item {
         item.track_id = head.track_id.to_string();
         item.node_id = node.to_string();
         item.score = head.score;
+        item.quality = super::StatQuality::from_wire(bytes, head.kind).map(Box::new);
         Ok(item)
     }
 }

@@ -47,13 +47,31 @@ fn same(a: &Item, b: &Item) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// The query index's row from the figures read off the wire is the row read from the
+/// document text (the index reads the text when the figures are absent).
+fn same_quality_row(item: &Item) -> Result<(), TestCaseError> {
+    use crate::api::quality::StatRow;
+    if item.quality.is_some() {
+        let text = StatRow::from_text(item.document_text());
+        prop_assert!(
+            text.is_some(),
+            "figures for a document the index cannot read"
+        );
+        prop_assert_eq!(StatRow::from_item(item), text);
+    }
+    Ok(())
+}
+
 fn check(bytes: &[u8]) -> Result<(), TestCaseError> {
     let now = SystemTime::UNIX_EPOCH + Duration::new(1_796_044_401, 832_057_774);
     for format in [DocumentFormat::Openvidu, DocumentFormat::Typed] {
         for node in ["", "ND_door"] {
             let fast = Item::from_encoded_stat(format, bytes, node, now, EXPIRATION);
             match (fast, decoded(format, bytes, node, now)) {
-                (Ok(fast), Ok(slow)) => same(&fast, &slow)?,
+                (Ok(fast), Ok(slow)) => {
+                    same(&fast, &slow)?;
+                    same_quality_row(&fast)?;
+                }
                 (Err(_), Err(_)) => {}
                 (fast, slow) => prop_assert!(
                     false,
@@ -73,6 +91,23 @@ proptest! {
     #[test]
     fn encoded_stats_give_the_items_decoded_stats_give(shape in shapes()) {
         check(&random(shape, "livekit.AnalyticsStat"))?;
+    }
+
+    /// The same with the stream type upstream or downstream and finite scores, as
+    /// livekit-server sends them: the door always reads the quality figures then.
+    #[test]
+    fn quality_figures_off_the_wire_give_the_row_of_the_document(shape in shapes(), downstream: bool) {
+        let mut stat = AnalyticsStat::decode(&random(shape, "livekit.AnalyticsStat")[..]).unwrap();
+        stat.kind = i32::from(downstream);
+        for score in [&mut stat.score, &mut stat.min_score] {
+            if !score.is_finite() {
+                *score = 4.5;
+            }
+        }
+        let bytes = stat.encode_to_vec();
+        check(&bytes)?;
+        let item = Item::from_encoded_stat(DocumentFormat::Openvidu, &bytes, "", SystemTime::now(), EXPIRATION).unwrap();
+        prop_assert!(item.quality.is_some());
     }
 }
 

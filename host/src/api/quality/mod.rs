@@ -99,6 +99,28 @@ impl StatRow {
             .map(StatRow::from_fields)
     }
 
+    /// The row of a stat item: from the figures the gRPC door read off the wire when it has
+    /// them (the same row, see `model::quality`), else from its document text.
+    pub fn from_item(item: &crate::model::Item) -> Option<StatRow> {
+        let Some(q) = &item.quality else {
+            return StatRow::from_text(item.document_text());
+        };
+        Some(StatRow {
+            ts: item.timestamp.seconds as f64 + f64::from(item.timestamp.nanos) / 1e9,
+            room_sid: item.room_id.clone(),
+            participant_sid: item.participant_id.clone(),
+            track_sid: item.track_id.clone(),
+            kind: item.type_name.clone(),
+            mime: q.mime.to_string(),
+            score: q.score(),
+            min_score: q.min_score(),
+            packet_loss: q.packet_loss,
+            jitter: q.jitter,
+            rtt: q.rtt,
+            bitrate: q.bitrate,
+        })
+    }
+
     /// The row of a stored stat document (Relaxed Extended JSON, as MongoDB gives it).
     pub fn from_document(document: Value) -> Option<StatRow> {
         serde_json::from_value::<StatFields>(document)

@@ -185,7 +185,7 @@ impl FileIndex {
                         }
                     }
                     ItemKind::Stat => {
-                        let Some(r) = StatRow::from_text(item.document_text()) else {
+                        let Some(r) = StatRow::from_item(item) else {
                             continue;
                         };
                         stat.execute(params![
