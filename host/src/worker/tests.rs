@@ -124,6 +124,32 @@ impl Sink for ArrivalsWhileSending {
     }
 }
 
+/// Runs a worker for `sink` whose first tick comes at once and the next one only after any
+/// test's deadline (an hour), sending up to `batch_size` items per kind per batch.
+fn run_hourly(
+    sink: impl Sink + 'static,
+    queue: &Arc<SinkQueue>,
+    counters: &Arc<SinkCounters>,
+    batch_size: usize,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<WorkerSummary>) {
+    let settings = WorkerSettings {
+        interval: Duration::from_secs(3600),
+        batch_size,
+        send_timeout: Duration::from_secs(5),
+        retry: RetryConfig::default(),
+        shutdown_timeout: Duration::from_secs(5),
+    };
+    let worker = Worker::new(
+        Box::new(sink),
+        queue.clone(),
+        counters.clone(),
+        settings,
+        Arc::new(Notify::new()),
+    );
+    let (stop, stop_rx) = watch::channel(false);
+    (stop, tokio::spawn(worker.run(stop_rx)))
+}
+
 fn event(id: &str) -> SharedItem {
     Arc::new(crate::model::Item::new(
         ItemKind::Event,
@@ -153,23 +179,7 @@ async fn a_full_call_waiting_after_a_round_goes_out_without_waiting_for_the_tick
         per_call: 3,
         calls: calls.clone(),
     };
-    let settings = WorkerSettings {
-        // The first tick comes at once, the next one only after the test's deadline.
-        interval: Duration::from_secs(3600),
-        batch_size: 10,
-        send_timeout: Duration::from_secs(5),
-        retry: RetryConfig::default(),
-        shutdown_timeout: Duration::from_secs(5),
-    };
-    let worker = Worker::new(
-        Box::new(sink),
-        queue.clone(),
-        counters.clone(),
-        settings,
-        Arc::new(Notify::new()),
-    );
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(worker.run(stop_rx));
+    let (stop, task) = run_hourly(sink, &queue, &counters, 10);
     let deadline = Instant::now() + Duration::from_secs(10);
     // 50 + 3 × 30 arrive; rounds go on while a full call (3 × 10) is waiting: 4 calls of
     // 30, then the last 20 wait for the next tick.
@@ -206,24 +216,8 @@ async fn a_half_full_queue_goes_out_without_waiting_for_the_tick() {
         per_call: 1,
         calls: calls.clone(),
     };
-    let settings = WorkerSettings {
-        // The first tick comes at once (nothing queued yet), the next one only after the
-        // test's deadline.
-        interval: Duration::from_secs(3600),
-        batch_size: 1000,
-        send_timeout: Duration::from_secs(5),
-        retry: RetryConfig::default(),
-        shutdown_timeout: Duration::from_secs(5),
-    };
-    let worker = Worker::new(
-        Box::new(sink),
-        queue.clone(),
-        counters.clone(),
-        settings,
-        Arc::new(Notify::new()),
-    );
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(worker.run(stop_rx));
+    // The first tick comes at once (nothing queued yet).
+    let (stop, task) = run_hourly(sink, &queue, &counters, 1000);
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Below half the capacity: waits for the tick.
     for n in 0..49 {
