@@ -7,7 +7,7 @@ mod document;
 pub mod id;
 mod json;
 pub mod openvidu;
-mod quality;
+pub mod quality;
 pub mod time;
 mod walk;
 pub mod wire;

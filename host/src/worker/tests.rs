@@ -65,15 +65,7 @@ async fn a_partly_stored_batch_is_not_a_failure() {
     let sink = RetriesFirstItemOnce {
         calls: calls.clone(),
     };
-    let worker = Worker::new(
-        Box::new(sink),
-        queue.clone(),
-        counters.clone(),
-        settings,
-        Arc::new(Notify::new()),
-    );
-    let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(worker.run(stop_rx));
+    let (stop, task) = run(sink, &queue, &counters, settings);
     // With a backoff of an hour, the retried item is stored only if the partial batch
     // did not count as a failure.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -139,6 +131,16 @@ fn run_hourly(
         retry: RetryConfig::default(),
         shutdown_timeout: Duration::from_secs(5),
     };
+    run(sink, queue, counters, settings)
+}
+
+/// Runs a worker for `sink` with `settings`; stop it through the sender.
+fn run(
+    sink: impl Sink + 'static,
+    queue: &Arc<SinkQueue>,
+    counters: &Arc<SinkCounters>,
+    settings: WorkerSettings,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<WorkerSummary>) {
     let worker = Worker::new(
         Box::new(sink),
         queue.clone(),

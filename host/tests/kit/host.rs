@@ -33,6 +33,29 @@ impl TestHost {
     /// by 8 spaces).
     pub async fn start_full(interval: &str, extra: &str, grpc_extra: &str) -> TestHost {
         let dir = tempfile::tempdir().expect("temp dir");
+        let store = dir.path().to_path_buf();
+        Self::start_storing_in(dir, &store, interval, extra, grpc_extra).await
+    }
+
+    /// A host whose only sink, the file store, cannot start (its directory's parent is a
+    /// file), so nothing leaves its queues: neither at a tick nor when one is half full.
+    /// `queue` is the YAML flow mapping of `openvidu.analytics.queue`.
+    pub async fn start_undrained(queue: &str) -> TestHost {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("not-a-dir"), "").expect("a file");
+        let store = dir.path().join("not-a-dir/store");
+        let queue = format!("    queue: {queue}");
+        Self::start_storing_in(dir, &store, "50ms", &queue, "").await
+    }
+
+    /// [`TestHost::start_full`] with the file store in `store`.
+    async fn start_storing_in(
+        dir: tempfile::TempDir,
+        store: &std::path::Path,
+        interval: &str,
+        extra: &str,
+        grpc_extra: &str,
+    ) -> TestHost {
         let yaml = format!(
             r#"
 keys:
@@ -43,7 +66,7 @@ openvidu:
     node_id: {NODE}
     file:
       enabled: true
-      dir: {dir}
+      dir: {store}
     ingest:
       webhook:
         listen: "127.0.0.1:0"
@@ -53,32 +76,7 @@ openvidu:
 {grpc_extra}
 {extra}
 "#,
-            dir = dir.path().display()
-        );
-        Self::from_yaml(dir, &yaml).await
-    }
-
-    /// A host whose only sink, the file store, cannot start (its directory's parent is a
-    /// file), so nothing leaves its queues: neither at a tick nor when one is half full.
-    /// `queue` is the YAML flow mapping of `openvidu.analytics.queue`; webhook and gRPC doors.
-    pub async fn start_undrained(queue: &str) -> TestHost {
-        let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("not-a-dir"), "").expect("a file");
-        let yaml = format!(
-            r#"
-keys:
-  {KEY}: {SECRET}
-openvidu:
-  analytics:
-    interval: 50ms
-    node_id: {NODE}
-    file: {{ enabled: true, dir: "{store}" }}
-    queue: {queue}
-    ingest:
-      webhook: {{ listen: "127.0.0.1:0" }}
-      grpc: {{ listen: "127.0.0.1:0" }}
-"#,
-            store = dir.path().join("not-a-dir/store").display()
+            store = store.display()
         );
         Self::from_yaml(dir, &yaml).await
     }

@@ -6,6 +6,7 @@
 
 mod fold;
 
+use crate::model::quality::{StreamFold, StreamNumbers};
 pub use fold::{
     buckets, series, Accumulator, Bucket, Column, Folder, QualitySeries, SeriesBuckets, Spread,
 };
@@ -114,10 +115,10 @@ impl StatRow {
             mime: q.mime.to_string(),
             score: q.score(),
             min_score: q.min_score(),
-            packet_loss: q.packet_loss,
-            jitter: q.jitter,
-            rtt: q.rtt,
-            bitrate: q.bitrate,
+            packet_loss: q.streams.packet_loss,
+            jitter: q.streams.jitter,
+            rtt: q.streams.rtt,
+            bitrate: q.streams.bitrate,
         })
     }
 
@@ -131,19 +132,19 @@ impl StatRow {
     fn from_fields(f: StatFields) -> StatRow {
         let positive = |v: f64| (v > 0.0).then_some(v);
         let score = positive(f.score);
-        let (mut sent, mut lost, mut bits) = (0.0, 0.0, None::<f64>);
-        let (mut jitter, mut rtt) = (None::<f64>, None::<f64>);
+        let mut streams = StreamFold::default();
         for s in &f.streams {
-            sent += s.primary_packets;
-            lost += s.packets_lost;
-            jitter = Some(jitter.unwrap_or(0.0).max(s.jitter));
-            rtt = Some(rtt.unwrap_or(0.0).max(s.rtt));
-            let seconds = s.end_time.seconds + s.end_time.nanos / 1e9
-                - (s.start_time.seconds + s.start_time.nanos / 1e9);
-            if seconds > 0.0 {
-                *bits.get_or_insert(0.0) += s.primary_bytes * 8.0 / seconds;
-            }
+            streams.add(&StreamNumbers {
+                primary_packets: s.primary_packets,
+                primary_bytes: s.primary_bytes,
+                packets_lost: s.packets_lost,
+                jitter: s.jitter,
+                rtt: s.rtt,
+                seconds: s.end_time.seconds + s.end_time.nanos / 1e9
+                    - (s.start_time.seconds + s.start_time.nanos / 1e9),
+            });
         }
+        let streams = streams.figures();
         let kind = match &f.kind {
             Some(Value::String(name)) => name.clone(),
             Some(Value::Number(n)) if n.as_f64() == Some(1.0) => "DOWNSTREAM".to_string(),
@@ -159,18 +160,15 @@ impl StatRow {
             mime: f.mime,
             score,
             min_score: positive(f.min_score).or(score),
-            packet_loss: (sent + lost > 0.0).then(|| round(lost * 100.0 / (sent + lost))),
-            jitter,
-            rtt,
-            bitrate: bits.map(round),
+            packet_loss: streams.packet_loss,
+            jitter: streams.jitter,
+            rtt: streams.rtt,
+            bitrate: streams.bitrate,
         }
     }
 }
 
-/// `value` to 6 significant decimals: what two backends compute in another order agrees.
-pub(crate) fn round(value: f64) -> f64 {
-    (value * 1e6).round() / 1e6
-}
+pub(crate) use crate::model::quality::round;
 
 /// A room's scores: the worst (`min_score`) and the mean `score` of its stats.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
