@@ -160,7 +160,7 @@ fn main() {
                 Item::from_stat_as(format, stat, now, exp)
             });
             let new = per_item(encoded.iter().collect(), |b: &Vec<u8>| {
-                Item::from_encoded_stat(format, b, "ND_bench", now, exp).unwrap()
+                Item::from_encoded_stat(format, b, "ND_bench", now, exp, true).unwrap()
             });
             row.keep(old, new);
         }

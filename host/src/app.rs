@@ -179,6 +179,7 @@ impl Host {
             kinds: sink.kinds().to_vec(),
             queue: queue.clone(),
             counters: counters.clone(),
+            reads_quality: sink.reads_quality(),
         };
         let (updates, updates_rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);

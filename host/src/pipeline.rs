@@ -50,6 +50,8 @@ pub struct SinkLane {
     pub queue: Arc<SinkQueue>,
     /// What its worker did (kept across configuration reloads, as the queue is).
     pub counters: Arc<SinkCounters>,
+    /// Whether the sink reads `Item::quality` ([`crate::sinks::Sink::reads_quality`]).
+    pub reads_quality: bool,
 }
 
 /// Accepts items from the doors and queues them for every sink.
@@ -202,6 +204,16 @@ impl Pipeline {
     /// its queue knowing nothing more arrives.
     pub fn set_lanes(&self, lanes: Vec<SinkLane>) {
         *self.lanes.write().expect("pipeline lanes lock") = Arc::new(lanes);
+    }
+
+    /// Whether a sink fed now reads `Item::quality`: the gRPC door reads a stat's quality
+    /// figures only then.
+    pub fn reads_quality(&self) -> bool {
+        self.lanes
+            .read()
+            .expect("pipeline lanes lock")
+            .iter()
+            .any(|l| l.reads_quality)
     }
 
     /// Items accepted so far, of one kind.

@@ -133,13 +133,15 @@ impl Item {
     /// The item of one encoded `AnalyticsStat` as received, in `format`; `node` is written
     /// when the stat names none, and a missing timestamp is set to `now` (the id depends on
     /// it). The same item as decoding the bytes and calling [`Item::from_stat_as`], which a
-    /// property test checks.
+    /// property test checks; with `quality`, its [`Item::quality`] is read too (what a sink
+    /// that [reads it](crate::sinks::Sink::reads_quality) wants; else it stays `None`).
     pub fn from_encoded_stat(
         format: DocumentFormat,
         bytes: &[u8],
         node: &str,
         now: SystemTime,
         expiration: Duration,
+        quality: bool,
     ) -> Result<Item, EncodedError> {
         let Some(head) = head(bytes) else {
             let mut stat = AnalyticsStat::decode(bytes)?;
@@ -176,7 +178,9 @@ impl Item {
         item.track_id = head.track_id.to_string();
         item.node_id = node.to_string();
         item.score = head.score;
-        item.quality = super::StatQuality::from_wire(bytes, head.kind).map(Box::new);
+        if quality {
+            item.quality = super::StatQuality::from_wire(bytes, head.kind).map(Box::new);
+        }
         Ok(item)
     }
 }

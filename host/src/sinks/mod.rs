@@ -144,6 +144,13 @@ pub trait Sink: Send + 'static {
         1
     }
 
+    /// Whether it reads a stat's [`crate::model::StatQuality`] (`Item::quality`): the gRPC
+    /// door reads those figures off the wire only while some sink does (the file store's
+    /// query index); `false` by default.
+    fn reads_quality(&self) -> bool {
+        false
+    }
+
     /// Prepares the store (indexes, files); called before the first batch and again after
     /// a failure until it succeeds. Must be idempotent.
     async fn initialize(&mut self) -> Result<(), SinkError>;

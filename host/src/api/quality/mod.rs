@@ -12,22 +12,24 @@ pub use fold::{
 };
 use serde::Deserialize;
 use serde_json::Value;
+use std::borrow::Cow;
 
-/// One stored stat as the API reads it. A metric the stat does not carry is `None`.
+/// One stored stat as the API reads it. A metric the stat does not carry is `None`. Its
+/// strings are owned, or borrowed from an item ([`StatRow::from_item`]).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct StatRow {
+pub struct StatRow<S = String> {
     /// `time_stamp`, seconds since the Unix epoch with the fraction.
     pub ts: f64,
     /// `room_id`.
-    pub room_sid: String,
+    pub room_sid: S,
     /// `participant_id`.
-    pub participant_sid: String,
+    pub participant_sid: S,
     /// `track_id`.
-    pub track_sid: String,
+    pub track_sid: S,
     /// `kind`: `UPSTREAM` (what the participant sent) or `DOWNSTREAM` (what it received).
-    pub kind: String,
+    pub kind: S,
     /// `mime`.
-    pub mime: String,
+    pub mime: S,
     /// `score` (1 to 5); a zero score is "not scored" and left out.
     pub score: Option<f64>,
     /// `min_score`, else `score`.
@@ -101,18 +103,19 @@ impl StatRow {
     }
 
     /// The row of a stat item: from the figures the gRPC door read off the wire when it has
-    /// them (the same row, see `model::quality`), else from its document text.
-    pub fn from_item(item: &crate::model::Item) -> Option<StatRow> {
+    /// them (the same row, see `model::quality`; its strings borrowed from the item), else
+    /// from its document text.
+    pub fn from_item(item: &crate::model::Item) -> Option<StatRow<Cow<'_, str>>> {
         let Some(q) = &item.quality else {
-            return StatRow::from_text(item.document_text());
+            return StatRow::from_text(item.document_text()).map(StatRow::into_cow);
         };
         Some(StatRow {
             ts: item.timestamp.seconds as f64 + f64::from(item.timestamp.nanos) / 1e9,
-            room_sid: item.room_id.clone(),
-            participant_sid: item.participant_id.clone(),
-            track_sid: item.track_id.clone(),
-            kind: item.type_name.clone(),
-            mime: q.mime.to_string(),
+            room_sid: Cow::Borrowed(&item.room_id),
+            participant_sid: Cow::Borrowed(&item.participant_id),
+            track_sid: Cow::Borrowed(&item.track_id),
+            kind: Cow::Borrowed(&item.type_name),
+            mime: Cow::Borrowed(&q.mime),
             score: q.score(),
             min_score: q.min_score(),
             packet_loss: q.streams.packet_loss,
@@ -120,6 +123,24 @@ impl StatRow {
             rtt: q.streams.rtt,
             bitrate: q.streams.bitrate,
         })
+    }
+
+    /// The same row with its strings as [`Cow::Owned`].
+    pub fn into_cow<'a>(self) -> StatRow<Cow<'a, str>> {
+        StatRow {
+            ts: self.ts,
+            room_sid: Cow::Owned(self.room_sid),
+            participant_sid: Cow::Owned(self.participant_sid),
+            track_sid: Cow::Owned(self.track_sid),
+            kind: Cow::Owned(self.kind),
+            mime: Cow::Owned(self.mime),
+            score: self.score,
+            min_score: self.min_score,
+            packet_loss: self.packet_loss,
+            jitter: self.jitter,
+            rtt: self.rtt,
+            bitrate: self.bitrate,
+        }
     }
 
     /// The row of a stored stat document (Relaxed Extended JSON, as MongoDB gives it).

@@ -145,9 +145,6 @@ impl Recorder {
 }
 
 /// Builds the item of one encoded record: format, bytes, door node, receive time, expiration.
-type FromEncoded =
-    fn(DocumentFormat, &[u8], &str, SystemTime, Duration) -> Result<Item, EncodedError>;
-
 impl Recorder {
     /// Reads a client stream of [`WireBatch`]es to its end, each record walked as received;
     /// a message is accepted whole or not at all (a bad record refuses it with
@@ -156,7 +153,7 @@ impl Recorder {
         &self,
         method: &str,
         request: Request<Streaming<WireBatch>>,
-        item: FromEncoded,
+        item: impl Fn(&[u8], SystemTime, bool) -> Result<Item, EncodedError>,
     ) -> Result<Response<()>, Status> {
         let mut stream = request.into_inner();
         loop {
@@ -166,13 +163,14 @@ impl Recorder {
                 Err(status) => return Err(self.stream_error(method, status)),
             };
             let now = SystemTime::now();
+            // Asked per message: a reload may add or remove the sink that reads them.
+            let quality = self.pipeline.reads_quality();
             // Sized first (a pass over the records' lengths): no regrowth copying items.
             let mut items = Vec::with_capacity(message.records().count());
             for record in message.records() {
-                let built = record.map_err(|e| e.to_string()).and_then(|record| {
-                    item(self.format, record, &self.node_id, now, self.expiration)
-                        .map_err(|e| e.to_string())
-                });
+                let built = record
+                    .map_err(|e| e.to_string())
+                    .and_then(|record| item(record, now, quality).map_err(|e| e.to_string()));
                 match built {
                     Ok(built) => items.push(built),
                     Err(error) => {
@@ -192,16 +190,21 @@ impl AnalyticsRecorderService for Recorder {
         &self,
         request: Request<Streaming<WireBatch>>,
     ) -> Result<Response<()>, Status> {
-        self.ingest_encoded("IngestStats", request, Item::from_encoded_stat)
-            .await
+        self.ingest_encoded("IngestStats", request, |bytes, now, quality| {
+            let node = &self.node_id;
+            Item::from_encoded_stat(self.format, bytes, node, now, self.expiration, quality)
+        })
+        .await
     }
 
     async fn ingest_events(
         &self,
         request: Request<Streaming<WireBatch>>,
     ) -> Result<Response<()>, Status> {
-        self.ingest_encoded("IngestEvents", request, Item::from_encoded_event)
-            .await
+        self.ingest_encoded("IngestEvents", request, |bytes, now, _| {
+            Item::from_encoded_event(self.format, bytes, &self.node_id, now, self.expiration)
+        })
+        .await
     }
 
     async fn ingest_node_room_states(

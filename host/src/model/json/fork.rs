@@ -11,8 +11,8 @@ use super::super::walk::{shortest_f64, Scalar, Shape, WireKind};
 use super::super::wire::{WireError, WireValue};
 use super::named::{At, Child, Named, Node};
 use super::{
-    advance, collect, map_entry, push_base64, push_f64, push_map_key, push_quoted_key, push_string,
-    quoted_key, Elements, Stack,
+    advance, collect, map_entry, push_base64, push_f32, push_f64, push_map_key, push_quoted_key,
+    push_string, push_text, quoted_key, Elements, Stack,
 };
 use std::sync::LazyLock;
 
@@ -60,6 +60,8 @@ enum Lit<'a> {
     Bool(bool),
     /// Every number is a double.
     Number(f64),
+    /// A float, written as the double of its shortest decimal.
+    Float(f32),
     Text(&'a [u8]),
     Base64(&'a [u8]),
     Message(usize, &'a [u8]),
@@ -86,7 +88,7 @@ impl<'a> Lit<'a> {
             None => return Lit::Null,
             Some(Scalar::Bool(b)) => return Lit::Bool(b),
             Some(Scalar::Double(n)) => n,
-            Some(Scalar::Float(n)) => shortest_f64(n),
+            Some(Scalar::Float(n)) => return Lit::Float(n),
             Some(Scalar::Signed(n)) => n as f64,
             Some(Scalar::Unsigned(n)) => n as f64,
             Some(Scalar::Enum(n, _)) => f64::from(n),
@@ -99,6 +101,7 @@ impl<'a> Lit<'a> {
             Lit::Null => true,
             Lit::Bool(b) => !b,
             Lit::Number(n) => *n == 0.0,
+            Lit::Float(n) => *n == 0.0,
             Lit::Text(b) | Lit::Base64(b) => b.is_empty(),
             Lit::Message(..) => false,
         }
@@ -114,7 +117,13 @@ impl<'a> Lit<'a> {
                 At::Leaf(named) if n.is_finite() => super::named::push_name(out, named, n as i32),
                 _ => push_f64(out, n),
             },
-            Lit::Text(bytes) => push_string(out, &String::from_utf8_lossy(bytes)),
+            Lit::Float(n) => match at {
+                At::Leaf(named) if n.is_finite() => {
+                    super::named::push_name(out, named, shortest_f64(n) as i32)
+                }
+                _ => push_f32(out, n),
+            },
+            Lit::Text(bytes) => push_text(out, bytes),
             Lit::Base64(bytes) => push_base64(out, bytes),
             Lit::Message(index, bytes) => {
                 let node = match at {
@@ -257,6 +266,7 @@ fn absent(kind: &WireKind, out: &mut String) {
         other => match Lit::scalar(other, 0) {
             Lit::Bool(b) => out.push_str(if b { "true" } else { "false" }),
             Lit::Number(n) => push_f64(out, n),
+            Lit::Float(n) => push_f32(out, n),
             _ => out.push_str("null"),
         },
     }

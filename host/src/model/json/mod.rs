@@ -143,7 +143,7 @@ fn push_map_key(out: &mut String, kind: &WireKind, raw: Option<WireValue<'_>>) {
             return;
         }
         Some(WireValue::Bytes(bytes)) => {
-            push_string(out, &String::from_utf8_lossy(bytes));
+            push_text(out, bytes);
             return;
         }
         Some(WireValue::Varint(n) | WireValue::Fixed64(n)) => n,
@@ -213,6 +213,16 @@ fn push_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Writes wire bytes as a JSON string: as they are when they are UTF-8 (the usual case,
+/// checked by `str::from_utf8`'s fast path), else with U+FFFD for each invalid sequence, as
+/// `String::from_utf8_lossy` gives them.
+fn push_text(out: &mut String, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => push_string(out, text),
+        Err(_) => push_string(out, &String::from_utf8_lossy(bytes)),
+    }
+}
+
 /// `"key":`, quoted and escaped once (the keys of a plan's fields).
 fn quoted_key(key: &str) -> Box<str> {
     let mut out = String::with_capacity(key.len() + 3);
@@ -249,6 +259,23 @@ fn push_f64(out: &mut String, n: f64) {
     } else {
         out.push_str("\"-inf\"");
     }
+}
+
+/// Writes a float as [`push_f64`] writes the double of its shortest decimal
+/// ([`super::walk::shortest_f64`]). A finite fraction of magnitude in `[1e-4, 1e9)` (a score)
+/// prints as that decimal itself: the shortest decimal of the double it reads back as has
+/// the same digits, and both print them without an exponent in that range (a test checks
+/// this against the two-step path on random floats), so it skips the text-to-double parse.
+fn push_f32(out: &mut String, n: f32) {
+    if n.fract() != 0.0 && (1e-4..1e9).contains(&n.abs()) {
+        let mut buffer = ryu::Buffer::new();
+        let text = buffer.format_finite(n);
+        if !text.contains('e') {
+            out.push_str(text);
+            return;
+        }
+    }
+    push_f64(out, super::walk::shortest_f64(n));
 }
 
 /// Writes bytes as a base64 (standard alphabet, padded) JSON string.

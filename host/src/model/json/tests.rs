@@ -83,6 +83,43 @@ fn every_livekit_message_is_written_as_the_reference_writes_it() {
     assert!(compared > 1000, "only {compared} messages compared");
 }
 
+/// The float shortcut writes what the two-step path (shortest decimal, read back as a
+/// double, written as a double) writes: random bit patterns, scores, and the range's edges.
+#[test]
+fn floats_are_written_as_the_double_of_their_shortest_decimal() {
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut values: Vec<f32> = (0..1_000_000)
+        .map(|_| f32::from_bits(rng.u32(..)))
+        .collect();
+    values.extend((0..200_000).map(|_| rng.f32() * 5.0));
+    for edge in [1e-4f32, 1e9, 1e7, 1e8, 0.001, 16_777_216.0, 123_456_790.0] {
+        let mut n = edge;
+        for _ in 0..50 {
+            values.extend([n, -n]);
+            n = f32::from_bits(n.to_bits() - 1);
+        }
+        let mut n = edge;
+        for _ in 0..50 {
+            values.extend([n, -n]);
+            n = f32::from_bits(n.to_bits() + 1);
+        }
+    }
+    values.extend([
+        0.0,
+        -0.0,
+        f32::MIN_POSITIVE,
+        f32::MAX,
+        f32::NAN,
+        f32::INFINITY,
+    ]);
+    for n in values {
+        let (mut fast, mut slow) = (String::new(), String::new());
+        super::push_f32(&mut fast, n);
+        super::push_f64(&mut slow, super::super::walk::shortest_f64(n));
+        assert_eq!(fast, slow, "{n:?} ({:#x})", n.to_bits());
+    }
+}
+
 #[test]
 fn whole_doubles_are_written_as_serde_json_writes_them() {
     let mut rng = fastrand::Rng::with_seed(3);

@@ -1,11 +1,11 @@
 //! The `typed` format's text (the rules of `document.rs`, written without a map).
 
 use super::super::document::PLANS;
-use super::super::walk::{shortest_f64, Scalar, Shape, WireKind};
+use super::super::walk::{Scalar, Shape, WireKind};
 use super::super::wire::{WireError, WireReader, WireValue};
 use super::{
-    advance, collect, map_entry, push_base64, push_enum_name, push_f64, push_map_key,
-    push_quoted_key, push_string, quoted_key, Elements, Stack,
+    advance, collect, map_entry, push_base64, push_enum_name, push_f32, push_f64, push_map_key,
+    push_quoted_key, push_string, push_text, quoted_key, Elements, Stack,
 };
 use std::sync::LazyLock;
 
@@ -123,7 +123,7 @@ fn value<'a>(
         WireValue::Fixed32(n) => u64::from(n),
         WireValue::Bytes(bytes) => {
             match kind {
-                WireKind::String => push_string(out, &String::from_utf8_lossy(bytes)),
+                WireKind::String => push_text(out, bytes),
                 WireKind::Message(index) if PLANS[*index].timestamp => timestamp(bytes, out)?,
                 WireKind::Message(index) => {
                     out.push('{');
@@ -162,7 +162,7 @@ fn absent(kind: &WireKind, out: &mut String) {
 fn number(scalar: Scalar<'_>, out: &mut String) {
     match scalar {
         Scalar::Double(n) => push_f64(out, n),
-        Scalar::Float(n) => push_f64(out, shortest_f64(n)),
+        Scalar::Float(n) => push_f32(out, n),
         Scalar::Signed(n) => out.push_str(itoa::Buffer::new().format(n)),
         Scalar::Unsigned(n) => out.push_str(itoa::Buffer::new().format(n)),
         Scalar::Bool(b) => out.push_str(if b { "true" } else { "false" }),

@@ -159,6 +159,10 @@ impl Sink for FileSink {
         &ItemKind::ALL
     }
 
+    fn reads_quality(&self) -> bool {
+        self.indexed
+    }
+
     fn extra_counters(&self) -> Option<crate::telemetry::ExtraCountersFn> {
         let skipped = self.index_skipped.clone();
         Some(std::sync::Arc::new(move || {
