@@ -3,10 +3,11 @@
 //! without MongoDB. One row per event with the fields the API reads ([`EventRow`]) and one
 //! per stat with its quality metrics ([`StatRow`]), indexed by time, room, room name and
 //! identity; rows past their `openvidu_expire_at` are deleted (the JSON Lines files are the
-//! archive and keep everything). [`query`] is the reading side.
+//! archive and keep everything; stats by their `spans`). [`query`] is the reading side.
 
 pub mod query;
 mod rooms;
+mod spans;
 pub mod writer;
 
 use crate::api::quality::StatRow;
@@ -23,8 +24,8 @@ pub const FILE_NAME: &str = "index.sqlite";
 /// How often expired rows are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// The schema's version (`PRAGMA user_version`): 0 for a new file, 1 for an index of events
-/// only (no `reason`), 2 with the stats table.
-const VERSION: i64 = 2;
+/// only (no `reason`), 2 with the stats table, 3 with the stats' expiry by spans (`spans`).
+const VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -135,6 +136,14 @@ impl FileIndex {
             ))
             .with_context(|| format!("upgrading the query index {}", path.display()))?;
         }
+        if version < 3 {
+            conn.execute_batch(&format!(
+                "BEGIN; {} {} COMMIT;",
+                spans::SCHEMA,
+                spans::UPGRADE
+            ))
+            .with_context(|| format!("upgrading the query index {}", path.display()))?;
+        }
         Ok(FileIndex {
             conn,
             pruned: Instant::now() - PRUNE_EVERY,
@@ -160,6 +169,7 @@ impl FileIndex {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
             let mut deltas = rooms::RoomDeltas::default();
+            let mut spans = spans::StatSpans::default();
             for item in items {
                 match item.kind {
                     ItemKind::Event => {
@@ -188,6 +198,7 @@ impl FileIndex {
                         let Some(r) = StatRow::from_item(item) else {
                             continue;
                         };
+                        spans.add(r.room_sid.clone(), r.ts, unix(item.expire_at));
                         stat.execute(params![
                             item.id,
                             r.ts,
@@ -209,11 +220,12 @@ impl FileIndex {
                 }
             }
             deltas.write(&tx)?;
+            spans.write(&tx)?;
         }
         if self.pruned.elapsed() >= PRUNE_EVERY {
             let now = unix(SystemTime::now());
             tx.execute("DELETE FROM events WHERE expire_at < ?1", params![now])?;
-            tx.execute("DELETE FROM stats WHERE expire_at < ?1", params![now])?;
+            spans::prune(&tx, now)?;
             rooms::prune(&tx, now)?;
             self.pruned = Instant::now();
         }

@@ -195,3 +195,106 @@ fn a_burst_of_many_batches_is_indexed_whole_and_past_the_backlog_counted() {
     assert!(skipped >= big, "{skipped} left out");
     assert_eq!(large + skipped, 2 * big, "every item indexed or counted");
 }
+
+/// A stat item of `room` at `seconds` (the same arguments, the same id) expiring at
+/// `expire` (Unix seconds).
+fn stat(room: &str, seconds: i64, expire: f64) -> Item {
+    let mut item = Item::from_stat(
+        livekit_protocol::AnalyticsStat {
+            time_stamp: Some(pbjson_types::Timestamp { seconds, nanos: 0 }),
+            room_id: room.into(),
+            participant_id: "PA_a".into(),
+            track_id: "TR_a".into(),
+            score: 4.5,
+            ..Default::default()
+        },
+        SystemTime::now(),
+        Duration::from_secs(1),
+    );
+    item.expire_at = UNIX_EPOCH + Duration::from_secs_f64(expire);
+    item
+}
+
+/// The `ts` of the stats rows of `room`, in order.
+fn stat_times(conn: &Connection, room: &str) -> Vec<f64> {
+    let mut statement = conn
+        .prepare("SELECT ts FROM stats WHERE room_sid = ?1 ORDER BY ts")
+        .unwrap();
+    let rows = statement.query_map([room], |r| r.get(0)).unwrap();
+    rows.collect::<rusqlite::Result<_>>().unwrap()
+}
+
+/// Without an index on `expire_at`, expired stats still go, by the spans of their
+/// transactions: a span past its expiry deletes the expired rows of its room up to its
+/// latest `ts`, and keeps there a late stat (older `ts`, later expiry) and a stat written
+/// again with a later expiry.
+#[test]
+fn expired_stats_go_by_their_spans_and_live_ones_stay() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = FileIndex::open(dir.path()).unwrap();
+    let now = unix(SystemTime::now());
+    let (past, future) = (now - 10.0, now + 3600.0);
+    index.pruned = Instant::now();
+    let first = [
+        stat("RM_a", 100, past),
+        stat("RM_a", 101, past),
+        stat("RM_b", 100, future),
+    ];
+    index.add(&first.iter().collect::<Vec<_>>()).unwrap();
+    let second = [
+        stat("RM_a", 99, future),
+        stat("RM_a", 101, future),
+        stat("RM_a", 102, future),
+    ];
+    index.add(&second.iter().collect::<Vec<_>>()).unwrap();
+    assert_eq!(stat_times(&index.conn, "RM_a"), [99.0, 100.0, 101.0, 102.0]);
+    index.pruned = Instant::now() - PRUNE_EVERY;
+    index.add(&[]).unwrap();
+    assert_eq!(stat_times(&index.conn, "RM_a"), [99.0, 101.0, 102.0]);
+    assert_eq!(stat_times(&index.conn, "RM_b"), [100.0]);
+    let spans: i64 = index
+        .conn
+        .query_row("SELECT COUNT(*) FROM stat_spans", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(spans, 2, "the expired span is gone");
+}
+
+/// An index of schema 2 (stats with an `expire_at` index) is brought to 3: the index
+/// dropped, spans for the rows it has, which then expire as before.
+#[test]
+fn an_index_of_schema_2_gets_spans_for_its_stats() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = unix(SystemTime::now());
+    {
+        let conn = Connection::open(dir.path().join(FILE_NAME)).unwrap();
+        conn.execute_batch(&format!("{SCHEMA} {SCHEMA_2} {}", rooms::SCHEMA))
+            .unwrap();
+        let mut insert = conn
+            .prepare(
+                "INSERT INTO stats (room_sid, ts, id, participant_sid, track_sid, kind, mime, \
+                 expire_at) VALUES (?1, ?2, ?3, '', '', 'UPSTREAM', '', ?4)",
+            )
+            .unwrap();
+        for (ts, id, expire) in [(1.0, "S1", now - 120.0), (2.0, "S2", now + 3600.0)] {
+            insert.execute(params!["RM_a", ts, id, expire]).unwrap();
+        }
+    }
+    let mut index = FileIndex::open(dir.path()).expect("upgraded");
+    let version: i64 = index
+        .conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    let expire_index: i64 = index
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'stats_expire'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!((version, expire_index), (3, 0));
+    index.add(&[]).unwrap();
+    assert_eq!(stat_times(&index.conn, "RM_a"), [2.0]);
+    drop(index);
+    drop(FileIndex::open(dir.path()).expect("reopened"));
+}
