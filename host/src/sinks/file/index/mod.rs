@@ -3,7 +3,7 @@
 //! without MongoDB. One row per event with the fields the API reads ([`EventRow`]) and one
 //! per stat with its quality metrics ([`StatRow`]), indexed by time, room, room name and
 //! identity; rows past their `openvidu_expire_at` are deleted (the JSON Lines files are the
-//! archive and keep everything; stats by their `spans`). [`query`] is the reading side.
+//! archive and keep everything), by their `spans`. [`query`] is the reading side.
 
 pub mod query;
 mod rooms;
@@ -24,7 +24,7 @@ pub const FILE_NAME: &str = "index.sqlite";
 /// How often expired rows are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// The schema's version (`PRAGMA user_version`): 0 for a new file, 1 for an index of events
-/// only (no `reason`), 2 with the stats table, 3 with the stats' expiry by spans (`spans`).
+/// only (no `reason`), 2 with the stats table, 3 with expiry by spans (`spans`).
 const VERSION: i64 = 3;
 
 const SCHEMA: &str = "
@@ -45,7 +45,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_room ON events (room_sid, ts);
 CREATE INDEX IF NOT EXISTS events_name ON events (room_name, ts);
-CREATE INDEX IF NOT EXISTS events_expire ON events (expire_at);
 CREATE INDEX IF NOT EXISTS events_identity ON events (identity, ts);
 ";
 
@@ -169,7 +168,8 @@ impl FileIndex {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
             let mut deltas = rooms::RoomDeltas::default();
-            let mut spans = spans::StatSpans::default();
+            let mut stat_spans = spans::Spans::new(spans::Table::Stats);
+            let mut event_spans = spans::Spans::new(spans::Table::Events);
             for item in items {
                 match item.kind {
                     ItemKind::Event => {
@@ -192,13 +192,14 @@ impl FileIndex {
                         ])?;
                         if added > 0 {
                             deltas.add(&r, unix(item.expire_at));
+                            event_spans.add(&r.room_sid, r.ts, unix(item.expire_at));
                         }
                     }
                     ItemKind::Stat => {
                         let Some(r) = StatRow::from_item(item) else {
                             continue;
                         };
-                        spans.add(r.room_sid.clone(), r.ts, unix(item.expire_at));
+                        stat_spans.add(&r.room_sid, r.ts, unix(item.expire_at));
                         stat.execute(params![
                             item.id,
                             r.ts,
@@ -220,12 +221,13 @@ impl FileIndex {
                 }
             }
             deltas.write(&tx)?;
-            spans.write(&tx)?;
+            stat_spans.write(&tx)?;
+            event_spans.write(&tx)?;
         }
         if self.pruned.elapsed() >= PRUNE_EVERY {
             let now = unix(SystemTime::now());
-            tx.execute("DELETE FROM events WHERE expire_at < ?1", params![now])?;
-            spans::prune(&tx, now)?;
+            spans::prune(&tx, spans::Table::Events, now)?;
+            spans::prune(&tx, spans::Table::Stats, now)?;
             rooms::prune(&tx, now)?;
             self.pruned = Instant::now();
         }

@@ -259,10 +259,10 @@ fn expired_stats_go_by_their_spans_and_live_ones_stay() {
     assert_eq!(spans, 2, "the expired span is gone");
 }
 
-/// An index of schema 2 (stats with an `expire_at` index) is brought to 3: the index
-/// dropped, spans for the rows it has, which then expire as before.
+/// An index of schema 2 (`expire_at` indexes on stats and events) is brought to 3: the
+/// indexes dropped, spans for the rows it has, which then expire as before.
 #[test]
-fn an_index_of_schema_2_gets_spans_for_its_stats() {
+fn an_index_of_schema_2_gets_spans_for_its_rows() {
     let dir = tempfile::tempdir().unwrap();
     let now = unix(SystemTime::now());
     {
@@ -278,23 +278,40 @@ fn an_index_of_schema_2_gets_spans_for_its_stats() {
         for (ts, id, expire) in [(1.0, "S1", now - 120.0), (2.0, "S2", now + 3600.0)] {
             insert.execute(params!["RM_a", ts, id, expire]).unwrap();
         }
+        let mut insert = conn
+            .prepare(
+                "INSERT INTO events VALUES (?1, ?2, 'TRACK_MUTED', 'RM_a', '', '', '', '', '', \
+                 '', '', '', ?3, '')",
+            )
+            .unwrap();
+        for (ts, id, expire) in [(1.0, "E1", now - 120.0), (2.0, "E2", now + 3600.0)] {
+            insert.execute(params![id, ts, expire]).unwrap();
+        }
     }
     let mut index = FileIndex::open(dir.path()).expect("upgraded");
     let version: i64 = index
         .conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    let expire_index: i64 = index
-        .conn
-        .query_row(
-            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'stats_expire'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!((version, expire_index), (3, 0));
+    let expire_indexes = |conn: &Connection| -> i64 {
+        let sql = "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%s_expire'";
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    };
+    // Left: the rooms' and the spans' own.
+    assert_eq!((version, expire_indexes(&index.conn)), (3, 3));
     index.add(&[]).unwrap();
     assert_eq!(stat_times(&index.conn, "RM_a"), [2.0]);
+    let events: Vec<String> = {
+        let mut statement = index.conn.prepare("SELECT id FROM events").unwrap();
+        let ids = statement.query_map([], |r| r.get(0)).unwrap();
+        ids.collect::<rusqlite::Result<_>>().unwrap()
+    };
+    assert_eq!(events, ["E2"]);
     drop(index);
-    drop(FileIndex::open(dir.path()).expect("reopened"));
+    let index = FileIndex::open(dir.path()).expect("reopened");
+    assert_eq!(
+        expire_indexes(&index.conn),
+        3,
+        "opening again adds no expiry index"
+    );
 }
