@@ -4,7 +4,9 @@
 # by a Lua script, posted to a release `analytics-host run` storing to the file store; then
 # the same process's `/health` under the same `wrk` settings, as the HTTP stack's pace.
 # Prints one table: req/s of each, their ratio, host CPU per webhook (utime + stime from
-# /proc over the webhook run), non-2xx answers.
+# /proc over the webhook run), non-2xx answers; and the floor: the same requests under the
+# same `wrk` posted to `benches/webhook_floor.rs` (the same HTTP stack, a route that reads
+# the body and answers 200, nothing else), its req/s and the host's share of it.
 #
 #   scripts/bench-webhook.sh                 # 10 s per run, -t1 -c32, 3 rounds
 #   BENCH_SECONDS=20 BENCH_ROUNDS=5 BENCH_CONNECTIONS=64 scripts/bench-webhook.sh
@@ -13,6 +15,7 @@
 #                                            # names only, or BENCH_PROFILE=profiling for lines)
 #   BENCH_PERF_OUT=FILE                      # with BENCH_PERF=1: keep perf.data there
 #   BENCH_BIN=path/to/analytics-host scripts/bench-webhook.sh   # another build, same load
+#   BENCH_FLOOR=0 scripts/bench-webhook.sh   # without the floor columns
 #   BENCH_FILE_INDEX=false scripts/bench-webhook.sh  # without the file store's query index
 #                                            # (unset: the build's default; builds before the
 #                                            # index existed refuse the key)
@@ -39,7 +42,18 @@ fi
 . "$ROOT/scripts/bench/lib.sh"
 bench_binary
 bench_workdir
-read -r WEBHOOK_PORT TELEMETRY_PORT GRPC_PORT < <(free_ports 3)
+read -r WEBHOOK_PORT TELEMETRY_PORT GRPC_PORT FLOOR_PORT < <(free_ports 4)
+FLOOR=""
+if [ "${BENCH_FLOOR:-1}" != 0 ]; then
+  log "building the floor (benches/webhook_floor.rs)"
+  FLOOR=$(cd "$ROOT" && cargo bench -q --bench webhook_floor --no-run --message-format json 2>/dev/null \
+    | /usr/bin/python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "webhook_floor" and m.get("executable"):
+        print(m["executable"])')
+  [ -x "$FLOOR" ] || { log "cannot build the floor bench"; exit 1; }
+fi
 
 /usr/bin/python3 "$ROOT/scripts/bench/webhook-requests.py" "$KEY" "$SECRET" 1000 > "$WORK/requests.lua"
 cat "$ROOT/scripts/bench/webhook.lua" >> "$WORK/requests.lua"
@@ -73,7 +87,7 @@ run_wrk() {
 }
 
 HZ="$(getconf CLK_TCK)"
-printf '| round | webhook req/s | /health req/s | ratio | host CPU µs per webhook | non-2xx |\n|---|---|---|---|---|---|\n'
+printf '| round | webhook req/s | /health req/s | ratio | host CPU µs per webhook | non-2xx | floor req/s | webhook / floor |\n|---|---|---|---|---|---|---|---|\n'
 for round in $(seq "$ROUNDS"); do
   before="$(cpu_ticks)"
   if [ "${BENCH_PERF:-0}" = 1 ] && [ "$round" = 1 ]; then
@@ -84,9 +98,21 @@ for round in $(seq "$ROUNDS"); do
   after="$(cpu_ticks)"
   [ -n "${PERF_PID:-}" ] && wait "$PERF_PID" && PERF_PID=""
   read -r health_rps _ < <(run_wrk "http://127.0.0.1:$TELEMETRY_PORT/health")
+  floor_rps="-"
+  if [ -n "$FLOOR" ]; then
+    BENCH_LISTEN="127.0.0.1:$FLOOR_PORT" "$FLOOR" --bench &
+    FLOOR_PID=$!
+    for _ in $(seq 100); do
+      /usr/bin/python3 -c "import socket; socket.create_connection(('127.0.0.1', $FLOOR_PORT), 0.2)" 2>/dev/null && break
+      sleep 0.1
+    done
+    read -r floor_rps _ < <(run_wrk -s "$WORK/requests.lua" "http://127.0.0.1:$FLOOR_PORT/webhook")
+    kill "$FLOOR_PID"; wait "$FLOOR_PID" 2>/dev/null || true
+  fi
   awk -v r="$round" -v h="$hook_rps" -v g="$health_rps" -v t=$((after - before)) -v hz="$HZ" \
-      -v s="$SECONDS_PER_RUN" -v bad="$hook_bad" 'BEGIN {
-    printf "| %d | %.0f | %.0f | %.2f | %.1f | %s |\n", r, h, g, h / g, (t / hz) * 1e6 / (h * s), bad }'
+      -v s="$SECONDS_PER_RUN" -v bad="$hook_bad" -v f="$floor_rps" 'BEGIN {
+    printf "| %d | %.0f | %.0f | %.2f | %.1f | %s | %s | %s |\n", r, h, g, h / g, (t / hz) * 1e6 / (h * s), bad,
+      (f == "-" ? "-" : sprintf("%.0f", f)), (f == "-" ? "-" : sprintf("%.2f", h / f)) }'
 done
 if [ -f "$WORK/perf.data" ]; then
   echo
