@@ -46,12 +46,7 @@ read -r WEBHOOK_PORT TELEMETRY_PORT GRPC_PORT FLOOR_PORT < <(free_ports 4)
 FLOOR=""
 if [ "${BENCH_FLOOR:-1}" != 0 ]; then
   log "building the floor (benches/webhook_floor.rs)"
-  FLOOR=$(cd "$ROOT" && cargo bench -q --bench webhook_floor --no-run --message-format json 2>/dev/null \
-    | /usr/bin/python3 -c 'import json, sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "webhook_floor" and m.get("executable"):
-        print(m["executable"])')
+  FLOOR=$(bench_executable webhook_floor)
   [ -x "$FLOOR" ] || { log "cannot build the floor bench"; exit 1; }
 fi
 

@@ -3,6 +3,7 @@
 #   bench_binary           sets BIN: $BENCH_BIN, or this build's release binary (built)
 #   bench_workdir          sets WORK, and a trap that kills $HOST_PID and removes WORK
 #   free_ports N           prints N free loopback ports on one line
+#   bench_executable NAME  prints the path of `cargo bench --bench NAME`'s executable (built)
 
 bench_binary() {
   if [ -n "${BENCH_BIN:-}" ]; then
@@ -33,4 +34,13 @@ socks = [socket.socket() for _ in range(int(sys.argv[1]))]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
 PY
+}
+
+bench_executable() {
+  (cd "$ROOT" && cargo bench -q --bench "$1" --no-run --message-format json 2>/dev/null) \
+    | /usr/bin/python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == sys.argv[1] and m.get("executable"):
+        print(m["executable"])' "$1"
 }
