@@ -1,10 +1,13 @@
 //! The embedded store's query index: an SQLite database (`<dir>/index.sqlite`) beside the
 //! JSON Lines files, written by the file sink in the same batch, so the read API can answer
-//! without MongoDB. One row per event with the fields the API reads ([`EventRow`]) and one
-//! per stat with its quality metrics ([`StatRow`]), indexed by time, room, room name and
-//! identity; rows past their `openvidu_expire_at` are deleted (the JSON Lines files are the
-//! archive and keep everything), by their `spans`. [`query`] is the reading side.
+//! without MongoDB. One row per event with the fields the API reads ([`EventRow`]), indexed
+//! by time, room, room name and identity, and each room's stats with their quality metrics
+//! ([`StatRow`]) packed in one row per transaction (`chunks`); rows past their
+//! `openvidu_expire_at` are deleted (the JSON Lines files are the archive and keep
+//! everything): events by their `spans`, stats with their chunk. [`query`] is the reading
+//! side.
 
+mod chunks;
 pub mod query;
 mod rooms;
 mod spans;
@@ -24,7 +27,8 @@ pub const FILE_NAME: &str = "index.sqlite";
 /// How often expired rows are deleted.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// The schema's version (`PRAGMA user_version`): 0 for a new file, 1 for an index of events
-/// only (no `reason`), 2 with the stats table, 3 with expiry by spans (`spans`).
+/// only (no `reason`), 2 with the stats table, 3 with the stats in chunks (`chunks`) and
+/// the events' expiry by spans (`spans`).
 const VERSION: i64 = 3;
 
 const SCHEMA: &str = "
@@ -135,12 +139,18 @@ impl FileIndex {
             ))
             .with_context(|| format!("upgrading the query index {}", path.display()))?;
         }
+        let mut conn = conn;
         if version < 3 {
-            conn.execute_batch(&format!(
-                "BEGIN; {} {} COMMIT;",
+            let tx = conn.transaction()?;
+            tx.execute_batch(&format!(
+                "{} {} {}",
+                chunks::SCHEMA,
                 spans::SCHEMA,
                 spans::UPGRADE
             ))
+            .and_then(|_| chunks::from_stats_table(&tx))
+            .and_then(|_| tx.execute_batch("PRAGMA user_version = 3;"))
+            .and_then(|_| tx.commit())
             .with_context(|| format!("upgrading the query index {}", path.display()))?;
         }
         Ok(FileIndex {
@@ -162,14 +172,9 @@ impl FileIndex {
                  expire_at, reason) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?;
-            let mut stat = tx.prepare_cached(
-                "INSERT OR REPLACE INTO stats (id, ts, room_sid, participant_sid, track_sid, \
-                 kind, mime, score, min_score, packet_loss, jitter, rtt, bitrate, expire_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )?;
             let mut deltas = rooms::RoomDeltas::default();
-            let mut stat_spans = spans::Spans::new(spans::Table::Stats);
-            let mut event_spans = spans::Spans::new(spans::Table::Events);
+            let mut stat_chunks = chunks::ChunkWriter::default();
+            let mut event_spans = spans::Spans::default();
             for item in items {
                 match item.kind {
                     ItemKind::Event => {
@@ -199,35 +204,19 @@ impl FileIndex {
                         let Some(r) = StatRow::from_item(item) else {
                             continue;
                         };
-                        stat_spans.add(&r.room_sid, r.ts, unix(item.expire_at));
-                        stat.execute(params![
-                            item.id,
-                            r.ts,
-                            r.room_sid,
-                            r.participant_sid,
-                            r.track_sid,
-                            r.kind,
-                            r.mime,
-                            r.score,
-                            r.min_score,
-                            r.packet_loss,
-                            r.jitter,
-                            r.rtt,
-                            r.bitrate,
-                            unix(item.expire_at),
-                        ])?;
+                        stat_chunks.add(&tx, &item.id, &r, unix(item.expire_at))?;
                     }
                     _ => {}
                 }
             }
             deltas.write(&tx)?;
-            stat_spans.write(&tx)?;
+            stat_chunks.write(&tx)?;
             event_spans.write(&tx)?;
         }
         if self.pruned.elapsed() >= PRUNE_EVERY {
             let now = unix(SystemTime::now());
-            spans::prune(&tx, spans::Table::Events, now)?;
-            spans::prune(&tx, spans::Table::Stats, now)?;
+            spans::prune(&tx, now)?;
+            chunks::prune(&tx, now)?;
             rooms::prune(&tx, now)?;
             self.pruned = Instant::now();
         }

@@ -5,7 +5,7 @@ use super::FILE_NAME;
 use crate::api::quality::{Folder, RoomScore, SeriesBuckets};
 use crate::api::sessions::{self, EventRow, RoomSession};
 use anyhow::Context;
-use rusqlite::{params, params_from_iter, Connection, OpenFlags};
+use rusqlite::{params, Connection, OpenFlags};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -132,36 +132,13 @@ impl IndexQuery {
             .await
     }
 
-    /// The stats of room `sid` in buckets of `bucket` seconds, read through
-    /// the `stats` table (clustered by room and time) and folded as they are read (a [`Folder`]: no row is kept).
-    /// (A `GROUP BY` of the buckets in SQL was measured slower: README, Read API.)
+    /// The stats of room `sid` in buckets of `bucket` seconds, read from the room's chunks
+    /// and folded as they are read (a [`Folder`]: no stat is kept).
     pub async fn room_quality(&self, sid: &str, bucket: f64) -> anyhow::Result<Vec<SeriesBuckets>> {
         let sid = sid.to_string();
         self.read(move |conn| {
-            let mut statement = conn.prepare(
-                "SELECT ts, participant_sid, track_sid, kind, mime, score, min_score, \
-                 packet_loss, jitter, rtt, bitrate FROM stats WHERE room_sid = ?1",
-            )?;
-            let mut rows = statement.query(params![sid])?;
             let mut folder = Folder::new(bucket);
-            while let Some(r) = rows.next()? {
-                let text = |i: usize| -> rusqlite::Result<&str> {
-                    Ok(r.get_ref(i)?.as_str().unwrap_or_default())
-                };
-                let number = |i: usize| r.get::<_, Option<f64>>(i);
-                folder.add(
-                    r.get(0)?,
-                    [text(1)?, text(2)?, text(3)?, text(4)?],
-                    [
-                        number(5)?,
-                        number(6)?,
-                        number(7)?,
-                        number(8)?,
-                        number(9)?,
-                        number(10)?,
-                    ],
-                );
-            }
+            super::chunks::room_stats(conn, &sid, |s| folder.add(s.ts, s.texts, s.metrics))?;
             Ok(folder.finish())
         })
         .await
@@ -177,19 +154,29 @@ impl IndexQuery {
         }
         let sids = sids.to_vec();
         self.read(move |conn| {
-            let marks = vec!["?"; sids.len()].join(", ");
-            let mut statement = conn.prepare(&format!(
-                "SELECT room_sid, MIN(MIN(min_score), MIN(score)), SUM(score), COUNT(score) FROM stats \
-                 WHERE room_sid IN ({marks}) AND score IS NOT NULL GROUP BY room_sid"
-            ))?;
-            let rows = statement.query_map(params_from_iter(sids.iter()), |r| {
-                let count: i64 = r.get(3)?;
-                Ok((
-                    r.get::<_, String>(0)?,
-                    RoomScore::of(r.get(1)?, r.get(2)?, count as u64),
-                ))
-            })?;
-            rows.collect()
+            let mut scores = BTreeMap::new();
+            for sid in sids {
+                // Over the stats with a score: the lowest `min_score` or score (none when
+                // no stat has a `min_score`), their sum and count.
+                let (mut lowest_min, mut lowest, mut sum, mut count) =
+                    (None, f64::INFINITY, 0.0, 0);
+                super::chunks::room_stats(conn, &sid, |s| {
+                    let [Some(score), min_score, ..] = s.metrics else {
+                        return;
+                    };
+                    if let Some(m) = min_score {
+                        lowest_min = Some(lowest_min.map_or(m, |l: f64| l.min(m)));
+                    }
+                    lowest = lowest.min(score);
+                    sum += score;
+                    count += 1;
+                })?;
+                if count > 0 {
+                    let worst = lowest_min.map(|m| m.min(lowest));
+                    scores.insert(sid, RoomScore::of(worst, sum, count));
+                }
+            }
+            Ok(scores)
         })
         .await
     }

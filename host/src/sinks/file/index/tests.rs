@@ -215,21 +215,19 @@ fn stat(room: &str, seconds: i64, expire: f64) -> Item {
     item
 }
 
-/// The `ts` of the stats rows of `room`, in order.
+/// The `ts` of the stats of `room` (each id once), in order.
 fn stat_times(conn: &Connection, room: &str) -> Vec<f64> {
-    let mut statement = conn
-        .prepare("SELECT ts FROM stats WHERE room_sid = ?1 ORDER BY ts")
-        .unwrap();
-    let rows = statement.query_map([room], |r| r.get(0)).unwrap();
-    rows.collect::<rusqlite::Result<_>>().unwrap()
+    let mut times = Vec::new();
+    chunks::room_stats(conn, room, |s| times.push(s.ts)).unwrap();
+    times.sort_by(f64::total_cmp);
+    times
 }
 
-/// Without an index on `expire_at`, expired stats still go, by the spans of their
-/// transactions: a span past its expiry deletes the expired rows of its room up to its
-/// latest `ts`, and keeps there a late stat (older `ts`, later expiry) and a stat written
-/// again with a later expiry.
+/// A room's stats of a transaction are one chunk: a stat stored again in a later one is
+/// read once, and a chunk goes once its last stat expired, leaving the stats of later
+/// chunks (a late stat with an older `ts`, a stat written again with a later expiry).
 #[test]
-fn expired_stats_go_by_their_spans_and_live_ones_stay() {
+fn stats_are_read_once_and_expire_with_their_chunk() {
     let dir = tempfile::tempdir().unwrap();
     let mut index = FileIndex::open(dir.path()).unwrap();
     let now = unix(SystemTime::now());
@@ -252,17 +250,46 @@ fn expired_stats_go_by_their_spans_and_live_ones_stay() {
     index.add(&[]).unwrap();
     assert_eq!(stat_times(&index.conn, "RM_a"), [99.0, 101.0, 102.0]);
     assert_eq!(stat_times(&index.conn, "RM_b"), [100.0]);
-    let spans: i64 = index
+    let chunks: i64 = index
         .conn
-        .query_row("SELECT COUNT(*) FROM stat_spans", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM stat_chunks", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(spans, 2, "the expired span is gone");
+    assert_eq!(chunks, 2, "the expired chunk is gone");
 }
 
-/// An index of schema 2 (`expire_at` indexes on stats and events) is brought to 3: the
-/// indexes dropped, spans for the rows it has, which then expire as before.
+/// A room's stats past [`chunks::CHUNK_STATS`] in one transaction go into several chunks,
+/// every stat read back with its figures.
 #[test]
-fn an_index_of_schema_2_gets_spans_for_its_rows() {
+fn a_room_past_a_chunk_of_stats_gets_several() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = FileIndex::open(dir.path()).unwrap();
+    let future = unix(SystemTime::now()) + 3600.0;
+    let n = chunks::CHUNK_STATS + 10;
+    let stats: Vec<Item> = (0..n).map(|i| stat("RM_a", i as i64, future)).collect();
+    index.add(&stats.iter().collect::<Vec<_>>()).unwrap();
+    let count: i64 = index
+        .conn
+        .query_row("SELECT COUNT(*) FROM stat_chunks", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(count, 2);
+    let mut read = Vec::new();
+    chunks::room_stats(&index.conn, "RM_a", |s| {
+        read.push((s.ts, s.texts.map(str::to_string), s.metrics[0]))
+    })
+    .unwrap();
+    assert_eq!(read.len(), n);
+    let kind = StatRow::from_item(&stats[0]).unwrap().kind.into_owned();
+    assert!(read.iter().enumerate().all(|(i, (ts, texts, score))| {
+        *ts == i as f64
+            && texts[..3] == ["PA_a".to_string(), "TR_a".into(), kind.clone()]
+            && *score == Some(4.5)
+    }));
+}
+
+/// An index of schema 2 (`stats` rows, `expire_at` indexes) is brought to 3: its stats
+/// moved into chunks, the events' expiry index dropped for spans; rows expire as before.
+#[test]
+fn an_index_of_schema_2_gets_chunks_and_spans() {
     let dir = tempfile::tempdir().unwrap();
     let now = unix(SystemTime::now());
     {
@@ -297,8 +324,17 @@ fn an_index_of_schema_2_gets_spans_for_its_rows() {
         let sql = "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%s_expire'";
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
     };
-    // Left: the rooms' and the spans' own.
+    // Left: the rooms', the spans' and the chunks' own.
     assert_eq!((version, expire_indexes(&index.conn)), (3, 3));
+    let stats_table: i64 = index
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'stats'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stats_table, 0, "the stats are in chunks");
     index.add(&[]).unwrap();
     assert_eq!(stat_times(&index.conn, "RM_a"), [2.0]);
     let events: Vec<String> = {
@@ -314,4 +350,28 @@ fn an_index_of_schema_2_gets_spans_for_its_rows() {
         3,
         "opening again adds no expiry index"
     );
+}
+
+/// A chunk this host did not write (another format, cut short) is an error that says what
+/// to do, not a wrong answer.
+#[test]
+fn an_unreadable_chunk_is_named() {
+    let message = |e: chunks::ChunkError| e.to_string();
+    assert!(chunks::stats(&[])
+        .map(|_| ())
+        .map_err(message)
+        .unwrap_err()
+        .contains("empty"));
+    let other = chunks::stats(&[9])
+        .map(|_| ())
+        .map_err(message)
+        .unwrap_err();
+    assert!(
+        other.contains("unknown format") && other.contains("index.sqlite"),
+        "{other}"
+    );
+    let mut cut = chunks::stats(&[1, 40, b'a']).unwrap();
+    let error = cut.next().unwrap().unwrap_err().to_string();
+    assert!(error.contains("truncated"), "{error}");
+    assert!(cut.next().is_none(), "nothing is read past a broken stat");
 }
