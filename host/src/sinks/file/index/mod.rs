@@ -141,6 +141,8 @@ impl FileIndex {
         }
         let mut conn = conn;
         if version < 3 {
+            // Once per index: a version 2 index's stats rows are re-packed into chunks.
+            let started = Instant::now();
             let tx = conn.transaction()?;
             tx.execute_batch(&format!(
                 "{} {} {}",
@@ -152,6 +154,10 @@ impl FileIndex {
             .and_then(|_| tx.execute_batch("PRAGMA user_version = 3;"))
             .and_then(|_| tx.commit())
             .with_context(|| format!("upgrading the query index {}", path.display()))?;
+            if version > 0 {
+                tracing::info!(index = %path.display(), from = version, to = VERSION,
+                    seconds = started.elapsed().as_secs_f64(), "query index upgraded");
+            }
         }
         Ok(FileIndex {
             conn,
