@@ -144,11 +144,12 @@ impl Recorder {
     }
 }
 
-/// Builds the item of one encoded record: format, bytes, door node, receive time, expiration.
 impl Recorder {
     /// Reads a client stream of [`WireBatch`]es to its end, each record walked as received;
     /// a message is accepted whole or not at all (a bad record refuses it with
-    /// `INVALID_ARGUMENT`, as a decode error did; what came before stays accepted).
+    /// `INVALID_ARGUMENT`, as a decode error did; what came before stays accepted). `item`
+    /// builds the item of one record from its bytes, the receive time and whether to read
+    /// its quality figures ([`Pipeline::reads_quality`]).
     async fn ingest_encoded(
         &self,
         method: &str,

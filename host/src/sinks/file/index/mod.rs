@@ -115,7 +115,7 @@ impl FileIndex {
     /// Opens (or creates, or brings up to this version) the index in `dir`.
     pub fn open(dir: &Path) -> anyhow::Result<FileIndex> {
         let path = dir.join(FILE_NAME);
-        let conn = Connection::open(&path)
+        let mut conn = Connection::open(&path)
             .with_context(|| format!("opening the query index {}", path.display()))?;
         // WAL: readers (the API) never block the writer; NORMAL: a crash may lose the last
         // transactions of the index, never the JSON Lines files.
@@ -139,7 +139,6 @@ impl FileIndex {
             ))
             .with_context(|| format!("upgrading the query index {}", path.display()))?;
         }
-        let mut conn = conn;
         if version < 3 {
             // Once per index: a version 2 index's stats rows are re-packed into chunks.
             let started = Instant::now();
