@@ -43,13 +43,13 @@ impl EventRow {
     pub fn from_item(item: &crate::model::Item) -> EventRow {
         let mut row = EventRow {
             ts: item.timestamp.seconds as f64 + f64::from(item.timestamp.nanos) / 1e9,
-            kind: item.type_name.clone(),
-            room_sid: item.room_id.clone(),
-            room_name: item.room_name.clone(),
-            node_id: item.node_id.clone(),
-            participant_sid: item.participant_id.clone(),
-            identity: item.participant_identity.clone(),
-            track_sid: item.track_id.clone(),
+            kind: item.type_name.to_string(),
+            room_sid: item.room_id.to_string(),
+            room_name: item.room_name.to_string(),
+            node_id: item.node_id.to_string(),
+            participant_sid: item.participant_id.to_string(),
+            identity: item.participant_identity.to_string(),
+            track_sid: item.track_id.to_string(),
             ..EventRow::default()
         };
         // Only these few fields are built; serde skips everything else in the document.

@@ -210,7 +210,7 @@ pub async fn run(
             Ok((id, doc)) => {
                 let mut item = Item::new(ItemKind::NodeStats, id, doc, now + expiration);
                 item.timestamp = Timestamp::from_system_time(now);
-                item.node_id = builder_node(&item);
+                item.node_id = builder_node(&item).into();
                 match pipeline.accept(vec![item]) {
                     Ok(_) => counters.record(super::Door::Prometheus, [ItemKind::NodeStats]),
                     Err(err) => tracing::warn!(error = %err, "node stats not accepted"),

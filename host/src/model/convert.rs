@@ -75,20 +75,25 @@ impl Item {
         // The document is written: the strings the item keeps move out of the event.
         let (room_sid, room_name) = event.room.map(|r| (r.sid, r.name)).unzip();
         let (participant_sid, identity) = event.participant.map(|p| (p.sid, p.identity)).unzip();
-        item.room_id = room_sid.filter(|s| !s.is_empty()).unwrap_or(event.room_id);
-        item.room_name = room_name.unwrap_or_default();
+        item.room_id = room_sid
+            .filter(|s| !s.is_empty())
+            .unwrap_or(event.room_id)
+            .into();
+        item.room_name = room_name.unwrap_or_default().into();
         item.participant_id = if event.participant_id.is_empty() {
             participant_sid.unwrap_or_default()
         } else {
             event.participant_id
-        };
-        item.participant_identity = identity.unwrap_or_default();
+        }
+        .into();
+        item.participant_identity = identity.unwrap_or_default().into();
         item.track_id = if event.track_id.is_empty() {
             event.track.map(|t| t.sid).unwrap_or_default()
         } else {
             event.track_id
-        };
-        item.node_id = event.node_id;
+        }
+        .into();
+        item.node_id = event.node_id.into();
         item
     }
 
@@ -138,11 +143,11 @@ impl Item {
         let mut item = Item::with_document_text(ItemKind::Stat, id, document, now + expiration);
         item.type_name = kind_name;
         item.timestamp = ts;
-        item.room_id = stat.room_id;
-        item.room_name = stat.room_name;
-        item.participant_id = stat.participant_id;
-        item.track_id = stat.track_id;
-        item.node_id = stat.node;
+        item.room_id = stat.room_id.into();
+        item.room_name = stat.room_name.into();
+        item.participant_id = stat.participant_id.into();
+        item.track_id = stat.track_id.into();
+        item.node_id = stat.node.into();
         item.score = stat.score;
         item
     }

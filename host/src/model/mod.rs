@@ -20,6 +20,8 @@ pub use wire_stat::EncodedError;
 pub use document::{message_document, DESCRIPTORS};
 pub use id::{event_key, md5_hex, stat_key};
 
+/// The inline string type of an item's ids and names (see [`Item`]).
+pub use compact_str::CompactString;
 #[cfg(test)]
 use livekit_protocol::AnalyticsStream;
 use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, StreamType};
@@ -191,21 +193,21 @@ pub struct Item {
     /// The document `_id`: hex MD5 of the contract's key string.
     pub id: String,
     /// Event type name (`ROOM_CREATED`) or stat kind name (`UPSTREAM`); empty for node kinds.
-    pub type_name: String,
+    pub type_name: CompactString,
     /// When it happened.
     pub timestamp: Timestamp,
     /// Room sid.
-    pub room_id: String,
+    pub room_id: CompactString,
     /// Room name.
-    pub room_name: String,
+    pub room_name: CompactString,
     /// Participant sid.
-    pub participant_id: String,
+    pub participant_id: CompactString,
     /// Participant identity, where known.
-    pub participant_identity: String,
+    pub participant_identity: CompactString,
     /// Track sid.
-    pub track_id: String,
+    pub track_id: CompactString,
     /// LiveKit node id.
-    pub node_id: String,
+    pub node_id: CompactString,
     /// Stat score (0 for other kinds).
     pub score: f32,
     /// A stat's call-quality figures, when the gRPC door read them off the wire (the
@@ -265,14 +267,14 @@ impl Item {
         Item {
             kind,
             id,
-            type_name: String::new(),
+            type_name: CompactString::default(),
             timestamp: Timestamp::default(),
-            room_id: String::new(),
-            room_name: String::new(),
-            participant_id: String::new(),
-            participant_identity: String::new(),
-            track_id: String::new(),
-            node_id: String::new(),
+            room_id: CompactString::default(),
+            room_name: CompactString::default(),
+            participant_id: CompactString::default(),
+            participant_identity: CompactString::default(),
+            track_id: CompactString::default(),
+            node_id: CompactString::default(),
             score: 0.0,
             quality: None,
             document,
@@ -282,11 +284,11 @@ impl Item {
         }
     }
 
-    /// What this item takes in memory, as the queues count it: the struct, its strings and
-    /// its document text.
+    /// What this item takes in memory, as the queues count it: the struct, its strings on
+    /// the heap (the id; a name or sid only when it is too long to be held inline) and its
+    /// document text.
     pub fn queued_bytes(&self) -> u64 {
-        let strings = [
-            &self.id,
+        let inline = [
             &self.type_name,
             &self.room_id,
             &self.room_name,
@@ -295,14 +297,16 @@ impl Item {
             &self.track_id,
             &self.node_id,
         ];
+        let heap: usize = inline
+            .iter()
+            .filter(|s| s.is_heap_allocated())
+            .map(|s| s.len())
+            .sum();
         let quality = self
             .quality
             .as_ref()
             .map_or(0, |q| std::mem::size_of::<StatQuality>() + q.mime.len());
-        (std::mem::size_of::<Item>()
-            + strings.iter().map(|s| s.len()).sum::<usize>()
-            + self.document.len()
-            + quality) as u64
+        (std::mem::size_of::<Item>() + self.id.len() + heap + self.document.len() + quality) as u64
     }
 
     /// The contract document (without `openvidu_expire_at`), parsed from its text.
@@ -385,27 +389,27 @@ impl Item {
 }
 
 /// The stored `type` of an event: its enum name (`ROOM_CREATED`), or the number if unknown.
-pub fn event_type_name(event: &AnalyticsEvent) -> String {
+pub fn event_type_name(event: &AnalyticsEvent) -> CompactString {
     event_type_name_of(event.r#type)
 }
 
 /// [`event_type_name`] of a type number.
-pub fn event_type_name_of(n: i32) -> String {
+pub fn event_type_name_of(n: i32) -> CompactString {
     AnalyticsEventType::try_from(n)
-        .map(|t| t.as_str_name().to_string())
-        .unwrap_or_else(|_| n.to_string())
+        .map(|t| CompactString::const_new(t.as_str_name()))
+        .unwrap_or_else(|_| CompactString::from(itoa::Buffer::new().format(n)))
 }
 
 /// The stored `kind` of a stat: its enum name (`UPSTREAM`), or the number if unknown.
-pub fn stat_kind_name(stat: &AnalyticsStat) -> String {
+pub fn stat_kind_name(stat: &AnalyticsStat) -> CompactString {
     stat_kind_name_of(stat.kind)
 }
 
 /// [`stat_kind_name`] of a kind number.
-pub fn stat_kind_name_of(n: i32) -> String {
+pub fn stat_kind_name_of(n: i32) -> CompactString {
     StreamType::try_from(n)
-        .map(|k| k.as_str_name().to_string())
-        .unwrap_or_else(|_| n.to_string())
+        .map(|k| CompactString::const_new(k.as_str_name()))
+        .unwrap_or_else(|_| CompactString::from(itoa::Buffer::new().format(n)))
 }
 
 /// The document `_id` of an event as it is (a missing timestamp counts as 0; the doors set

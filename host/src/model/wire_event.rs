@@ -142,23 +142,23 @@ impl Item {
         item.room_id = room_sid
             .filter(|s| !s.is_empty())
             .unwrap_or(head.room_id)
-            .to_string();
-        item.room_name = room_name.unwrap_or_default().to_string();
+            .into();
+        item.room_name = room_name.unwrap_or_default().into();
         let (participant_sid, identity) = head.participant.unzip();
         item.participant_id = if head.participant_id.is_empty() {
             participant_sid.unwrap_or_default()
         } else {
             head.participant_id
         }
-        .to_string();
-        item.participant_identity = identity.unwrap_or_default().to_string();
+        .into();
+        item.participant_identity = identity.unwrap_or_default().into();
         item.track_id = if head.track_id.is_empty() {
             head.track.unwrap_or_default()
         } else {
             head.track_id
         }
-        .to_string();
-        item.node_id = node.to_string();
+        .into();
+        item.node_id = node.into();
         Ok(item)
     }
 }

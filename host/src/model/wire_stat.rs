@@ -172,11 +172,11 @@ impl Item {
             seconds: ts.0,
             nanos: ts.1,
         };
-        item.room_id = head.room_id.to_string();
-        item.room_name = head.room_name.to_string();
-        item.participant_id = head.participant_id.to_string();
-        item.track_id = head.track_id.to_string();
-        item.node_id = node.to_string();
+        item.room_id = head.room_id.into();
+        item.room_name = head.room_name.into();
+        item.participant_id = head.participant_id.into();
+        item.track_id = head.track_id.into();
+        item.node_id = node.into();
         item.score = head.score;
         if quality {
             item.quality = super::StatQuality::from_wire(bytes, head.kind).map(Box::new);

@@ -95,17 +95,17 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<Item> {
         .with_context(|| format!("unknown item kind `{}` in the spool", r.kind))?;
     let expire_at = UNIX_EPOCH + Duration::new(r.expire_at.0, r.expire_at.1);
     let mut item = Item::with_document_json(kind, r.id, r.document, expire_at);
-    item.type_name = r.type_name;
+    item.type_name = r.type_name.into();
     item.timestamp = Timestamp {
         seconds: r.ts.0,
         nanos: r.ts.1,
     };
-    item.room_id = r.room_id;
-    item.room_name = r.room_name;
-    item.participant_id = r.participant_id;
-    item.participant_identity = r.participant_identity;
-    item.track_id = r.track_id;
-    item.node_id = r.node_id;
+    item.room_id = r.room_id.into();
+    item.room_name = r.room_name.into();
+    item.participant_id = r.participant_id.into();
+    item.participant_identity = r.participant_identity.into();
+    item.track_id = r.track_id.into();
+    item.node_id = r.node_id.into();
     item.score = r.score;
     Ok(item)
 }

@@ -119,7 +119,7 @@ impl Recorder {
             seconds: ts.seconds,
             nanos: ts.nanos,
         };
-        item.node_id = rooms.node_id;
+        item.node_id = rooms.node_id.into();
         item
     }
 }
