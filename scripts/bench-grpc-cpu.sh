@@ -12,9 +12,11 @@
 #   BENCH_FLOOR=0 scripts/bench-grpc-cpu.sh            # without the floor column
 #   BENCH_INTERVAL=10s scripts/bench-grpc-cpu.sh       # the sinks' interval (default 1s)
 #
-# Each round also runs the floor (`cargo bench --bench grpc_floor`, built here): the same
-# tonic server and generated service with messages kept as received, which only splits them
-# into records and drops them, under the same `simulate` load — receiving alone.
+# Each round also runs the floor (`cargo bench --bench grpc_floor`, built here) twice under
+# the same `simulate` load: the same tonic server and generated service with messages kept
+# as received, which only splits them into records and drops them (receiving alone); then
+# the same server building each record's item as the door does and dropping it (receiving +
+# building: what is left above it is the queues and the file store).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -40,8 +42,8 @@ fi
 # CPU seconds (user + system) of process $1 so far.
 cpu_seconds() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 
-echo "| round | file.index | items accepted | dropped by the queue | left out of the index | host CPU s | host CPU µs per item | floor µs per item | host / floor |"
-echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| round | file.index | items accepted | dropped by the queue | left out of the index | host CPU s | host CPU µs per item | floor µs per item | host / floor | floor + items µs per item |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 for round in $(seq 1 "$ROUNDS"); do
   rm -rf "$WORK/store"
   cat > "$WORK/config.yaml" <<YAML
@@ -78,11 +80,14 @@ YAML
   # "accepted N items/s" over the run's seconds.
   accepted=$(awk -v s="$SECONDS_PER_RUN" '/accepted/ { for (i = 1; i <= NF; i++) if ($i == "accepted") { printf "%d", $(i + 1) * s } }' "$WORK/simulate.txt")
   floor="-"
+  built="-"
   if [ -n "$FLOOR" ]; then
     # Its table's last row: "| 1 | records | CPU s | µs per item |".
     floor=$(BENCH_HOST_BIN="$BIN" BENCH_RATE="$RATE" BENCH_SECONDS="$SECONDS_PER_RUN" BENCH_ROUNDS=1 \
       "$FLOOR" --bench | awk -F'|' 'END { gsub(/ /, "", $5); print $5 }')
+    built=$(BENCH_FLOOR_BUILD=1 BENCH_HOST_BIN="$BIN" BENCH_RATE="$RATE" BENCH_SECONDS="$SECONDS_PER_RUN" \
+      BENCH_ROUNDS=1 "$FLOOR" --bench | awk -F'|' 'END { gsub(/ /, "", $5); print $5 }')
   fi
-  awk -v r="$round" -v x="$INDEX" -v n="$accepted" -v d="${dropped:--}" -v k="${skipped:--}" -v b="$before" -v a="$after" -v f="$floor" \
-    'BEGIN { u = (a - b) * 1e6 / n; printf "| %d | %s | %d | %s | %s | %.2f | %.2f | %s | %s |\n", r, x, n, d, k, a - b, u, f, (f == "-" ? "-" : sprintf("%.1f", u / f)) }'
+  awk -v r="$round" -v x="$INDEX" -v n="$accepted" -v d="${dropped:--}" -v k="${skipped:--}" -v b="$before" -v a="$after" -v f="$floor" -v g="$built" \
+    'BEGIN { u = (a - b) * 1e6 / n; printf "| %d | %s | %d | %s | %s | %.2f | %.2f | %s | %s | %s |\n", r, x, n, d, k, a - b, u, f, (f == "-" ? "-" : sprintf("%.1f", u / f)), g }'
 done

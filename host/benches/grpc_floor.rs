@@ -6,6 +6,11 @@
 //! prints is what receiving alone costs on this machine; the host's figure minus it is what
 //! turning records into stored documents costs.
 //!
+//! With `BENCH_FLOOR_BUILD=1` it also builds each record's item as the host's door does
+//! (`Item::from_encoded_stat` / `from_encoded_event`, the default format, quality figures
+//! off) and drops it: receiving plus building, the floor under everything but the queues and
+//! the sinks.
+//!
 //! `cargo bench -p livekit-analytics-host --bench grpc_floor`; `BENCH_RATE` (100000),
 //! `BENCH_SECONDS` (10), `BENCH_ROUNDS` (1); `BENCH_HOST_BIN` for another `simulate` binary.
 //! One table row per round.
@@ -13,25 +18,60 @@
 use analytics_host::ingest::grpc::{
     AnalyticsRecorderService, AnalyticsRecorderServiceServer, WireBatch,
 };
+use analytics_host::model::{DocumentFormat, Item};
 use livekit_protocol::AnalyticsNodeRooms;
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tonic::{Request, Response, Status, Streaming};
+
+// The host binary's allocator (see main.rs), so receiving and building allocate as there.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Counts the records of every message and keeps nothing.
 struct Floor {
     records: Arc<AtomicU64>,
+    /// Also build each record's item (and drop it), as the door does.
+    build: bool,
+}
+
+/// The record kinds of the two encoded streams.
+#[derive(Clone, Copy)]
+enum Records {
+    Stats,
+    Events,
 }
 
 impl Floor {
-    async fn drain(&self, request: Request<Streaming<WireBatch>>) -> Result<Response<()>, Status> {
+    async fn drain(
+        &self,
+        request: Request<Streaming<WireBatch>>,
+        kind: Records,
+    ) -> Result<Response<()>, Status> {
         let mut stream = request.into_inner();
+        let (format, expiration) = (DocumentFormat::Openvidu, Duration::from_secs(86_400));
         while let Some(message) = stream.message().await? {
-            let n = message.records().filter(Result::is_ok).count();
-            self.records.fetch_add(n as u64, Ordering::Relaxed);
+            let now = SystemTime::now();
+            let mut n = 0;
+            for record in message.records().filter_map(Result::ok) {
+                n += 1;
+                if !self.build {
+                    continue;
+                }
+                let item = match kind {
+                    Records::Stats => {
+                        Item::from_encoded_stat(format, record, "ND_floor", now, expiration, false)
+                    }
+                    Records::Events => {
+                        Item::from_encoded_event(format, record, "ND_floor", now, expiration)
+                    }
+                };
+                drop(std::hint::black_box(item));
+            }
+            self.records.fetch_add(n, Ordering::Relaxed);
         }
         Ok(Response::new(()))
     }
@@ -43,14 +83,14 @@ impl AnalyticsRecorderService for Floor {
         &self,
         request: Request<Streaming<WireBatch>>,
     ) -> Result<Response<()>, Status> {
-        self.drain(request).await
+        self.drain(request, Records::Stats).await
     }
 
     async fn ingest_events(
         &self,
         request: Request<Streaming<WireBatch>>,
     ) -> Result<Response<()>, Status> {
-        self.drain(request).await
+        self.drain(request, Records::Events).await
     }
 
     async fn ingest_node_room_states(
@@ -97,8 +137,10 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let records = Arc::new(AtomicU64::new(0));
     let grpc_port = free_port();
+    let build = std::env::var("BENCH_FLOOR_BUILD").is_ok_and(|v| v == "1");
     let service = AnalyticsRecorderServiceServer::new(Floor {
         records: records.clone(),
+        build,
     });
     runtime.spawn(
         tonic::transport::Server::builder()
