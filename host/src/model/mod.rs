@@ -226,6 +226,25 @@ pub struct Item {
     pub received_at: Instant,
 }
 
+/// The last `openvidu_expire_at` text written, by the expiry it was written for.
+#[derive(Debug, Default)]
+pub struct ExpiryText {
+    at: Option<SystemTime>,
+    text: String,
+}
+
+impl ExpiryText {
+    /// `at` as RFC 3339 UTC with milliseconds, formatted only when it differs from the last.
+    pub fn of(&mut self, at: SystemTime) -> &str {
+        if self.at != Some(at) {
+            self.text.clear();
+            time::push_rfc3339_millis(&mut self.text, at);
+            self.at = Some(at);
+        }
+        &self.text
+    }
+}
+
 /// An item shared between queues.
 pub type SharedItem = Arc<Item>;
 
@@ -368,6 +387,12 @@ impl Item {
 
     /// Appends [`Item::json`] to `out`, with no allocation of its own.
     pub fn push_json(&self, out: &mut String) {
+        self.push_json_with(out, &mut ExpiryText::default());
+    }
+
+    /// [`Item::push_json`], the expiry's text taken from `expiry` when it holds this item's
+    /// (the items of one message share their expiry: a batch formats it about once).
+    pub fn push_json_with(&self, out: &mut String, expiry: &mut ExpiryText) {
         let body = self
             .document
             .strip_suffix('}')
@@ -376,7 +401,7 @@ impl Item {
         out.push_str(if body.len() > 1 { ",\"" } else { "\"" });
         out.push_str(EXPIRE_FIELD);
         out.push_str("\":\"");
-        time::push_rfc3339_millis(out, self.expire_at);
+        out.push_str(expiry.of(self.expire_at));
         out.push_str("\"}");
     }
 

@@ -380,3 +380,25 @@ fn an_id_given_and_append_field_write_the_text_set_field_would() {
         assert_eq!(fast.id, "webhook-id");
     }
 }
+
+#[test]
+fn a_cached_expiry_text_follows_each_item() {
+    let mut expiry = ExpiryText::default();
+    // Repeats (the cache used), changes back and forth, and a millisecond apart.
+    for millis in [
+        0,
+        0,
+        1_000,
+        1_000,
+        1,
+        1_796_076_633_183,
+        1_000,
+        1_796_076_633_184,
+    ] {
+        let at = UNIX_EPOCH + Duration::from_millis(millis);
+        let item = Item::with_document_text(ItemKind::Event, "x".into(), r#"{"_id":"x"}"#, at);
+        let mut line = String::new();
+        item.push_json_with(&mut line, &mut expiry);
+        assert_eq!(line, item.json(), "expiry {millis} ms");
+    }
+}

@@ -99,10 +99,11 @@ impl FileSink {
         let mut chunks: Vec<(u32, String)> = Vec::new();
         let total = positions.iter().map(|&i| batch[i].json_len() + 1).sum();
         let mut text = String::with_capacity(total);
+        let mut expiry = crate::model::ExpiryText::default();
         for &i in positions {
             let item = &batch[i];
             let start = text.len();
-            item.push_json(&mut text);
+            item.push_json_with(&mut text, &mut expiry);
             text.push('\n');
             let seq = self.target(kind, day, (text.len() - start) as u64).await?;
             match chunks.last() {
