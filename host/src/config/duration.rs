@@ -69,7 +69,7 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duratio
     parse(&text).map_err(serde::de::Error::custom)
 }
 
-/// Serde serializer for a [`Duration`], written the way [`format`] writes it.
+/// Serde serializer for a [`Duration`], written the way [`format()`] writes it.
 pub fn serialize<S: serde::Serializer>(
     duration: &Duration,
     serializer: S,

@@ -27,7 +27,7 @@ pub static DESCRIPTORS: LazyLock<DescriptorPool> = LazyLock::new(|| {
 /// first.
 ///
 /// The message is encoded once and its wire form walked with a plan resolved from the schema
-/// ahead of time ([`PLANS`]), which is several times faster than decoding it into a
+/// ahead of time (`PLANS`), which is several times faster than decoding it into a
 /// `prost_reflect::DynamicMessage` first; the result is the same (a test compares both).
 pub fn message_document<M: prost::Message>(
     message: &M,

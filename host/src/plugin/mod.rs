@@ -3,8 +3,8 @@
 //! capability policy ([`inspect`]), and [`Plugin`], a loaded plugin that survives its own
 //! traps, timeouts and memory blow-ups by rebuilding its instance.
 //!
-//! By role: [`config`] (a plugin's settings, grants and limits), [`engine`], [`limits`]
-//! (memory cap, epoch yield), [`state`] (the WASI store of one instance), [`http_guard`]
+//! By role: [`config`] (a plugin's settings, grants and limits), [`engine`], `limits`
+//! (memory cap, epoch yield), `state` (the WASI store of one instance), `http_guard`
 //! (the `wasi:http` allow-list), [`log`] (its log lines and stdout), [`runtime`] (the
 //! lifecycle).
 

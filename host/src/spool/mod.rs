@@ -228,7 +228,7 @@ impl Spool {
     /// Writes `items` (those some sink stores) durably and sets their [`Item::spool_seq`];
     /// blocks until their group commit is on disk. Fails with [`SpoolError::Full`]
     /// when this call's items do not fit and the policy is `reject`, or
-    /// [`AcceptError::Spool`] when the disk write fails; then none of them is written.
+    /// [`SpoolError::Write`] when the disk write fails; then none of them is written.
     pub fn append(&self, items: &mut [Item]) -> Result<(), SpoolError> {
         let Some((op, indexes)) = self.encode_append(items) else {
             return Ok(());
