@@ -387,12 +387,21 @@ impl Item {
 
     /// Appends [`Item::json`] to `out`, with no allocation of its own.
     pub fn push_json(&self, out: &mut String) {
-        self.push_json_with(out, &mut ExpiryText::default());
+        self.push_json_head(out);
+        time::push_rfc3339_millis(out, self.expire_at);
+        out.push_str("\"}");
     }
 
     /// [`Item::push_json`], the expiry's text taken from `expiry` when it holds this item's
     /// (the items of one message share their expiry: a batch formats it about once).
     pub fn push_json_with(&self, out: &mut String, expiry: &mut ExpiryText) {
+        self.push_json_head(out);
+        out.push_str(expiry.of(self.expire_at));
+        out.push_str("\"}");
+    }
+
+    /// The document without its closing brace, then `"openvidu_expire_at":"`.
+    fn push_json_head(&self, out: &mut String) {
         let body = self
             .document
             .strip_suffix('}')
@@ -401,8 +410,6 @@ impl Item {
         out.push_str(if body.len() > 1 { ",\"" } else { "\"" });
         out.push_str(EXPIRE_FIELD);
         out.push_str("\":\"");
-        out.push_str(expiry.of(self.expire_at));
-        out.push_str("\"}");
     }
 
     /// `openvidu_expire_at` as an RFC 3339 UTC string with milliseconds.
