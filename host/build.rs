@@ -1,12 +1,15 @@
-//! Compiles the LiveKit `.proto` files shipped inside the `livekit-protocol` crate into a
-//! descriptor set, so that the host can walk any LiveKit message by its schema (proto field
-//! names, enum names) when it builds documents. Pure Rust (protox): no `protoc` needed.
+//! Compiles the LiveKit `.proto` files in `proto/livekit/` (livekit/protocol's own files,
+//! of the version the `livekit-protocol` crate is generated from: see
+//! `proto/livekit/UPSTREAM.md`) into a descriptor set, so that the host can walk any LiveKit
+//! message by its schema (proto field names, enum names) when it builds documents. Pure Rust
+//! (protox): no `protoc` needed, and nothing outside this crate is read, so a plain
+//! `cargo build` works on a fresh machine (no cargo call, no dependency's source located).
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
 fn main() {
-    let protos = livekit_protocol_dir().join("protocol").join("protobufs");
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR is set by cargo");
+    let protos = Path::new(&manifest).join("proto").join("livekit");
     let files = ["livekit_analytics.proto", "livekit_webhook.proto"];
     let descriptors = protox::compile(files, [&protos]).unwrap_or_else(|err| {
         panic!(
@@ -28,9 +31,9 @@ fn main() {
 /// (`crate::ingest::grpc::WireBatch`: the encoded bytes, each record walked once into its
 /// document), so it is generated on its own, into `server/`; the client (`client/`) sends
 /// the protocol crate's types.
-fn compile_recorder_service(protos: &std::path::Path) {
+fn compile_recorder_service(protos: &Path) {
     let file = "livekit_analytics_recorder.proto";
-    let mut set = protox::compile([file], [std::path::Path::new("proto"), protos])
+    let mut set = protox::compile([file], [Path::new("proto"), protos])
         .unwrap_or_else(|err| panic!("compiling proto/{file}: {err:?}"));
     set.file.retain(|f| f.name() == file);
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR is set by cargo"));
@@ -52,38 +55,4 @@ fn compile_recorder_service(protos: &std::path::Path) {
             .expect("generating the AnalyticsRecorderService code");
     }
     println!("cargo:rerun-if-changed=proto");
-}
-
-/// Where cargo unpacked the `livekit-protocol` crate this build depends on.
-fn livekit_protocol_dir() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
-    let output = Command::new(cargo)
-        // Only this target's packages: others (say, Windows-only crates) need not be in
-        // the local cache, and `--offline` would otherwise fail on them.
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--filter-platform",
-        ])
-        .arg(std::env::var("TARGET").expect("TARGET is set by cargo"))
-        .current_dir(manifest)
-        .output()
-        .expect("running cargo metadata");
-    assert!(
-        output.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
-    let packages = metadata["packages"].as_array().expect("packages list");
-    let package = packages
-        .iter()
-        .find(|p| p["name"] == "livekit-protocol")
-        .expect("livekit-protocol is a dependency");
-    let manifest_path = PathBuf::from(package["manifest_path"].as_str().expect("manifest path"));
-    manifest_path.parent().expect("crate dir").to_path_buf()
 }

@@ -37,6 +37,11 @@ fi
 # install livekit-server or the LiveKit SDK.
 export LKA_REQUIRE_LIVEKIT="${LKA_REQUIRE_LIVEKIT:-1}"
 
+# The README's first command on a fresh machine builds with only the host's own
+# dependencies downloaded: a build script needing more (dev-dependencies) fails here.
+bash "$ROOT/scripts/check-fresh-build.sh"
+phase "fresh-build check"
+
 rc=0
 cargo test --workspace --locked "$@" || rc=$?
 phase "cargo test"
