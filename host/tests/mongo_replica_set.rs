@@ -105,7 +105,6 @@ async fn a_primary_step_down_under_load_loses_nothing() {
     };
     let load = tokio::spawn(simulate::run(options));
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = count(&db, "stats").await;
     client
         .database("admin")
         .run_command(doc! {
@@ -126,7 +125,11 @@ async fn a_primary_step_down_under_load_loses_nothing() {
         "stepped down: {hello}"
     );
     assert_eq!(hello.get_str("setName"), Ok(REPLICA_SET));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Counted once the step-down is seen: a batch that was already on its way when the
+    // command ran may still land (a loaded machine stretches that moment), none after.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = count(&db, "stats").await;
+    tokio::time::sleep(Duration::from_millis(1700)).await;
     let during = count(&db, "stats").await;
     let summary = load.await.unwrap().expect("the simulation runs");
     assert_eq!(
@@ -162,7 +165,7 @@ async fn a_primary_step_down_under_load_loses_nothing() {
     })
     .await;
     eprintln!(
-        "replica set step-down: {} items accepted; stats {before} before, {during} 2 s into \
+        "replica set step-down: {} items accepted; stats {before} once stepped down, {during} 2 s into \
          the {STEP_DOWN_SECS} s step-down; (collection, stored, expected) {got:?}; test {:.1?}",
         summary.accepted(),
         started.elapsed()
