@@ -21,12 +21,14 @@ lk_skip() { log "SKIPPED: $*"; exit 77; }
 lk_setup() {
   mkdir -p "$CACHE/bin"
 
-  # livekit-server v1.13.5 with the project's patch: without an `analytics_export` section
-  # it behaves as the stock server, so both end-to-end scripts use this one build.
+  # livekit-server with the project's patch: without an `analytics_export` section it
+  # behaves as the stock server, so both end-to-end scripts use this one build. The version
+  # is $LKA_LIVEKIT_VERSION (build.sh's default, the newest supported, when unset).
   local out rc=0
-  out="$(bash "$ROOT/livekit/build.sh")" || rc=$?
+  out="$(bash "$ROOT/livekit/build.sh" ${LKA_LIVEKIT_VERSION:+"$LKA_LIVEKIT_VERSION"})" || rc=$?
   case "$rc" in
-    0) LK_BIN="$(printf '%s\n' "$out" | tail -n1)" ;;
+    0) LK_BIN="$(printf '%s\n' "$out" | tail -n1)"; log "livekit-server: $LK_BIN" ;;
+    2) log "livekit/build.sh: LKA_LIVEKIT_VERSION=${LKA_LIVEKIT_VERSION:-} is not supported"; exit 1 ;;
     77) lk_skip "livekit/build.sh could not get Go or the livekit-server source" ;;
     *) log "livekit/build.sh failed (exit $rc)"; exit 1 ;;
   esac
