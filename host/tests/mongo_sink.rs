@@ -73,6 +73,21 @@ async fn initialize_creates_the_contract_indexes_idempotently() {
         let expire = ttl.options.as_ref().and_then(|o| o.expire_after);
         assert_eq!(expire, Some(Duration::ZERO), "TTL index of {kind:?}");
     }
+    // The fork's full set (OpenVidu 3.9), by the names its driver gives them.
+    for (collection, names) in kit::fork::FORK_INDEXES {
+        let present: Vec<String> = sink
+            .database()
+            .collection::<Document>(collection)
+            .list_index_names()
+            .await
+            .unwrap();
+        for name in *names {
+            assert!(
+                present.iter().any(|p| p == name),
+                "{collection} lacks the fork's index {name}: {present:?}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

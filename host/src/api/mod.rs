@@ -130,7 +130,7 @@ impl ApiSettings {
         let a = &config.analytics;
         let backend = match &a.mongo_url {
             _ if !a.enabled || !a.api.enabled => Backend::None,
-            Some(url) => Backend::Mongo(MongoQuery::connect(url, &a.mongo_database).await?),
+            Some(url) => Backend::Mongo(MongoQuery::connect(url, a.database()).await?),
             None if config.file_store_enabled() && a.file.index => {
                 Backend::Embedded(IndexQuery::new(&a.file.dir))
             }

@@ -14,6 +14,7 @@
 
 pub mod bytes;
 pub mod duration;
+mod fork;
 mod livekit;
 
 pub use crate::ingest::config::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
@@ -81,14 +82,23 @@ pub struct AnalyticsConfig {
     /// MongoDB connection string; when set, the MongoDB sink is enabled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mongo_url: Option<String>,
-    /// MongoDB database name.
-    #[serde(default = "default_mongo_database")]
-    pub mongo_database: String,
-    /// How often each sink sends what is queued.
+    /// MongoDB database name, the fork's key (default `openvidu`); read it through
+    /// [`AnalyticsConfig::database`], which also honours `mongo_database`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// The host's earlier name of `database`, still accepted (an error if both differ).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mongo_database: Option<String>,
+    /// How often each sink sends what is queued (`0`: the default, 10 s, as the fork).
     #[serde(default = "default_interval", with = "duration")]
     pub interval: Duration,
-    /// How long stored items are kept (`openvidu_expire_at` = now + expiration).
-    #[serde(default = "default_expiration", with = "duration")]
+    /// How often at least the active-entities fixer runs (`0`: the default, 1 min); its
+    /// period is `max(2·interval + 10 s, fixer_interval)`, as the fork's.
+    #[serde(default = "fork::default_fixer_interval", with = "duration")]
+    pub fixer_interval: Duration,
+    /// How long stored items are kept (`openvidu_expire_at` = now + expiration; `0`: the
+    /// default, 768 h = 32 days, as the fork).
+    #[serde(default = "fork::default_expiration", with = "duration")]
     pub expiration: Duration,
     /// How event and stat documents are written: `openvidu` (the default, the fork's
     /// documents field for field) or `typed` (exact integers, every enum named).
@@ -188,14 +198,8 @@ pub struct RetryConfig {
 fn default_true() -> bool {
     true
 }
-fn default_mongo_database() -> String {
-    "openvidu".into()
-}
 fn default_interval() -> Duration {
-    Duration::from_secs(10)
-}
-fn default_expiration() -> Duration {
-    Duration::from_secs(360 * 3600)
+    fork::DEFAULT_INTERVAL
 }
 fn default_batch_size() -> usize {
     1000
@@ -289,6 +293,7 @@ impl Config {
             keys.extend(more);
         }
         let mut analytics = file.openvidu.and_then(|o| o.analytics).unwrap_or_default();
+        fork::zero_means_default(&mut analytics);
         plugin::config::resolve_paths(&mut analytics.plugins, |p| resolve_relative(&source, p));
         let config = Config {
             source,
@@ -314,12 +319,6 @@ impl Config {
         let a = &self.analytics;
         let src = &self.source;
         let key = |name: &str| format!("{src}: openvidu.analytics.{name}");
-        if a.interval.is_zero() {
-            bail!("{}: must be greater than zero (got `0`)", key("interval"));
-        }
-        if a.expiration.is_zero() {
-            bail!("{}: must be greater than zero (got `0`)", key("expiration"));
-        }
         if a.batch_size == 0 {
             bail!("{}: must be at least 1 (got `0`)", key("batch_size"));
         }
@@ -378,6 +377,8 @@ impl Config {
     pub fn describe(&self) -> String {
         let mut analytics = self.analytics.clone();
         analytics.mongo_url = analytics.mongo_url.as_deref().map(mask_url);
+        analytics.database = Some(self.analytics.database().to_owned());
+        analytics.mongo_database = None;
         if analytics.ingest.grpc.token.is_some() {
             analytics.ingest.grpc.token = Some("********".into());
         }

@@ -91,10 +91,10 @@ fn bad_duration_names_key_and_value() {
 
 #[test]
 fn bad_values_are_named() {
-    let err = parse("openvidu:\n  analytics:\n    interval: 0s\n")
+    let err = parse("openvidu:\n  analytics:\n    batch_size: 0\n")
         .unwrap_err()
         .to_string();
-    assert!(err.contains("openvidu.analytics.interval"), "{err}");
+    assert!(err.contains("openvidu.analytics.batch_size"), "{err}");
     let err = parse("openvidu:\n  analytics:\n    mongo_url: http://db\n")
         .unwrap_err()
         .to_string();
@@ -146,4 +146,92 @@ fn secrets_are_masked() {
 fn disabled_is_kept() {
     let config = parse("openvidu:\n  analytics:\n    enabled: false\n").unwrap();
     assert!(!config.analytics.enabled);
+}
+
+/// `openvidu.analytics` as the fork that OpenVidu 3.9 ships reads it, in a LiveKit file
+/// with the other keys such a node carries.
+const OPENVIDU_3_9: &str = "\
+port: 7880
+bind_addresses: [\"\"]
+rtc:
+  udp_port: 7882
+  tcp_port: 7881
+redis:
+  address: 127.0.0.1:6379
+  username: \"\"
+  password: redispassword
+  db: 0
+keys:
+  devkey: secretsecretsecretsecretsecretsecret
+webhook:
+  api_key: devkey
+  urls: [http://127.0.0.1:6080/livekit/webhook]
+ingress:
+  rtmp_base_url: rtmp://localhost:1935/rtmp
+openvidu:
+  use_global_cpu_monitoring: true
+  analytics:
+    enabled: true
+    interval: 10s
+    expiration: 768h
+    mongo_url: mongodb://mongoadmin:mongoadmin@127.0.0.1:20000/
+    database: openvidu
+    fixer_interval: 1m
+";
+
+#[test]
+fn an_openvidu_3_9_config_is_read_unchanged() {
+    let config = parse(OPENVIDU_3_9).unwrap();
+    let a = &config.analytics;
+    assert_eq!(a.database(), "openvidu");
+    assert_eq!(a.interval, Duration::from_secs(10));
+    assert_eq!(a.fixer_interval, Duration::from_secs(60));
+    assert_eq!(a.fixer_period(), Duration::from_secs(60));
+    assert_eq!(a.expiration, Duration::from_secs(768 * 3600));
+    let described = config.describe();
+    for line in [
+        "    database: openvidu\n",
+        "    fixer_interval: 1m\n",
+        "    expiration: 32days\n",
+        "    interval: 10s\n",
+        "    mongo_url: mongodb://mongoadmin:****@127.0.0.1:20000/\n",
+    ] {
+        assert!(described.contains(line), "{line:?} not in:\n{described}");
+    }
+    assert!(!described.contains("mongo_database"), "{described}");
+}
+
+#[test]
+fn zero_durations_and_absent_keys_take_the_forks_defaults() {
+    let zero = parse("openvidu:\n  analytics:\n    interval: 0s\n    fixer_interval: \"0\"\n    expiration: 0s\n").unwrap();
+    let absent = parse("openvidu:\n  analytics:\n    enabled: true\n").unwrap();
+    for a in [&zero.analytics, &absent.analytics] {
+        assert_eq!(a.interval, Duration::from_secs(10));
+        assert_eq!(a.fixer_interval, Duration::from_secs(60));
+        assert_eq!(a.expiration, Duration::from_secs(32 * 24 * 3600));
+        assert_eq!(a.database(), "openvidu");
+    }
+}
+
+#[test]
+fn mongo_database_is_an_alias_of_database() {
+    let alias = parse("openvidu:\n  analytics:\n    mongo_database: analytics\n").unwrap();
+    assert_eq!(alias.analytics.database(), "analytics");
+    assert!(alias.describe().contains("    database: analytics\n"));
+    let both = parse("openvidu:\n  analytics:\n    mongo_database: a\n    database: a\n").unwrap();
+    assert_eq!(both.analytics.database(), "a");
+    let err = parse("openvidu:\n  analytics:\n    mongo_database: a\n    database: b\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("openvidu.analytics.database") && err.contains("`a`") && err.contains("`b`"),
+        "{err}"
+    );
+    let err = parse("openvidu:\n  analytics:\n    database: \"\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("openvidu.analytics.database: must not be empty"),
+        "{err}"
+    );
 }

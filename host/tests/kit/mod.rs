@@ -7,6 +7,7 @@
 //! | module | what |
 //! | --- | --- |
 //! | [`items`] | items (events, stats), timestamps, host settings |
+//! | [`fork`] | the OpenVidu 3.9 fork's indexes; events that start and end its active entities |
 //! | [`ports`] | `free_port`: one registry, a port is never handed out twice |
 //! | [`webhook`] | signing LiveKit webhooks, posting them |
 //! | [`host`] | `TestHost`: the host in this process, file store and both doors |
@@ -22,6 +23,7 @@
 //! | [`servers`] | MongoDB (SecantusDB) and Redis server processes (also sentinels, clusters) |
 
 pub mod browser;
+pub mod fork;
 pub mod grpc;
 pub mod host;
 pub mod items;

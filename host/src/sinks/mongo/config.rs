@@ -1,6 +1,6 @@
 //! The MongoDB sink's settings. They keep the fork's flat keys,
-//! `openvidu.analytics.mongo_url` and `openvidu.analytics.mongo_database`, so they live in
-//! [`AnalyticsConfig`] and are read from there.
+//! `openvidu.analytics.mongo_url` and `openvidu.analytics.database` (or the host's earlier
+//! `mongo_database`), so they live in [`AnalyticsConfig`] and are read from there.
 
 use super::MongoSink;
 use crate::config::{mask_url, AnalyticsConfig};
@@ -22,7 +22,7 @@ impl MongoSinkConfig {
     pub fn from_analytics(analytics: &AnalyticsConfig) -> Option<Self> {
         analytics.mongo_url.as_ref().map(|url| MongoSinkConfig {
             url: url.clone(),
-            database: analytics.mongo_database.clone(),
+            database: analytics.database().to_owned(),
         })
     }
 }
@@ -44,7 +44,22 @@ impl SinkConfig for MongoSinkConfig {
     }
 }
 
-/// Checks `mongo_url` and `mongo_database`; `key` names a key of `openvidu.analytics`.
+/// The database when neither `database` nor `mongo_database` is set.
+pub const DEFAULT_DATABASE: &str = "openvidu";
+
+impl AnalyticsConfig {
+    /// The MongoDB database: `database` (the fork's key), else `mongo_database` (the
+    /// host's earlier name), else `openvidu`. [`validate`] refuses the two set differently.
+    pub fn database(&self) -> &str {
+        self.database
+            .as_deref()
+            .or(self.mongo_database.as_deref())
+            .unwrap_or(DEFAULT_DATABASE)
+    }
+}
+
+/// Checks `mongo_url`, `database` and `mongo_database`; `key` names a key of
+/// `openvidu.analytics`.
 pub fn validate(analytics: &AnalyticsConfig, key: impl Fn(&str) -> String) -> anyhow::Result<()> {
     if let Some(url) = &analytics.mongo_url {
         if !(url.starts_with("mongodb://") || url.starts_with("mongodb+srv://")) {
@@ -55,8 +70,22 @@ pub fn validate(analytics: &AnalyticsConfig, key: impl Fn(&str) -> String) -> an
             );
         }
     }
-    if analytics.mongo_database.is_empty() {
-        bail!("{}: must not be empty", key("mongo_database"));
+    if let (Some(database), Some(alias)) = (&analytics.database, &analytics.mongo_database) {
+        if database != alias {
+            bail!(
+                "{}: `{database}`, but mongo_database (its earlier name) says `{alias}`; \
+                 keep one of the two",
+                key("database")
+            );
+        }
+    }
+    for (name, value) in [
+        ("database", &analytics.database),
+        ("mongo_database", &analytics.mongo_database),
+    ] {
+        if value.as_deref().is_some_and(str::is_empty) {
+            bail!("{}: must not be empty", key(name));
+        }
     }
     Ok(())
 }

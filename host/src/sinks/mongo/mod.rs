@@ -1,9 +1,16 @@
 //! The MongoDB sink: database `openvidu` (configurable), one collection per kind, the
-//! indexes of the contract (TTL on `openvidu_expire_at`), unordered bulk inserts where a
-//! duplicate key (code 11000) means "already stored".
+//! indexes of the contract (TTL on `openvidu_expire_at`; `indexes.rs`), unordered bulk
+//! inserts where a duplicate key (code 11000) means "already stored", and the fork's
+//! `active_entities` kept beside the events (`entities.rs`, `events.rs`: in a transaction
+//! where the server has them).
 
 pub mod config;
+pub mod entities;
+mod events;
+mod indexes;
 mod raw;
+
+pub use indexes::{compound_indexes, indexed_fields};
 
 pub use raw::ToBsonError;
 
@@ -12,43 +19,21 @@ use crate::model::{Item, ItemKind, SharedItem, EXPIRE_FIELD};
 use async_trait::async_trait;
 use bson::{Bson, Document, RawDocumentBuf};
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
-use mongodb::{Client, Database, IndexModel};
+use mongodb::options::{ClientOptions, WriteConcern};
+use mongodb::{Client, Database};
 use serde_json::Value;
 use std::time::Duration;
 
 /// MongoDB's duplicate-key error code.
 pub const DUPLICATE_KEY: i32 = 11000;
-/// MongoDB's codes for an existing index with other options.
-const INDEX_CONFLICTS: [i32; 2] = [85, 86];
 
 /// Stores items in MongoDB.
 pub struct MongoSink {
     database: Database,
-}
-
-/// The indexed fields of each kind's collection (the TTL index is added to each).
-pub fn indexed_fields(kind: ItemKind) -> &'static [&'static str] {
-    match kind {
-        // `participant.identity`: the read API's `/api/participants` (docs/api.md).
-        ItemKind::Event => &[
-            "type",
-            "room.sid",
-            "participant.sid",
-            "participant.identity",
-            "timestamp.seconds",
-        ],
-        ItemKind::Stat => &[
-            "room_id",
-            "participant_id",
-            "track_id",
-            "kind",
-            "time_stamp.seconds",
-            "score",
-        ],
-        ItemKind::NodeRooms => &["node_id", "timestamp.seconds"],
-        ItemKind::NodeStats => &["node_id", "timestamp.seconds"],
-    }
+    /// Whether events and their `active_entities` changes are written in one transaction:
+    /// the server is a replica-set member or a mongos (found at `initialize`), and has not
+    /// refused a transaction since.
+    transactions: bool,
 }
 
 impl MongoSink {
@@ -70,6 +55,7 @@ impl MongoSink {
         let client = Client::with_options(options)?;
         Ok(MongoSink {
             database: client.database(database),
+            transactions: false,
         })
     }
 
@@ -78,12 +64,12 @@ impl MongoSink {
         &self.database
     }
 
-    async fn insert_kind(
-        &self,
-        kind: ItemKind,
-        items: &[(usize, &SharedItem)],
+    /// The BSON documents of `items`, with the positions they were sent for; an item no
+    /// BSON document can hold is counted as rejected.
+    fn documents<'a>(
+        items: &[(usize, &'a SharedItem)],
         report: &mut BatchReport,
-    ) {
+    ) -> (Vec<RawDocumentBuf>, Vec<(usize, &'a SharedItem)>) {
         let mut docs = Vec::with_capacity(items.len());
         let mut sent = Vec::with_capacity(items.len());
         for &(position, item) in items {
@@ -101,53 +87,87 @@ impl MongoSink {
                 }
             }
         }
+        (docs, sent)
+    }
+
+    /// Inserts `items` of `kind` (unordered); returns those stored now or before, each
+    /// with whether it was a duplicate. The others are in `report`.
+    async fn insert_kind<'a>(
+        &self,
+        kind: ItemKind,
+        items: &[(usize, &'a SharedItem)],
+        report: &mut BatchReport,
+    ) -> Vec<(usize, &'a SharedItem, bool)> {
+        let (docs, sent) = Self::documents(items, report);
         if docs.is_empty() {
-            return;
+            return Vec::new();
         }
-        let items = &sent[..];
         let collection = self
             .database
             .collection::<RawDocumentBuf>(kind.collection());
-        let Err(err) = collection.insert_many(docs).ordered(false).await else {
-            return;
-        };
-        match *err.kind {
-            ErrorKind::InsertMany(ref failure) => {
-                for write_error in failure.write_errors.iter().flatten() {
-                    let Some(&(position, _)) = items.get(write_error.index) else {
-                        continue;
-                    };
-                    if write_error.code == DUPLICATE_KEY {
-                        report.duplicates += 1;
-                    } else {
-                        report.retry.push(position);
-                        report.error.get_or_insert_with(|| {
-                            format!("write error {}: {}", write_error.code, write_error.message)
-                        });
-                    }
+        let result = collection.insert_many(docs).ordered(false).await;
+        settle_insert(result.err(), &sent, report)
+    }
+}
+
+/// What an unordered insert of `sent` did (`err`: its error, if any): the items stored now
+/// or before (each with whether it was a duplicate); the others are put in `report`.
+fn settle_insert<'a>(
+    err: Option<mongodb::error::Error>,
+    sent: &[(usize, &'a SharedItem)],
+    report: &mut BatchReport,
+) -> Vec<(usize, &'a SharedItem, bool)> {
+    let Some(err) = err else {
+        return sent.iter().map(|&(p, i)| (p, i, false)).collect();
+    };
+    let mut duplicate = vec![false; sent.len()];
+    let mut failed = vec![false; sent.len()];
+    match *err.kind {
+        ErrorKind::InsertMany(ref failure) => {
+            for write_error in failure.write_errors.iter().flatten() {
+                if write_error.index >= sent.len() {
+                    continue;
                 }
-                if let Some(concern) = &failure.write_concern_error {
-                    // Inserted but not acknowledged as asked: send again; duplicates are harmless.
-                    report.retry.extend(items.iter().map(|(p, _)| *p));
-                    report.error = Some(format!(
-                        "write concern error {}: {}",
-                        concern.code, concern.message
-                    ));
+                if write_error.code == DUPLICATE_KEY {
+                    duplicate[write_error.index] = true;
+                } else {
+                    failed[write_error.index] = true;
+                    report.error.get_or_insert_with(|| {
+                        format!("write error {}: {}", write_error.code, write_error.message)
+                    });
                 }
             }
-            ErrorKind::Write(WriteFailure::WriteError(ref write_error))
-                if write_error.code == DUPLICATE_KEY =>
-            {
-                report.duplicates += items.len();
-            }
-            _ => {
-                // Nothing is known of what was written: send all again; what was written
-                // comes back as duplicates.
-                report.retry.extend(items.iter().map(|(p, _)| *p));
-                report.error = Some(err.to_string());
+            if let Some(concern) = &failure.write_concern_error {
+                // Inserted but not acknowledged as asked: send again; duplicates are harmless.
+                failed.iter_mut().for_each(|f| *f = true);
+                report.error = Some(format!(
+                    "write concern error {}: {}",
+                    concern.code, concern.message
+                ));
             }
         }
+        ErrorKind::Write(WriteFailure::WriteError(ref write_error))
+            if write_error.code == DUPLICATE_KEY =>
+        {
+            duplicate.iter_mut().for_each(|d| *d = true);
+        }
+        _ => {
+            // Nothing is known of what was written: send all again; what was written
+            // comes back as duplicates.
+            failed.iter_mut().for_each(|f| *f = true);
+            report.error = Some(err.to_string());
+        }
     }
+    let mut settled = Vec::with_capacity(sent.len());
+    for (n, &(position, item)) in sent.iter().enumerate() {
+        if failed[n] {
+            report.retry.push(position);
+        } else {
+            report.duplicates += usize::from(duplicate[n]);
+            settled.push((position, item, duplicate[n]));
+        }
+    }
+    settled
 }
 
 /// Asks for journaled writes (`j: true`) unless the URL says otherwise (`journal=false`).
@@ -175,33 +195,17 @@ impl Sink for MongoSink {
     }
 
     async fn initialize(&mut self) -> Result<(), SinkError> {
-        for kind in ItemKind::ALL {
-            let collection = self.database.collection::<Document>(kind.collection());
-            let mut models: Vec<IndexModel> = indexed_fields(kind)
-                .iter()
-                .map(|field| IndexModel::builder().keys(bson::doc! { *field: 1 }).build())
-                .collect();
-            models.push(
-                IndexModel::builder()
-                    .keys(bson::doc! { EXPIRE_FIELD: 1 })
-                    .options(IndexOptions::builder().expire_after(Duration::ZERO).build())
-                    .build(),
-            );
-            if let Err(err) = collection.create_indexes(models).await {
-                match *err.kind {
-                    ErrorKind::Command(ref command) if INDEX_CONFLICTS.contains(&command.code) => {
-                        tracing::warn!(collection = kind.collection(), error = %command.message,
-                            "an index exists with other options; keeping it");
-                    }
-                    _ => {
-                        return Err(SinkError::Unavailable(format!(
-                            "creating indexes on {}: {err}",
-                            kind.collection()
-                        )))
-                    }
-                }
+        indexes::create(&self.database).await?;
+        self.transactions = events::has_transactions(&self.database).await;
+        tracing::info!(
+            transactions = self.transactions,
+            "events and active_entities written {}",
+            if self.transactions {
+                "in one transaction"
+            } else {
+                "without a transaction (a standalone server)"
             }
-        }
+        );
         Ok(())
     }
 
@@ -213,7 +217,12 @@ impl Sink for MongoSink {
                 .enumerate()
                 .filter(|(_, i)| i.kind == kind)
                 .collect();
-            if !items.is_empty() {
+            if items.is_empty() {
+                continue;
+            }
+            if kind == ItemKind::Event {
+                self.send_events(&items, &mut report).await;
+            } else {
                 self.insert_kind(kind, &items, &mut report).await;
             }
         }

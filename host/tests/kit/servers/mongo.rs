@@ -8,6 +8,8 @@ use std::io::{self, Read, Write};
 const AUTH_FLAG: &str = "auth-on";
 /// A file whose presence adds `--enable-test-commands` (`configureFailPoint`).
 const TEST_COMMANDS_FLAG: &str = "test-commands-on";
+/// A file whose presence adds `--standalone` (no replica set announced, as a plain mongod).
+const STANDALONE_FLAG: &str = "standalone-on";
 
 /// The server's configuration file. (Its `[storage] ttl_sweep_seconds` key is
 /// accepted but not used by `secantusd-py` 0.7.0b3: TTL indexes are swept every 60 s,
@@ -30,6 +32,17 @@ impl MongoServer {
     /// Starts a server on a free loopback port with a fresh storage directory and
     /// waits until it answers a `ping` command.
     pub fn start() -> MongoServer {
+        Self::start_as(false)
+    }
+
+    /// As [`MongoServer::start`], with `--standalone`: `hello` announces no replica set, as
+    /// a plain mongod's does (SecantusDB still accepts transactions then; the host, like a
+    /// driver against mongod, does not use them).
+    pub fn start_standalone() -> MongoServer {
+        Self::start_as(true)
+    }
+
+    fn start_as(standalone: bool) -> MongoServer {
         let dir = tempfile::Builder::new()
             .prefix("lka-mongo-")
             .tempdir()
@@ -38,6 +51,9 @@ impl MongoServer {
         // `secantusd.toml` in the working or home directory.
         std::fs::write(dir.path().join("secantusd.toml"), SECANTUSD_TOML)
             .expect("write secantusd.toml");
+        if standalone {
+            std::fs::write(dir.path().join(STANDALONE_FLAG), "").expect("write the flag");
+        }
         let root = dir.path().to_path_buf();
         let launch = Launch {
             name: "secantusd-py",
@@ -48,6 +64,10 @@ impl MongoServer {
                     .join(TEST_COMMANDS_FLAG)
                     .exists()
                     .then(|| "--enable-test-commands".to_string());
+                let standalone = root
+                    .join(STANDALONE_FLAG)
+                    .exists()
+                    .then(|| "--standalone".to_string());
                 vec![
                     "--config".to_string(),
                     root.join("secantusd.toml").display().to_string(),
@@ -61,6 +81,7 @@ impl MongoServer {
                 .into_iter()
                 .chain(auth)
                 .chain(test_commands)
+                .chain(standalone)
                 .collect()
             }),
             ready: Box::new(|port| mongo_ping(port).is_ok()),
