@@ -223,7 +223,7 @@ mod tests {
         let over = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
         assert!(WireReader::new(&over).varint().is_err());
         for bytes in [&max[..], &over[..]] {
-            let mut field = vec![0x08];
+            let mut field = vec![0xc0, 0x3e]; // field 1000, unknown to the stat: a varint
             field.extend_from_slice(bytes);
             let prost = <livekit_protocol::AnalyticsStat as prost::Message>::decode(&field[..]);
             let ours = WireReader::new(&field).field();

@@ -172,9 +172,9 @@ fn fields<'a>(
                 }
                 let lit = Lit::of(&field.kind, stack[from].value)?;
                 if !field.keep_zero && lit.is_zero() {
-                    // Go reads it as its zero, which `omitempty` leaves out; the decoder says
-                    // whether the rest is well-formed.
-                    return Err(WireError::UNUSUAL);
+                    // Go reads an explicit default as its zero, which `omitempty` leaves
+                    // out: the same document as without it (the value is read whole).
+                    continue;
                 }
                 push_quoted_key(out, &keys.0[i], &mut comma);
                 let at = At::member(named.take(&field.key));
