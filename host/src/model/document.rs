@@ -66,11 +66,17 @@ pub(super) struct FieldPlan {
     pub(super) shape: Shape,
     /// A proto3 enum without presence: written at its zero value when absent.
     pub(super) always: bool,
+    /// The field tells "set to its default" from "absent" (a message, a oneof case, a
+    /// proto3 `optional`): a canonical encoder writes it at its default too.
+    pub(super) presence: bool,
+    /// Position of its oneof among the message's (real, not `optional`) oneofs.
+    pub(super) oneof: Option<usize>,
 }
 
 impl MessagePlan {
     fn of(message: &MessageDescriptor) -> MessagePlan {
         let by_number = positions_by_number(message);
+        let oneofs: Vec<_> = message.oneofs().filter(|o| !o.is_synthetic()).collect();
         let fields = message
             .fields()
             .map(|field| {
@@ -78,6 +84,10 @@ impl MessagePlan {
                 let shape = Shape::of(&field);
                 FieldPlan {
                     name: field.name().to_string(),
+                    presence: field.supports_presence(),
+                    oneof: field
+                        .containing_oneof()
+                        .and_then(|o| oneofs.iter().position(|real| real.name() == o.name())),
                     always: matches!(shape, Shape::Single)
                         && matches!(kind, WireKind::Enum(_))
                         && !field.supports_presence(),

@@ -126,14 +126,15 @@ impl DocumentFormat {
     }
 
     /// [`DocumentFormat::document_text`] of a message as encoded on the wire (`bytes`, of
-    /// protobuf type `full_name`); an error names where the bytes stop following the wire
-    /// format.
+    /// protobuf type `full_name`), read as protobuf reads it: a form a canonical encoder
+    /// does not write (a singular field twice, an explicit default, two oneof cases, …) is
+    /// read by prost's decoder, whose error a message it refuses gets (`docs/ingest.md`).
     pub fn encoded_document_text(
         self,
         bytes: &[u8],
         full_name: &str,
         id: &str,
-    ) -> Result<String, wire::WireError> {
+    ) -> Result<String, EncodedError> {
         thread_local! {
             /// The text being written, reused from one document to the next: the walk writes
             /// into memory that is already in cache, and the document gets one exact allocation.
@@ -142,12 +143,7 @@ impl DocumentFormat {
         let index = walk::message_index(full_name);
         TEXT.with_borrow_mut(|out| {
             out.clear();
-            match self {
-                DocumentFormat::Openvidu => {
-                    json::openvidu_document(full_name, index, bytes, id, out)
-                }
-                DocumentFormat::Typed => json::typed_document(index, bytes, id, out),
-            }?;
+            json::write_document(self, (full_name, index), bytes, id, out)?;
             let text = out.as_str().to_owned();
             if out.capacity() > 1 << 16 {
                 *out = String::new(); // not kept after an unusually large document

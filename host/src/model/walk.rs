@@ -143,6 +143,17 @@ impl WireKind {
         )
     }
 
+    /// Whether `value` has the wire type a value of this kind is written with (a packed
+    /// run, which a list may hold, is told apart by the caller): what prost accepts.
+    pub(super) fn accepts(&self, value: &WireValue<'_>) -> bool {
+        match value {
+            WireValue::Bytes(_) => !self.packable(),
+            WireValue::Fixed32(_) => self.fixed_width() == 4,
+            WireValue::Fixed64(_) => self.fixed_width() == 8,
+            WireValue::Varint(_) => self.packable() && self.fixed_width() == 0,
+        }
+    }
+
     /// Bytes per packed value: 4 or 8 for fixed-width kinds, 0 for varints.
     pub(super) fn fixed_width(&self) -> usize {
         match self {

@@ -14,12 +14,55 @@ pub enum WireValue<'a> {
     Fixed32(u32),
 }
 
-/// The encoded message does not follow the wire format.
+/// The encoded message does not follow the wire format, or (for the document walkers) is
+/// written in a way only a decoder reads exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("malformed protobuf at byte {offset}")]
+#[error("{cause} at byte {offset}")]
 pub struct WireError {
-    /// Where reading stopped.
+    /// Where reading stopped (0 where the walker does not track it).
     pub offset: usize,
+    /// Why.
+    pub cause: WireCause,
+}
+
+/// Why an encoded message was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireCause {
+    /// Truncated, an overlong varint, a field number 0 or past 2^29, a wire type 6 or 7.
+    Malformed,
+    /// A group (wire types 3 and 4): proto2 only, never in LiveKit's proto3 messages.
+    Group,
+    /// Well-formed, but in a form a canonical encoder does not write (a known field with
+    /// another wire type, a singular field twice, an explicit default, two cases of a
+    /// oneof, a string that is not UTF-8, a map key twice): the document walkers leave
+    /// such a message to prost's decoder, which decides (see `docs/ingest.md`).
+    Unusual,
+}
+
+impl std::fmt::Display for WireCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            WireCause::Malformed => "malformed protobuf",
+            WireCause::Group => "protobuf group (not read)",
+            WireCause::Unusual => "protobuf in a form left to the decoder",
+        })
+    }
+}
+
+impl WireError {
+    /// A well-formed message the walkers leave to the decoder ([`WireCause::Unusual`]).
+    pub const UNUSUAL: WireError = WireError {
+        offset: 0,
+        cause: WireCause::Unusual,
+    };
+
+    /// A [`WireCause::Malformed`] error at `offset`.
+    pub fn malformed(offset: usize) -> WireError {
+        WireError {
+            offset,
+            cause: WireCause::Malformed,
+        }
+    }
 }
 
 /// Reads the fields of one encoded message in order.
@@ -53,6 +96,10 @@ impl<'a> WireReader<'a> {
         for shift in (0..64).step_by(7) {
             let byte = *self.bytes.get(self.pos).ok_or(self.error())?;
             self.pos += 1;
+            // The tenth byte holds bit 63 only: more is an overflow, as prost and Go say.
+            if shift == 63 && byte > 1 {
+                return Err(self.error());
+            }
             value |= u64::from(byte & 0x7f) << shift;
             if byte < 0x80 {
                 return Ok(value);
@@ -71,7 +118,7 @@ impl<'a> WireReader<'a> {
 
     #[inline]
     fn error(&self) -> WireError {
-        WireError { offset: self.pos }
+        WireError::malformed(self.pos)
     }
 
     /// How many bytes have been read.
@@ -90,8 +137,14 @@ impl<'a> WireReader<'a> {
         if self.is_empty() {
             return Ok(None);
         }
+        let at = self.pos;
         let key = self.varint()?;
-        let number = u32::try_from(key >> 3).map_err(|_| self.error())?;
+        // As prost and Go read a key: at most 32 bits, field numbers from 1.
+        let key = u32::try_from(key).map_err(|_| WireError::malformed(at))?;
+        let number = key >> 3;
+        if number == 0 {
+            return Err(WireError::malformed(at));
+        }
         let value = match key & 7 {
             0 => WireValue::Varint(self.varint()?),
             1 => WireValue::Fixed64(u64::from_le_bytes(self.take(8)?.try_into().unwrap())),
@@ -101,7 +154,13 @@ impl<'a> WireReader<'a> {
             }
             5 => WireValue::Fixed32(u32::from_le_bytes(self.take(4)?.try_into().unwrap())),
             // Groups (3, 4) are not used by LiveKit's proto3 messages.
-            _ => return Err(self.error()),
+            3 | 4 => {
+                return Err(WireError {
+                    offset: at,
+                    cause: WireCause::Group,
+                })
+            }
+            _ => return Err(WireError::malformed(at)),
         };
         Ok(Some((number, value)))
     }
@@ -134,10 +193,41 @@ mod tests {
         assert!(WireReader::new(&bytes[..5]).field().is_ok());
         let mut cut = WireReader::new(&bytes[..5]);
         cut.field().unwrap();
-        assert_eq!(cut.field(), Err(WireError { offset: 5 }));
-        assert!(
-            WireReader::new(&[0x0b]).field().is_err(),
+        assert_eq!(cut.field(), Err(WireError::malformed(5)));
+        assert_eq!(
+            WireReader::new(&[0x0b]).field().map_err(|e| e.cause),
+            Err(WireCause::Group),
             "groups are refused"
         );
+    }
+
+    #[test]
+    fn keys_and_varints_are_bounded_as_prost_bounds_them() {
+        // Field number 0.
+        assert_eq!(
+            WireReader::new(&[0x00, 0x01]).field(),
+            Err(WireError::malformed(0))
+        );
+        // A key past 32 bits (field 2^29 + 1, varint).
+        let key = [0x88, 0x80, 0x80, 0x80, 0x10, 0x01];
+        assert!(WireReader::new(&key).field().is_err());
+        // The largest field number, 2^29 - 1, is read.
+        let key = [0xf8, 0xff, 0xff, 0xff, 0x0f, 0x01];
+        assert_eq!(
+            WireReader::new(&key).field(),
+            Ok(Some(((1 << 29) - 1, WireValue::Varint(1))))
+        );
+        // Ten bytes: the last may hold bit 63 only.
+        let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert_eq!(WireReader::new(&max).varint(), Ok(u64::MAX));
+        let over = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02];
+        assert!(WireReader::new(&over).varint().is_err());
+        for bytes in [&max[..], &over[..]] {
+            let mut field = vec![0xc0, 0x3e]; // field 1000, unknown to the stat: a varint
+            field.extend_from_slice(bytes);
+            let prost = <livekit_protocol::AnalyticsStat as prost::Message>::decode(&field[..]);
+            let ours = WireReader::new(&field).field();
+            assert_eq!(prost.is_ok(), ours.is_ok(), "{bytes:02x?}");
+        }
     }
 }

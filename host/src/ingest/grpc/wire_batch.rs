@@ -35,7 +35,7 @@ impl WireBatch {
                 Ok(Some((1, WireValue::Bytes(record)))) => return Some(Ok(record)),
                 Ok(Some((1, _))) => {
                     failed = true;
-                    return Some(Err(WireError { offset: at }));
+                    return Some(Err(WireError::malformed(at)));
                 }
                 Ok(Some(_)) => continue, // unknown fields: left out, as prost does
                 Err(e) => {

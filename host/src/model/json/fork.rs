@@ -11,8 +11,8 @@ use super::super::walk::{shortest_f64, Scalar, Shape, WireKind};
 use super::super::wire::{WireError, WireValue};
 use super::named::{At, Child, Named, Node};
 use super::{
-    advance, collect, map_entry, push_base64, push_f32, push_f64, push_map_key, push_quoted_key,
-    push_string, push_text, quoted_key, Elements, Stack,
+    advance, checked, collect, distinct_keys, map_entry, push_base64, push_f32, push_f64,
+    push_map_key, push_quoted_key, push_string, push_text, quoted_key, Elements, Stack,
 };
 use std::sync::LazyLock;
 
@@ -68,7 +68,12 @@ enum Lit<'a> {
 }
 
 impl<'a> Lit<'a> {
-    fn of(kind: &WireKind, raw: WireValue<'a>) -> Self {
+    /// The value of `raw`; another wire type than the kind's is [`WireError::UNUSUAL`].
+    fn of(kind: &WireKind, raw: WireValue<'a>) -> Result<Self, WireError> {
+        Ok(Lit::of_checked(kind, checked(kind, raw)?))
+    }
+
+    fn of_checked(kind: &WireKind, raw: WireValue<'a>) -> Self {
         let bits = match raw {
             WireValue::Varint(n) | WireValue::Fixed64(n) => n,
             WireValue::Fixed32(n) => u64::from(n),
@@ -123,7 +128,7 @@ impl<'a> Lit<'a> {
                 }
                 _ => push_f32(out, n),
             },
-            Lit::Text(bytes) => push_text(out, bytes),
+            Lit::Text(bytes) => push_text(out, bytes)?,
             Lit::Base64(bytes) => push_base64(out, bytes),
             Lit::Message(index, bytes) => {
                 let node = match at {
@@ -162,30 +167,31 @@ fn fields<'a>(
         }
         match field.shape {
             Shape::Single => {
-                let lit = Lit::of(&field.kind, stack[cursor - 1].value);
-                if field.keep_zero || !lit.is_zero() {
-                    push_quoted_key(out, &keys.0[i], &mut comma);
-                    let at = At::member(named.take(&field.key));
-                    lit.write(out, stack, at)?;
+                if cursor - from > 1 {
+                    return Err(WireError::UNUSUAL);
                 }
-            }
-            Shape::List => {
-                let empty =
-                    (from..cursor).all(|k| Elements::is_empty(&field.kind, &stack[k].value));
-                if empty && !field.keep_zero {
+                let lit = Lit::of(&field.kind, stack[from].value)?;
+                if !field.keep_zero && lit.is_zero() {
+                    // Go reads an explicit default as its zero, which `omitempty` leaves
+                    // out: the same document as without it (the value is read whole).
                     continue;
                 }
+                push_quoted_key(out, &keys.0[i], &mut comma);
+                let at = At::member(named.take(&field.key));
+                lit.write(out, stack, at)?;
+            }
+            Shape::List => {
                 push_quoted_key(out, &keys.0[i], &mut comma);
                 let at = At::elements(named.take(&field.key));
                 out.push('[');
                 let mut first = true;
                 for k in from..cursor {
-                    for element in Elements::of(&field.kind, stack[k].value) {
+                    for element in Elements::of(&field.kind, stack[k].value)? {
                         if !first {
                             out.push(',');
                         }
                         first = false;
-                        let lit = Lit::of(&field.kind, element?);
+                        let lit = Lit::of(&field.kind, element?)?;
                         lit.write(out, stack, at)?;
                     }
                 }
@@ -195,30 +201,29 @@ fn fields<'a>(
                 let WireKind::Message(entry) = field.kind else {
                     continue;
                 };
-                if !(from..cursor).any(|k| matches!(stack[k].value, WireValue::Bytes(_))) {
-                    continue;
-                }
                 let entry = &PLANS[entry].fields;
                 push_quoted_key(out, &keys.0[i], &mut comma);
                 named.take(&field.key);
                 out.push('{');
-                let mut first = true;
+                let mut written = Vec::with_capacity(cursor - from);
                 for k in from..cursor {
                     let WireValue::Bytes(bytes) = stack[k].value else {
-                        continue;
+                        return Err(WireError::UNUSUAL);
                     };
-                    if !first {
+                    if !written.is_empty() {
                         out.push(',');
                     }
-                    first = false;
                     let (key, raw) = map_entry(bytes)?;
-                    push_map_key(out, &entry[0].kind, key);
+                    written.push(push_map_key(out, &entry[0].kind, key)?);
                     out.push(':');
                     match raw {
-                        Some(raw) => Lit::of(&entry[1].kind, raw).write(out, stack, At::Nothing)?,
+                        Some(raw) => {
+                            Lit::of(&entry[1].kind, raw)?.write(out, stack, At::Nothing)?
+                        }
                         None => absent(&entry[1].kind, out),
                     }
                 }
+                distinct_keys(out, &written)?;
                 out.push('}');
             }
         }
@@ -229,14 +234,17 @@ fn fields<'a>(
             Some(Child::Object(node)) => Some(node),
             _ => None,
         };
-        // The case set last on the wire.
-        let case = (start..end)
-            .filter(|&k| plan.fields[stack[k].field as usize].oneof == Some(o))
-            .max_by_key(|&k| stack[k].seq);
-        let Some(k) = case else {
+        // A oneof set more than once (a later case replaces an earlier one, a message's
+        // parts merge) is left to the decoder.
+        let mut cases =
+            (start..end).filter(|&k| plan.fields[stack[k].field as usize].oneof == Some(o));
+        let Some(k) = cases.next() else {
             out.push_str("null");
             continue;
         };
+        if cases.next().is_some() {
+            return Err(WireError::UNUSUAL);
+        }
         let case_index = stack[k].field as usize;
         let field = &plan.fields[case_index];
         let mut inner = Named::new(wrapper);
@@ -244,7 +252,7 @@ fn fields<'a>(
         out.push('{');
         push_quoted_key(out, &keys.0[case_index], &mut inner_comma);
         let lit = match field.shape {
-            Shape::Single => Lit::of(&field.kind, stack[k].value),
+            Shape::Single => Lit::of(&field.kind, stack[k].value)?,
             // Oneofs hold neither lists nor maps.
             Shape::List | Shape::Map => Lit::Null,
         };

@@ -4,13 +4,20 @@
 //!
 //! Each message is read once into a run of its known fields' occurrences (one scratch
 //! stack per document, shared by the nested messages), put in declaration order, then
-//! written. The walk only ever sees prost's encoding of a message: each map key occurs
-//! once (prost's maps are hash maps); a singular field repeated on the wire keeps its last
-//! value and a oneof its last case, as in the reference.
+//! written. The walk writes what a canonical encoder (prost's, Go's) writes exactly; any
+//! other form of a well-formed message — a known field with another wire type, a singular
+//! field or a oneof more than once (protobuf keeps the last value, merges messages), a
+//! field without presence at its default (protobuf reads it as absent), an empty packed
+//! run, a map key twice (the last wins), a string that is not UTF-8 (refused) — stops it
+//! with [`WireError::UNUSUAL`], and [`super::DocumentFormat::encoded_document_text`] has
+//! prost's decoder read the message instead (see `docs/ingest.md`).
 
+mod fallback;
 mod fork;
 mod named;
 mod typed;
+
+pub(super) use fallback::write as write_document;
 
 pub(super) use fork::document as openvidu_document;
 pub(super) use typed::document as typed_document;
@@ -18,13 +25,47 @@ pub(super) use typed::document as typed_document;
 use super::walk::WireKind;
 use super::wire::{WireError, WireReader, WireValue};
 
+/// Whether `raw`, a value of `kind`, is its default: a canonical encoder leaves it out of a
+/// field without presence (prost compares floats with `!=`, so -0.0 is a default too).
+fn is_default(kind: &WireKind, raw: &WireValue<'_>) -> bool {
+    match (kind, raw) {
+        (WireKind::Float, WireValue::Fixed32(bits)) => bits & 0x7fff_ffff == 0,
+        (WireKind::Double, WireValue::Fixed64(bits)) => bits & !(1 << 63) == 0,
+        (WireKind::Message(_), _) => false,
+        (_, WireValue::Varint(n) | WireValue::Fixed64(n)) => *n == 0,
+        (_, WireValue::Fixed32(n)) => *n == 0,
+        (_, WireValue::Bytes(bytes)) => bytes.is_empty(),
+    }
+}
+
+/// `raw` when a value of `kind` is written with its wire type, else [`WireError::UNUSUAL`].
+fn checked<'a>(kind: &WireKind, raw: WireValue<'a>) -> Result<WireValue<'a>, WireError> {
+    if kind.accepts(&raw) {
+        Ok(raw)
+    } else {
+        Err(WireError::UNUSUAL)
+    }
+}
+
+/// [`WireError::UNUSUAL`] when the keys written into `out` at `keys` (a map's) are not all
+/// different: protobuf keeps the last entry of a key, which prost's decoder gives.
+fn distinct_keys(out: &str, keys: &[std::ops::Range<usize>]) -> Result<(), WireError> {
+    if keys.len() < 2 {
+        return Ok(());
+    }
+    let mut texts: Vec<&str> = keys.iter().map(|r| &out[r.clone()]).collect();
+    texts.sort_unstable();
+    if texts.windows(2).any(|pair| pair[0] == pair[1]) {
+        return Err(WireError::UNUSUAL);
+    }
+    Ok(())
+}
+
 /// One occurrence of a known field in an encoded message.
 #[derive(Clone, Copy)]
 struct Occurrence<'a> {
     /// Position of the field in its plan (declaration order).
     field: u32,
-    /// Position on the wire within its message (the last oneof case wins).
-    seq: u32,
     value: WireValue<'a>,
 }
 
@@ -40,15 +81,12 @@ fn collect<'a>(
 ) -> Result<usize, WireError> {
     let start = stack.len();
     let mut reader = WireReader::new(bytes);
-    let mut seq = 0;
     while let Some((number, value)) = reader.field()? {
         if let Some(Some(i)) = by_number.get(number as usize) {
             stack.push(Occurrence {
                 field: *i as u32,
-                seq,
                 value,
             });
-            seq += 1;
         }
     }
     let run = &mut stack[start..];
@@ -69,26 +107,29 @@ fn advance(stack: &Stack<'_>, cursor: &mut usize, end: usize, i: usize) -> usize
 }
 
 /// The elements of one occurrence of a repeated field of `kind`: a packed run holds
-/// several (yielded as their raw bits), anything else is one element.
+/// several (yielded with the wire type each would have unpacked), anything else is one
+/// element.
 enum Elements<'a> {
     One(Option<WireValue<'a>>),
     Packed { run: WireReader<'a>, width: usize },
 }
 
 impl<'a> Elements<'a> {
-    fn of(kind: &WireKind, value: WireValue<'a>) -> Self {
-        match value {
-            WireValue::Bytes(packed) if kind.packable() => Elements::Packed {
-                run: WireReader::new(packed),
-                width: kind.fixed_width(),
-            },
+    /// The elements of `value`; an empty packed run (which a canonical encoder leaves out)
+    /// is [`WireError::UNUSUAL`].
+    fn of(kind: &WireKind, value: WireValue<'a>) -> Result<Self, WireError> {
+        Ok(match value {
+            WireValue::Bytes(packed) if kind.packable() => {
+                if packed.is_empty() {
+                    return Err(WireError::UNUSUAL);
+                }
+                Elements::Packed {
+                    run: WireReader::new(packed),
+                    width: kind.fixed_width(),
+                }
+            }
             other => Elements::One(Some(other)),
-        }
-    }
-
-    /// Whether this occurrence holds no element (an empty packed run).
-    fn is_empty(kind: &WireKind, value: &WireValue<'_>) -> bool {
-        matches!(value, WireValue::Bytes(b) if kind.packable() && b.is_empty())
+        })
     }
 }
 
@@ -102,50 +143,65 @@ impl<'a> Iterator for Elements<'a> {
                 if run.is_empty() {
                     return None;
                 }
-                let bits = if *width == 0 {
-                    run.varint()
-                } else {
-                    run.fixed(*width)
-                };
-                Some(bits.map(WireValue::Varint))
+                Some(match *width {
+                    0 => run.varint().map(WireValue::Varint),
+                    4 => run.fixed(4).map(|bits| WireValue::Fixed32(bits as u32)),
+                    _ => run.fixed(8).map(WireValue::Fixed64),
+                })
             }
         }
     }
 }
 
-/// The last key (field 1) and value (field 2) of an encoded map entry.
+/// The key (field 1) and value (field 2) of an encoded map entry.
 type Entry<'a> = (Option<WireValue<'a>>, Option<WireValue<'a>>);
 
+/// The key and value of an encoded map entry; either twice is [`WireError::UNUSUAL`]
+/// (protobuf merges a message value's parts).
 fn map_entry(bytes: &[u8]) -> Result<Entry<'_>, WireError> {
     let (mut key, mut value) = (None, None);
     let mut reader = WireReader::new(bytes);
     while let Some((number, raw)) = reader.field()? {
-        match number {
-            1 => key = Some(raw),
-            2 => value = Some(raw),
-            _ => {}
+        let slot = match number {
+            1 => &mut key,
+            2 => &mut value,
+            _ => continue,
+        };
+        if slot.replace(raw).is_some() {
+            return Err(WireError::UNUSUAL);
         }
     }
     Ok((key, value))
 }
 
 /// Writes a map key as a JSON string: strings as they are, integers in exact decimal; an
-/// absent key as its zero.
-fn push_map_key(out: &mut String, kind: &WireKind, raw: Option<WireValue<'_>>) {
+/// absent key as its zero; returns where it stands in `out`, to tell repeated keys.
+fn push_map_key(
+    out: &mut String,
+    kind: &WireKind,
+    raw: Option<WireValue<'_>>,
+) -> Result<std::ops::Range<usize>, WireError> {
+    let start = out.len();
+    push_map_key_text(out, kind, raw)?;
+    Ok(start..out.len())
+}
+
+fn push_map_key_text(
+    out: &mut String,
+    kind: &WireKind,
+    raw: Option<WireValue<'_>>,
+) -> Result<(), WireError> {
     use super::walk::Scalar;
-    let bits = match raw {
+    let bits = match raw.map(|raw| checked(kind, raw)).transpose()? {
         None => {
             out.push_str(match kind {
                 WireKind::String => "\"\"",
                 WireKind::Bool => "\"false\"",
                 _ => "\"0\"",
             });
-            return;
+            return Ok(());
         }
-        Some(WireValue::Bytes(bytes)) => {
-            push_text(out, bytes);
-            return;
-        }
+        Some(WireValue::Bytes(bytes)) => return push_text(out, bytes),
         Some(WireValue::Varint(n) | WireValue::Fixed64(n)) => n,
         Some(WireValue::Fixed32(n)) => u64::from(n),
     };
@@ -158,6 +214,7 @@ fn push_map_key(out: &mut String, kind: &WireKind, raw: Option<WireValue<'_>>) {
         _ => out.push_str(itoa::Buffer::new().format(bits)),
     }
     out.push('"');
+    Ok(())
 }
 
 /// Writes `,` unless this is an object's first member, then `"key":`.
@@ -213,14 +270,12 @@ fn push_string(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Writes wire bytes as a JSON string: as they are when they are UTF-8 (the usual case,
-/// checked by `str::from_utf8`'s fast path), else with U+FFFD for each invalid sequence, as
-/// `String::from_utf8_lossy` gives them.
-fn push_text(out: &mut String, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(text) => push_string(out, text),
-        Err(_) => push_string(out, &String::from_utf8_lossy(bytes)),
-    }
+/// Writes wire bytes of a `string` as a JSON string; bytes that are not UTF-8 are
+/// [`WireError::UNUSUAL`] (prost's decoder, and Go's, refuse them).
+fn push_text(out: &mut String, bytes: &[u8]) -> Result<(), WireError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| WireError::UNUSUAL)?;
+    push_string(out, text);
+    Ok(())
 }
 
 /// `"key":`, quoted and escaped once (the keys of a plan's fields).
@@ -294,5 +349,7 @@ fn push_enum_name(out: &mut String, names: &std::collections::HashMap<i32, Strin
     }
 }
 
+#[cfg(test)]
+mod protobuf_tests;
 #[cfg(test)]
 pub(in crate::model) mod tests;

@@ -4,8 +4,9 @@ use super::super::document::PLANS;
 use super::super::walk::{Scalar, Shape, WireKind};
 use super::super::wire::{WireError, WireReader, WireValue};
 use super::{
-    advance, collect, map_entry, push_base64, push_enum_name, push_f32, push_f64, push_map_key,
-    push_quoted_key, push_string, push_text, quoted_key, Elements, Stack,
+    advance, checked, collect, distinct_keys, is_default, map_entry, push_base64, push_enum_name,
+    push_f32, push_f64, push_map_key, push_quoted_key, push_string, push_text, quoted_key,
+    Elements, Stack,
 };
 use std::sync::LazyLock;
 
@@ -34,7 +35,8 @@ pub(in crate::model) fn document(
 }
 
 /// Writes the members of the encoded message of plan `index` in declaration order: fields
-/// on the wire, plus enums without presence at their zero value.
+/// on the wire, plus enums without presence at their zero value. Anything but a canonical
+/// encoding is [`WireError::UNUSUAL`] (see the module `json`).
 fn fields<'a>(
     index: usize,
     bytes: &'a [u8],
@@ -47,6 +49,8 @@ fn fields<'a>(
     let start = collect(&plan.by_number, bytes, stack)?;
     let end = stack.len();
     let mut cursor = start;
+    // The oneofs with a case on the wire (a later case would replace an earlier one).
+    let mut oneofs = 0u64;
     for (i, field) in plan.fields.iter().enumerate() {
         let from = advance(stack, &mut cursor, end, i);
         if from == cursor {
@@ -58,15 +62,26 @@ fn fields<'a>(
         }
         match field.shape {
             Shape::Single => {
+                let raw = stack[from].value;
+                if cursor - from > 1 || (!field.presence && is_default(&field.kind, &raw)) {
+                    return Err(WireError::UNUSUAL);
+                }
+                if let Some(o) = field.oneof {
+                    let bit = 1u64 << (o % 64);
+                    if oneofs & bit != 0 {
+                        return Err(WireError::UNUSUAL);
+                    }
+                    oneofs |= bit;
+                }
                 push_quoted_key(out, &keys[i], &mut comma);
-                value(&field.kind, stack[cursor - 1].value, out, stack)?;
+                value(&field.kind, raw, out, stack)?;
             }
             Shape::List => {
                 push_quoted_key(out, &keys[i], &mut comma);
                 out.push('[');
                 let mut first = true;
                 for k in from..cursor {
-                    for element in Elements::of(&field.kind, stack[k].value) {
+                    for element in Elements::of(&field.kind, stack[k].value)? {
                         if !first {
                             out.push(',');
                         }
@@ -80,29 +95,26 @@ fn fields<'a>(
                 let WireKind::Message(entry) = field.kind else {
                     continue;
                 };
-                if !(from..cursor).any(|k| matches!(stack[k].value, WireValue::Bytes(_))) {
-                    continue;
-                }
                 let entry = &PLANS[entry].fields;
                 push_quoted_key(out, &keys[i], &mut comma);
                 out.push('{');
-                let mut first = true;
+                let mut written = Vec::with_capacity(cursor - from);
                 for k in from..cursor {
                     let WireValue::Bytes(bytes) = stack[k].value else {
-                        continue;
+                        return Err(WireError::UNUSUAL);
                     };
-                    if !first {
+                    if !written.is_empty() {
                         out.push(',');
                     }
-                    first = false;
                     let (key, raw) = map_entry(bytes)?;
-                    push_map_key(out, &entry[0].kind, key);
+                    written.push(push_map_key(out, &entry[0].kind, key)?);
                     out.push(':');
                     match raw {
                         Some(raw) => value(&entry[1].kind, raw, out, stack)?,
                         None => absent(&entry[1].kind, out),
                     }
                 }
+                distinct_keys(out, &written)?;
                 out.push('}');
             }
         }
@@ -118,12 +130,12 @@ fn value<'a>(
     out: &mut String,
     stack: &mut Stack<'a>,
 ) -> Result<(), WireError> {
-    let bits = match raw {
+    let bits = match checked(kind, raw)? {
         WireValue::Varint(n) | WireValue::Fixed64(n) => n,
         WireValue::Fixed32(n) => u64::from(n),
         WireValue::Bytes(bytes) => {
             match kind {
-                WireKind::String => push_text(out, bytes),
+                WireKind::String => push_text(out, bytes)?,
                 WireKind::Message(index) if PLANS[*index].timestamp => timestamp(bytes, out)?,
                 WireKind::Message(index) => {
                     out.push('{');
@@ -170,17 +182,23 @@ fn number(scalar: Scalar<'_>, out: &mut String) {
     }
 }
 
-/// A timestamp keeps both fields, so `timestamp.seconds` is always there to index.
+/// A timestamp keeps both fields, so `timestamp.seconds` is always there to index; a part
+/// twice, at zero or of another wire type is [`WireError::UNUSUAL`].
 fn timestamp(bytes: &[u8], out: &mut String) -> Result<(), WireError> {
-    let (mut seconds, mut nanos) = (0i64, 0i32);
+    let (mut seconds, mut nanos) = (None, None);
     let mut reader = WireReader::new(bytes);
     while let Some((number, value)) = reader.field()? {
-        match (number, value) {
-            (1, WireValue::Varint(n)) => seconds = n as i64,
-            (2, WireValue::Varint(n)) => nanos = n as i32,
-            _ => {}
+        let (slot, n) = match (number, value) {
+            (1, WireValue::Varint(n)) => (&mut seconds, n),
+            (2, WireValue::Varint(n)) => (&mut nanos, n),
+            (1 | 2, _) => return Err(WireError::UNUSUAL),
+            _ => continue,
+        };
+        if n == 0 || slot.replace(n).is_some() {
+            return Err(WireError::UNUSUAL);
         }
     }
+    let (seconds, nanos) = (seconds.unwrap_or(0) as i64, nanos.unwrap_or(0) as i32);
     out.push_str("{\"seconds\":");
     out.push_str(itoa::Buffer::new().format(seconds));
     out.push_str(",\"nanos\":");
