@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: installs the test servers (if missing), builds the
 # WebAssembly plugins (if the project has a script for that), then runs every test
-# of the workspace, then every fuzz target for 30 s (scripts/fuzz.sh; LKA_FUZZ_SECONDS
-# changes that, 0 skips it). Extra arguments go to `cargo test` (and skip the fuzzing), e.g.
+# of the workspace; with LKA_FUZZ_SECONDS=N, then every fuzz target for N s
+# (scripts/fuzz.sh). Extra arguments go to `cargo test` (and skip the fuzzing), e.g.
 #   scripts/test.sh -p livekit-analytics-host --test servers
 set -euo pipefail
 
@@ -48,8 +48,10 @@ cargo test --workspace --locked "$@" || rc=$?
 phase "cargo test"
 # Every fuzz target briefly (fuzz/: the wire walker against prost, the webhook path, the
 # config loader, the read API): a panic or a divergence fails the run. Only on a full run
-# (no arguments narrowing `cargo test`); LKA_FUZZ_SECONDS=0 skips it.
-FUZZ_SECONDS="${LKA_FUZZ_SECONDS:-30}"
+# (no arguments narrowing `cargo test`). Off by default until the fuzz build's cost on CI's
+# 2 cores is measured (it compiles the whole host library with coverage, on nightly):
+# LKA_FUZZ_SECONDS=30 turns it on.
+FUZZ_SECONDS="${LKA_FUZZ_SECONDS:-0}"
 if [ "$rc" = 0 ] && [ $# -eq 0 ] && [ "$FUZZ_SECONDS" != 0 ]; then
   bash "$ROOT/scripts/fuzz.sh" "$FUZZ_SECONDS" || rc=$?
   phase "fuzzing"
