@@ -15,11 +15,13 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod counters;
 pub mod ingest;
 pub mod model;
 pub mod pipeline;
 pub mod plugin;
 pub mod queue;
+pub mod settings;
 pub mod simulate;
 pub mod sinks;
 pub mod spool;

@@ -1,11 +1,10 @@
 //! The MongoDB sink's settings. They keep the fork's flat keys,
 //! `openvidu.analytics.mongo_url` and `openvidu.analytics.mongo_database`, so they live in
-//! [`AnalyticsConfig`] and are read from there.
+//! `AnalyticsConfig`; the root config reads and checks them there and makes a
+//! [`MongoSinkConfig`] (`config/stages.rs`).
 
 use super::MongoSink;
-use crate::config::{mask_url, AnalyticsConfig};
 use crate::sinks::{Sink, SinkConfig, SinkContext};
-use anyhow::bail;
 use async_trait::async_trait;
 
 /// Where the MongoDB sink writes.
@@ -15,16 +14,6 @@ pub struct MongoSinkConfig {
     pub url: String,
     /// The database (`openvidu` by default).
     pub database: String,
-}
-
-impl MongoSinkConfig {
-    /// The sink's settings, when `mongo_url` is set (which enables the sink).
-    pub fn from_analytics(analytics: &AnalyticsConfig) -> Option<Self> {
-        analytics.mongo_url.as_ref().map(|url| MongoSinkConfig {
-            url: url.clone(),
-            database: analytics.mongo_database.clone(),
-        })
-    }
 }
 
 #[async_trait]
@@ -42,21 +31,4 @@ impl SinkConfig for MongoSinkConfig {
             MongoSink::connect(&self.url, &self.database).await?,
         ))
     }
-}
-
-/// Checks `mongo_url` and `mongo_database`; `key` names a key of `openvidu.analytics`.
-pub fn validate(analytics: &AnalyticsConfig, key: impl Fn(&str) -> String) -> anyhow::Result<()> {
-    if let Some(url) = &analytics.mongo_url {
-        if !(url.starts_with("mongodb://") || url.starts_with("mongodb+srv://")) {
-            bail!(
-                "{}: `{}` is not a MongoDB connection string (mongodb://… or mongodb+srv://…)",
-                key("mongo_url"),
-                mask_url(url)
-            );
-        }
-    }
-    if analytics.mongo_database.is_empty() {
-        bail!("{}: must not be empty", key("mongo_database"));
-    }
-    Ok(())
 }
