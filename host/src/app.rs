@@ -6,7 +6,7 @@ use crate::ingest::IngestCounters;
 use crate::model::SharedItem;
 use crate::pipeline::{Pipeline, SinkLane};
 use crate::queue::{QueueBudget, SinkQueue};
-use crate::sinks::{self, Sink, SinkContext};
+use crate::sinks::{Sink, SinkContext};
 use crate::spool::{Recovered, Spool};
 use crate::telemetry::{Observed, SinkCounters};
 use crate::worker::{Worker, WorkerSettings, WorkerSummary, WorkerUpdate};
@@ -73,7 +73,7 @@ pub(crate) async fn build_sinks(
         source: config.source.to_string(),
     };
     let mut sinks = Vec::new();
-    for sink in sinks::configured(config) {
+    for sink in config.sinks() {
         let built = sink
             .build(&context)
             .await

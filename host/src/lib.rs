@@ -15,6 +15,7 @@
 pub mod api;
 pub mod app;
 pub mod config;
+pub mod counters;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ingest;
@@ -22,6 +23,7 @@ pub mod model;
 pub mod pipeline;
 pub mod plugin;
 pub mod queue;
+pub mod settings;
 pub mod simulate;
 pub mod sinks;
 pub mod spool;

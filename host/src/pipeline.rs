@@ -1,11 +1,11 @@
 //! The fan-out between ingest and sinks: every accepted item is queued once in every sink
 //! that stores its kind.
 
-use crate::config::OverflowPolicy;
+use crate::counters::SinkCounters;
 use crate::model::{Item, ItemKind, SharedItem};
 use crate::queue::SinkQueue;
+use crate::settings::OverflowPolicy;
 use crate::spool::{Spool, SpoolError};
-use crate::telemetry::SinkCounters;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::Notify;

@@ -6,9 +6,9 @@
 //! Items that a sink failed to store go back to the front, in their order. Re-queued items
 //! are never dropped for room: a queue can exceed its bounds by at most one batch.
 
-use crate::config::OverflowPolicy;
+use crate::counters::SinkCounters;
 use crate::model::{ItemKind, SharedItem};
-use crate::telemetry::SinkCounters;
+use crate::settings::OverflowPolicy;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

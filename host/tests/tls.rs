@@ -170,7 +170,7 @@ async fn a_missing_or_bad_key_file_is_named_at_start() {
         );
         let config = Config::parse(&yaml, ConfigSource::Inline("test".into())).unwrap();
         let host = analytics_host::app::Host::start(Vec::new(), &config.analytics);
-        let err = analytics_host::ingest::Doors::start(&config, host.pipeline.clone())
+        let err = analytics_host::ingest::Doors::start(&config.doors(), host.pipeline.clone())
             .await
             .err()
             .expect("refused");

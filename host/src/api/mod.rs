@@ -14,7 +14,7 @@
 //! reads these routes.
 //!
 //! Answers come from MongoDB when `mongo_url` is set ([`mongo`]), else from the file
-//! store's SQLite index (`crate::sinks::file::index`); [`sessions`] folds the events into
+//! store's SQLite index (`sinks::file::index`, through [`IndexReads`]); [`sessions`] folds the events into
 //! sessions the same way for any backend. Bad parameters answer 400, an unknown
 //! sid 404, both with `{"error": "…"}`.
 
@@ -35,20 +35,50 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use crate::sinks::file::index::IndexQuery;
 use crate::telemetry::Observed;
+use async_trait::async_trait;
 pub use config::ApiConfig;
 use history::History;
 use mongo::MongoQuery;
 use quality::{RoomScore, SeriesBuckets};
+
+/// The reads the API asks of the embedded file store's index. The API defines them and the
+/// index implements them, so the dependency points one way: the sinks use the API's rows
+/// and folds, the API never imports the sinks.
+#[async_trait]
+pub trait IndexReads: std::fmt::Debug + Send + Sync {
+    /// Room sessions with any event in `[from, to)`, named `name` if given, newest first.
+    async fn sessions_between(
+        &self,
+        from: f64,
+        to: f64,
+        name: Option<&str>,
+    ) -> anyhow::Result<Vec<sessions::RoomSession>>;
+
+    /// The sids of the rooms `identity` was in during `[from, to)`.
+    async fn rooms_of(&self, identity: &str, from: f64, to: f64) -> anyhow::Result<Vec<String>>;
+
+    /// The events of room session `sid`, in order.
+    async fn room_events(&self, sid: &str) -> anyhow::Result<Vec<sessions::EventRow>>;
+
+    /// The identities of the room's participants by sid; `None` when it has no events.
+    async fn room_identities(&self, sid: &str) -> anyhow::Result<Option<BTreeMap<String, String>>>;
+
+    /// The room's quality series, a point per `bucket` seconds.
+    async fn room_quality(&self, sid: &str, bucket: f64) -> anyhow::Result<Vec<SeriesBuckets>>;
+
+    /// The quality score of each room of `sids` that has stats.
+    async fn room_scores(&self, sids: &[String]) -> anyhow::Result<BTreeMap<String, RoomScore>>;
+}
 
 /// Where the API reads from.
 #[derive(Debug, Clone)]
 pub enum Backend {
     /// The MongoDB sink's database.
     Mongo(MongoQuery),
-    /// The embedded file store's query index.
-    Embedded(IndexQuery),
+    /// The embedded file store's query index (`sinks::file::index::IndexQuery`, handed in by
+    /// the assembly: the API does not import the sinks).
+    Embedded(Arc<dyn IndexReads>),
     /// No queryable store is configured.
     None,
 }
@@ -121,27 +151,6 @@ pub struct ApiSettings {
     pub backend: Backend,
     /// `api.token`.
     pub token: Option<String>,
-}
-
-impl ApiSettings {
-    /// The settings of `config`: MongoDB when `mongo_url` is set, else the file store's
-    /// index when the file store keeps one.
-    pub async fn of(config: &crate::config::Config) -> anyhow::Result<ApiSettings> {
-        let a = &config.analytics;
-        let backend = match &a.mongo_url {
-            _ if !a.enabled || !a.api.enabled => Backend::None,
-            Some(url) => Backend::Mongo(MongoQuery::connect(url, a.database()).await?),
-            None if config.file_store_enabled() && a.file.index => {
-                Backend::Embedded(IndexQuery::new(&a.file.dir))
-            }
-            None => Backend::None,
-        };
-        Ok(ApiSettings {
-            enabled: a.api.enabled,
-            backend,
-            token: a.api.token.clone(),
-        })
-    }
 }
 
 /// What the handlers share.

@@ -7,57 +7,39 @@
 
 //!
 //! This module is the root of the YAML tree: the top-level [`Config`] and
-//! [`AnalyticsConfig`], the shared helpers ([`duration`], [`ConfigSource`]) and the settings
-//! of the pipeline itself (queues, retry). Each stage and sink keeps its own section beside
+//! [`AnalyticsConfig`] and the queue bounds. Each stage and sink keeps its own section beside
 //! its code (`ingest/config.rs`, `spool/config.rs`, `telemetry/config.rs`,
-//! `sinks/<name>/config.rs`); they are re-exported here.
+//! `sinks/<name>/config.rs`); they are re-exported here, as are the shared helpers of
+//! [`crate::settings`] ([`duration`], [`ConfigSource`], …). The sections never import this
+//! module: it imports them. What each stage reads of the whole (the sinks a configuration
+//! enables, the doors' settings) is built here too (`stages.rs`).
 
-pub mod bytes;
-pub mod duration;
 mod fork;
-mod livekit;
+mod stages;
 
+pub use crate::api::ApiConfig;
 pub use crate::ingest::config::{GrpcConfig, IngestConfig, PrometheusConfig, WebhookConfig};
 pub use crate::model::DocumentFormat;
 pub use crate::plugin::config::PluginConfig;
+pub use crate::settings::{bytes, duration, mask_url, ConfigSource};
+pub use crate::settings::{ApiKeys, LiveKitRedisConfig, LiveKitRedisTls};
+pub use crate::settings::{OverflowPolicy, RetryConfig};
 pub use crate::sinks::file::config::FileStoreConfig;
 pub use crate::sinks::mongo::config::MongoSinkConfig;
 pub use crate::sinks::redis::config::{RedisMode, RedisSinkConfig};
 pub use crate::spool::config::{SpoolConfig, SpoolFullPolicy};
 pub use crate::telemetry::config::TelemetryConfig;
-pub use livekit::{ApiKeys, LiveKitRedisConfig, LiveKitRedisTls};
 
 use crate::plugin;
-use crate::sinks::{mongo, redis};
+use crate::settings::livekit;
+use crate::sinks::redis;
 use crate::spool;
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// Where the configuration text came from; named in every error.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConfigSource {
-    /// A file given with `--config`.
-    File(PathBuf),
-    /// The YAML text of an environment variable (or `--config-body`).
-    Inline(String),
-    /// No configuration: built-in defaults.
-    Defaults,
-}
-
-impl fmt::Display for ConfigSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ConfigSource::File(path) => write!(f, "config file `{}`", path.display()),
-            ConfigSource::Inline(name) => write!(f, "config from {name}"),
-            ConfigSource::Defaults => write!(f, "built-in defaults"),
-        }
-    }
-}
 
 /// The whole effective configuration of the host.
 #[derive(Debug, Clone)]
@@ -143,7 +125,7 @@ pub struct AnalyticsConfig {
     pub telemetry: TelemetryConfig,
     /// The read API (`/api/*`) on the telemetry listener.
     #[serde(default)]
-    pub api: crate::api::ApiConfig,
+    pub api: ApiConfig,
     /// The on-disk spool; absent: memory only (a crash loses what is not yet stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spool: Option<SpoolConfig>,
@@ -170,31 +152,6 @@ pub struct QueueConfig {
     pub max_bytes: u64,
 }
 
-/// What a full queue does with a new item.
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum OverflowPolicy {
-    /// Drop the oldest queued item to make room.
-    #[default]
-    DropOldest,
-    /// Drop the new item.
-    DropNewest,
-    /// Refuse the new item at the door (webhook 503, gRPC RESOURCE_EXHAUSTED) so the sender retries.
-    Reject,
-}
-
-/// Exponential backoff with jitter.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetryConfig {
-    /// First wait after a failure.
-    #[serde(default = "default_initial_backoff", with = "duration")]
-    pub initial_backoff: Duration,
-    /// Longest wait.
-    #[serde(default = "default_max_backoff", with = "duration")]
-    pub max_backoff: Duration,
-}
-
 fn default_true() -> bool {
     true
 }
@@ -216,12 +173,6 @@ fn default_queue_max_bytes() -> u64 {
 fn default_capacity() -> usize {
     100_000
 }
-fn default_initial_backoff() -> Duration {
-    Duration::from_secs(1)
-}
-fn default_max_backoff() -> Duration {
-    Duration::from_secs(60)
-}
 
 impl Default for QueueConfig {
     fn default() -> Self {
@@ -229,14 +180,6 @@ impl Default for QueueConfig {
             capacity: default_capacity(),
             overflow: OverflowPolicy::default(),
             max_bytes: default_queue_max_bytes(),
-        }
-    }
-}
-impl Default for RetryConfig {
-    fn default() -> Self {
-        Self {
-            initial_backoff: default_initial_backoff(),
-            max_backoff: default_max_backoff(),
         }
     }
 }
@@ -336,7 +279,7 @@ impl Config {
                 duration::format(a.retry.max_backoff)
             );
         }
-        mongo::config::validate(a, key)?;
+        stages::validate_mongo(a, key)?;
         a.ingest.validate(key)?;
         if a.api.enabled
             && a.telemetry.enabled
@@ -421,25 +364,6 @@ fn resolve_relative(source: &ConfigSource, path: &Path) -> PathBuf {
             .map(|dir| dir.join(path))
             .unwrap_or_else(|| path.to_path_buf()),
         _ => path.to_path_buf(),
-    }
-}
-
-/// Replaces the password of a connection string with `****`.
-pub fn mask_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
-    };
-    let rest = &url[scheme_end + 3..];
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:****{}",
-            &url[..scheme_end + 3],
-            &authority[..colon],
-            &url[scheme_end + 3 + at..]
-        ),
-        _ => url.to_string(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `openvidu.analytics.ingest`: the doors through which LiveKit data comes in.
 
 use super::tls::TlsConfig;
-use crate::config::duration;
+use crate::settings::duration;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;

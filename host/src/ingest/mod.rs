@@ -11,12 +11,14 @@ pub mod prometheus;
 pub mod tls;
 pub mod webhook;
 
-use crate::config::Config;
+use crate::model::DocumentFormat;
 use crate::pipeline::Pipeline;
+use crate::settings::{ApiKeys, ConfigSource};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -100,25 +102,44 @@ pub struct Doors {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// What the doors read of the configuration (the root config builds it: `Config::doors`).
+#[derive(Debug, Clone)]
+pub struct DoorSettings {
+    /// Where the configuration came from, named in errors.
+    pub source: ConfigSource,
+    /// LiveKit API keys (for verifying webhooks).
+    pub keys: ApiKeys,
+    /// `openvidu.analytics.enabled`: false opens no door.
+    pub enabled: bool,
+    /// `openvidu.analytics.ingest`.
+    pub ingest: config::IngestConfig,
+    /// `openvidu.analytics.node_id`.
+    pub node_id: Option<String>,
+    /// `openvidu.analytics.expiration`.
+    pub expiration: Duration,
+    /// `openvidu.analytics.document_format`.
+    pub document_format: DocumentFormat,
+}
+
 impl Doors {
     /// Binds and starts the doors that `config` enables, feeding `pipeline`; none when
     /// `openvidu.analytics.enabled` is false.
-    pub async fn start(config: &Config, pipeline: Arc<Pipeline>) -> anyhow::Result<Doors> {
+    pub async fn start(config: &DoorSettings, pipeline: Arc<Pipeline>) -> anyhow::Result<Doors> {
         Self::start_counting(config, pipeline, Arc::new(IngestCounters::default())).await
     }
 
     /// [`Doors::start`] counting into `counters` (those of the doors a reload replaced).
     pub async fn start_counting(
-        config: &Config,
+        config: &DoorSettings,
         pipeline: Arc<Pipeline>,
         counters: Arc<IngestCounters>,
     ) -> anyhow::Result<Doors> {
-        let ingest = &config.analytics.ingest;
-        let node_id = config.analytics.node_id.clone().unwrap_or_default();
-        let expiration = config.analytics.expiration;
+        let ingest = &config.ingest;
+        let node_id = config.node_id.clone().unwrap_or_default();
+        let expiration = config.expiration;
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
-        if !config.analytics.enabled {
+        if !config.enabled {
             tracing::warn!("openvidu.analytics.enabled is false: no ingest door is opened");
             return Ok(Doors {
                 webhook_addr: None,
@@ -147,7 +168,7 @@ impl Doors {
                 pipeline: pipeline.clone(),
                 node_id: node_id.clone(),
                 expiration,
-                format: config.analytics.document_format,
+                format: config.document_format,
                 counters: counters.clone(),
             });
             let app = webhook::router(state, &ingest.webhook.path, ingest.webhook.max_body_bytes);
@@ -201,7 +222,7 @@ impl Doors {
                 pipeline: pipeline.clone(),
                 node_id: node_id.clone(),
                 expiration,
-                format: config.analytics.document_format,
+                format: config.document_format,
                 counters: counters.clone(),
             };
             let service = grpc::AnalyticsRecorderServiceServer::with_interceptor(
@@ -259,8 +280,8 @@ impl Doors {
 
     /// Checks what [`Doors::start`] would read besides binding: the TLS certificates and
     /// keys. A reload calls it before closing the running doors.
-    pub fn check(config: &Config) -> anyhow::Result<()> {
-        let ingest = &config.analytics.ingest;
+    pub fn check(config: &DoorSettings) -> anyhow::Result<()> {
+        let ingest = &config.ingest;
         if let Some(tls) = ingest
             .webhook
             .tls

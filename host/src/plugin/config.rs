@@ -1,7 +1,7 @@
 //! `openvidu.analytics.plugins`: WebAssembly component sinks, each with its own settings,
 //! capability grants (denied by default) and resource limits.
 
-use crate::config::{bytes, duration};
+use crate::settings::{bytes, duration};
 use anyhow::bail;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;

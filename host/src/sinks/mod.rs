@@ -1,14 +1,13 @@
 //! Sinks: where items are stored, one folder each (`mod.rs` the sink, `config.rs` its
 //! settings and how they build it). Each implements [`Sink`], the Rust twin of the
 //! original's `DatabaseClient { InitializeDatabase(); SendBatch() }`; each configuration
-//! implements [`SinkConfig`], and [`configured`] lists those a configuration enables.
+//! implements [`SinkConfig`] (the root config lists those it enables: `Config::sinks`).
 
 pub mod file;
 pub mod mongo;
 pub mod plugin;
 pub mod redis;
 
-use crate::config::Config;
 use crate::model::{ItemKind, SharedItem};
 use async_trait::async_trait;
 use std::path::PathBuf;
@@ -45,29 +44,6 @@ pub struct SinkContext {
     pub failures: Option<tokio::sync::mpsc::UnboundedSender<anyhow::Error>>,
     /// Where the configuration came from, for errors reported later.
     pub source: String,
-}
-
-/// The sinks `config` enables, in order: MongoDB, Redis, the file store, then each enabled
-/// plugin. None when `openvidu.analytics.enabled` is false.
-pub fn configured(config: &Config) -> Vec<Box<dyn SinkConfig>> {
-    let analytics = &config.analytics;
-    let mut sinks: Vec<Box<dyn SinkConfig>> = Vec::new();
-    if !analytics.enabled {
-        return sinks;
-    }
-    if let Some(mongo) = mongo::config::MongoSinkConfig::from_analytics(analytics) {
-        sinks.push(Box::new(mongo));
-    }
-    if let Some(redis) = redis::config::RedisTarget::from_config(config) {
-        sinks.push(Box::new(redis));
-    }
-    if config.file_store_enabled() {
-        sinks.push(Box::new(analytics.file.clone()));
-    }
-    for plugin in analytics.plugins.iter().filter(|p| p.enabled) {
-        sinks.push(Box::new(plugin.clone()));
-    }
-    sinks
 }
 
 /// Why a sink could not initialize or send.

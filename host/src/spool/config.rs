@@ -1,7 +1,7 @@
 //! `openvidu.analytics.spool`: the optional on-disk spool that makes accepted items survive
 //! a crash (see `docs/spool.md`).
 
-use crate::config::ConfigSource;
+use crate::settings::ConfigSource;
 use anyhow::bail;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

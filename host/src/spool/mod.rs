@@ -24,8 +24,8 @@ mod writer;
 
 pub use record::{decode, encode};
 
-use crate::config::SpoolConfig;
 use crate::model::{Item, ItemKind};
+use crate::spool::config::SpoolConfig;
 use anyhow::Context;
 use record::PENDING;
 pub use recover::DamagedSpool;

@@ -6,8 +6,8 @@
 
 use super::record::{PENDING, RECORDS};
 use super::{SpoolCounters, SpoolError, MAX_GROUP_BYTES, MAX_GROUP_ITEMS, SETTLE_SYNC_INTERVAL};
-use crate::config::SpoolFullPolicy;
 use crate::model::ItemKind;
+use crate::spool::config::SpoolFullPolicy;
 use redb::{Database, Durability, ReadableTable};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

@@ -14,6 +14,7 @@ use crate::api;
 use crate::app::{Host, SinkChanges};
 use crate::config::{Config, ConfigSource};
 use crate::ingest::Doors;
+use crate::sinks::file::index::IndexQuery;
 use crate::sinks::{Sink, SinkConfig, SinkContext};
 use crate::telemetry::{Observed, ReloadCounters, TelemetryServer};
 use anyhow::Context;
@@ -22,6 +23,25 @@ use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 use watch::ConfigWatcher;
+
+/// The read API's settings of `config`: MongoDB when `mongo_url` is set, else the file
+/// store's index when the file store keeps one.
+pub async fn api_settings(config: &Config) -> anyhow::Result<api::ApiSettings> {
+    let a = &config.analytics;
+    let backend = match &a.mongo_url {
+        _ if !a.enabled || !a.api.enabled => api::Backend::None,
+        Some(url) => api::Backend::Mongo(api::mongo::MongoQuery::connect(url, a.database()).await?),
+        None if config.file_store_enabled() && a.file.index => {
+            api::Backend::Embedded(Arc::new(IndexQuery::new(&a.file.dir)))
+        }
+        None => api::Backend::None,
+    };
+    Ok(api::ApiSettings {
+        enabled: a.api.enabled,
+        backend,
+        token: a.api.token.clone(),
+    })
+}
 
 /// How the host runs.
 #[derive(Debug, Clone, Default)]
@@ -142,12 +162,12 @@ impl Running {
                 .with_context(|| format!("{}: openvidu.analytics.spool", config.source))?,
             None => Host::start(built, &config.analytics),
         };
-        let doors = Doors::start(&config, host.pipeline.clone()).await?;
+        let doors = Doors::start(&config.doors(), host.pipeline.clone()).await?;
         let reloads = Arc::new(ReloadCounters::new(hash));
         let observed = host
             .observed(doors.counters.clone())
             .with_reloads(reloads.clone());
-        let api = api::Api::new(api::ApiSettings::of(&config).await?, observed.clone());
+        let api = api::Api::new(api_settings(&config).await?, observed.clone());
         let telemetry = TelemetryServer::start_with(
             &config.analytics.telemetry,
             observed.clone(),
@@ -202,10 +222,10 @@ impl Running {
         // Everything that can fail comes before anything changes.
         let added = build(added, &context, &next).await?;
         let replaced = build(changed, &context, &next).await?;
-        let api_settings = api::ApiSettings::of(&next).await?;
+        let api_settings = api_settings(&next).await?;
         let doors_changed = plan::doors(&self.config) != plan::doors(&next);
         if doors_changed {
-            Doors::check(&next)?;
+            Doors::check(&next.doors())?;
         }
         for key in plan::restart_only(&self.config, &next) {
             tracing::warn!(key, "changed, but applied only at the next start");
@@ -248,13 +268,13 @@ impl Running {
         let pipeline = self.host.pipeline.clone();
         let old = std::mem::replace(&mut self.doors, Doors::none(counters.clone()));
         old.close().await;
-        match Doors::start_counting(config, pipeline.clone(), counters.clone()).await {
+        match Doors::start_counting(&config.doors(), pipeline.clone(), counters.clone()).await {
             Ok(doors) => {
                 self.doors = doors;
                 Ok(())
             }
             Err(err) => {
-                match Doors::start_counting(&self.config, pipeline, counters).await {
+                match Doors::start_counting(&self.config.doors(), pipeline, counters).await {
                     Ok(doors) => self.doors = doors,
                     Err(again) => {
                         tracing::error!(error = %format!("{again:#}"), "the doors could not be opened again as they were: no items are accepted")

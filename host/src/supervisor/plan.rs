@@ -2,7 +2,7 @@
 //! endpoint, and the settings that only a restart applies.
 
 use crate::config::Config;
-use crate::sinks::{self, SinkConfig};
+use crate::sinks::SinkConfig;
 use anyhow::Context;
 use std::collections::BTreeMap;
 
@@ -12,7 +12,8 @@ pub type Fingerprints = BTreeMap<String, String>;
 /// The sinks `config` enables, with their fingerprints; fails when one cannot be read
 /// (a plugin file missing).
 pub fn sinks(config: &Config) -> anyhow::Result<Vec<(Box<dyn SinkConfig>, String)>> {
-    sinks::configured(config)
+    config
+        .sinks()
         .into_iter()
         .map(|sink| {
             let fingerprint = sink

@@ -4,7 +4,7 @@
 //! Metrics are read from the counters the host keeps anyway ([`SinkCounters`],
 //! [`IngestCounters`], the queues), so nothing is counted twice.
 
-use super::counters::{ReloadCounters, SinkCounters};
+use crate::counters::{ReloadCounters, SinkCounters};
 use crate::ingest::{Door, IngestCounters};
 use crate::model::ItemKind;
 use crate::pipeline::Pipeline;

@@ -2,8 +2,8 @@
 //! sends what its queues hold, in chunks, and puts back what failed, backing off (exponential with jitter, capped) while the sink fails.
 //! On shutdown it flushes once more within a deadline.
 
-use crate::config::RetryConfig;
 use crate::queue::SinkQueue;
+use crate::settings::RetryConfig;
 use crate::sinks::{BatchReport, Sink, SinkError};
 use crate::spool::Spool;
 use crate::telemetry::SinkCounters;

@@ -1,7 +1,7 @@
 //! What a worker does after each batch besides counting: the item latencies, the spool's
 //! settles, and the backoff after a failure.
 
-use crate::config::RetryConfig;
+use crate::settings::RetryConfig;
 use crate::sinks::BatchReport;
 use crate::spool::Spool;
 use crate::telemetry::SinkCounters;

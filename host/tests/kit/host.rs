@@ -88,7 +88,7 @@ openvidu:
             .await
             .expect("sinks");
         let host = Host::start(sinks, &config.analytics);
-        let doors = Doors::start(&config, host.pipeline.clone())
+        let doors = Doors::start(&config.doors(), host.pipeline.clone())
             .await
             .expect("doors");
         TestHost {

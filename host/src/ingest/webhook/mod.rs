@@ -9,9 +9,9 @@ pub mod token;
 
 use super::mapping::{event_type, parse_webhook, webhook_item, ParsedWebhook};
 use super::IngestCounters;
-use crate::config::ApiKeys;
 use crate::model::DocumentFormat;
 use crate::pipeline::{AcceptError, Pipeline};
+use crate::settings::ApiKeys;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, StatusCode};

@@ -18,7 +18,7 @@
 //! does not use — a signed token whose grants are malformed is accepted here.
 
 use super::AuthError;
-use crate::config::ApiKeys;
+use crate::settings::ApiKeys;
 use base64::Engine as _;
 use ring::hmac;
 use serde::de::IgnoredAny;

@@ -6,8 +6,8 @@ pub mod config;
 pub mod index;
 
 use super::{BatchReport, Sink, SinkError};
-use crate::config::FileStoreConfig;
 use crate::model::{ItemKind, SharedItem};
+use crate::sinks::file::config::FileStoreConfig;
 use async_trait::async_trait;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,8 +1,8 @@
 //! `openvidu.analytics.redis`: the host's switch for the Redis sink. The connection itself
-//! comes from LiveKit's own top-level `redis:` section ([`crate::config::LiveKitRedisConfig`]).
+//! comes from LiveKit's own top-level `redis:` section ([`crate::settings::LiveKitRedisConfig`]).
 
 use super::RedisSink;
-use crate::config::{Config, ConfigSource, LiveKitRedisConfig};
+use crate::settings::{ConfigSource, LiveKitRedisConfig};
 use crate::sinks::{Sink, SinkConfig, SinkContext};
 use anyhow::bail;
 use async_trait::async_trait;
@@ -148,10 +148,13 @@ pub struct RedisTarget {
 }
 
 impl RedisTarget {
-    /// The Redis sink of `config`, when `openvidu.analytics.redis.enabled` is true and
-    /// LiveKit's `redis:` section is present.
-    pub fn from_config(config: &Config) -> Option<Self> {
-        match (&config.redis, &config.analytics.redis) {
+    /// The Redis sink, when `openvidu.analytics.redis.enabled` is true (`sink`) and
+    /// LiveKit's `redis:` section (`livekit`) is present.
+    pub fn from_sections(
+        livekit: Option<&LiveKitRedisConfig>,
+        sink: Option<&RedisSinkConfig>,
+    ) -> Option<Self> {
+        match (livekit, sink) {
             (Some(connection), Some(settings)) if settings.enabled => Some(RedisTarget {
                 connection: connection.clone(),
                 settings: settings.clone(),

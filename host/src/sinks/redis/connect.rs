@@ -4,7 +4,7 @@
 
 use super::config::split_address;
 use super::tls::{tls_hint, RedisTls};
-use crate::config::LiveKitRedisConfig;
+use crate::settings::LiveKitRedisConfig;
 use crate::sinks::SinkError;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::{ClusterClient, ClusterClientBuilder};

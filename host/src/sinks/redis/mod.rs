@@ -19,8 +19,9 @@ mod write;
 pub use keys::{index_schema, redis_key, EVENTS_INDEX, STATS_INDEX};
 
 use super::{BatchReport, Sink, SinkError};
-use crate::config::{LiveKitRedisConfig, RedisMode, RedisSinkConfig};
 use crate::model::{ItemKind, SharedItem};
+use crate::settings::LiveKitRedisConfig;
+use crate::sinks::redis::config::{RedisMode, RedisSinkConfig};
 use async_trait::async_trait;
 use connect::{
     command_error, connect_error, is_index_exists, manager, module_names, target, Conn, Target,

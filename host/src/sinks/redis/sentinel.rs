@@ -11,7 +11,7 @@
 
 use super::config::split_address;
 use super::tls::RedisTls;
-use crate::config::LiveKitRedisConfig;
+use crate::settings::LiveKitRedisConfig;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionAddr, IntoConnectionInfo};
 use redis::{RedisConnectionInfo, RedisResult};

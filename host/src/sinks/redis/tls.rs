@@ -4,7 +4,7 @@
 //! the deprecated `use_tls` (the system's roots). The same settings apply to a single Redis,
 //! to the sentinels and the master they name, and to every cluster node.
 
-use crate::config::LiveKitRedisConfig;
+use crate::settings::LiveKitRedisConfig;
 use anyhow::Context;
 use redis::{ClientTlsConfig, RedisError, TlsCertificates, TlsMode};
 use rustls_pki_types::pem::PemObject;

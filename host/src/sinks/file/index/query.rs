@@ -4,6 +4,7 @@
 use super::FILE_NAME;
 use crate::api::quality::{Folder, RoomScore, SeriesBuckets};
 use crate::api::sessions::{self, EventRow, RoomSession};
+use crate::api::IndexReads;
 use anyhow::Context;
 use rusqlite::{params, Connection, OpenFlags};
 use std::collections::BTreeMap;
@@ -13,6 +14,39 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct IndexQuery {
     path: PathBuf,
+}
+
+/// The read API's questions, answered by the methods of the same names below.
+#[async_trait::async_trait]
+impl IndexReads for IndexQuery {
+    async fn sessions_between(
+        &self,
+        from: f64,
+        to: f64,
+        name: Option<&str>,
+    ) -> anyhow::Result<Vec<RoomSession>> {
+        IndexQuery::sessions_between(self, from, to, name).await
+    }
+
+    async fn rooms_of(&self, identity: &str, from: f64, to: f64) -> anyhow::Result<Vec<String>> {
+        IndexQuery::rooms_of(self, identity, from, to).await
+    }
+
+    async fn room_events(&self, sid: &str) -> anyhow::Result<Vec<EventRow>> {
+        IndexQuery::room_events(self, sid).await
+    }
+
+    async fn room_identities(&self, sid: &str) -> anyhow::Result<Option<BTreeMap<String, String>>> {
+        IndexQuery::room_identities(self, sid).await
+    }
+
+    async fn room_quality(&self, sid: &str, bucket: f64) -> anyhow::Result<Vec<SeriesBuckets>> {
+        IndexQuery::room_quality(self, sid, bucket).await
+    }
+
+    async fn room_scores(&self, sids: &[String]) -> anyhow::Result<BTreeMap<String, RoomScore>> {
+        IndexQuery::room_scores(self, sids).await
+    }
 }
 
 impl IndexQuery {

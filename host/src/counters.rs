@@ -1,4 +1,6 @@
-//! Counters of what the host received, stored, retried and dropped, per sink.
+//! Counters of what the host received, stored, retried and dropped, per sink: kept by the
+//! queues, the pipeline, the workers and the sinks, read by `telemetry` (which re-exports
+//! them) at scrape time. Below all of those, so each of them may import it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -88,7 +88,7 @@ impl ApiKeys {
     }
 }
 
-/// The LiveKit keys as found in the file, before `key_file` is read.
+/// The LiveKit keys as found in the file, before `key_file` is read (the root config reads it).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub(crate) struct RawKeys {
     #[serde(default)]
