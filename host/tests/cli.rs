@@ -22,7 +22,7 @@ fn check_config_prints_effective_settings_with_secrets_masked() {
         !text.contains("supersecret") && !text.contains("dbsecret"),
         "{text}"
     );
-    assert!(text.contains("interval: 1h 30m"), "{text}");
+    assert!(text.contains("interval: 1h30m"), "{text}");
     assert!(text.contains("# sinks: mongo"), "{text}");
 }
 

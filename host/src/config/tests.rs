@@ -192,7 +192,7 @@ fn an_openvidu_3_9_config_is_read_unchanged() {
     for line in [
         "    database: openvidu\n",
         "    fixer_interval: 1m\n",
-        "    expiration: 32days\n",
+        "    expiration: 768h\n",
         "    interval: 10s\n",
         "    mongo_url: mongodb://mongoadmin:****@127.0.0.1:20000/\n",
     ] {

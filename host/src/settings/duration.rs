@@ -57,9 +57,29 @@ fn parse_go(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total_nanos.round() as u64))
 }
 
-/// Formats a duration for people (`1h 30m`), the inverse of [`parse`].
+/// Formats a duration the way LiveKit and OpenVidu configs write it, the inverse of
+/// [`parse`]: whole seconds in Go's form without zero parts (`10s`, `1m`, `1h30m`, `768h` —
+/// not humantime's `1month 1day 13h 26m 24s`), anything finer in humantime's (`300ms`).
 pub fn format(duration: Duration) -> String {
-    humantime::format_duration(duration).to_string()
+    if duration.subsec_nanos() != 0 {
+        return humantime::format_duration(duration).to_string();
+    }
+    let seconds = duration.as_secs();
+    if seconds == 0 {
+        return "0s".into();
+    }
+    let mut text = String::new();
+    for (value, unit) in [
+        (seconds / 3600, 'h'),
+        (seconds % 3600 / 60, 'm'),
+        (seconds % 60, 's'),
+    ] {
+        if value > 0 {
+            text.push_str(&value.to_string());
+            text.push(unit);
+        }
+    }
+    text
 }
 
 /// Serde deserializer for a [`Duration`] in Go or humantime syntax; with [`serialize`], the
@@ -74,7 +94,7 @@ pub fn serialize<S: serde::Serializer>(
     duration: &Duration,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    humantime_serde::serialize(duration, serializer)
+    serializer.serialize_str(&format(*duration))
 }
 
 #[cfg(test)]
@@ -91,6 +111,26 @@ mod tests {
         assert_eq!(parse("1m0.5s").unwrap(), Duration::from_millis(60_500));
         assert_eq!(parse("250us").unwrap(), Duration::from_micros(250));
         assert_eq!(parse("0").unwrap(), Duration::ZERO);
+    }
+
+    #[test]
+    fn written_as_go_writes_them_and_read_back() {
+        for (seconds, text) in [
+            (0, "0s"),
+            (10, "10s"),
+            (60, "1m"),
+            (5400, "1h30m"),
+            (768 * 3600, "768h"),
+            (3661, "1h1m1s"),
+        ] {
+            assert_eq!(format(Duration::from_secs(seconds)), text);
+            assert_eq!(parse(text).unwrap(), Duration::from_secs(seconds));
+        }
+        assert_eq!(format(Duration::from_millis(300)), "300ms");
+        assert_eq!(
+            parse(&format(Duration::from_millis(1500))).unwrap(),
+            Duration::from_millis(1500)
+        );
     }
 
     #[test]
