@@ -47,7 +47,8 @@ patch_for() {
 
 supported() {
   local v
-  for v in $SERVED; do [ -n "$(patch_for "$v")" ] && echo "$v"; done | sort -rV
+  # (`if`, not `&&`: the loop's status must not be that of the last, unsupported, version)
+  for v in $SERVED; do if [ -n "$(patch_for "$v")" ]; then echo "$v"; fi; done | sort -rV
 }
 
 if [ "${1:-}" = "--list" ]; then supported; exit 0; fi
