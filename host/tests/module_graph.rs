@@ -21,8 +21,6 @@ const MAX_LINES: usize = 400;
 /// list (an entry no longer over the limit is noted in the output).
 const OVER_LIMIT_FOR_NOW: &[&str] = &[
     // Edited by other changes; the lead splits them after merging those.
-    "queue.rs",
-    "model/mod.rs",
     "telemetry/metrics.rs",
     "config/mod.rs",
     // Split by this change's next step (issue 27, item 4).

@@ -4,8 +4,10 @@
 
 mod convert;
 mod document;
+mod format;
 pub mod id;
 mod json;
+mod names;
 pub mod openvidu;
 pub mod quality;
 pub mod time;
@@ -14,17 +16,20 @@ pub mod wire;
 mod wire_event;
 mod wire_stat;
 
+pub use format::DocumentFormat;
 pub use quality::StatQuality;
 pub use wire_stat::EncodedError;
 
 pub use document::{message_document, DESCRIPTORS};
 pub use id::{event_key, md5_hex, stat_key};
+pub use names::{
+    event_id, event_type_name, event_type_name_of, stat_id, stat_kind_name, stat_kind_name_of,
+};
 
 /// The inline string type of an item's ids and names (see [`Item`]).
 pub use compact_str::CompactString;
 #[cfg(test)]
 use livekit_protocol::AnalyticsStream;
-use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, StreamType};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -65,91 +70,6 @@ impl ItemKind {
     /// Position of this kind in [`ItemKind::ALL`].
     pub fn index(self) -> usize {
         self as usize
-    }
-}
-
-/// How event and stat documents are written (`openvidu.analytics.document_format`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentFormat {
-    /// The OpenVidu fork's documents, field for field ([`openvidu`]): every number a
-    /// double, zero values left out, most enums as numbers, oneofs under their Go names.
-    /// Queries written against the fork keep working.
-    #[default]
-    Openvidu,
-    /// The host's own cleaner format ([`message_document`]): integers exact (int64), every
-    /// enum by name, zero enums written, oneof cases flat under their proto names,
-    /// timestamps always `{seconds, nanos}`.
-    Typed,
-}
-
-impl DocumentFormat {
-    /// The document of `message` (protobuf full name `full_name`) in this format, `_id`
-    /// first, built as a map by the reference walkers (`document.rs`, `openvidu/`); items
-    /// carry [`DocumentFormat::document_text`], the same document written without a map.
-    pub fn document<M: prost::Message>(
-        self,
-        message: &M,
-        full_name: &str,
-        id: &str,
-    ) -> Map<String, Value> {
-        match self {
-            DocumentFormat::Openvidu => openvidu::message_document(message, full_name, id),
-            DocumentFormat::Typed => message_document(message, full_name, id),
-        }
-    }
-
-    /// The document of `message` as [`DocumentFormat::document`] builds it, as compact JSON
-    /// text, written straight from the encoded message (no map in between; the same text
-    /// as serializing [`DocumentFormat::document`], which a property test checks).
-    pub fn document_text<M: prost::Message>(
-        self,
-        message: &M,
-        full_name: &str,
-        id: &str,
-    ) -> String {
-        thread_local! {
-            /// The encoded message, reused from one document to the next.
-            static ENCODED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-        }
-        ENCODED
-            .with_borrow_mut(|bytes| {
-                bytes.clear();
-                message.encode(bytes).expect("a Vec grows as needed");
-                let text = self.encoded_document_text(bytes, full_name, id);
-                if bytes.capacity() > 1 << 16 {
-                    *bytes = Vec::new(); // not kept after an unusually large message
-                }
-                text
-            })
-            .expect("a message the host encoded is well-formed")
-    }
-
-    /// [`DocumentFormat::document_text`] of a message as encoded on the wire (`bytes`, of
-    /// protobuf type `full_name`), read as protobuf reads it: a form a canonical encoder
-    /// does not write (a singular field twice, an explicit default, two oneof cases, …) is
-    /// read by prost's decoder, whose error a message it refuses gets (`docs/ingest.md`).
-    pub fn encoded_document_text(
-        self,
-        bytes: &[u8],
-        full_name: &str,
-        id: &str,
-    ) -> Result<String, EncodedError> {
-        thread_local! {
-            /// The text being written, reused from one document to the next: the walk writes
-            /// into memory that is already in cache, and the document gets one exact allocation.
-            static TEXT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
-        }
-        let index = walk::message_index(full_name);
-        TEXT.with_borrow_mut(|out| {
-            out.clear();
-            json::write_document(self, (full_name, index), bytes, id, out)?;
-            let text = out.as_str().to_owned();
-            if out.capacity() > 1 << 16 {
-                *out = String::new(); // not kept after an unusually large document
-            }
-            Ok(text)
-        })
     }
 }
 
@@ -414,42 +334,6 @@ impl Item {
         time::push_rfc3339_millis(&mut out, self.expire_at);
         out
     }
-}
-
-/// The stored `type` of an event: its enum name (`ROOM_CREATED`), or the number if unknown.
-pub fn event_type_name(event: &AnalyticsEvent) -> CompactString {
-    event_type_name_of(event.r#type)
-}
-
-/// [`event_type_name`] of a type number.
-pub fn event_type_name_of(n: i32) -> CompactString {
-    AnalyticsEventType::try_from(n)
-        .map(|t| CompactString::const_new(t.as_str_name()))
-        .unwrap_or_else(|_| CompactString::from(itoa::Buffer::new().format(n)))
-}
-
-/// The stored `kind` of a stat: its enum name (`UPSTREAM`), or the number if unknown.
-pub fn stat_kind_name(stat: &AnalyticsStat) -> CompactString {
-    stat_kind_name_of(stat.kind)
-}
-
-/// [`stat_kind_name`] of a kind number.
-pub fn stat_kind_name_of(n: i32) -> CompactString {
-    StreamType::try_from(n)
-        .map(|k| CompactString::const_new(k.as_str_name()))
-        .unwrap_or_else(|_| CompactString::from(itoa::Buffer::new().format(n)))
-}
-
-/// The document `_id` of an event as it is (a missing timestamp counts as 0; the doors set
-/// it to the receive time first, see [`Item::from_event`]).
-pub fn event_id(event: &AnalyticsEvent) -> String {
-    md5_hex(&event_key(event, &event_type_name(event)))
-}
-
-/// The document `_id` of a stat as it is (a missing timestamp counts as 0; the doors set
-/// it to the receive time first, see [`Item::from_stat`]).
-pub fn stat_id(stat: &AnalyticsStat) -> String {
-    md5_hex(&stat_key(stat, &stat_kind_name(stat)))
 }
 
 #[cfg(test)]

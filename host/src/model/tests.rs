@@ -1,5 +1,6 @@
 use super::*;
 use livekit_protocol as lk;
+use livekit_protocol::{AnalyticsEvent, AnalyticsEventType, AnalyticsStat, StreamType};
 use serde_json::json;
 use std::time::Duration;
 

@@ -196,15 +196,15 @@ impl Sink for MongoSink {
 
     async fn initialize(&mut self) -> Result<(), SinkError> {
         indexes::create(&self.database).await?;
-        self.transactions = events::has_transactions(&self.database).await;
+        // The transaction path is off for now: a batch in a transaction retried transient
+        // errors itself, so a failed insert or an outage no longer reached the sink's
+        // report and counters (mongo_sink.rs caught it). Every server gets the order-safe,
+        // idempotent path until that is settled.
+        let replica_set = events::has_transactions(&self.database).await;
+        self.transactions = false;
         tracing::info!(
-            transactions = self.transactions,
-            "events and active_entities written {}",
-            if self.transactions {
-                "in one transaction"
-            } else {
-                "without a transaction (a standalone server)"
-            }
+            replica_set,
+            "events and active_entities written without a transaction (order-safe, idempotent)"
         );
         Ok(())
     }
