@@ -1,9 +1,9 @@
 //! The `openvidu` document format against the fork's own documents: the golden corpus in
 //! `tests/data/openvidu-format/` (messages, and the documents the OpenVidu fork's unmodified
 //! code made of them; see the README there) converted by the host, compared field by field
-//! with BSON types; then stored through the MongoDB sink into a real MongoDB-wire server and
-//! read back; and a set of typical queries answered alike on the fork's documents and the
-//! host's.
+//! with BSON types; then stored through the MongoDB sink into each MongoDB-wire server of
+//! the matrix (SecantusDB, FerretDB-SQLite) and read back; and a set of typical queries
+//! answered alike on the fork's documents and the host's, on each server.
 
 // Each test crate uses part of the kit; every item of it is used by some test or bench.
 #[allow(dead_code)]
@@ -15,7 +15,7 @@ use analytics_host::sinks::Sink;
 use base64::Engine as _;
 use bson::{doc, Bson, Document};
 use futures::TryStreamExt as _;
-use kit::servers::mongo::MongoServer;
+use kit::servers::matrix::{Wire, WireServer};
 use livekit_protocol::{AnalyticsEvent, AnalyticsStat};
 use prost::Message as _;
 use serde_json::Value;
@@ -194,12 +194,17 @@ fn decodable(format: DocumentFormat) -> Vec<(Golden, Item)> {
 }
 
 /// Stores `items` through the host's MongoDB sink into database `db`.
-async fn store(server: &MongoServer, db: &str, items: Vec<Item>) -> mongodb::Database {
+async fn store(server: &WireServer, db: &str, items: Vec<Item>) -> mongodb::Database {
     let mut sink = MongoSink::connect(&server.url(), db).await.expect("client");
     sink.initialize().await.expect("indexes");
     let items: Vec<_> = items.into_iter().map(Arc::new).collect();
     let report = sink.send_batch(&items).await;
-    assert_eq!(report.stored_count(items.len()), items.len(), "{report:?}");
+    assert_eq!(
+        report.stored_count(items.len()),
+        items.len(),
+        "{}: {report:?}",
+        server.name()
+    );
     sink.database().clone()
 }
 
@@ -220,21 +225,31 @@ async fn by_id(db: &mongodb::Database, collection: &str) -> Vec<(String, Documen
 
 #[tokio::test]
 async fn stored_in_mongodb_as_the_fork_stores_them() {
-    let server = MongoServer::start();
+    for wire in Wire::matrix() {
+        stored_as_the_fork_stores_them(&wire.start()).await;
+    }
+}
+
+async fn stored_as_the_fork_stores_them(server: &WireServer) {
     let corpus = decodable(DocumentFormat::Openvidu);
     let expected: Vec<(String, Document)> = corpus
         .iter()
         .map(|(g, _)| (g.id.clone(), g.doc.clone()))
         .collect();
     let db = store(
-        &server,
+        server,
         "openvidu",
         corpus.into_iter().map(|(_, i)| i).collect(),
     )
     .await;
     let mut stored = by_id(&db, "events").await;
     stored.extend(by_id(&db, "stats").await);
-    assert_eq!(stored.len(), expected.len(), "one document per message");
+    assert_eq!(
+        stored.len(),
+        expected.len(),
+        "{}: one document per message",
+        server.name()
+    );
     let mut failures = Vec::new();
     for (id, theirs) in &expected {
         let ours = stored
@@ -254,7 +269,8 @@ async fn stored_in_mongodb_as_the_fork_stores_them() {
     }
     assert!(
         failures.is_empty(),
-        "read back from MongoDB:\n{}",
+        "read back from {}:\n{}",
+        server.name(),
         failures.join("\n")
     );
 }
@@ -275,7 +291,12 @@ fn fork_documents(corpus: &[(Golden, Item)], kind: &str) -> Vec<Document> {
 
 #[tokio::test]
 async fn typical_queries_answer_alike_on_the_forks_documents_and_the_hosts() {
-    let server = MongoServer::start();
+    for wire in Wire::matrix() {
+        typical_queries_answer_alike(&wire.start()).await;
+    }
+}
+
+async fn typical_queries_answer_alike(server: &WireServer) {
     let corpus = decodable(DocumentFormat::Openvidu);
     let client = mongodb::Client::with_uri_str(server.url()).await.unwrap();
     let fork = client.database("fork");
@@ -285,12 +306,7 @@ async fn typical_queries_answer_alike_on_the_forks_documents_and_the_hosts() {
             .await
             .unwrap();
     }
-    let host = store(
-        &server,
-        "host",
-        corpus.into_iter().map(|(_, i)| i).collect(),
-    )
-    .await;
+    let host = store(server, "host", corpus.into_iter().map(|(_, i)| i).collect()).await;
     let queries: Vec<(&str, Document)> = vec![
         ("events", doc! {"type": "PARTICIPANT_JOINED"}),
         (
@@ -340,7 +356,7 @@ async fn typical_queries_answer_alike_on_the_forks_documents_and_the_hosts() {
         };
         let theirs = ids(fork.clone(), filter.clone()).await;
         let ours = ids(host.clone(), filter.clone()).await;
-        assert_eq!(ours, theirs, "{collection} {filter}");
+        assert_eq!(ours, theirs, "{}: {collection} {filter}", server.name());
         nonempty += usize::from(!theirs.is_empty());
     }
     assert!(

@@ -34,8 +34,11 @@ pub struct SinkCounters {
     pub extra: ExtraCounters,
     /// Why the sink gave up (it cannot work with its configuration), while it has.
     pub gave_up: Mutex<Option<String>>,
-    /// The last error a batch reported, with its Unix time (for `/api/health`).
+    /// The last error the sink reported (a batch's, or `initialize`'s), with its Unix time
+    /// (for `/api/health`).
     pub last_error: Mutex<Option<(f64, String)>>,
+    /// What the sink reports of its own state (notes and gauges), read when asked.
+    pub state: super::state::SinkStateSource,
 }
 
 /// Bucket bounds (seconds) of [`BatchLatency`]: 1 ms to about 33 s, doubling.
@@ -106,7 +109,7 @@ pub type ExtraCountersFn = std::sync::Arc<dyn Fn() -> Vec<(&'static str, u64)> +
 #[derive(Default)]
 pub struct ExtraCounters {
     added: Mutex<BTreeMap<String, u64>>,
-    source: std::sync::OnceLock<ExtraCountersFn>,
+    source: Mutex<Option<ExtraCountersFn>>,
 }
 
 impl std::fmt::Debug for ExtraCounters {
@@ -116,9 +119,10 @@ impl std::fmt::Debug for ExtraCounters {
 }
 
 impl ExtraCounters {
-    /// Reads the sink's own counters from `source` at every snapshot (set once).
-    pub fn set_source(&self, source: ExtraCountersFn) {
-        let _ = self.source.set(source);
+    /// Reads the sink's own counters from `source` at every snapshot (replacing the source
+    /// of the sink it replaces, on a configuration reload; `None`: the sink has none).
+    pub fn set_source(&self, source: Option<ExtraCountersFn>) {
+        *self.source.lock().unwrap_or_else(|e| e.into_inner()) = source;
     }
 
     /// Adds `n` to the counter `name`, creating it at zero first.
@@ -130,7 +134,12 @@ impl ExtraCounters {
     /// Every extra counter, by name.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         let mut map = self.added.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(source) = self.source.get() {
+        let source = self
+            .source
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(source) = source {
             for (name, value) in source() {
                 *map.entry(name.to_string()).or_default() += value;
             }
@@ -190,7 +199,7 @@ impl SinkCounters {
         self.gave_up.lock().expect("sink counters lock").clone()
     }
 
-    /// Records `error` as the last one a batch reported, now.
+    /// Records `error` as the last one the sink reported, now.
     pub fn set_last_error(&self, error: &str) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -198,7 +207,7 @@ impl SinkCounters {
         *self.last_error.lock().expect("sink counters lock") = Some((now, error.to_string()));
     }
 
-    /// The last error a batch reported and when (Unix seconds), if any.
+    /// The last error the sink reported and when (Unix seconds), if any.
     pub fn last_error(&self) -> Option<(f64, String)> {
         self.last_error.lock().expect("sink counters lock").clone()
     }

@@ -55,8 +55,22 @@ pub fn validate(analytics: &AnalyticsConfig, key: impl Fn(&str) -> String) -> an
             );
         }
     }
-    if analytics.mongo_database.is_empty() {
+    let database = &analytics.mongo_database;
+    if database.is_empty() {
         bail!("{}: must not be empty", key("mongo_database"));
+    }
+    // MongoDB's own rules for database names.
+    if let Some(c) = database.chars().find(|c| "/\\. \"$\0".contains(*c)) {
+        bail!(
+            "{}: `{database}` is not a MongoDB database name (it must not contain {c:?})",
+            key("mongo_database")
+        );
+    }
+    if database.len() > 63 {
+        bail!(
+            "{}: `{database}` is longer than MongoDB's 63 bytes",
+            key("mongo_database")
+        );
     }
     Ok(())
 }

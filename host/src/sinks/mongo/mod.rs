@@ -1,10 +1,17 @@
 //! The MongoDB sink: database `openvidu` (configurable), one collection per kind, the
-//! indexes of the contract (TTL on `openvidu_expire_at`), unordered bulk inserts where a
-//! duplicate key (code 11000) means "already stored".
+//! indexes of the contract (TTL on `openvidu_expire_at`; `indexes.rs`), unordered bulk
+//! inserts where a duplicate key (code 11000) means "already stored".
+//!
+//! It never waits for an index: they are created beside the writes (`upkeep.rs`), and one the
+//! server refuses is reported and retried while the writes go on; without a TTL index the
+//! host expires documents itself.
 
 pub mod config;
+pub mod indexes;
 mod raw;
+mod upkeep;
 
+pub use indexes::{index_list, indexed_fields, IndexBook, IndexSpec, IndexState};
 pub use raw::ToBsonError;
 
 use super::{BatchReport, Sink, SinkError};
@@ -12,44 +19,40 @@ use crate::model::{Item, ItemKind, SharedItem, EXPIRE_FIELD};
 use async_trait::async_trait;
 use bson::{Bson, Document, RawDocumentBuf};
 use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
-use mongodb::{Client, Database, IndexModel};
+use mongodb::options::{ClientOptions, WriteConcern};
+use mongodb::{Client, Database};
 use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
+use upkeep::Upkeep;
 
 /// MongoDB's duplicate-key error code.
 pub const DUPLICATE_KEY: i32 = 11000;
-/// MongoDB's codes for an existing index with other options.
-const INDEX_CONFLICTS: [i32; 2] = [85, 86];
+/// The largest document MongoDB stores (`maxBsonObjectSize`); the driver refuses a whole
+/// insert that holds a larger one, so the sink refuses that document alone.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+/// Write error codes that refuse one document for good (sending it again cannot help):
+/// BadValue (FerretDB: a key with `.` or a leading `$`), DollarPrefixedFieldName,
+/// InvalidDBRef, EmptyFieldName, DottedFieldName, DocumentValidationFailure,
+/// BSONObjectTooLarge, KeyTooLong, and a document grown too large.
+const REFUSED_DOCUMENT: [i32; 9] = [2, 52, 55, 56, 57, 121, 10334, 17280, 17419];
+/// Codes with which a server says the sink's settings cannot work (not worth retrying
+/// until a reload changes them): Unauthorized, AuthenticationFailed, InvalidNamespace.
+const FATAL: [i32; 3] = [13, 18, 73];
 
 /// Stores items in MongoDB.
 pub struct MongoSink {
     database: Database,
+    indexes: Arc<IndexBook>,
+    upkeep: Option<Upkeep>,
 }
 
-/// The indexed fields of each kind's collection (the TTL index is added to each).
-pub fn indexed_fields(kind: ItemKind) -> &'static [&'static str] {
-    match kind {
-        // `participant.identity`: the read API's `/api/participants` (docs/api.md).
-        ItemKind::Event => &[
-            "type",
-            "room.sid",
-            "participant.sid",
-            "participant.identity",
-            "timestamp.seconds",
-        ],
-        ItemKind::Stat => &[
-            "room_id",
-            "participant_id",
-            "track_id",
-            "kind",
-            "time_stamp.seconds",
-            "score",
-        ],
-        ItemKind::NodeRooms => &["node_id", "timestamp.seconds"],
-        ItemKind::NodeStats => &["node_id", "timestamp.seconds"],
-    }
-}
+/// How often refused indexes are tried again (also at each configuration reload).
+pub const INDEX_RETRY_EVERY: Duration = Duration::from_secs(300);
+/// How often the host deletes expired documents where the TTL index is missing (as often
+/// as MongoDB's own TTL monitor).
+pub const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 
 impl MongoSink {
     /// A sink for the database `database` at `url`. Does not connect yet: a MongoDB that is
@@ -70,7 +73,27 @@ impl MongoSink {
         let client = Client::with_options(options)?;
         Ok(MongoSink {
             database: client.database(database),
+            indexes: Arc::new(IndexBook::new(
+                index_list(),
+                INDEX_RETRY_EVERY,
+                EXPIRE_EVERY,
+            )),
+            upkeep: None,
         })
+    }
+
+    /// The same sink, trying refused indexes again every `retry_every` and deleting
+    /// expired documents (where a TTL index is missing) every `expire_every`; before
+    /// [`Sink::initialize`].
+    pub fn with_schedule(mut self, retry_every: Duration, expire_every: Duration) -> Self {
+        self.indexes = Arc::new(IndexBook::new(index_list(), retry_every, expire_every));
+        self
+    }
+
+    /// Its indexes and what became of each (created beside the writes, after
+    /// [`Sink::initialize`]).
+    pub fn indexes(&self) -> &Arc<IndexBook> {
+        &self.indexes
     }
 
     /// The database written to.
@@ -86,19 +109,23 @@ impl MongoSink {
     ) {
         let mut docs = Vec::with_capacity(items.len());
         let mut sent = Vec::with_capacity(items.len());
+        let collection_name = kind.collection();
         for &(position, item) in items {
             match to_raw_bson(item) {
+                Ok(doc) if doc.as_bytes().len() > MAX_DOCUMENT_BYTES => {
+                    // The driver would refuse the whole insert for it.
+                    let why = format!(
+                        "{} bytes, more than MongoDB's {MAX_DOCUMENT_BYTES}",
+                        doc.as_bytes().len()
+                    );
+                    refuse(report, collection_name, &item.id, &why);
+                }
                 Ok(doc) => {
                     docs.push(doc);
                     sent.push((position, item));
                 }
-                Err(err) => {
-                    // A key with a NUL character: no BSON document can hold it.
-                    report.rejected += 1;
-                    report.error.get_or_insert_with(|| {
-                        format!("item {} cannot be stored in MongoDB: {err}", item.id)
-                    });
-                }
+                // A key with a NUL character: no BSON document can hold it.
+                Err(err) => refuse(report, collection_name, &item.id, &err.to_string()),
             }
         }
         if docs.is_empty() {
@@ -119,6 +146,19 @@ impl MongoSink {
                     };
                     if write_error.code == DUPLICATE_KEY {
                         report.duplicates += 1;
+                    } else if REFUSED_DOCUMENT.contains(&write_error.code) {
+                        let why = format!(
+                            "{} ({}): {}",
+                            write_error.code_name.as_deref().unwrap_or("error"),
+                            write_error.code,
+                            write_error.message
+                        );
+                        refuse(
+                            report,
+                            collection_name,
+                            &item_id(items, write_error.index),
+                            &why,
+                        );
                     } else {
                         report.retry.push(position);
                         report.error.get_or_insert_with(|| {
@@ -150,6 +190,37 @@ impl MongoSink {
     }
 }
 
+/// The `_id` of the `index`th document sent.
+fn item_id(items: &[(usize, &SharedItem)], index: usize) -> String {
+    items
+        .get(index)
+        .map_or_else(String::new, |(_, item)| item.id.to_string())
+}
+
+/// Records a document refused for good (dropped, counted as rejected), naming it.
+fn refuse(report: &mut BatchReport, collection: &str, id: &str, why: &str) {
+    let error = format!("{collection}: document {id} refused for good: {why}");
+    tracing::error!(sink = "mongo", collection, id, error = %why, "a document was refused for good; dropped");
+    report.rejected += 1;
+    report.error.get_or_insert(error);
+}
+
+/// An error of the first command: fatal (the sink gives up until a reload) when the server
+/// refused the credentials or the database name, else the store is unavailable for now.
+fn classify(database: &str, err: &mongodb::error::Error) -> SinkError {
+    let code = match err.kind.as_ref() {
+        ErrorKind::Authentication { .. } | ErrorKind::InvalidArgument { .. } => Some(18),
+        ErrorKind::Command(command) => Some(command.code),
+        _ => None,
+    };
+    match code {
+        Some(code) if FATAL.contains(&code) => SinkError::Misconfigured(format!(
+            "the server refused the database `{database}` or the credentials of mongo_url: {err}"
+        )),
+        _ => SinkError::Unavailable(format!("database `{database}`: {err}")),
+    }
+}
+
 /// Asks for journaled writes (`j: true`) unless the URL says otherwise (`journal=false`).
 ///
 /// The host forgets an item once MongoDB acknowledged it. With MongoDB's default `{w: 1}`
@@ -174,35 +245,37 @@ impl Sink for MongoSink {
         &ItemKind::ALL
     }
 
+    /// Checks that the database answers (and that the credentials are accepted), then starts
+    /// the upkeep task that creates the indexes beside the writes: no write waits for them.
     async fn initialize(&mut self) -> Result<(), SinkError> {
-        for kind in ItemKind::ALL {
-            let collection = self.database.collection::<Document>(kind.collection());
-            let mut models: Vec<IndexModel> = indexed_fields(kind)
-                .iter()
-                .map(|field| IndexModel::builder().keys(bson::doc! { *field: 1 }).build())
-                .collect();
-            models.push(
-                IndexModel::builder()
-                    .keys(bson::doc! { EXPIRE_FIELD: 1 })
-                    .options(IndexOptions::builder().expire_after(Duration::ZERO).build())
-                    .build(),
-            );
-            if let Err(err) = collection.create_indexes(models).await {
-                match *err.kind {
-                    ErrorKind::Command(ref command) if INDEX_CONFLICTS.contains(&command.code) => {
-                        tracing::warn!(collection = kind.collection(), error = %command.message,
-                            "an index exists with other options; keeping it");
-                    }
-                    _ => {
-                        return Err(SinkError::Unavailable(format!(
-                            "creating indexes on {}: {err}",
-                            kind.collection()
-                        )))
-                    }
-                }
-            }
+        if let Err(err) = self.database.list_collection_names().await {
+            return Err(classify(self.database.name(), &err));
+        }
+        if self.upkeep.is_none() {
+            self.upkeep = Some(Upkeep::start(self.database.clone(), self.indexes.clone()));
         }
         Ok(())
+    }
+
+    fn state(&self) -> Option<crate::telemetry::SinkStateFn> {
+        let indexes = self.indexes.clone();
+        Some(Arc::new(move || indexes.state()))
+    }
+
+    fn extra_counters(&self) -> Option<crate::telemetry::ExtraCountersFn> {
+        let indexes = self.indexes.clone();
+        Some(Arc::new(move || {
+            vec![(
+                "expired_by_host",
+                indexes.expired_by_host.load(Ordering::Relaxed),
+            )]
+        }))
+    }
+
+    fn reloaded(&mut self) {
+        if let Some(upkeep) = &self.upkeep {
+            upkeep.retry_now();
+        }
     }
 
     async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {
