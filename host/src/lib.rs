@@ -16,6 +16,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod ingest;
+pub mod listener;
 pub mod model;
 pub mod pipeline;
 pub mod plugin;

@@ -147,3 +147,10 @@ fn disabled_is_kept() {
     let config = parse("openvidu:\n  analytics:\n    enabled: false\n").unwrap();
     assert!(!config.analytics.enabled);
 }
+
+#[test]
+fn the_default_overflow_policy_never_evicts_what_was_acknowledged() {
+    let config = Config::parse("", ConfigSource::Inline("test".into())).unwrap();
+    assert_eq!(config.analytics.queue.overflow, OverflowPolicy::Reject);
+    assert_eq!(QueueConfig::default().overflow, OverflowPolicy::Reject);
+}
