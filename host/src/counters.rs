@@ -36,8 +36,11 @@ pub struct SinkCounters {
     pub extra: ExtraCounters,
     /// Why the sink gave up (it cannot work with its configuration), while it has.
     pub gave_up: Mutex<Option<String>>,
-    /// The last error a batch reported, with its Unix time (for `/api/health`).
+    /// The last error the sink reported (a batch's, or `initialize`'s), with its Unix time
+    /// (for `/api/health`).
     pub last_error: Mutex<Option<(f64, String)>>,
+    /// What the sink reports of its own state (notes and gauges), read when asked.
+    pub state: SinkStateSource,
 }
 
 /// Bucket bounds (seconds) of [`BatchLatency`]: 1 ms to about 33 s, doubling.
@@ -108,7 +111,7 @@ pub type ExtraCountersFn = std::sync::Arc<dyn Fn() -> Vec<(&'static str, u64)> +
 #[derive(Default)]
 pub struct ExtraCounters {
     added: Mutex<BTreeMap<String, u64>>,
-    source: std::sync::OnceLock<ExtraCountersFn>,
+    source: Mutex<Option<ExtraCountersFn>>,
 }
 
 impl std::fmt::Debug for ExtraCounters {
@@ -118,9 +121,10 @@ impl std::fmt::Debug for ExtraCounters {
 }
 
 impl ExtraCounters {
-    /// Reads the sink's own counters from `source` at every snapshot (set once).
-    pub fn set_source(&self, source: ExtraCountersFn) {
-        let _ = self.source.set(source);
+    /// Reads the sink's own counters from `source` at every snapshot (replacing the source
+    /// of the sink it replaces, on a configuration reload; `None`: the sink has none).
+    pub fn set_source(&self, source: Option<ExtraCountersFn>) {
+        *self.source.lock().unwrap_or_else(|e| e.into_inner()) = source;
     }
 
     /// Adds `n` to the counter `name`, creating it at zero first.
@@ -132,7 +136,12 @@ impl ExtraCounters {
     /// Every extra counter, by name.
     pub fn snapshot(&self) -> BTreeMap<String, u64> {
         let mut map = self.added.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        if let Some(source) = self.source.get() {
+        let source = self
+            .source
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(source) = source {
             for (name, value) in source() {
                 *map.entry(name.to_string()).or_default() += value;
             }
@@ -192,7 +201,7 @@ impl SinkCounters {
         self.gave_up.lock().expect("sink counters lock").clone()
     }
 
-    /// Records `error` as the last one a batch reported, now.
+    /// Records `error` as the last one the sink reported, now.
     pub fn set_last_error(&self, error: &str) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -200,7 +209,7 @@ impl SinkCounters {
         *self.last_error.lock().expect("sink counters lock") = Some((now, error.to_string()));
     }
 
-    /// The last error a batch reported and when (Unix seconds), if any.
+    /// The last error the sink reported and when (Unix seconds), if any.
     pub fn last_error(&self) -> Option<(f64, String)> {
         self.last_error.lock().expect("sink counters lock").clone()
     }
@@ -288,5 +297,43 @@ impl ReloadCounters {
             MetricType::Gauge,
         )?)?;
         Ok(())
+    }
+}
+
+/// A sink's own state, as it reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkState {
+    /// One line each, for people: e.g. `indexes: 15/19, missing: events.openvidu_expire_at_1
+    /// TTL (NotImplemented)`. Empty when there is nothing to say.
+    pub notes: Vec<String>,
+    /// Gauges by name (e.g. `indexes_missing`), exported as
+    /// `analytics_sink_state{sink, name}`.
+    pub gauges: Vec<(&'static str, i64)>,
+}
+
+/// Reads a sink's [`SinkState`] (a sink hands it out from its `state` method).
+pub type SinkStateFn = std::sync::Arc<dyn Fn() -> SinkState + Send + Sync>;
+
+/// Where a sink's [`SinkStateFn`] is kept: set by its worker, replaced with the sink on a
+/// configuration reload.
+#[derive(Default)]
+pub struct SinkStateSource(Mutex<Option<SinkStateFn>>);
+
+impl std::fmt::Debug for SinkStateSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.read().fmt(f)
+    }
+}
+
+impl SinkStateSource {
+    /// Reads the state from `source` from now on (`None`: the sink reports none).
+    pub fn set(&self, source: Option<SinkStateFn>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = source;
+    }
+
+    /// The sink's state now (empty when it reports none).
+    pub fn read(&self) -> SinkState {
+        let source = self.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        source.map(|read| read()).unwrap_or_default()
     }
 }

@@ -179,6 +179,7 @@ pub(super) async fn health(
                 "initialized": s.initialized,
                 "failing": s.failing,
                 "gave_up": s.gave_up,
+                "notes": s.notes,
                 "queued": s.queued,
                 "stored": counts.as_ref().map_or(0, |c| c.stored),
                 "duplicates": counts.as_ref().map_or(0, |c| c.duplicates),

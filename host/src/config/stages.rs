@@ -102,8 +102,21 @@ pub(super) fn validate_mongo(
         ("database", &analytics.database),
         ("mongo_database", &analytics.mongo_database),
     ] {
-        if value.as_deref().is_some_and(str::is_empty) {
+        let Some(value) = value.as_deref() else {
+            continue;
+        };
+        if value.is_empty() {
             bail!("{}: must not be empty", key(name));
+        }
+        // MongoDB's own rules for database names.
+        if let Some(c) = value.chars().find(|c| "/\\. \"$\0".contains(*c)) {
+            bail!(
+                "{}: `{value}` is not a MongoDB database name (it must not contain {c:?})",
+                key(name)
+            );
+        }
+        if value.len() > 63 {
+            bail!("{}: `{value}` is longer than MongoDB's 63 bytes", key(name));
         }
     }
     Ok(())

@@ -134,6 +134,17 @@ pub trait Sink: Send + 'static {
     /// Stores a batch and reports what failed.
     async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport;
 
+    /// What the sink reports of its own state (notes for `/health`, `/ready` and
+    /// `/api/health`, gauges for `/metrics`), read when asked; none by default.
+    fn state(&self) -> Option<crate::telemetry::SinkStateFn> {
+        None
+    }
+
+    /// A configuration reload left this sink as it was (its settings did not change): a
+    /// sink may take it as a cue to retry what it retries on a slow schedule (the MongoDB
+    /// sink's refused indexes). Nothing by default.
+    fn reloaded(&mut self) {}
+
     /// Counters of its own the sink reports on `/metrics`
     /// (`analytics_sink_extra_total{sink, name}`), read at scrape time; none by default.
     fn extra_counters(&self) -> Option<crate::telemetry::ExtraCountersFn> {

@@ -123,6 +123,7 @@ impl Observed {
                 failing: lane.counters.failing.load(Ordering::Relaxed),
                 queued: lane.queue.len(),
                 gave_up: lane.counters.gave_up(),
+                notes: lane.counters.state.read().notes,
             })
             .collect();
         let degraded = sinks
@@ -189,6 +190,10 @@ pub struct SinkStatus {
     /// retried until a configuration reload changes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gave_up: Option<String>,
+    /// What the sink says of its own state (e.g. the indexes a MongoDB server refused);
+    /// left out when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Reads one count out of a sink's snapshot.
@@ -391,6 +396,11 @@ impl Collector for Observed {
             ConstGauge::new(i64::from(sink.gave_up.is_some()))
                 .encode(gave_up.encode_family(&[("sink", sink.name.clone())])?)?;
         }
+        let states: Vec<_> = sinks
+            .iter()
+            .map(|(name, c)| (name.clone(), c.state.read()))
+            .collect();
+        super::state::encode(&mut encoder, &states)?;
         let mut latency = encoder.encode_descriptor(
             "analytics_sink_batch_duration_seconds",
             "Time each batch took to send, successful or not.",

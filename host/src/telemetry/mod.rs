@@ -6,8 +6,10 @@
 pub mod config;
 pub mod metrics;
 pub mod server;
+pub mod state;
 
 pub use crate::counters::{ExtraCountersFn, ReloadCounters, SinkCounters, SinkCounts};
 pub use config::TelemetryConfig;
 pub use metrics::{GaugeFn, Observed, Readiness, SinkStatus};
 pub use server::{router, TelemetryServer};
+pub use state::{SinkState, SinkStateFn};

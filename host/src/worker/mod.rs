@@ -87,6 +87,7 @@ impl Worker {
         settings: WorkerSettings,
         wake: Arc<Notify>,
     ) -> Self {
+        observe_sink(&counters, sink.as_ref());
         Worker {
             sink,
             queue,
@@ -175,10 +176,12 @@ impl Worker {
     fn apply(&mut self, update: WorkerUpdate) -> bool {
         self.settings = update.settings;
         let Some(sink) = update.sink else {
+            self.sink.reloaded();
             return false;
         };
         let old = std::mem::replace(&mut self.sink, sink);
         drop(old);
+        observe_sink(&self.counters, self.sink.as_ref());
         self.initialized = false;
         self.failures = 0;
         self.gave_up = false;
@@ -208,10 +211,12 @@ impl Worker {
     async fn round(&mut self) -> Result<(), RoundFailed> {
         if !self.initialized {
             if let Err(e) = self.sink.initialize().await {
+                let error = format!("initialize: {e}");
+                self.counters.set_last_error(&error);
                 if let SinkError::Misconfigured(reason) = &e {
                     self.give_up(reason);
                 }
-                return Err(RoundFailed(format!("initialize: {e}")));
+                return Err(RoundFailed(error));
             }
             self.initialized = true;
             self.counters.initialized.store(true, Ordering::Relaxed);
@@ -336,6 +341,7 @@ impl Worker {
             }
             if !self.initialized {
                 if let Err(e) = self.sink.initialize().await {
+                    self.counters.set_last_error(&format!("initialize: {e}"));
                     tracing::error!(sink = %name, error = %e, "cannot initialize for the final flush");
                     return;
                 }
@@ -370,6 +376,12 @@ impl Worker {
             left_queued,
         }
     }
+}
+
+/// Reads `sink`'s own counters and state into `counters` from now on.
+fn observe_sink(counters: &SinkCounters, sink: &dyn Sink) {
+    counters.extra.set_source(sink.extra_counters());
+    counters.state.set(sink.state());
 }
 
 /// The next update, or never when the worker takes none.

@@ -20,7 +20,7 @@
 //! | [`plugins`] | WAT components built against `wit/`, plugin configs, a small HTTP server |
 //! | [`pki`] | throw-away certificates: a private CA, server and client certificates |
 //! | [`browser`] | headless Chromium through ChromeDriver (WebDriver), for the dashboard |
-//! | [`servers`] | MongoDB (SecantusDB) and Redis server processes (also sentinels, clusters) |
+//! | [`servers`] | MongoDB-wire (SecantusDB, FerretDB: the `matrix`) and Redis server processes (also sentinels, clusters) |
 
 pub mod browser;
 pub mod fork;

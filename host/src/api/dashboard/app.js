@@ -352,11 +352,14 @@ async function healthPage() {
     el("td", { class: "num" }, s.retried), el("td", { class: "num" }, s.overflowed + s.rejected),
     el("td", { class: "num" }, s.failed_batches),
     el("td", {}, s.gave_up || (s.last_error ? `${clock(s.last_error.at)} ${s.last_error.error}` : "—"))))));
+  // What a sink works without (e.g. indexes its MongoDB server refused).
+  const notes = health.sinks.flatMap((s) => (s.notes || []).map((n) => `${s.name}: ${n}`));
+  const noted = el("ul", { id: "sink-notes" }, notes.map((n) => el("li", {}, n)));
   const lines = health.sinks.map((s, i) => ({ label: s.name, color: COLORS[i % COLORS.length],
     points: s.recent.map((r) => [r.t, r.stored_per_second]) }));
   const queued = health.sinks.map((s, i) => ({ label: s.name, color: COLORS[i % COLORS.length],
     points: s.recent.map((r) => [r.t, r.queued]) }));
-  show(el("h1", {}, "Health"), cards, table, el("h2", {}, "The last ten minutes"),
+  show(el("h1", {}, "Health"), cards, table, noted, el("h2", {}, "The last ten minutes"),
     legend(lines), el("div", { class: "charts", id: "throughput" },
       el("div", { class: "panel" }, lineChart("Stored per second", lines, "/s")),
       el("div", { class: "panel" }, lineChart("Queued", queued, ""))));

@@ -7,7 +7,8 @@
 //! failed is sent again and completes it.
 
 use super::entities::{self, Changes};
-use super::{settle_insert, MongoSink};
+use super::outcome::settle_insert;
+use super::MongoSink;
 use crate::model::{ItemKind, SharedItem};
 use crate::sinks::BatchReport;
 use bson::{doc, Document, RawDocumentBuf};
@@ -77,7 +78,7 @@ impl MongoSink {
         items: &[(usize, &SharedItem)],
         report: &mut BatchReport,
     ) -> Result<(), Error> {
-        let (docs, sent) = Self::documents(items, report);
+        let (docs, sent) = Self::documents(ItemKind::Event, items, report);
         let mut pending: Vec<(RawDocumentBuf, (usize, &SharedItem))> =
             docs.into_iter().zip(sent).collect();
         let mut duplicates: Vec<(usize, &SharedItem)> = Vec::new();
@@ -167,7 +168,7 @@ impl MongoSink {
                         let sent: Vec<(usize, &SharedItem)> =
                             pending.iter().map(|(_, s)| *s).collect();
                         let mut probe = BatchReport::stored();
-                        let settled = settle_insert(Some(err.clone()), &sent, &mut probe);
+                        let settled = settle_insert("events", Some(err.clone()), &sent, &mut probe);
                         report.retry.extend(probe.retry);
                         if let Some(error) = probe.error {
                             report.error.get_or_insert(error);

@@ -1,31 +1,39 @@
 //! The MongoDB sink: database `openvidu` (configurable), one collection per kind, the
 //! indexes of the contract (TTL on `openvidu_expire_at`; `indexes.rs`), unordered bulk
 //! inserts where a duplicate key (code 11000) means "already stored", and the fork's
-//! `active_entities` kept beside the events (`entities.rs`, `events.rs`: in a transaction
-//! where the server has them).
+//! `active_entities` kept beside the events (`entities.rs`, `events.rs`).
+//!
+//! It never waits for an index: they are created beside the writes (`upkeep.rs`), and one the
+//! server refuses is reported and retried while the writes go on (`index_book.rs`); without
+//! a TTL index the host expires documents itself. What the server answered to an insert is
+//! sorted out in `outcome.rs`.
 
 pub mod config;
 pub mod entities;
 mod events;
-mod indexes;
+pub mod index_book;
+pub mod indexes;
+mod outcome;
 mod raw;
+mod upkeep;
 
-pub use indexes::{compound_indexes, indexed_fields};
-
+pub use index_book::{IndexBook, IndexState, Refusal};
+pub use indexes::{compound_indexes, index_list, indexed_fields, IndexSpec};
+pub use outcome::{DUPLICATE_KEY, MAX_DOCUMENT_BYTES};
 pub use raw::ToBsonError;
 
 use super::{BatchReport, Sink, SinkError};
 use crate::model::{Item, ItemKind, SharedItem, EXPIRE_FIELD};
 use async_trait::async_trait;
 use bson::{Bson, Document, RawDocumentBuf};
-use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{ClientOptions, WriteConcern};
 use mongodb::{Client, Database};
+use outcome::{classify, refuse, settle_insert};
 use serde_json::Value;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
-
-/// MongoDB's duplicate-key error code.
-pub const DUPLICATE_KEY: i32 = 11000;
+use upkeep::Upkeep;
 
 /// Stores items in MongoDB.
 pub struct MongoSink {
@@ -34,7 +42,15 @@ pub struct MongoSink {
     /// the server is a replica-set member or a mongos (found at `initialize`), and has not
     /// refused a transaction since.
     transactions: bool,
+    indexes: Arc<IndexBook>,
+    upkeep: Option<Upkeep>,
 }
+
+/// How often refused indexes are tried again (also at each configuration reload).
+pub const INDEX_RETRY_EVERY: Duration = Duration::from_secs(300);
+/// How often the host deletes expired documents where the TTL index is missing (as often
+/// as MongoDB's own TTL monitor).
+pub const EXPIRE_EVERY: Duration = Duration::from_secs(60);
 
 impl MongoSink {
     /// A sink for the database `database` at `url`. Does not connect yet: a MongoDB that is
@@ -56,6 +72,12 @@ impl MongoSink {
         Ok(MongoSink {
             database: client.database(database),
             transactions: false,
+            indexes: Arc::new(IndexBook::new(
+                index_list(),
+                INDEX_RETRY_EVERY,
+                EXPIRE_EVERY,
+            )),
+            upkeep: None,
         })
     }
 
@@ -64,27 +86,47 @@ impl MongoSink {
         &self.database
     }
 
-    /// The BSON documents of `items`, with the positions they were sent for; an item no
-    /// BSON document can hold is counted as rejected.
+    /// The same sink, trying refused indexes again every `retry_every` and deleting
+    /// expired documents (where a TTL index is missing) every `expire_every`; before
+    /// [`Sink::initialize`].
+    pub fn with_schedule(mut self, retry_every: Duration, expire_every: Duration) -> Self {
+        self.indexes = Arc::new(IndexBook::new(index_list(), retry_every, expire_every));
+        self
+    }
+
+    /// Its indexes and what became of each (created beside the writes, after
+    /// [`Sink::initialize`]).
+    pub fn indexes(&self) -> &Arc<IndexBook> {
+        &self.indexes
+    }
+
+    /// The BSON documents of `items` (of `kind`), with the positions they were sent for; an
+    /// item no BSON document can hold, or one larger than MongoDB takes, is refused alone
+    /// (counted as rejected, named in the report).
     fn documents<'a>(
+        kind: ItemKind,
         items: &[(usize, &'a SharedItem)],
         report: &mut BatchReport,
     ) -> (Vec<RawDocumentBuf>, Vec<(usize, &'a SharedItem)>) {
         let mut docs = Vec::with_capacity(items.len());
         let mut sent = Vec::with_capacity(items.len());
+        let collection = kind.collection();
         for &(position, item) in items {
             match to_raw_bson(item) {
+                Ok(doc) if doc.as_bytes().len() > MAX_DOCUMENT_BYTES => {
+                    // The driver would refuse the whole insert for it.
+                    let why = format!(
+                        "{} bytes, more than MongoDB's {MAX_DOCUMENT_BYTES}",
+                        doc.as_bytes().len()
+                    );
+                    refuse(report, collection, &item.id, &why);
+                }
                 Ok(doc) => {
                     docs.push(doc);
                     sent.push((position, item));
                 }
-                Err(err) => {
-                    // A key with a NUL character: no BSON document can hold it.
-                    report.rejected += 1;
-                    report.error.get_or_insert_with(|| {
-                        format!("item {} cannot be stored in MongoDB: {err}", item.id)
-                    });
-                }
+                // A key with a NUL character: no BSON document can hold it.
+                Err(err) => refuse(report, collection, &item.id, &err.to_string()),
             }
         }
         (docs, sent)
@@ -98,7 +140,7 @@ impl MongoSink {
         items: &[(usize, &'a SharedItem)],
         report: &mut BatchReport,
     ) -> Vec<(usize, &'a SharedItem, bool)> {
-        let (docs, sent) = Self::documents(items, report);
+        let (docs, sent) = Self::documents(kind, items, report);
         if docs.is_empty() {
             return Vec::new();
         }
@@ -106,68 +148,8 @@ impl MongoSink {
             .database
             .collection::<RawDocumentBuf>(kind.collection());
         let result = collection.insert_many(docs).ordered(false).await;
-        settle_insert(result.err(), &sent, report)
+        settle_insert(kind.collection(), result.err(), &sent, report)
     }
-}
-
-/// What an unordered insert of `sent` did (`err`: its error, if any): the items stored now
-/// or before (each with whether it was a duplicate); the others are put in `report`.
-fn settle_insert<'a>(
-    err: Option<mongodb::error::Error>,
-    sent: &[(usize, &'a SharedItem)],
-    report: &mut BatchReport,
-) -> Vec<(usize, &'a SharedItem, bool)> {
-    let Some(err) = err else {
-        return sent.iter().map(|&(p, i)| (p, i, false)).collect();
-    };
-    let mut duplicate = vec![false; sent.len()];
-    let mut failed = vec![false; sent.len()];
-    match *err.kind {
-        ErrorKind::InsertMany(ref failure) => {
-            for write_error in failure.write_errors.iter().flatten() {
-                if write_error.index >= sent.len() {
-                    continue;
-                }
-                if write_error.code == DUPLICATE_KEY {
-                    duplicate[write_error.index] = true;
-                } else {
-                    failed[write_error.index] = true;
-                    report.error.get_or_insert_with(|| {
-                        format!("write error {}: {}", write_error.code, write_error.message)
-                    });
-                }
-            }
-            if let Some(concern) = &failure.write_concern_error {
-                // Inserted but not acknowledged as asked: send again; duplicates are harmless.
-                failed.iter_mut().for_each(|f| *f = true);
-                report.error = Some(format!(
-                    "write concern error {}: {}",
-                    concern.code, concern.message
-                ));
-            }
-        }
-        ErrorKind::Write(WriteFailure::WriteError(ref write_error))
-            if write_error.code == DUPLICATE_KEY =>
-        {
-            duplicate.iter_mut().for_each(|d| *d = true);
-        }
-        _ => {
-            // Nothing is known of what was written: send all again; what was written
-            // comes back as duplicates.
-            failed.iter_mut().for_each(|f| *f = true);
-            report.error = Some(err.to_string());
-        }
-    }
-    let mut settled = Vec::with_capacity(sent.len());
-    for (n, &(position, item)) in sent.iter().enumerate() {
-        if failed[n] {
-            report.retry.push(position);
-        } else {
-            report.duplicates += usize::from(duplicate[n]);
-            settled.push((position, item, duplicate[n]));
-        }
-    }
-    settled
 }
 
 /// Asks for journaled writes (`j: true`) unless the URL says otherwise (`journal=false`).
@@ -194,8 +176,15 @@ impl Sink for MongoSink {
         &ItemKind::ALL
     }
 
+    /// Checks that the database answers (and that the credentials are accepted), then starts
+    /// the upkeep task that creates the indexes beside the writes: no write waits for them.
     async fn initialize(&mut self) -> Result<(), SinkError> {
-        indexes::create(&self.database).await?;
+        if let Err(err) = self.database.list_collection_names().await {
+            return Err(classify(self.database.name(), &err));
+        }
+        if self.upkeep.is_none() {
+            self.upkeep = Some(Upkeep::start(self.database.clone(), self.indexes.clone()));
+        }
         // The transaction path is off for now: a batch in a transaction retried transient
         // errors itself, so a failed insert or an outage no longer reached the sink's
         // report and counters (mongo_sink.rs caught it). Every server gets the order-safe,
@@ -207,6 +196,27 @@ impl Sink for MongoSink {
             "events and active_entities written without a transaction (order-safe, idempotent)"
         );
         Ok(())
+    }
+
+    fn state(&self) -> Option<crate::telemetry::SinkStateFn> {
+        let indexes = self.indexes.clone();
+        Some(Arc::new(move || indexes.state()))
+    }
+
+    fn extra_counters(&self) -> Option<crate::telemetry::ExtraCountersFn> {
+        let indexes = self.indexes.clone();
+        Some(Arc::new(move || {
+            vec![(
+                "expired_by_host",
+                indexes.expired_by_host.load(Ordering::Relaxed),
+            )]
+        }))
+    }
+
+    fn reloaded(&mut self) {
+        if let Some(upkeep) = &self.upkeep {
+            upkeep.retry_now();
+        }
     }
 
     async fn send_batch(&mut self, batch: &[SharedItem]) -> BatchReport {

@@ -1,5 +1,6 @@
 //! Real servers for integration tests: SecantusDB (a MongoDB wire-protocol server on
-//! WiredTiger, [`mongo::MongoServer`]) and Redis, plain or with the RedisJSON and RediSearch
+//! WiredTiger, [`mongo::MongoServer`]), FerretDB (a second one, on SQLite,
+//! [`ferretdb::FerretServer`]; both as the matrix of [`matrix::Wire`]) and Redis, plain or with the RedisJSON and RediSearch
 //! modules ([`redis::RedisServer`]); Redis topologies made of plain servers: a primary,
 //! a replica and sentinels, or a cluster ([`redis_ha`]). All are a
 //! [`process::ServerProcess`] underneath.
@@ -7,7 +8,7 @@
 //! The binaries are installed by `scripts/install-test-deps.sh`, which writes
 //! `test-env.sh` into its cache directory (`$LKA_CACHE_DIR`, by default
 //! `$HOME/.cache/livekit-analytics-host`). The paths are taken from the environment
-//! variables `LKA_SECANTUSD`, `LKA_REDIS_SERVER`, `LKA_REDIS_CLI`, `LKA_REDIS_STACK_SERVER`,
+//! variables `LKA_SECANTUSD`, `LKA_FERRETDB`, `LKA_REDIS_SERVER`, `LKA_REDIS_CLI`, `LKA_REDIS_STACK_SERVER`,
 //! `LKA_REDISJSON_SO` and `LKA_REDISEARCH_SO` when set, and otherwise from the
 //! `export K=V` lines of that file, so a plain `cargo test` works after the install.
 //!
@@ -16,6 +17,8 @@
 //! removed, when its handle is dropped. Everything here is blocking; async tests may
 //! call it directly (start-up takes well under a second to a few seconds).
 
+pub mod ferretdb;
+pub mod matrix;
 pub mod mongo;
 pub mod process;
 pub mod redis;
