@@ -21,6 +21,8 @@ use std::time::Duration;
 /// MongoDB's codes for an existing index with other options (IndexOptionsConflict,
 /// IndexKeySpecsConflict).
 const INDEX_CONFLICTS: [i32; 2] = [85, 86];
+/// MongoDB's code for a collection that already exists.
+const NAMESPACE_EXISTS: i32 = 48;
 /// Codes of a server answer that may well be different next time (NamespaceExists while a
 /// write creates the collection, primary changes, shutdowns, time limits): the index stays
 /// pending, not refused.
@@ -148,6 +150,38 @@ pub fn index_list() -> Vec<IndexSpec> {
     }
     list.push(IndexSpec::on(entities::COLLECTION, &["entity"]));
     list
+}
+
+/// Creates each collection of `book`'s indexes that is not in `existing`, before the
+/// upkeep's first `createIndexes` and the first insert: neither then creates it
+/// implicitly, so the two never race to create the same collection. (SecantusDB 0.7
+/// never answers either when they do: a `createIndexes` and the first `insert` into a
+/// collection that does not exist yet, sent at the same moment, spin the server at full
+/// CPU.) A collection someone else creates meanwhile (NamespaceExists) is fine; any other
+/// refusal is logged and left to the implicit creation of the first write.
+pub async fn create_collections(database: &Database, book: &IndexBook, existing: &[String]) {
+    let mut names: Vec<&'static str> = book.snapshot().iter().map(|(s, _)| s.collection).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names
+        .into_iter()
+        .filter(|n| !existing.iter().any(|e| e == n))
+    {
+        match database.create_collection(name).await {
+            Ok(()) => tracing::debug!(sink = "mongo", collection = name, "collection created"),
+            Err(err) if command_code(&err) == Some(NAMESPACE_EXISTS) => {}
+            Err(err) => tracing::warn!(sink = "mongo", collection = name, error = %err,
+                "cannot create the collection ahead of its first write; the write will"),
+        }
+    }
+}
+
+/// The code of a command error, if `err` is one.
+fn command_code(err: &Error) -> Option<i32> {
+    match err.kind.as_ref() {
+        ErrorKind::Command(c) => Some(c.code),
+        _ => None,
+    }
 }
 
 /// Tries every index of `book` that is not present yet, each on its own; records each

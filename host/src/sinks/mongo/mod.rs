@@ -18,6 +18,7 @@ mod raw;
 mod upkeep;
 
 pub use index_book::{IndexBook, IndexState, Refusal};
+use indexes::create_collections;
 pub use indexes::{compound_indexes, index_list, indexed_fields, IndexSpec};
 pub use outcome::{DUPLICATE_KEY, MAX_DOCUMENT_BYTES};
 pub use raw::ToBsonError;
@@ -176,12 +177,15 @@ impl Sink for MongoSink {
         &ItemKind::ALL
     }
 
-    /// Checks that the database answers (and that the credentials are accepted), then starts
-    /// the upkeep task that creates the indexes beside the writes: no write waits for them.
+    /// Checks that the database answers (and that the credentials are accepted), creates the
+    /// collections that do not exist yet, then starts the upkeep task that creates the
+    /// indexes beside the writes: no write waits for them.
     async fn initialize(&mut self) -> Result<(), SinkError> {
-        if let Err(err) = self.database.list_collection_names().await {
-            return Err(classify(self.database.name(), &err));
-        }
+        let existing = match self.database.list_collection_names().await {
+            Ok(names) => names,
+            Err(err) => return Err(classify(self.database.name(), &err)),
+        };
+        create_collections(&self.database, &self.indexes, &existing).await;
         if self.upkeep.is_none() {
             self.upkeep = Some(Upkeep::start(self.database.clone(), self.indexes.clone()));
         }
