@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// mimalloc: documents are many small allocations; it keeps them faster and the heap
-/// tighter than the system allocator (see README, Benchmarks). Built without transparent
+/// tighter than the system allocator (see docs/benchmarks.md, Whole pipeline). Built without transparent
 /// huge pages (`no_thp`): the large buffers of a gRPC message (a decoded `Vec` of 500
 /// events) are freed and taken again each message, and with huge pages each time cost a
 /// 2 MiB page zeroed by the kernel (11 % of the host's CPU at 100k items/s; −6 % CPU without).

@@ -256,7 +256,7 @@ impl Spool {
         };
         let _appending = Appending::enter(&self.core.appending);
         // Always through the writer thread: committing here would hold a runtime thread for
-        // the fsync, and measured no faster (README, Spool).
+        // the fsync, and measured no faster (docs/spool.md).
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.submit(op, Reply::Async(tx))?;
         let first = rx.await.map_err(|_| self.writer_gone())??;

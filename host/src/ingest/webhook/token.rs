@@ -5,7 +5,7 @@
 //! `sha256` claim is the base64 SHA-256 of the body. `livekit_api`'s `TokenVerifier` checks
 //! such a token with `jsonwebtoken`: it decodes the header twice, deserializes LiveKit's whole
 //! claim set (grants and all) twice, and derives the HMAC key from the secret on every call —
-//! 14 % of the host's CPU per webhook in the profile (see the README's webhook table).
+//! 14 % of the host's CPU per webhook in the profile (see docs/benchmarks.md, Ingest).
 //!
 //! [`TokenKeys::verify`] makes the same decisions with one pass: the HMAC keys are derived
 //! once per API key, the header's `alg` is read, the signature is checked with `ring`'s
