@@ -7,6 +7,8 @@
 //!
 //! Usable in-process (tests, benches): build [`SimulateOptions`] and call [`run`].
 
+mod batcher;
+mod progress;
 pub mod report;
 pub mod scenario;
 pub mod send;
@@ -16,6 +18,8 @@ pub use report::Summary;
 use crate::ingest::grpc::node_rooms_id;
 use crate::ingest::mapping::webhook_document_id;
 use crate::model::{event_id, stat_id};
+use batcher::Batcher;
+use progress::Progress;
 use report::Tally;
 use scenario::{Scenario, Shape, Unit};
 use send::{Job, Sender, Target};
@@ -245,182 +249,6 @@ pub async fn run(options: SimulateOptions) -> anyhow::Result<Summary> {
     summary.participants = counts.participants;
     summary.tracks = counts.tracks;
     Ok(summary)
-}
-
-/// Turns units into requests: gRPC events and stats gathered into messages of up to
-/// `batch`, webhooks and snapshots one per request.
-struct Batcher {
-    batch: usize,
-    events: Vec<livekit_protocol::AnalyticsEvent>,
-    event_ids: Vec<String>,
-    stats: Vec<livekit_protocol::AnalyticsStat>,
-    stat_ids: Vec<String>,
-    ready: Vec<Job>,
-}
-
-impl Batcher {
-    fn new(batch: usize) -> Self {
-        Batcher {
-            batch,
-            events: Vec::new(),
-            event_ids: Vec::new(),
-            stats: Vec::new(),
-            stat_ids: Vec::new(),
-            ready: Vec::new(),
-        }
-    }
-
-    /// Adds what `unit` becomes through `doors`, at most `room` items (`room` is what an
-    /// `--items` limit leaves; pacing may run one item ahead, the schedule catches up);
-    /// returns the items added (0 when the unit does not go through these doors, e.g. a
-    /// stat with webhooks only). An event goes through both doors when both are chosen:
-    /// the webhook livekit-server would send beside it is never left out for pacing.
-    fn add(&mut self, unit: Unit, doors: DoorChoice, room: u64) -> u64 {
-        match unit {
-            Unit::Event { event, webhook } => {
-                let mut added = 0;
-                if doors.grpc() {
-                    self.event_ids.push(event_id(&event));
-                    self.events.push(*event);
-                    added += 1;
-                }
-                if let Some(webhook) = webhook.filter(|_| doors.webhook() && added < room) {
-                    let id = webhook_document_id(&webhook.id);
-                    self.ready.push(Job::Webhook { webhook, id });
-                    added += 1;
-                }
-                if self.events.len() >= self.batch {
-                    self.flush_events();
-                }
-                added
-            }
-            Unit::Stat(stat) if doors.grpc() => {
-                self.stat_ids.push(stat_id(&stat));
-                self.stats.push(*stat);
-                if self.stats.len() >= self.batch {
-                    self.flush_stats();
-                }
-                1
-            }
-            Unit::NodeRooms(rooms) if doors.grpc() => {
-                let id = node_rooms_id(&rooms);
-                self.ready.push(Job::NodeRooms {
-                    message: *rooms,
-                    id,
-                });
-                1
-            }
-            Unit::Stat(_) | Unit::NodeRooms(_) => 0,
-        }
-    }
-
-    fn flush_events(&mut self) {
-        if !self.events.is_empty() {
-            self.ready.push(Job::Events {
-                message: livekit_protocol::AnalyticsEvents {
-                    events: std::mem::take(&mut self.events),
-                },
-                ids: std::mem::take(&mut self.event_ids),
-            });
-        }
-    }
-
-    fn flush_stats(&mut self) {
-        if !self.stats.is_empty() {
-            self.ready.push(Job::Stats {
-                message: livekit_protocol::AnalyticsStats {
-                    stats: std::mem::take(&mut self.stats),
-                },
-                ids: std::mem::take(&mut self.stat_ids),
-            });
-        }
-    }
-
-    /// Requests ready to go (full messages, webhooks, snapshots).
-    fn take_full(&mut self) -> Vec<Job> {
-        std::mem::take(&mut self.ready)
-    }
-
-    /// Everything, partial messages included.
-    fn take_all(&mut self) -> Vec<Job> {
-        self.flush_events();
-        self.flush_stats();
-        std::mem::take(&mut self.ready)
-    }
-}
-
-/// The progress bar on stderr, updated by a ticker task.
-struct Progress {
-    bar: Option<indicatif::ProgressBar>,
-    ticker: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Progress {
-    fn start(
-        options: &SimulateOptions,
-        emitted: Arc<AtomicU64>,
-        tally: Arc<Mutex<Tally>>,
-        started: Instant,
-    ) -> Progress {
-        use std::io::IsTerminal;
-        if !options.progress || !std::io::stderr().is_terminal() {
-            return Progress {
-                bar: None,
-                ticker: None,
-            };
-        }
-        let (len, by_items) = match options.limit {
-            Limit::Items(n) => (n, true),
-            Limit::Duration(d) => (d.as_millis() as u64, false),
-        };
-        let bar = indicatif::ProgressBar::with_draw_target(
-            Some(len),
-            indicatif::ProgressDrawTarget::stderr(),
-        );
-        let template = if by_items {
-            "{elapsed_precise} [{bar:25}] {pos}/{len} sent  {msg}"
-        } else {
-            "{elapsed_precise} [{bar:25}] {percent}%  {msg}"
-        };
-        if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        let ticking = bar.clone();
-        let ticker = tokio::spawn(async move {
-            loop {
-                let sent = emitted.load(Ordering::Relaxed);
-                let (accepted, failed) = {
-                    let tally = tally.lock().expect("tally lock");
-                    (tally.accepted(), tally.failed())
-                };
-                let secs = started.elapsed().as_secs_f64().max(1e-3);
-                let position = if by_items {
-                    sent
-                } else {
-                    started.elapsed().as_millis() as u64
-                };
-                ticking.set_position(position.min(len));
-                ticking.set_message(format!(
-                    "accepted {accepted}, failed {failed}, {:.0}/s",
-                    accepted as f64 / secs
-                ));
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        });
-        Progress {
-            bar: Some(bar),
-            ticker: Some(ticker),
-        }
-    }
-
-    fn finish(self) {
-        if let Some(ticker) = self.ticker {
-            ticker.abort();
-        }
-        if let Some(bar) = self.bar {
-            bar.finish_and_clear();
-        }
-    }
 }
 
 #[cfg(test)]

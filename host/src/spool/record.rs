@@ -1,9 +1,10 @@
 //! The on-disk format: the two redb tables and how one item is encoded in a record (JSON,
-//! short field names, version first).
+//! short field names, version first), and the deletion of the oldest records when the spool
+//! is full ([`remove_oldest`]).
 
 use crate::model::{Item, ItemKind, Timestamp};
 use anyhow::Context;
-use redb::TableDefinition;
+use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::time::{Duration, UNIX_EPOCH};
@@ -108,4 +109,33 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<Item> {
     item.node_id = r.node_id.into();
     item.score = r.score;
     Ok(item)
+}
+
+/// Deletes the oldest records (and their pending rows) until `at_least` bytes are freed or
+/// none is left. Returns (records, bytes) freed.
+pub(super) fn remove_oldest(
+    records: &mut redb::Table<u64, &[u8]>,
+    pending: &mut redb::Table<(u64, &str), ()>,
+    at_least: u64,
+) -> Result<(u64, u64), redb::StorageError> {
+    let (mut count, mut freed) = (0, 0);
+    while freed < at_least {
+        let Some((seq, len)) = records
+            .first()?
+            .map(|(k, v)| (k.value(), v.value().len() as u64))
+        else {
+            break;
+        };
+        records.remove(seq)?;
+        let sinks: Vec<String> = pending
+            .range((seq, "")..(seq + 1, ""))?
+            .map(|row| row.map(|(k, _)| k.value().1.to_string()))
+            .collect::<Result<_, _>>()?;
+        for sink in &sinks {
+            pending.remove((seq, sink.as_str()))?;
+        }
+        count += 1;
+        freed += len;
+    }
+    Ok((count, freed))
 }

@@ -4,7 +4,7 @@
 //! that is the only one under way commits on its caller's thread instead
 //! ([`Core::commit_alone`]): it pays its fsync without two thread hand-offs.
 
-use super::record::{PENDING, RECORDS};
+use super::record::{remove_oldest, PENDING, RECORDS};
 use super::{SpoolCounters, SpoolError, MAX_GROUP_BYTES, MAX_GROUP_ITEMS, SETTLE_SYNC_INTERVAL};
 use crate::model::ItemKind;
 use crate::spool::config::SpoolFullPolicy;
@@ -376,33 +376,4 @@ impl SpoolCounters {
     pub(super) fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
-}
-
-/// Deletes the oldest records (and their pending rows) until `at_least` bytes are freed or
-/// none is left. Returns (records, bytes) freed.
-fn remove_oldest(
-    records: &mut redb::Table<u64, &[u8]>,
-    pending: &mut redb::Table<(u64, &str), ()>,
-    at_least: u64,
-) -> Result<(u64, u64), redb::StorageError> {
-    let (mut count, mut freed) = (0, 0);
-    while freed < at_least {
-        let Some((seq, len)) = records
-            .first()?
-            .map(|(k, v)| (k.value(), v.value().len() as u64))
-        else {
-            break;
-        };
-        records.remove(seq)?;
-        let sinks: Vec<String> = pending
-            .range((seq, "")..(seq + 1, ""))?
-            .map(|row| row.map(|(k, _)| k.value().1.to_string()))
-            .collect::<Result<_, _>>()?;
-        for sink in &sinks {
-            pending.remove((seq, sink.as_str()))?;
-        }
-        count += 1;
-        freed += len;
-    }
-    Ok((count, freed))
 }

@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 fn row(ts: f64, kind: &str, participant: &str, track: &str) -> EventRow {
     EventRow {
