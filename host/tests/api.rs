@@ -11,7 +11,7 @@ use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
 use futures::stream;
 use kit::items::ts;
 use kit::process::HostProcess;
-use kit::servers::mongo::MongoServer;
+use kit::servers::matrix::Wire;
 use kit::wait_until;
 use livekit_protocol::{
     AnalyticsEvent, AnalyticsEventType as Type, AnalyticsEvents, AnalyticsStat, AnalyticsStats,
@@ -128,7 +128,7 @@ async fn get(url: &str) -> (u16, Value) {
 
 /// Where the API reads from in a run of [`answers`].
 enum Store {
-    Mongo,
+    Mongo(Wire),
     Embedded,
 }
 
@@ -136,10 +136,13 @@ enum Store {
 /// its index), sends the story, and returns the answers of the API to the questions below
 /// (after checking the errors).
 async fn answers(format: &str, store: Store) -> Vec<Value> {
-    let mongo = MongoServer::start();
-    let mongo_url = match store {
-        Store::Mongo => format!("    mongo_url: \"{}\"\n", mongo.url()),
-        Store::Embedded => String::new(),
+    let mongo = match &store {
+        Store::Mongo(wire) => Some(wire.start()),
+        Store::Embedded => None,
+    };
+    let mongo_url = match &mongo {
+        Some(server) => format!("    mongo_url: \"{}\"\n", server.url()),
+        None => String::new(),
     };
     let mut host = HostProcess::spawn(&format!("{mongo_url}    document_format: {format}\n"));
     host.wait_healthy().await;
@@ -233,7 +236,8 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_from_mongodb_and_the_embedded_index_in_both_formats() {
-    let openvidu = answers("openvidu", Store::Mongo).await;
+    let first_server = Wire::matrix()[0];
+    let openvidu = answers("openvidu", Store::Mongo(first_server)).await;
     let [all, first, second, named, detail, person, quality, minute] = &openvidu[..] else {
         unreachable!()
     };
@@ -329,14 +333,22 @@ async fn sessions_from_mongodb_and_the_embedded_index_in_both_formats() {
 
     // The other document format stores other documents, the file store's index other
     // rows; the answers are the same.
-    for (format, store) in [
-        ("typed", Store::Mongo),
-        ("openvidu", Store::Embedded),
-        ("typed", Store::Embedded),
-    ] {
-        let other = answers(format, store).await;
+    // Every server of the matrix, in both formats.
+    let mut others: Vec<(String, Store)> = Vec::new();
+    for wire in Wire::matrix() {
+        for format in ["openvidu", "typed"] {
+            if (wire, format) != (first_server, "openvidu") {
+                others.push((format!("{format} on {}", wire.name()), Store::Mongo(wire)));
+            }
+        }
+    }
+    others.push(("openvidu, embedded".into(), Store::Embedded));
+    others.push(("typed, embedded".into(), Store::Embedded));
+    for (label, store) in others {
+        let format = label.split([' ', ',']).next().unwrap().to_string();
+        let other = answers(&format, store).await;
         for (a, b) in openvidu.iter().zip(&other) {
-            assert_eq!(a, b, "{format}");
+            assert_eq!(a, b, "{label}");
         }
     }
 }

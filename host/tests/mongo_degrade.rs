@@ -114,7 +114,7 @@ async fn simulate_into_every_server_stores_every_document() {
         } else {
             eprintln!("{name}: /health says:\n{health}");
             assert!(
-                health.starts_with("ok\nmongo: indexes: 19/23, missing: events.openvidu_expire_at_1 TTL (NotImplemented)"),
+                health.starts_with("ok\nmongo: indexes: 20/25, missing: events.openvidu_expire_at_1 TTL (NotImplemented)"),
                 "{name}: {:?}: {health}",
                 Feature::TtlIndex
             );
@@ -129,13 +129,13 @@ async fn simulate_into_every_server_stores_every_document() {
                 ready_notes.contains("missing: events.openvidu_expire_at_1"),
                 "{ready}"
             );
-            assert!(missing.ends_with(" 4"), "{name}: {missing}");
+            assert!(missing.ends_with(" 5"), "{name}: {missing}");
         }
         // Each refused index is logged once, with the server's message and the index.
         let refused = host.log_lines(
             "the server refused an index; writing without it (retried on a slow schedule)",
         );
-        let ttl_refused = if wire.has(Feature::TtlIndex) { 0 } else { 4 };
+        let ttl_refused = if wire.has(Feature::TtlIndex) { 0 } else { 5 };
         assert_eq!(refused.len(), ttl_refused, "{name}: {refused:?}");
         assert_eq!(host.stop(), Some(0), "{name}");
         let log = host.log_text();

@@ -10,7 +10,7 @@
 mod kit;
 
 use analytics_host::model::{DocumentFormat, Item};
-use analytics_host::sinks::mongo::{to_bson, MongoSink};
+use analytics_host::sinks::mongo::{room_sessions, to_bson, MongoSink};
 use analytics_host::sinks::Sink;
 use base64::Engine as _;
 use bson::{doc, Bson, Document};
@@ -399,6 +399,45 @@ async fn typical_queries_answer_alike(server: &WireServer) {
         nonempty >= 15,
         "the queries select something ({nonempty} of 18 did)"
     );
+    // The rooms' summaries the read API lists: made from the fork's documents by the
+    // backfill (a database the fork wrote), as the sink made them while storing.
+    let backfilled = room_sessions::backfill(&fork).await.unwrap();
+    assert!(backfilled.is_some_and(|read| read > 0), "{}", server.name());
+    let theirs = summaries(&fork).await;
+    assert!(
+        theirs.iter().any(|d| d.contains_key("first_ts")),
+        "{}: {theirs:?}",
+        server.name()
+    );
+    assert_eq!(
+        summaries(&host).await,
+        theirs,
+        "{}: room_sessions",
+        server.name()
+    );
+}
+
+/// The rooms' summaries of `db`, without their expiry (the fork's documents got theirs in
+/// this test) and the backfill's marker, sids in order.
+async fn summaries(db: &mongodb::Database) -> Vec<Document> {
+    let mut docs: Vec<Document> = db
+        .collection::<Document>(room_sessions::COLLECTION)
+        .find(doc! { "_id": { "$ne": room_sessions::BACKFILLED } })
+        .sort(doc! { "_id": 1 })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    for doc in &mut docs {
+        doc.remove("openvidu_expire_at");
+        for key in ["participants", "tracks"] {
+            if let Ok(sids) = doc.get_array_mut(key) {
+                sids.sort_by_key(|s| s.as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    docs
 }
 
 /// The `typed` format against its own golden documents (`typed-expected.jsonl`, written by

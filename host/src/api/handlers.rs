@@ -60,23 +60,11 @@ pub(super) async fn rooms(
             })?,
     };
     let after = params.cursor.as_deref().map(cursor).transpose()?;
-    let all = query
-        .sessions_between(from, to, params.name.as_deref())
+    let (mut page, more) = query
+        .sessions_page(from, to, params.name.as_deref(), after.as_ref(), limit)
         .await
         .map_err(unavailable)?;
-    let start = match &after {
-        // The order is newest start first, then sid: resume after the cursor's session.
-        Some((started, sid)) => all
-            .iter()
-            .position(|s| {
-                s.started_at < *started
-                    || (s.started_at == *started && s.sid.as_str() > sid.as_str())
-            })
-            .unwrap_or(all.len()),
-        None => 0,
-    };
-    let mut page: Vec<RoomSession> = all.iter().skip(start).take(limit).cloned().collect();
-    let next_cursor = (start + page.len() < all.len())
+    let next_cursor = more
         .then(|| page.last().map(|s| encode_cursor(s.started_at, &s.sid)))
         .flatten();
     let sids: Vec<String> = page.iter().map(|s| s.sid.clone()).collect();

@@ -85,17 +85,36 @@ pub enum Backend {
 }
 
 impl Backend {
-    async fn sessions_between(
+    /// A page of `limit` sessions of `[from, to)` after the cursor `after` (start, sid),
+    /// newest start first, and whether more follow: MongoDB pages on the server (the
+    /// `room_sessions` summaries), the embedded index's list is paged here.
+    async fn sessions_page(
         &self,
         from: f64,
         to: f64,
         name: Option<&str>,
-    ) -> anyhow::Result<Vec<sessions::RoomSession>> {
-        match self {
-            Backend::Mongo(q) => q.sessions_between(from, to, name).await,
-            Backend::Embedded(q) => q.sessions_between(from, to, name).await,
-            Backend::None => Ok(Vec::new()),
-        }
+        after: Option<&(f64, String)>,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<sessions::RoomSession>, bool)> {
+        let all = match self {
+            Backend::Mongo(q) => return q.sessions_page(from, to, name, after, limit).await,
+            Backend::Embedded(q) => q.sessions_between(from, to, name).await?,
+            Backend::None => Vec::new(),
+        };
+        let start = match after {
+            // The order is newest start first, then sid: resume after the cursor's session.
+            Some((started, sid)) => all
+                .iter()
+                .position(|s| {
+                    s.started_at < *started
+                        || (s.started_at == *started && s.sid.as_str() > sid.as_str())
+                })
+                .unwrap_or(all.len()),
+            None => 0,
+        };
+        let page: Vec<_> = all.iter().skip(start).take(limit).cloned().collect();
+        let more = start + page.len() < all.len();
+        Ok((page, more))
     }
 
     async fn rooms_of(&self, identity: &str, from: f64, to: f64) -> anyhow::Result<Vec<String>> {

@@ -1,10 +1,13 @@
 //! The query backend over MongoDB: finds the documents a question needs, through the
 //! indexes the sink creates (events: `timestamp.seconds` for a time range, `room.sid` for a
 //! room, `participant.identity` for a person; stats: `room_id`), projected to the fields
-//! [`EventRow`] and [`StatRow`] read; a room's scores are one `$group` over its stats.
+//! [`EventRow`] and [`StatRow`] read. The sessions list reads the rooms' summaries
+//! ([`ROOM_SESSIONS`]) a page at a time; a room's mean score is one `$group` over its
+//! stats. Every query uses only what each server of the test matrix implements
+//! (SecantusDB, FerretDB: `$group` with `$sum`, no `$min`).
 
 use super::quality::{self, RoomScore, SeriesBuckets, StatRow};
-use super::sessions::{self, EventRow, RoomSession};
+use super::sessions::{EventRow, RoomSession};
 use anyhow::Context;
 use bson::{doc, Document};
 use futures::TryStreamExt;
@@ -12,15 +15,33 @@ use mongodb::options::FindOptions;
 use mongodb::{Client, Collection};
 use std::collections::BTreeMap;
 
+/// The collection of the rooms' summaries the MongoDB sink keeps
+/// (`sinks::mongo::room_sessions`, which documents its fields).
+pub const ROOM_SESSIONS: &str = "room_sessions";
+
+/// The worst score of a room's summary: the lowest `min_score` when positive, with the
+/// lowest `score` (as a `$group` over the room's scored stats would compute it).
+pub fn worst_score(summary: &Document) -> Option<f64> {
+    let lowest = |key: &str| number(summary, key);
+    match (
+        lowest("min_score_min").filter(|v| *v > 0.0),
+        lowest("score_min"),
+    ) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// Reads the `events` collection of the sink's database.
 #[derive(Debug, Clone)]
 pub struct MongoQuery {
     events: Collection<Document>,
     stats: Collection<Document>,
+    sessions: Collection<Document>,
 }
 
-/// The fields of an event document the API reads.
-fn projection() -> Document {
+/// The fields of an event document the API reads ([`EventRow`]'s).
+pub fn projection() -> Document {
     let mut fields = Document::new();
     for field in [
         "type",
@@ -55,37 +76,121 @@ impl MongoQuery {
         Ok(MongoQuery {
             events: database.collection("events"),
             stats: database.collection("stats"),
+            sessions: database.collection(ROOM_SESSIONS),
         })
     }
 
-    /// The session of every room with an event whose `timestamp.seconds` is in
-    /// `[from, to)` (with `room.name` = `name` if set), each over all its events: the rooms'
-    /// sids by `distinct` (through the `timestamp.seconds` index), then their events (through
-    /// `room.sid`), folded.
-    pub async fn sessions_between(
+    /// A page of `limit` sessions whose life (first to last event) overlaps `[from, to)`
+    /// (named `name` if set), after the cursor `after`, newest start first, and whether
+    /// more follow: one query on the `room_sessions` summaries through their
+    /// `started_at_-1__id_1` index, then one `$group` counting the page's events.
+    pub async fn sessions_page(
         &self,
         from: f64,
         to: f64,
         name: Option<&str>,
-    ) -> anyhow::Result<Vec<RoomSession>> {
-        let mut filter = doc! { "timestamp.seconds": { "$gte": from.floor(), "$lt": to.ceil() } };
+        after: Option<&(f64, String)>,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<RoomSession>, bool)> {
+        let mut filter = doc! {
+            "first_ts": { "$lt": to.ceil() },
+            "last_ts": { "$gte": from.floor() },
+        };
         if let Some(name) = name {
-            filter.insert("room.name", name);
+            filter.insert("name", name);
         }
-        let sids: Vec<String> = self
-            .events
-            .distinct("room.sid", filter)
+        if let Some((started, sid)) = after {
+            filter.insert(
+                "$or",
+                vec![
+                    doc! { "started_at": { "$lt": started } },
+                    doc! { "started_at": started, "_id": { "$gt": sid } },
+                ],
+            );
+        }
+        let options = FindOptions::builder()
+            .sort(doc! { "started_at": -1, "_id": 1 })
+            .limit(limit as i64 + 1)
+            .projection(doc! { "participants": 0, "tracks": 0 })
+            .build();
+        let mut summaries: Vec<Document> = self
+            .sessions
+            .find(filter)
+            .with_options(options)
             .await
-            .context("querying MongoDB's events")?
-            .into_iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .filter(|s| !s.is_empty())
+            .context("querying MongoDB's room_sessions")?
+            .try_collect()
+            .await
+            .context("reading MongoDB's room_sessions")?;
+        let more = summaries.len() > limit;
+        summaries.truncate(limit);
+        let sids: Vec<String> = summaries
+            .iter()
+            .filter_map(|d| d.get_str("_id").ok().map(str::to_string))
             .collect();
-        if sids.is_empty() {
-            return Ok(Vec::new());
+        let sizes = self.sizes(&sids).await?;
+        let counts = self.event_counts(&sids).await?;
+        let page = summaries
+            .iter()
+            .filter_map(|summary| {
+                let sid = summary.get_str("_id").ok()?;
+                let (participants, tracks) = sizes.get(sid).copied().unwrap_or_default();
+                let events = counts.get(sid).copied().unwrap_or_default();
+                Some(summary_session(summary, participants, tracks, events))
+            })
+            .collect();
+        Ok((page, more))
+    }
+
+    /// The number of participants and published tracks of each room of `sids`, from its
+    /// summary (the sids themselves read once, for the page only).
+    async fn sizes(&self, sids: &[String]) -> anyhow::Result<BTreeMap<String, (usize, usize)>> {
+        let mut cursor = self
+            .sessions
+            .find(doc! { "_id": { "$in": sids.to_vec() } })
+            .projection(doc! { "participants": 1, "tracks": 1 })
+            .await
+            .context("querying MongoDB's room_sessions")?;
+        let mut sizes = BTreeMap::new();
+        while let Some(d) = cursor
+            .try_next()
+            .await
+            .context("reading MongoDB's room_sessions")?
+        {
+            let len = |key: &str| d.get_array(key).map_or(0, Vec::len);
+            if let Ok(sid) = d.get_str("_id") {
+                sizes.insert(sid.to_string(), (len("participants"), len("tracks")));
+            }
         }
-        let rows = self.rows(doc! { "room.sid": { "$in": sids } }).await?;
-        Ok(sessions::sessions(&rows))
+        Ok(sizes)
+    }
+
+    /// The number of events of each room of `sids`: one `$group` (`$sum`, which every
+    /// server of the test matrix implements) through the `room.sid` index.
+    async fn event_counts(&self, sids: &[String]) -> anyhow::Result<BTreeMap<String, usize>> {
+        if sids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let pipeline = [
+            doc! { "$match": { "room.sid": { "$in": sids.to_vec() } } },
+            doc! { "$group": { "_id": "$room.sid", "events": { "$sum": 1 } } },
+        ];
+        let mut cursor = self
+            .events
+            .aggregate(pipeline)
+            .await
+            .context("counting MongoDB's events")?;
+        let mut counts = BTreeMap::new();
+        while let Some(group) = cursor
+            .try_next()
+            .await
+            .context("counting MongoDB's events")?
+        {
+            if let (Ok(sid), Some(n)) = (group.get_str("_id"), number(&group, "events")) {
+                counts.insert(sid.to_string(), n as usize);
+            }
+        }
+        Ok(counts)
     }
 
     /// The sids of the rooms where `identity` has an event, with `timestamp.seconds` in
@@ -159,8 +264,9 @@ impl MongoQuery {
         Ok(rows)
     }
 
-    /// The worst and mean score of each of the rooms `sids` that has scored stats: one
-    /// `$group` over their stats (through the `room_id` index).
+    /// The worst and mean score of each of the rooms `sids` that has scored stats: the
+    /// worst from the rooms' summaries, the mean from one `$group` over their scored stats
+    /// (`$sum` only, through the `room_id` index).
     pub async fn room_scores(
         &self,
         sids: &[String],
@@ -168,43 +274,57 @@ impl MongoQuery {
         if sids.is_empty() {
             return Ok(BTreeMap::new());
         }
+        let mut worst = BTreeMap::new();
+        let mut cursor = self
+            .sessions
+            .find(doc! { "_id": { "$in": sids.to_vec() } })
+            .projection(doc! { "score_min": 1, "min_score_min": 1 })
+            .await
+            .context("querying MongoDB's room_sessions")?;
+        while let Some(d) = cursor
+            .try_next()
+            .await
+            .context("reading MongoDB's room_sessions")?
+        {
+            if let Ok(sid) = d.get_str("_id") {
+                worst.insert(sid.to_string(), worst_score(&d));
+            }
+        }
+        // One accumulator per `$group`: FerretDB 1.24 computes only a group's first (the
+        // others answer 0).
+        let sums = self.scored_stats(sids, doc! { "$sum": "$score" }).await?;
+        let counts = self.scored_stats(sids, doc! { "$sum": 1 }).await?;
+        let mut scores = BTreeMap::new();
+        for (sid, count) in counts {
+            let sum = sums.get(&sid).copied().unwrap_or(0.0);
+            let worst = worst.get(&sid).copied().flatten();
+            scores.insert(sid, RoomScore::of(worst, sum, count as u64));
+        }
+        Ok(scores)
+    }
+
+    /// `accumulator` over the scored stats (`score > 0`) of each room of `sids`, by room.
+    async fn scored_stats(
+        &self,
+        sids: &[String],
+        accumulator: Document,
+    ) -> anyhow::Result<BTreeMap<String, f64>> {
         let pipeline = [
             doc! { "$match": { "room_id": { "$in": sids.to_vec() }, "score": { "$gt": 0 } } },
-            doc! { "$group": {
-                "_id": "$room_id",
-                "min_score": { "$min": "$min_score" },
-                "score": { "$min": "$score" },
-                "sum": { "$sum": "$score" },
-                "count": { "$sum": 1 },
-            } },
+            doc! { "$group": { "_id": "$room_id", "value": accumulator } },
         ];
         let mut cursor = self
             .stats
             .aggregate(pipeline)
             .await
             .context("aggregating MongoDB's stats")?;
-        let mut scores = BTreeMap::new();
+        let mut values = BTreeMap::new();
         while let Some(group) = cursor.try_next().await.context("reading MongoDB's stats")? {
-            let number = |key: &str| match group.get(key) {
-                Some(bson::Bson::Double(v)) => Some(*v),
-                Some(bson::Bson::Int32(v)) => Some(f64::from(*v)),
-                Some(bson::Bson::Int64(v)) => Some(*v as f64),
-                _ => None,
-            };
-            let worst = match (number("min_score").filter(|v| *v > 0.0), number("score")) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let Ok(sid) = group.get_str("_id") else {
-                continue;
-            };
-            let count = number("count").unwrap_or(0.0) as u64;
-            scores.insert(
-                sid.to_string(),
-                RoomScore::of(worst, number("sum").unwrap_or(0.0), count),
-            );
+            if let (Ok(sid), Some(value)) = (group.get_str("_id"), number(&group, "value")) {
+                values.insert(sid.to_string(), value);
+            }
         }
-        Ok(scores)
+        Ok(values)
     }
 
     async fn rows(&self, filter: Document) -> anyhow::Result<Vec<EventRow>> {
@@ -227,5 +347,42 @@ impl MongoQuery {
             }
         }
         Ok(rows)
+    }
+}
+
+/// A number of any BSON numeric type.
+fn number(document: &Document, key: &str) -> Option<f64> {
+    match document.get(key) {
+        Some(bson::Bson::Double(v)) => Some(*v),
+        Some(bson::Bson::Int32(v)) => Some(f64::from(*v)),
+        Some(bson::Bson::Int64(v)) => Some(*v as f64),
+        _ => None,
+    }
+}
+
+/// A session from its room's summary and the page's counts.
+fn summary_session(
+    summary: &Document,
+    participants: usize,
+    tracks: usize,
+    events: usize,
+) -> RoomSession {
+    let first = number(summary, "first_ts").unwrap_or(0.0);
+    let last = number(summary, "last_ts").unwrap_or(first);
+    let started_at = number(summary, "created_ts").unwrap_or(first);
+    let ended_at = number(summary, "ended_ts");
+    RoomSession {
+        sid: summary.get_str("_id").unwrap_or_default().to_string(),
+        name: summary.get_str("name").unwrap_or_default().to_string(),
+        node_id: summary.get_str("node_id").unwrap_or_default().to_string(),
+        started_at,
+        ended_at,
+        duration_seconds: ended_at.unwrap_or(last) - started_at,
+        open: ended_at.is_none(),
+        participants,
+        tracks,
+        events,
+        worst_score: None,
+        mean_score: None,
     }
 }

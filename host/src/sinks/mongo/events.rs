@@ -4,10 +4,12 @@
 //! FerretDB) the events first, then the changes, which are idempotent and order-safe on
 //! their own. Either way the changes of the events stored now *or before* (duplicates: a
 //! retry, a replay from the spool, another host) are applied, so an event whose change
-//! failed is sent again and completes it.
+//! failed is sent again and completes it. The same holds for the rooms' summaries
+//! (`room_sessions.rs`), written after both.
 
 use super::entities::{self, Changes};
 use super::outcome::settle_insert;
+use super::room_sessions;
 use super::MongoSink;
 use crate::model::{ItemKind, SharedItem};
 use crate::sinks::BatchReport;
@@ -58,15 +60,24 @@ impl MongoSink {
         }
         let settled = self.insert_kind(ItemKind::Event, items, report).await;
         let changes = changes_of(&settled);
-        if changes.is_empty() {
-            return;
+        if !changes.is_empty() {
+            let applied = async {
+                let added = entities::apply(&self.database, &changes, &mut None).await?;
+                entities::recheck(&self.database, &added, &changes).await
+            };
+            if let Err(err) = applied.await {
+                retry_changed(&settled, report, &err);
+            }
         }
-        let applied = async {
-            let added = entities::apply(&self.database, &changes, &mut None).await?;
-            entities::recheck(&self.database, &added, &changes).await
-        };
-        if let Err(err) = applied.await {
-            retry_changed(&settled, report, &err);
+        self.summarize(&settled, report).await;
+    }
+
+    /// The `room_sessions` summaries of the events in `settled`; when that fails, the
+    /// events are sent again (they come back as duplicates and complete it).
+    async fn summarize(&self, settled: &[Settled<'_>], report: &mut BatchReport) {
+        let events: Vec<&SharedItem> = settled.iter().map(|(_, item, _)| *item).collect();
+        if let Err(err) = room_sessions::apply_events(&self.database, &events).await {
+            room_sessions::send_again(settled, report, &err);
         }
     }
 
@@ -157,6 +168,7 @@ impl MongoSink {
                     if let Err(err) = self.after_commit(&changes, &added).await {
                         retry_changed(&settled, report, &err);
                     }
+                    self.summarize(&settled, report).await;
                     return Ok(());
                 }
                 Err(err) if refuses(&err) => return Err(err),

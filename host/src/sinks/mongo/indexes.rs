@@ -1,6 +1,6 @@
 //! The MongoDB sink's indexes: the list ([`index_list`]: the fork's full set as of OpenVidu
-//! 3.9, plus `participant.identity` on `events` for the read API) and each created on its
-//! own ([`create_missing`]); what became of each is kept in `index_book.rs`.
+//! 3.9, plus `participant.identity` on `events` and the `room_sessions` summaries' for the
+//! read API) and each created on its own ([`create_missing`]); what became of each is kept in `index_book.rs`.
 //!
 //! Writes never wait for them: the sink's upkeep task (`upkeep.rs`) creates them beside the
 //! writes. An index the server refuses (FerretDB refuses TTL indexes: code 238
@@ -11,6 +11,7 @@
 
 use super::entities;
 use super::index_book::{IndexBook, IndexState, Refusal};
+use super::room_sessions;
 use crate::model::{ItemKind, EXPIRE_FIELD};
 use bson::Document;
 use mongodb::error::{Error, ErrorKind};
@@ -59,7 +60,7 @@ pub fn indexed_fields(kind: ItemKind) -> &'static [&'static str] {
 pub struct IndexSpec {
     /// The collection.
     pub collection: &'static str,
-    /// The fields, each ascending.
+    /// The fields, each ascending, or descending when written with a leading `-`.
     pub keys: Vec<&'static str>,
     /// A TTL index: the server deletes a document once its date in the (single) key field
     /// has passed.
@@ -89,7 +90,10 @@ impl IndexSpec {
     pub fn name(&self) -> String {
         self.keys
             .iter()
-            .map(|k| format!("{k}_1"))
+            .map(|k| match k.strip_prefix('-') {
+                Some(field) => format!("{field}_-1"),
+                None => format!("{k}_1"),
+            })
             .collect::<Vec<_>>()
             .join("_")
     }
@@ -104,7 +108,10 @@ impl IndexSpec {
     pub fn key_document(&self) -> Document {
         self.keys
             .iter()
-            .map(|k| (k.to_string(), 1.into()))
+            .map(|k| match k.strip_prefix('-') {
+                Some(field) => (field.to_string(), (-1).into()),
+                None => (k.to_string(), 1.into()),
+            })
             .collect()
     }
 
@@ -135,7 +142,8 @@ pub fn compound_indexes(kind: ItemKind) -> &'static [[&'static str; 2]] {
 }
 
 /// Every index the sink creates: for each kind's collection, one per [`indexed_fields`]
-/// field, its [`compound_indexes`], then the TTL index; and `entity` on `active_entities`.
+/// field, its [`compound_indexes`], then the TTL index; `entity` on `active_entities`; on
+/// `room_sessions`, the sessions list's order (`started_at` descending, `_id`) and TTL.
 /// (Add an index here: it is created, retried and reported like the others.)
 pub fn index_list() -> Vec<IndexSpec> {
     let mut list = Vec::new();
@@ -149,6 +157,12 @@ pub fn index_list() -> Vec<IndexSpec> {
         list.push(IndexSpec::ttl(kind.collection()));
     }
     list.push(IndexSpec::on(entities::COLLECTION, &["entity"]));
+    // The read API's sessions list: newest start first, then by sid.
+    list.push(IndexSpec::on(
+        room_sessions::COLLECTION,
+        &["-started_at", "_id"],
+    ));
+    list.push(IndexSpec::ttl(room_sessions::COLLECTION));
     list
 }
 

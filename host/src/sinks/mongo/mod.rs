@@ -15,6 +15,7 @@ pub mod index_book;
 pub mod indexes;
 mod outcome;
 mod raw;
+pub mod room_sessions;
 mod upkeep;
 
 pub use index_book::{IndexBook, IndexState, Refusal};
@@ -236,6 +237,12 @@ impl Sink for MongoSink {
             }
             if kind == ItemKind::Event {
                 self.send_events(&items, &mut report).await;
+            } else if kind == ItemKind::Stat {
+                let settled = self.insert_kind(kind, &items, &mut report).await;
+                let stats: Vec<&SharedItem> = settled.iter().map(|(_, item, _)| *item).collect();
+                if let Err(err) = room_sessions::apply_stats(&self.database, &stats).await {
+                    room_sessions::send_again(&settled, &mut report, &err);
+                }
             } else {
                 self.insert_kind(kind, &items, &mut report).await;
             }

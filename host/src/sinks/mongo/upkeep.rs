@@ -3,10 +3,12 @@
 //! configuration reload), pending ones (no answer yet) every `expire_every`, and, in each
 //! collection whose TTL index the server refused, deletes the documents past
 //! `openvidu_expire_at` every `expire_every` (`deleteMany` through the plain index on that
-//! field), so `expiration` holds on servers without TTL indexes (FerretDB).
+//! field), so `expiration` holds on servers without TTL indexes (FerretDB); and, once per
+//! database, summarizes into `room_sessions` what was stored before the summaries existed.
 
 use super::index_book::IndexBook;
 use super::indexes::create_missing;
+use super::room_sessions;
 use crate::model::EXPIRE_FIELD;
 use bson::Document;
 use mongodb::Database;
@@ -44,6 +46,7 @@ impl Drop for Upkeep {
 async fn run(database: Database, book: Arc<IndexBook>, wake: Arc<Notify>) {
     let mut next_indexes = Instant::now();
     let mut last_expiry_error: Option<String> = None;
+    let mut backfilled = false;
     loop {
         if Instant::now() >= next_indexes {
             let pending = create_missing(&database, &book).await;
@@ -53,6 +56,9 @@ async fn run(database: Database, book: Arc<IndexBook>, wake: Arc<Notify>) {
                 book.retry_every
             };
             next_indexes = Instant::now() + wait;
+            if !backfilled {
+                backfilled = backfill(&database).await;
+            }
         }
         for collection in book.host_expires() {
             match expire(&database, collection).await {
@@ -94,4 +100,27 @@ async fn expire(database: &Database, collection: &str) -> Result<u64, String> {
         .await
         .map(|result| result.deleted_count)
         .map_err(|e| format!("deleting expired documents of {collection}: {e}"))
+}
+
+/// The rooms' summaries of what was stored before them (`room_sessions::backfill`); tried
+/// again with the indexes when it fails. Whether it is done.
+async fn backfill(database: &Database) -> bool {
+    let started = std::time::Instant::now();
+    match room_sessions::backfill(database).await {
+        Ok(None) => true,
+        Ok(Some(read)) => {
+            tracing::info!(
+                sink = "mongo",
+                documents = read,
+                seconds = started.elapsed().as_secs_f64(),
+                "room_sessions: summarized the documents stored before"
+            );
+            true
+        }
+        Err(error) => {
+            tracing::warn!(sink = "mongo", %error,
+                "room_sessions: cannot summarize the documents stored before; tried again later");
+            false
+        }
+    }
 }

@@ -27,6 +27,9 @@ pub enum Feature {
     TtlIndex,
     /// `$min` / `$max` in `$group`: FerretDB implements only `$sum` and `$count` (238).
     GroupMinMax,
+    /// More than one accumulator in one `$group`: FerretDB 1.24 computes the first and
+    /// answers 0 for the others (no error).
+    GroupManyAccumulators,
     /// Multi-document transactions: FerretDB answers 9 FailedToParse (`startTransaction`).
     Transactions,
     /// `configureFailPoint` (`failCommand`), for exact faults: SecantusDB only.
@@ -90,6 +93,7 @@ impl Wire {
                 Wire::FerretSqlite,
                 Feature::TtlIndex
                 | Feature::GroupMinMax
+                | Feature::GroupManyAccumulators
                 | Feature::Transactions
                 | Feature::FailPoints
                 | Feature::ScramUsers
