@@ -1,12 +1,13 @@
 //! The read API's latency on a real `analytics-host run`, on each backend: a very large
 //! room (`RM_big`: 10 000 events, ~100 000 stats) and a busy node's day (5 000 rooms, 26
 //! events each, a stat per track every five minutes), sent through the gRPC door and
-//! stored by the embedded file store's SQLite index or by MongoDB (SecantusDB). Each
+//! stored by the embedded file store's SQLite index or by a MongoDB-wire server. Each
 //! question is asked `BENCH_REQUESTS` times in a row after two warm-ups; the table gives
 //! p50 / p95 / max, the answer's size, and the host's memory (RSS before the questions,
 //! peak after).
 //!
-//! `cargo bench -p livekit-analytics-host --bench api`; `BENCH_BACKENDS=embedded,mongo`,
+//! `cargo bench -p livekit-analytics-host --bench api`; `BENCH_BACKENDS=embedded,mongo`
+//! (`mongo`: SecantusDB; `ferretdb`: FerretDB with its SQLite backend),
 //! `BENCH_DAY_ROOMS=5000`, `BENCH_BIG_PEOPLE=1250`, `BENCH_REQUESTS=40` choose the runs;
 //! `BENCH_HOST_BIN` runs another build.
 
@@ -18,7 +19,7 @@ mod kit;
 use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
 use futures::stream;
 use kit::process::{HostProcess, BIN};
-use kit::servers::mongo::MongoServer;
+use kit::servers::matrix::Wire;
 use kit::sessions::{a_big_room, a_busy_day};
 use livekit_protocol::{AnalyticsEvents, AnalyticsStats};
 use serde_json::Value;
@@ -182,7 +183,11 @@ async fn main() {
     println!("|---|---|---:|---:|---:|---:|");
     let mut memory_rows = Vec::new();
     for backend in backends.split(',').map(str::trim).filter(|b| !b.is_empty()) {
-        let mongo = (backend == "mongo").then(MongoServer::start);
+        let mongo = match backend {
+            "mongo" => Some(Wire::Secantus.start()),
+            "ferretdb" => Some(Wire::FerretSqlite.start()),
+            _ => None,
+        };
         let extra = match &mongo {
             Some(m) => format!("    mongo_url: \"{}\"\n", m.url()),
             None => String::new(),
