@@ -82,7 +82,7 @@ async fn start_host(target: &Target) -> HostProcess {
     let (top, sink) = target.config(host.dir.path());
     let (webhook, grpc, telemetry) = (host.webhook_port, host.grpc_port, host.telemetry_port);
     let config = format!(
-        "{top}keys:\n  {KEY}: {SECRET}\nopenvidu:\n  analytics:\n    interval: 1s\n    node_id: ND_bench\n{sink}    ingest:\n      webhook: {{ listen: \"127.0.0.1:{webhook}\" }}\n      grpc: {{ listen: \"127.0.0.1:{grpc}\" }}\n    telemetry: {{ listen: \"127.0.0.1:{telemetry}\" }}\n"
+        "{top}keys:\n  {KEY}: {SECRET}\nopenvidu:\n  analytics:\n    interval: 1s\n    node_id: ND_bench\n    queue: {{ overflow: drop_oldest }}\n{sink}    ingest:\n      webhook: {{ listen: \"127.0.0.1:{webhook}\" }}\n      grpc: {{ listen: \"127.0.0.1:{grpc}\" }}\n    telemetry: {{ listen: \"127.0.0.1:{telemetry}\" }}\n"
     );
     let binary = std::env::var_os("BENCH_HOST_BIN").unwrap_or_else(|| BIN.into());
     host.start(
@@ -280,7 +280,7 @@ async fn main() {
     println!(
         "\nWhole pipeline: `analytics-host run` fed over gRPC by `simulate` for {seconds} s per row \
          (50 rooms × 4 participants × 2 tracks, up to 500 records per message), interval 1s, \
-         batch_size 1000, queue capacity 100000, max_bytes 256MiB, drop_oldest (the defaults)\n"
+         batch_size 1000, queue capacity 100000, max_bytes 256MiB (the defaults), overflow drop_oldest (set: the default is reject)\n"
     );
     println!(
         "| sink | offered items/s | sent items/s | accepted (kinds the sink takes) | stored | stored items/s | dropped (overflow) | p50 accept→stored | p99 accept→stored | host peak RSS | host CPU |"

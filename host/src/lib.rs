@@ -19,6 +19,7 @@ pub mod counters;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ingest;
+pub mod listener;
 pub mod model;
 pub mod pipeline;
 pub mod plugin;

@@ -3,7 +3,7 @@
 
 use crate::counters::SinkCounters;
 use crate::model::{Item, ItemKind, SharedItem};
-use crate::queue::SinkQueue;
+use crate::queue::{QueueBudget, SinkQueue};
 use crate::settings::OverflowPolicy;
 use crate::spool::{Spool, SpoolError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -164,6 +164,52 @@ impl Pipeline {
         Ok(())
     }
 
+    /// Whether `n` more items of `kind`, of about `bytes` each way they are queued, would fit
+    /// now (with the `reject` policy; other policies make room by dropping): the gRPC door
+    /// asks before it builds a message's items, and refuses the message at once when they
+    /// would not. Refusals are counted as [`Pipeline::accept`] counts them.
+    pub fn room_for(&self, kind: ItemKind, n: usize, bytes: u64) -> Result<(), AcceptError> {
+        if self.policy != OverflowPolicy::Reject || n == 0 {
+            return Ok(());
+        }
+        let lanes = self.lanes();
+        let copies = lanes_for(&lanes, kind).count() as u64;
+        if let Some(lane) = lanes.first() {
+            if !lane.queue.budget().has_room(bytes.saturating_mul(copies)) {
+                lanes_for(&lanes, kind).for_each(|l| l.queue.refused(kind, n));
+                return Err(AcceptError::QueueBytesFull);
+            }
+        }
+        if let Some(lane) = lanes_for(&lanes, kind).find(|l| !l.queue.has_room(kind, n)) {
+            lane.queue.refused(kind, n);
+            return Err(AcceptError::Full(lane.name.clone()));
+        }
+        Ok(())
+    }
+
+    /// Counts `n` items of `kind` refused at a door because the queues are full, in every
+    /// sink that stores the kind (as [`Pipeline::accept`] counts its refusals).
+    pub fn refused(&self, kind: ItemKind, n: usize) {
+        lanes_for(&self.lanes(), kind).for_each(|l| l.queue.refused(kind, n));
+    }
+
+    /// A charge on the host's queue budget for items being built, before they are accepted
+    /// (with the `reject` policy; with the others it charges nothing).
+    pub fn building(&self) -> Building {
+        let lanes = self.lanes();
+        let budget = match lanes.first() {
+            Some(lane) if self.policy == OverflowPolicy::Reject => {
+                Some(lane.queue.budget().clone())
+            }
+            _ => None,
+        };
+        Building {
+            budget,
+            copies: ItemKind::ALL.map(|kind| lanes_for(&lanes, kind).count() as u64),
+            taken: 0,
+        }
+    }
+
     /// Queues accepted (and, with a spool, written) items in their sinks.
     fn enqueue(&self, items: Vec<Item>) -> usize {
         let count = items.len();
@@ -224,6 +270,41 @@ impl Pipeline {
     /// Items queued in all sinks together.
     pub fn queued(&self) -> usize {
         self.lanes().iter().map(|l| l.queue.len()).sum()
+    }
+}
+
+/// Queue budget taken for items still being built (see [`Pipeline::building`]): the gRPC
+/// door charges each item of a message as it builds it, so that concurrent messages cannot
+/// together build more than the queues could take; given back when dropped (the items are
+/// then accepted, and charged by their queues, or refused).
+#[derive(Debug)]
+pub struct Building {
+    budget: Option<Arc<QueueBudget>>,
+    /// Per kind, how many queues store it.
+    copies: [u64; 4],
+    taken: u64,
+}
+
+impl Building {
+    /// Charges `item` (once per queue it will go to); `false` when the budget cannot take it.
+    pub fn charge(&mut self, item: &Item) -> bool {
+        let Some(budget) = &self.budget else {
+            return true;
+        };
+        let bytes = item.queued_bytes() * self.copies[item.kind.index()];
+        if !budget.reserve(bytes) {
+            return false;
+        }
+        self.taken += bytes;
+        true
+    }
+}
+
+impl Drop for Building {
+    fn drop(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.release(self.taken);
+        }
     }
 }
 

@@ -53,6 +53,17 @@ impl QueueBudget {
         self.used().saturating_add(bytes) <= self.max
     }
 
+    /// Takes `bytes` for items still being built, if they fit (see
+    /// [`crate::pipeline::Building`]); give them back with [`QueueBudget::release`].
+    pub fn reserve(&self, bytes: u64) -> bool {
+        self.try_take(bytes)
+    }
+
+    /// Gives back bytes taken by [`QueueBudget::reserve`].
+    pub fn release(&self, bytes: u64) {
+        self.give_back(bytes);
+    }
+
     /// Takes `bytes` if they fit.
     fn try_take(&self, bytes: u64) -> bool {
         self.used

@@ -219,6 +219,10 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
         "limit=many",
         "from=yesterday",
         "cursor=xyz",
+        // `NaN:x`, `inf:x`, `1e400:x`: cursors with a start no session has.
+        "cursor=TmFOOng",
+        "cursor=aW5mOng",
+        "cursor=MWU0MDA6eA",
         "colour=red",
     ] {
         let (status, body) = get(&format!("{api}/rooms?{bad}")).await;
@@ -230,6 +234,15 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
     }
     let (status, body) = get(&format!("{api}/rooms?from={}&to={}", T0 + 5, T0)).await;
     assert_eq!(status, 400, "{body}");
+    // A sid that is not UTF-8 once decoded: the JSON 400 of docs/api.md, not plain text.
+    for path in ["rooms/%ff%fe", "rooms/%ff%fe/quality"] {
+        let (status, body) = get(&format!("{api}/{path}")).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["error"].as_str().is_some_and(|e| e.contains("sid")),
+            "{path}: {body}"
+        );
+    }
     assert_eq!(host.stop(), Some(0));
     vec![all, first, second, named, detail, person, quality, minute]
 }

@@ -8,11 +8,15 @@
 #[allow(dead_code)]
 mod kit;
 
+use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
+use futures::stream;
+use kit::grpc::events;
 use kit::metrics::sample;
 use kit::process::HostProcess;
-use kit::store::stored_rooms;
+use kit::store::{stored_ids, stored_rooms};
 use kit::webhook::room_started;
 use std::time::Duration;
+use tonic::Code;
 
 const CAPACITY: u32 = 3;
 /// Events per burst: 5 then 3; ids 1..=8 in order.
@@ -211,5 +215,100 @@ async fn the_byte_bound_refuses_at_the_door_and_is_on_metrics() {
         .await;
     let text = host.metrics().await;
     assert_eq!(sample(&text, "analytics_queue_bytes"), Some(0.0), "{text}");
+    assert_eq!(host.stop(), Some(0));
+}
+
+/// The `_id`s of events as the host stores them, read back from a store: the rooms of
+/// stream `stream_no` of [`events`] are `RM_<stream_no>`.
+fn stored_of_room(host: &HostProcess, room: &str) -> usize {
+    kit::store::read_store(&host.store(), "events")
+        .iter()
+        .filter(|d| d["room_id"] == room)
+        .count()
+}
+
+/// Acknowledged means kept (issue 31): with the default policy, 20 acknowledged events
+/// survive a burst that does not fit, whether it comes as one message of 100 000 events
+/// (refused whole) or as a stream of messages of 10 000 (accepted while they fit, the rest
+/// refused with RESOURCE_EXHAUSTED); after the store recovers, the 20 are all stored, and
+/// so is every message the host took. With `drop_oldest`, the same burst evicts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_items_survive_any_burst_with_the_default_policy() {
+    let mut host = HostProcess::spawn_blocked("");
+    host.wait_healthy().await;
+    let mut client = AnalyticsRecorderServiceClient::connect(host.grpc_url())
+        .await
+        .unwrap();
+    client
+        .ingest_events(stream::iter([events(1, 0, 20)]))
+        .await
+        .expect("20 events acknowledged");
+    // The issue's burst: one message that alone fills the queue. With the default
+    // per-message limits it is refused before the queue is asked: 100 000 of the kit's
+    // events take about 5 MB, over `max_message_bytes` (OUT_OF_RANGE), and are more than
+    // `max_message_records` (INVALID_ARGUMENT); raised limits leave the queue's refusal.
+    let err = client
+        .ingest_events(stream::iter([events(2, 0, 100_000)]))
+        .await
+        .expect_err("a message that does not fit is refused");
+    assert!(
+        matches!(
+            err.code(),
+            Code::ResourceExhausted | Code::InvalidArgument | Code::OutOfRange
+        ),
+        "{err:?}"
+    );
+    // The same burst in messages that each fit: the first nine are taken (90 020 queued),
+    // the tenth does not fit and ends the stream with RESOURCE_EXHAUSTED.
+    let burst: Vec<_> = (0..10).map(|m| events(3 + m, 0, 10_000)).collect();
+    let err = client
+        .ingest_events(stream::iter(burst))
+        .await
+        .expect_err("the tenth message does not fit");
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    let text = host.metrics().await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"analytics_sink_queue_depth{sink="file",kind="events"}"#
+        ),
+        Some(90_020.0),
+        "{text}"
+    );
+    host.unblock_store();
+    host.wait_for_sample(r#"analytics_sink_stored_total{sink="file"}"#, 90_020.0)
+        .await;
+    assert_eq!(
+        stored_of_room(&host, "RM_1"),
+        20,
+        "every acknowledged event"
+    );
+    assert_eq!(
+        stored_of_room(&host, "RM_2"),
+        0,
+        "nothing of the refused message"
+    );
+    assert_eq!(stored_ids(&host.store(), "events").len(), 90_020);
+    assert_eq!(host.stop(), Some(0));
+
+    // The lossy policy, chosen explicitly: the burst evicts the acknowledged 20.
+    let mut host = HostProcess::spawn_blocked("    queue: { overflow: drop_oldest }");
+    host.wait_healthy().await;
+    let mut client = AnalyticsRecorderServiceClient::connect(host.grpc_url())
+        .await
+        .unwrap();
+    client
+        .ingest_events(stream::iter([events(1, 0, 20)]))
+        .await
+        .expect("20 events acknowledged");
+    let burst: Vec<_> = (0..10).map(|m| events(3 + m, 0, 10_000)).collect();
+    client
+        .ingest_events(stream::iter(burst))
+        .await
+        .expect("drop_oldest takes everything");
+    host.unblock_store();
+    host.wait_for_sample(r#"analytics_sink_stored_total{sink="file"}"#, 100_000.0)
+        .await;
+    assert_eq!(stored_of_room(&host, "RM_1"), 0, "evicted by drop_oldest");
     assert_eq!(host.stop(), Some(0));
 }

@@ -5,6 +5,7 @@ use super::params::{bucket, cursor, encode_cursor, range};
 use super::quality::{self, QualitySeries};
 use super::sessions::{self, RoomSession};
 use super::{bad_request, json, ApiError, ApiState};
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -189,12 +190,25 @@ pub(super) async fn health(
     })))
 }
 
+/// The `{sid}` of a room route; one that does not decode (`%ff%fe` is not UTF-8) is a
+/// JSON 400 like every other bad parameter, not axum's plain-text rejection.
+fn room_sid(sid: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    match sid {
+        Ok(Path(sid)) => Ok(sid),
+        Err(rejection) => Err(bad_request(format!(
+            "the room sid in the path: {}",
+            rejection.body_text()
+        ))),
+    }
+}
+
 pub(super) async fn room(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
-    Path(sid): Path<String>,
+    sid: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let settings = state.check(&headers)?;
+    let sid = room_sid(sid)?;
     let rows = settings
         .backend
         .room_events(&sid)
@@ -241,10 +255,11 @@ pub struct QualityAnswer {
 pub(super) async fn quality(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,
-    Path(sid): Path<String>,
+    sid: Result<Path<String>, PathRejection>,
     params: Result<Query<QualityParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     let settings = state.check(&headers)?;
+    let sid = room_sid(sid)?;
     let Query(params) = params.map_err(|e| bad_request(e.body_text()))?;
     let bucket = bucket(params.bucket.as_deref())?;
     let (identities, buckets) = tokio::try_join!(

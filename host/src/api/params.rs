@@ -54,7 +54,13 @@ pub(super) fn cursor(text: &str) -> Result<(f64, String), ApiError> {
         .map_err(|_| bad())?;
     let raw = String::from_utf8(raw).map_err(|_| bad())?;
     let (started, sid) = raw.split_once(':').ok_or_else(bad)?;
-    Ok((started.parse().map_err(|_| bad())?, sid.to_string()))
+    // As `from`/`to`: only finite times (`NaN`, `inf`, `1e400` are no session's start).
+    let started = started
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite())
+        .ok_or_else(bad)?;
+    Ok((started, sid.to_string()))
 }
 
 /// Smallest and largest quality bucket, and the default, in seconds.
@@ -77,4 +83,30 @@ pub(super) fn bucket(text: Option<&str>) -> Result<f64, ApiError> {
                 "`bucket` {text:?}: a duration from 1s to 1h (10s, 1m, or seconds)"
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(text: &str) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    }
+
+    #[test]
+    fn a_cursor_round_trips() {
+        let text = encode_cursor(1_764_460_800.5, "RM_A");
+        assert_eq!(cursor(&text).ok(), Some((1_764_460_800.5, "RM_A".into())));
+    }
+
+    #[test]
+    fn a_cursor_with_a_non_finite_start_is_refused_as_from_and_to_are() {
+        for start in ["NaN", "nan", "inf", "-inf", "infinity", "1e400", "-1e400"] {
+            let text = b64(&format!("{start}:RM_A"));
+            let err = cursor(&text).expect_err(start);
+            assert_eq!(err.0, axum::http::StatusCode::BAD_REQUEST, "{start}");
+            assert!(err.1.contains("cursor"), "{start}: {}", err.1);
+            assert!(time("from", start).is_err(), "{start}");
+        }
+    }
 }

@@ -281,6 +281,7 @@ impl Config {
         }
         stages::validate_mongo(a, key)?;
         a.ingest.validate(key)?;
+        a.telemetry.validate(key)?;
         if a.api.enabled
             && a.telemetry.enabled
             && a.api.token.is_none()

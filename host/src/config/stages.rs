@@ -46,6 +46,7 @@ impl Config {
             ingest: a.ingest.clone(),
             node_id: a.node_id.clone(),
             expiration: a.expiration,
+            interval: a.interval,
             document_format: a.document_format,
         }
     }

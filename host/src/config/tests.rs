@@ -235,3 +235,10 @@ fn mongo_database_is_an_alias_of_database() {
         "{err}"
     );
 }
+
+#[test]
+fn the_default_overflow_policy_never_evicts_what_was_acknowledged() {
+    let config = Config::parse("", ConfigSource::Inline("test".into())).unwrap();
+    assert_eq!(config.analytics.queue.overflow, OverflowPolicy::Reject);
+    assert_eq!(QueueConfig::default().overflow, OverflowPolicy::Reject);
+}

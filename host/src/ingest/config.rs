@@ -1,7 +1,8 @@
 //! `openvidu.analytics.ingest`: the doors through which LiveKit data comes in.
 
 use super::tls::TlsConfig;
-use crate::settings::duration;
+use crate::listener::ConnectionLimits;
+use crate::settings::{bytes, duration};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -40,6 +41,13 @@ pub struct WebhookConfig {
     /// TLS (HTTPS) with these files; absent: plain HTTP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
+    /// Longest a request's body may take to arrive once its headers have; past it the
+    /// request gets 408 and nothing of it is stored.
+    #[serde(default = "default_body_read_timeout", with = "duration")]
+    pub body_read_timeout: Duration,
+    /// How many connections, and how long each may stay silent.
+    #[serde(default)]
+    pub connections: ConnectionLimits,
 }
 
 /// The gRPC analytics stream server.
@@ -63,6 +71,44 @@ pub struct GrpcConfig {
     /// TLS with these files (with `client_ca_file`: mutual TLS); absent: plaintext.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
+    /// Largest encoded message (a number or `4MiB`); a larger one ends the stream with
+    /// OUT_OF_RANGE before it is read into memory. livekit-server's export sends one
+    /// `SendStats`/`SendEvent` call's records per message: a few KiB.
+    #[serde(
+        default = "default_max_message_bytes",
+        deserialize_with = "bytes::deserialize",
+        serialize_with = "bytes::serialize"
+    )]
+    pub max_message_bytes: u64,
+    /// Most records in one `AnalyticsEvents`/`AnalyticsStats` message; a message with more is
+    /// refused whole with INVALID_ARGUMENT, counted before any item is built.
+    #[serde(default = "default_max_message_records")]
+    pub max_message_records: usize,
+    /// Most memory the items of one message may take (a number or `16MiB`: 4 ×
+    /// `max_message_bytes` by default); past it the message is refused whole with
+    /// INVALID_ARGUMENT while its items are built.
+    #[serde(
+        default = "default_max_message_item_bytes",
+        deserialize_with = "bytes::deserialize",
+        serialize_with = "bytes::serialize"
+    )]
+    pub max_message_item_bytes: u64,
+    /// Longest wait for a stream's next message (or its end), and for a started message's
+    /// remaining bytes; past it the stream ends with DEADLINE_EXCEEDED (what it delivered
+    /// before stays accepted).
+    #[serde(default = "default_message_timeout", with = "duration")]
+    pub message_timeout: Duration,
+    /// How often the server pings an HTTP/2 connection; one that does not answer within
+    /// `keepalive_timeout` is closed.
+    #[serde(default = "default_keepalive_interval", with = "duration")]
+    pub keepalive_interval: Duration,
+    /// How long a keep-alive ping may go unanswered.
+    #[serde(default = "default_keepalive_timeout", with = "duration")]
+    pub keepalive_timeout: Duration,
+    /// How many connections, and how long each may stay silent (pings answered count as
+    /// traffic).
+    #[serde(default)]
+    pub connections: ConnectionLimits,
 }
 
 /// The Prometheus scrape of livekit-server (`prometheus_port` in its config).
@@ -92,6 +138,27 @@ fn default_max_body_bytes() -> usize {
 fn default_grpc_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 7891))
 }
+fn default_body_read_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_message_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_keepalive_interval() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_keepalive_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_max_message_bytes() -> u64 {
+    4 << 20
+}
+fn default_max_message_records() -> usize {
+    10_000
+}
+fn default_max_message_item_bytes() -> u64 {
+    16 << 20
+}
 fn default_scrape_interval() -> Duration {
     Duration::from_secs(10)
 }
@@ -104,6 +171,8 @@ impl Default for WebhookConfig {
             path: default_webhook_path(),
             max_body_bytes: default_max_body_bytes(),
             tls: None,
+            body_read_timeout: default_body_read_timeout(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -115,6 +184,13 @@ impl Default for GrpcConfig {
             token: None,
             allow_unauthenticated: false,
             tls: None,
+            max_message_bytes: default_max_message_bytes(),
+            max_message_records: default_max_message_records(),
+            max_message_item_bytes: default_max_message_item_bytes(),
+            message_timeout: default_message_timeout(),
+            keepalive_interval: default_keepalive_interval(),
+            keepalive_timeout: default_keepalive_timeout(),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -144,6 +220,45 @@ impl IngestConfig {
             );
         }
         let grpc = &self.grpc;
+        self.webhook
+            .connections
+            .validate(&key("ingest.webhook.connections"))?;
+        grpc.connections.validate(&key("ingest.grpc.connections"))?;
+        for (name, value) in [
+            (
+                "ingest.webhook.body_read_timeout",
+                self.webhook.body_read_timeout,
+            ),
+            ("ingest.grpc.message_timeout", grpc.message_timeout),
+            ("ingest.grpc.keepalive_interval", grpc.keepalive_interval),
+            ("ingest.grpc.keepalive_timeout", grpc.keepalive_timeout),
+        ] {
+            if value.is_zero() {
+                anyhow::bail!("{}: must be greater than zero (got `0`)", key(name));
+            }
+        }
+        for (name, value) in [
+            ("ingest.grpc.max_message_bytes", grpc.max_message_bytes),
+            (
+                "ingest.grpc.max_message_records",
+                grpc.max_message_records as u64,
+            ),
+            (
+                "ingest.grpc.max_message_item_bytes",
+                grpc.max_message_item_bytes,
+            ),
+        ] {
+            if value == 0 {
+                anyhow::bail!("{}: must be at least 1 (got `0`)", key(name));
+            }
+        }
+        if grpc.max_message_bytes > u64::from(u32::MAX) {
+            anyhow::bail!(
+                "{}: at most 4GiB (a gRPC message's length is 32 bits; got `{}`)",
+                key("ingest.grpc.max_message_bytes"),
+                grpc.max_message_bytes
+            );
+        }
         let mutual_tls = grpc
             .tls
             .as_ref()

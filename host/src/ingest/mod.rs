@@ -46,6 +46,9 @@ pub struct IngestCounters {
     pub grpc_refused: AtomicU64,
     /// gRPC streams that ended with a malformed frame or message.
     pub grpc_stream_errors: AtomicU64,
+    /// gRPC messages refused with INVALID_ARGUMENT before anything of them was stored: a
+    /// record without a timestamp or identity, or over a per-message limit.
+    pub grpc_invalid: AtomicU64,
     /// Items accepted into the pipeline, per door and kind (see [`IngestCounters::record`]).
     pub items: [[AtomicU64; 4]; 3],
 }
@@ -117,6 +120,9 @@ pub struct DoorSettings {
     pub node_id: Option<String>,
     /// `openvidu.analytics.expiration`.
     pub expiration: Duration,
+    /// `openvidu.analytics.interval`: how often the queues drain, the webhook door's
+    /// `Retry-After` when it cannot accept.
+    pub interval: Duration,
     /// `openvidu.analytics.document_format`.
     pub document_format: DocumentFormat,
 }
@@ -170,6 +176,8 @@ impl Doors {
                 expiration,
                 format: config.document_format,
                 counters: counters.clone(),
+                retry_after: config.interval,
+                body_read_timeout: ingest.webhook.body_read_timeout,
             });
             let app = webhook::router(state, &ingest.webhook.path, ingest.webhook.max_body_bytes);
             let tls = match &ingest.webhook.tls {
@@ -179,21 +187,17 @@ impl Doors {
                 None => None,
             };
             let https = tls.is_some();
-            let mut rx = stop_rx.clone();
-            tasks.push(tokio::spawn(async move {
-                if let Some(tls) = tls {
-                    return tls::serve_https(listener, app, tls, rx).await;
-                }
-                let shutdown = async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                };
-                if let Err(err) = axum::serve(listener, app)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-                {
-                    tracing::error!(error = %err, "webhook server failed");
-                }
-            }));
+            let slots = crate::listener::Slots::new("webhook", ingest.webhook.connections.clone());
+            let header_timeout = ingest.webhook.connections.header_read_timeout;
+            let rx = stop_rx.clone();
+            tasks.push(tokio::spawn(crate::listener::serve_http(
+                slots,
+                listener,
+                app,
+                tls,
+                header_timeout,
+                rx,
+            )));
             tracing::info!(%addr, path = %ingest.webhook.path, https, "webhook receiver listening");
             webhook_addr = Some(addr);
         }
@@ -208,7 +212,10 @@ impl Doors {
                     )
                 })?;
             let addr = listener.local_addr().context("gRPC listener address")?;
-            let mut server = tonic::transport::Server::builder();
+            let grpc_config = &ingest.grpc;
+            let mut server = tonic::transport::Server::builder()
+                .http2_keepalive_interval(Some(grpc_config.keepalive_interval))
+                .http2_keepalive_timeout(Some(grpc_config.keepalive_timeout));
             let tls_on = ingest.grpc.tls.is_some();
             if let Some(tls) = &ingest.grpc.tls {
                 server = tls
@@ -224,17 +231,24 @@ impl Doors {
                 expiration,
                 format: config.document_format,
                 counters: counters.clone(),
+                limits: grpc::MessageLimits {
+                    records: ingest.grpc.max_message_records,
+                    item_bytes: ingest.grpc.max_message_item_bytes,
+                },
+                message_timeout: ingest.grpc.message_timeout,
             };
-            let service = grpc::AnalyticsRecorderServiceServer::with_interceptor(
-                recorder,
+            let service = tonic::service::interceptor::InterceptedService::new(
+                grpc::AnalyticsRecorderServiceServer::new(recorder)
+                    .max_decoding_message_size(ingest.grpc.max_message_bytes as usize),
                 grpc::TokenCheck::new(ingest.grpc.token.as_deref()),
             );
+            let slots = crate::listener::Slots::new("grpc", ingest.grpc.connections.clone());
             let mut rx = stop_rx.clone();
             tasks.push(tokio::spawn(async move {
                 let shutdown = async move {
                     let _ = rx.wait_for(|stop| *stop).await;
                 };
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                let incoming = crate::listener::incoming(slots, listener);
                 if let Err(err) = server
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, shutdown)

@@ -1,20 +1,17 @@
 //! TLS on the doors: `ingest.webhook.tls` and `ingest.grpc.tls` name a PEM certificate
 //! chain and key, and optionally a client CA (then every client must present a certificate
-//! it signed: mTLS). The webhook door serves HTTP/1.1 over `tokio-rustls`; the gRPC door
+//! it signed: mTLS). The webhook door serves HTTP/1.1 over `tokio-rustls` (see
+//! [`crate::listener::serve_http`]); the gRPC door
 //! uses tonic's rustls support. Both use the `ring` provider, as the rest of the host.
 
 use anyhow::Context;
-use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{RootCertStore, ServerConfig};
-use tokio_rustls::TlsAcceptor;
 
 /// A door's TLS settings.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -114,46 +111,5 @@ impl TlsConfig {
             config = config.client_ca_root(tonic::transport::Certificate::from_pem(ca));
         }
         Ok(config)
-    }
-}
-
-/// Serves `app` over TLS on `listener` until `stop` turns true: one task per connection;
-/// a failed handshake (a plain-HTTP client, an unknown client certificate) closes only that
-/// connection.
-pub async fn serve_https(
-    listener: TcpListener,
-    app: axum::Router,
-    tls: Arc<ServerConfig>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let acceptor = TlsAcceptor::from(tls);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(err) => {
-                    tracing::warn!(error = %err, "webhook door: accept failed");
-                    continue;
-                }
-            },
-            _ = stop.wait_for(|stop| *stop) => return,
-        };
-        let acceptor = acceptor.clone();
-        let service = hyper_util::service::TowerToHyperService::new(app.clone());
-        tokio::spawn(async move {
-            let stream = match acceptor.accept(stream).await {
-                Ok(stream) => stream,
-                Err(err) => {
-                    tracing::debug!(%peer, error = %err, "webhook door: TLS handshake failed");
-                    return;
-                }
-            };
-            let served = hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-            if let Err(err) = served {
-                tracing::debug!(%peer, error = %err, "webhook door: connection ended");
-            }
-        });
     }
 }

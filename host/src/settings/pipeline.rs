@@ -6,16 +6,20 @@ use super::duration;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
-/// What a full queue does with a new item.
+/// What a full queue does with a new item. Only `reject` (the default) keeps the promise
+/// of an acknowledgement: an item the host answered 200 / OK for is stored, whatever
+/// arrives next. The two `drop_*` policies are explicit, lossy choices.
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum OverflowPolicy {
-    /// Drop the oldest queued item to make room.
-    #[default]
+    /// Lossy: drop the oldest queued item to make room (an item already acknowledged).
     DropOldest,
-    /// Drop the new item.
+    /// Lossy: drop the new item after acknowledging it (the sender cannot tell).
     DropNewest,
-    /// Refuse the new item at the door (webhook 503, gRPC RESOURCE_EXHAUSTED) so the sender retries.
+    /// Refuse the new item at the door (webhook 503 with `Retry-After`, gRPC
+    /// RESOURCE_EXHAUSTED) so the sender keeps it and retries; nothing acknowledged is
+    /// evicted.
+    #[default]
     Reject,
 }
 

@@ -95,12 +95,13 @@ impl SinkPlan {
     }
 }
 
-/// What the doors are started from: when it changes, a reload rebinds them.
+/// What the doors are started from: when it changes, a reload rebinds them (`interval` is
+/// the webhook door's `Retry-After`).
 pub fn doors(config: &Config) -> String {
     let a = &config.analytics;
     format!(
-        "{:?} {:?} {:?} {:?} {:?} {}",
-        a.ingest, config.keys, a.node_id, a.expiration, a.document_format, a.enabled
+        "{:?} {:?} {:?} {:?} {:?} {} {:?}",
+        a.ingest, config.keys, a.node_id, a.expiration, a.document_format, a.enabled, a.interval
     )
 }
 

@@ -1,6 +1,7 @@
 //! `openvidu.analytics.telemetry`: the host's own HTTP endpoint for `/metrics` (Prometheus),
 //! `/health` (liveness) and `/ready` (readiness).
 
+use crate::listener::{config::with_max, ConnectionLimits};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
@@ -14,10 +15,16 @@ pub struct TelemetryConfig {
     /// Address to listen on (loopback port 7892 by default).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// How many connections (128 by default), and how long each may stay silent.
+    #[serde(default = "default_connections")]
+    pub connections: ConnectionLimits,
 }
 
 fn default_true() -> bool {
     true
+}
+fn default_connections() -> ConnectionLimits {
+    with_max(128)
 }
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 7892))
@@ -28,7 +35,15 @@ impl Default for TelemetryConfig {
         Self {
             enabled: true,
             listen: default_listen(),
+            connections: default_connections(),
         }
+    }
+}
+
+impl TelemetryConfig {
+    /// Checks values serde cannot; `key` names a key of `openvidu.analytics`.
+    pub fn validate(&self, key: impl Fn(&str) -> String) -> anyhow::Result<()> {
+        self.connections.validate(&key("telemetry.connections"))
     }
 }
 

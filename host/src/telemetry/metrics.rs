@@ -262,6 +262,12 @@ impl Collector for Observed {
             "gRPC streams that ended with a malformed frame or message.",
             [(vec![], w.grpc_stream_errors.load(Ordering::Relaxed))],
         )?;
+        counter_family(
+            &mut encoder,
+            "analytics_grpc_invalid_messages",
+            "gRPC messages refused whole with INVALID_ARGUMENT: a record without a timestamp or identity, or over a per-message limit.",
+            [(vec![], w.grpc_invalid.load(Ordering::Relaxed))],
+        )?;
 
         let sinks = self.sinks();
         let snapshots: Vec<_> = sinks

@@ -93,19 +93,18 @@ impl TelemetryServer {
         let addr = listener
             .local_addr()
             .context("telemetry listener address")?;
-        let (stop, mut rx) = watch::channel(false);
+        let (stop, rx) = watch::channel(false);
         let app = router(Arc::new(observed)).merge(extra);
-        let task = tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            };
-            if let Err(err) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %err, "telemetry server failed");
-            }
-        });
+        let slots = crate::listener::Slots::new("telemetry", config.connections.clone());
+        let header_timeout = config.connections.header_read_timeout;
+        let task = tokio::spawn(crate::listener::serve_http(
+            slots,
+            listener,
+            app,
+            None,
+            header_timeout,
+            rx,
+        ));
         tracing::info!(%addr, "telemetry listening: /metrics, /health, /ready");
         Ok(Some(TelemetryServer { addr, stop, task }))
     }

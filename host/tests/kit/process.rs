@@ -140,6 +140,20 @@ openvidu:
         host
     }
 
+    /// A host on a config of the test's own: `config` is given the prepared host (its
+    /// ports, its store) and returns the whole YAML text.
+    pub fn spawn_config(config: impl FnOnce(&HostProcess) -> String) -> HostProcess {
+        let mut host = HostProcess::prepare();
+        let config = config(&host);
+        host.start(
+            bin()
+                .args(["run", "--log-format", "json"])
+                .env("LIVEKIT_CONFIG", config)
+                .env("RUST_LOG", "info"),
+        );
+        host
+    }
+
     /// Removes the file that blocks the store: the sink initializes at its next attempt.
     pub fn unblock_store(&self) {
         std::fs::remove_file(self.store()).unwrap();

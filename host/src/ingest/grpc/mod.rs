@@ -15,8 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tonic::{Request, Response, Status, Streaming};
 
+pub mod limits;
 mod wire_batch;
 
+pub use limits::MessageLimits;
 pub use wire_batch::WireBatch;
 
 /// The generated service code for `livekit.AnalyticsRecorderService`: the server (taking
@@ -51,6 +53,10 @@ pub struct Recorder {
     pub format: DocumentFormat,
     /// Door counters.
     pub counters: Arc<IngestCounters>,
+    /// What one message may cost.
+    pub limits: MessageLimits,
+    /// `ingest.grpc.message_timeout`: the longest wait for a stream's next message.
+    pub message_timeout: Duration,
 }
 
 fn accept_status(err: AcceptError) -> Status {
@@ -83,6 +89,24 @@ impl Recorder {
         self.counters.grpc_items.fetch_add(n, Ordering::Relaxed);
         self.counters.record(super::Door::Grpc, kinds);
         Ok(())
+    }
+
+    /// The next message of `stream`, within `message_timeout`.
+    async fn next<M>(
+        &self,
+        method: &str,
+        stream: &mut Streaming<M>,
+    ) -> Result<Result<Option<M>, Status>, Status> {
+        match tokio::time::timeout(self.message_timeout, stream.message()).await {
+            Ok(next) => Ok(next),
+            Err(_) => {
+                let status = Status::deadline_exceeded(format!(
+                    "no whole message within ingest.grpc.message_timeout ({:?})",
+                    self.message_timeout
+                ));
+                Err(self.stream_error(method, status))
+            }
+        }
     }
 
     fn stream_error(&self, method: &str, status: Status) -> Status {
@@ -135,7 +159,7 @@ impl Recorder {
     ) -> Result<Response<()>, Status> {
         let mut stream = request.into_inner();
         loop {
-            match stream.message().await {
+            match self.next(method, &mut stream).await? {
                 Ok(Some(message)) => self.accept(items(message, SystemTime::now())).await?,
                 Ok(None) => return Ok(Response::new(())),
                 Err(status) => return Err(self.stream_error(method, status)),
@@ -147,41 +171,114 @@ impl Recorder {
 impl Recorder {
     /// Reads a client stream of [`WireBatch`]es to its end, each record walked as received;
     /// a message is accepted whole or not at all (a bad record refuses it with
-    /// `INVALID_ARGUMENT`, as a decode error did; what came before stays accepted). `item`
-    /// builds the item of one record from its bytes, the receive time and whether to read
-    /// its quality figures ([`Pipeline::reads_quality`]).
+    /// `INVALID_ARGUMENT`, as a decode error did; what came before stays accepted). `check`
+    /// tells an invalid record (see [`limits`]) before `item` builds the item of one record
+    /// from its bytes, the receive time and whether to read its quality figures
+    /// ([`Pipeline::reads_quality`]).
     async fn ingest_encoded(
         &self,
         method: &str,
         request: Request<Streaming<WireBatch>>,
+        kind: ItemKind,
+        check: fn(&[u8]) -> Result<(), limits::Invalid>,
         item: impl Fn(&[u8], SystemTime, bool) -> Result<Item, EncodedError>,
     ) -> Result<Response<()>, Status> {
         let mut stream = request.into_inner();
         loop {
-            let message = match stream.message().await {
+            let message = match self.next(method, &mut stream).await? {
                 Ok(Some(message)) => message,
                 Ok(None) => return Ok(Response::new(())),
                 Err(status) => return Err(self.stream_error(method, status)),
             };
-            let now = SystemTime::now();
-            // Asked per message: a reload may add or remove the sink that reads them.
-            let quality = self.pipeline.reads_quality();
-            // Sized first (a pass over the records' lengths): no regrowth copying items.
-            let mut items = Vec::with_capacity(message.records().count());
-            for record in message.records() {
-                let built = record
-                    .map_err(|e| e.to_string())
-                    .and_then(|record| item(record, now, quality).map_err(|e| e.to_string()));
-                match built {
-                    Ok(built) => items.push(built),
-                    Err(error) => {
-                        let status = Status::internal(format!("decoding the message: {error}"));
-                        return Err(self.stream_error(method, status));
-                    }
-                }
-            }
+            let items = self.build(method, &message, kind, check, &item)?;
             self.accept(items).await?;
         }
+    }
+
+    /// The items of one message, bounded before and while they are built: its records
+    /// counted first (a pass over their lengths), room in the queues asked for, every record
+    /// checked before its item is built, and each item charged to the queue budget and to
+    /// the message's `max_message_item_bytes` as it is built.
+    fn build(
+        &self,
+        method: &str,
+        message: &WireBatch,
+        kind: ItemKind,
+        check: fn(&[u8]) -> Result<(), limits::Invalid>,
+        item: &impl Fn(&[u8], SystemTime, bool) -> Result<Item, EncodedError>,
+    ) -> Result<Vec<Item>, Status> {
+        let invalid = |status: Status| {
+            self.counters.grpc_invalid.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                method,
+                message = status.message(),
+                "analytics message refused"
+            );
+            status
+        };
+        let n = message.records().count();
+        if n > self.limits.records {
+            return Err(invalid(Status::invalid_argument(format!(
+                "the message has {n} records, more than ingest.grpc.max_message_records \
+                 ({})",
+                self.limits.records
+            ))));
+        }
+        // The items take at least their wire size: no room for that, no building.
+        let wire = message.bytes.len() as u64;
+        self.pipeline.room_for(kind, n, wire).map_err(|err| {
+            self.counters.grpc_refused.fetch_add(1, Ordering::Relaxed);
+            accept_status(err)
+        })?;
+        let now = SystemTime::now();
+        // Asked per message: a reload may add or remove the sink that reads them.
+        let quality = self.pipeline.reads_quality();
+        let mut building = self.pipeline.building();
+        let (mut items, mut item_bytes) = (Vec::with_capacity(n), 0u64);
+        for (index, record) in message.records().enumerate() {
+            let record = match record {
+                Ok(record) => record,
+                Err(error) => {
+                    let status = Status::internal(format!("decoding the message: {error}"));
+                    return Err(self.stream_error(method, status));
+                }
+            };
+            match check(record) {
+                Ok(()) => {}
+                Err(limits::Invalid::Malformed) => {} // the walker names where, below
+                Err(why) => {
+                    return Err(invalid(Status::invalid_argument(format!(
+                        "record {index} of the message is invalid: {why}; nothing of the \
+                         message was stored"
+                    ))))
+                }
+            }
+            let built = match item(record, now, quality) {
+                Ok(built) => built,
+                Err(error) => {
+                    let status =
+                        Status::internal(format!("decoding the message: record {index}: {error}"));
+                    return Err(self.stream_error(method, status));
+                }
+            };
+            item_bytes += built.queued_bytes();
+            if item_bytes > self.limits.item_bytes {
+                return Err(invalid(Status::invalid_argument(format!(
+                    "the items of the message take more than \
+                     ingest.grpc.max_message_item_bytes ({} bytes) by record {index}",
+                    self.limits.item_bytes
+                ))));
+            }
+            if !building.charge(&built) {
+                self.counters.grpc_refused.fetch_add(1, Ordering::Relaxed);
+                self.pipeline.refused(kind, n);
+                return Err(accept_status(AcceptError::QueueBytesFull));
+            }
+            items.push(built);
+        }
+        // Given back here: accepting charges the queues themselves.
+        drop(building);
+        Ok(items)
     }
 }
 
@@ -191,10 +288,17 @@ impl AnalyticsRecorderService for Recorder {
         &self,
         request: Request<Streaming<WireBatch>>,
     ) -> Result<Response<()>, Status> {
-        self.ingest_encoded("IngestStats", request, |bytes, now, quality| {
-            let node = &self.node_id;
-            Item::from_encoded_stat(self.format, bytes, node, now, self.expiration, quality)
-        })
+        let check = limits::check_stat;
+        self.ingest_encoded(
+            "IngestStats",
+            request,
+            ItemKind::Stat,
+            check,
+            |bytes, now, quality| {
+                let node = &self.node_id;
+                Item::from_encoded_stat(self.format, bytes, node, now, self.expiration, quality)
+            },
+        )
         .await
     }
 
@@ -202,9 +306,16 @@ impl AnalyticsRecorderService for Recorder {
         &self,
         request: Request<Streaming<WireBatch>>,
     ) -> Result<Response<()>, Status> {
-        self.ingest_encoded("IngestEvents", request, |bytes, now, _| {
-            Item::from_encoded_event(self.format, bytes, &self.node_id, now, self.expiration)
-        })
+        let check = limits::check_event;
+        self.ingest_encoded(
+            "IngestEvents",
+            request,
+            ItemKind::Event,
+            check,
+            |bytes, now, _| {
+                Item::from_encoded_event(self.format, bytes, &self.node_id, now, self.expiration)
+            },
+        )
         .await
     }
 
@@ -252,6 +363,9 @@ impl TokenCheck {
 
 impl tonic::service::Interceptor for TokenCheck {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        // A whole request arrived on its connection: no longer one to close for silence
+        // before its first request, nor the first to make room at the cap.
+        crate::listener::mark_served(request.extensions());
         let Some(expected) = &self.token else {
             return Ok(request);
         };

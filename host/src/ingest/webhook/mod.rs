@@ -3,7 +3,10 @@
 //! Answers: 200 once accepted into the queues (and for event names the host does not map,
 //! so LiveKit does not retry them); 400 for a body that is not a webhook event; 401 for a
 //! missing, malformed, expired or not-yet-valid token, an unknown API key or a body hash
-//! mismatch; 413 over `max_body_bytes`; 503 when the host cannot accept.
+//! mismatch; 408 for a body slower than `body_read_timeout`; 413 over `max_body_bytes`;
+//! 503 with `Retry-After` when the host cannot accept (shutting down, or its queues or
+//! spool are full: livekit-server retries, so nothing acknowledged is ever evicted to make
+//! room).
 
 pub mod token;
 
@@ -14,7 +17,8 @@ use crate::pipeline::{AcceptError, Pipeline};
 use crate::settings::ApiKeys;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use base64::Engine as _;
@@ -120,6 +124,10 @@ pub struct WebhookState {
     pub format: DocumentFormat,
     /// Door counters.
     pub counters: Arc<IngestCounters>,
+    /// The `Retry-After` of a 503: the queues drain once per `openvidu.analytics.interval`.
+    pub retry_after: Duration,
+    /// `ingest.webhook.body_read_timeout`: a body slower than this gets 408.
+    pub body_read_timeout: Duration,
 }
 
 /// The router serving `path` with a body limit of `max_body_bytes`.
@@ -130,17 +138,34 @@ pub fn router(state: Arc<WebhookState>, path: &str, max_body_bytes: usize) -> Ro
         .with_state(state)
 }
 
-async fn receive(
-    State(state): State<Arc<WebhookState>>,
-    request: Request,
-) -> (StatusCode, &'static str) {
+async fn receive(State(state): State<Arc<WebhookState>>, request: Request) -> Response {
+    let (status, text) = answer(&state, request).await;
+    let mut response = (status, text).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // Whole seconds, at least 1 (RFC 9110 `delay-seconds`).
+        let seconds = state.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+/// The status and text of the answer to one request.
+async fn answer(state: &WebhookState, request: Request) -> (StatusCode, &'static str) {
     let counters = &state.counters;
     // The one header read, taken before the body consumes the request (a `HeaderMap`
     // extractor would copy them all).
     let auth = request.headers().get(header::AUTHORIZATION).cloned();
-    let body = match Bytes::from_request(request, &()).await {
-        Ok(body) => body,
-        Err(rejection) => {
+    let body = tokio::time::timeout(state.body_read_timeout, Bytes::from_request(request, &()));
+    let body = match body.await {
+        Ok(Ok(body)) => body,
+        Err(_) => {
+            counters.webhook_bad_request.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!("webhook body not read within ingest.webhook.body_read_timeout");
+            return (StatusCode::REQUEST_TIMEOUT, "body too slow\n");
+        }
+        Ok(Err(rejection)) => {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 counters.webhook_too_large.fetch_add(1, Ordering::Relaxed);
