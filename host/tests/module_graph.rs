@@ -16,14 +16,10 @@ use std::path::{Path, PathBuf};
 /// Longest source file allowed, tests apart.
 const MAX_LINES: usize = 400;
 
-/// Files still over [`MAX_LINES`] while they are being split elsewhere. Another change
-/// edits each of them; the lead splits them once those are merged and then empties this
-/// list (an entry no longer over the limit is noted in the output).
-const OVER_LIMIT_FOR_NOW: &[&str] = &[
-    // Edited by other changes; the lead splits them after merging those.
-    "telemetry/metrics.rs",
-    "config/mod.rs",
-];
+/// Files allowed over [`MAX_LINES`] for a while, e.g. while another change edits one and
+/// its split waits for that merge (an entry no longer over the limit is noted in the
+/// output). Empty: every source file is under the limit.
+const OVER_LIMIT_FOR_NOW: &[&str] = &[];
 
 fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
