@@ -15,8 +15,10 @@ use kit::grpc::events;
 use kit::metrics::sample;
 use kit::process::HostProcess;
 use kit::webhook::room_started;
-use kit::{KEY, SECRET};
+use kit::{wait_until, KEY, SECRET};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -55,10 +57,15 @@ async fn slow(
     first: &'static [u8],
     trickle: &'static [u8],
     wait: Duration,
+    connected: Arc<AtomicUsize>,
 ) -> Option<Duration> {
     let started = Instant::now();
     let mut conn = TcpStream::connect(addr).await.expect("connect");
-    conn.write_all(first).await.expect("first bytes");
+    let sent = conn.write_all(first).await;
+    connected.fetch_add(1, Ordering::SeqCst);
+    if sent.is_err() {
+        return Some(started.elapsed());
+    }
     let mut buf = [0u8; 1024];
     while started.elapsed() < wait {
         match tokio::time::timeout(Duration::from_millis(300), conn.read(&mut buf)).await {
@@ -85,6 +92,7 @@ async fn slow_and_silent_connections_are_closed_and_the_doors_keep_working() {
         addr(host.telemetry_port),
     );
     let wait = Duration::from_secs(8);
+    let connected = Arc::new(AtomicUsize::new(0));
     let mut attacks = Vec::new();
     // More than each cap: the newest push the oldest unserved out.
     for _ in 0..30 {
@@ -94,16 +102,35 @@ async fn slow_and_silent_connections_are_closed_and_the_doors_keep_working() {
             partial_headers,
             b"X-a: b\r\n",
             wait,
+            connected.clone(),
         )));
-        attacks.push(tokio::spawn(slow(telemetry, b"", b"", wait)));
+        attacks.push(tokio::spawn(slow(
+            telemetry,
+            b"",
+            b"",
+            wait,
+            connected.clone(),
+        )));
         let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" as &[u8];
-        attacks.push(tokio::spawn(slow(grpc, preface, b"", wait)));
+        attacks.push(tokio::spawn(slow(
+            grpc,
+            preface,
+            b"",
+            wait,
+            connected.clone(),
+        )));
     }
     for _ in 0..8 {
         let slow_body =
             b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n0123456789"
                 as &[u8];
-        attacks.push(tokio::spawn(slow(webhook, slow_body, b"x", wait)));
+        attacks.push(tokio::spawn(slow(
+            webhook,
+            slow_body,
+            b"x",
+            wait,
+            connected.clone(),
+        )));
     }
     // A gRPC stream that sends one message and then nothing, never ending.
     let url = host.grpc_url();
@@ -115,6 +142,15 @@ async fn slow_and_silent_connections_are_closed_and_the_doors_keep_working() {
         client.ingest_events(messages).await
     });
     tx.send(events(1, 0, 5)).await.unwrap();
+
+    // Every attack connected first (on a loaded machine the spawned tasks may still be
+    // connecting, and a request's connection opened before theirs is the oldest unserved).
+    let attackers = attacks.len();
+    wait_until("every attack connected", Duration::from_secs(10), || {
+        let connected = connected.clone();
+        async move { connected.load(Ordering::SeqCst) == attackers }
+    })
+    .await;
 
     // Meanwhile, the doors work: /health within 100 ms, webhooks and gRPC stored.
     let mut slowest_health = Duration::ZERO;
