@@ -13,6 +13,7 @@ pub mod watch;
 use crate::api;
 use crate::app::{Host, SinkChanges};
 use crate::config::{Config, ConfigSource};
+use crate::fixer::FixerTask;
 use crate::ingest::Doors;
 use crate::sinks::file::index::IndexQuery;
 use crate::sinks::{Sink, SinkConfig, SinkContext};
@@ -139,6 +140,7 @@ struct Running {
     api: api::Api,
     reloads: Arc<ReloadCounters>,
     inline_text: Option<String>,
+    fixer: Option<FixerTask>,
 }
 
 impl Running {
@@ -174,6 +176,7 @@ impl Running {
             api.router(),
         )
         .await?;
+        let fixer = start_fixer(&config).await;
         Ok(Running {
             config,
             sinks,
@@ -184,6 +187,7 @@ impl Running {
             api,
             reloads,
             inline_text: None,
+            fixer,
         })
     }
 
@@ -257,6 +261,12 @@ impl Running {
         }
         self.api.update(api_settings);
         self.sinks = fingerprints;
+        if plan::fixer(&self.config) != plan::fixer(&next) {
+            if let Some(fixer) = self.fixer.take() {
+                fixer.stop().await;
+            }
+            self.fixer = start_fixer(&next).await;
+        }
         self.config = next;
         Ok(hash)
     }
@@ -309,6 +319,9 @@ impl Running {
 
     async fn stop(self) {
         tracing::info!("shutting down: no longer accepting; flushing queues");
+        if let Some(fixer) = self.fixer {
+            fixer.stop().await;
+        }
         self.host.pipeline.close();
         self.doors.close().await;
         let spooled = self.host.spool().is_some();
@@ -326,6 +339,18 @@ impl Running {
             tracing::error!(lost, "stopped with items not stored");
         }
         tracing::info!("stopped");
+    }
+}
+
+/// Starts the active-entities fixer `config` asks for; one that cannot start is logged, and
+/// the host runs without it.
+async fn start_fixer(config: &Config) -> Option<FixerTask> {
+    match FixerTask::start(config).await {
+        Ok(task) => task.map(|(task, _)| task),
+        Err(err) => {
+            tracing::warn!(error = %format!("{err:#}"), "the active-entities fixer is off");
+            None
+        }
     }
 }
 
