@@ -340,6 +340,18 @@ async fn livekit_down_ends_nothing() {
         assert_eq!(report.livekit_failures, 2, "{report:?}");
     }
     assert_eq!(fixer.counters().livekit_failures.load(Ordering::Relaxed), 6);
+    // The warning's counter on /metrics.
+    let host = analytics_host::app::Host::start(Vec::new(), &kit::items::settings());
+    let text = host
+        .observed(Default::default())
+        .with_fixer(fixer.counters())
+        .text();
+    assert!(
+        text.contains("analytics_fixer_livekit_failures_total 6"),
+        "{text}"
+    );
+    assert!(text.contains("analytics_fixer_runs_total 3"), "{text}");
+    host.shutdown().await;
     assert_eq!(active(&sink).await, ["PA_x", "RM_x"]);
     assert!(events_of(
         &sink,

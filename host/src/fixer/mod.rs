@@ -24,36 +24,20 @@ mod task;
 pub use task::FixerTask;
 
 use crate::config::Config;
+pub use crate::counters::FixerCounters;
 use crate::sinks::mongo::entities::{Entity, COLLECTION};
 use anyhow::Context;
 use bson::{doc, Document};
 use livekit_api::LiveKitApi;
 use mongodb::{Client, Database};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use synthetic::Moment;
 
 /// The collection holding the time the fixer last ran.
 pub const LAST_ALIVE: &str = "last_alive";
-
-/// What the fixer did since it started.
-#[derive(Debug, Default)]
-pub struct FixerCounters {
-    /// Runs completed.
-    pub runs: AtomicU64,
-    /// Synthetic end events written.
-    pub synthetic_events: AtomicU64,
-    /// Entities removed from `active_entities` by the fixer.
-    pub removed: AtomicU64,
-    /// Synthetic end events dropped because the real end event arrived.
-    pub superseded: AtomicU64,
-    /// LiveKit API calls that failed (that kind was not fixed that period).
-    pub livekit_failures: AtomicU64,
-    /// Periods skipped because another node held the lock (or Redis failed).
-    pub lock_skips: AtomicU64,
-}
 
 /// A synthetic end event prepared by one run, written by the next.
 #[derive(Debug, Clone)]
@@ -120,6 +104,12 @@ impl Fixer {
             pending: Vec::new(),
             counters: Arc::default(),
         }
+    }
+
+    /// The same, counting into `counters` (kept across restarts of the fixer).
+    pub fn with_counters(mut self, counters: Arc<FixerCounters>) -> Fixer {
+        self.counters = counters;
+        self
     }
 
     /// Its counters.

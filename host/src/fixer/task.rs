@@ -87,9 +87,13 @@ pub struct FixerTask {
 }
 
 impl FixerTask {
-    /// Starts the fixer `config` asks for: with `mongo_url`, every `fixer_period()`, under
-    /// the Redis lock when LiveKit's `redis` is set. `None` when there is nothing to fix.
-    pub async fn start(config: &Config) -> anyhow::Result<Option<(FixerTask, Arc<FixerCounters>)>> {
+    /// Starts the fixer `config` asks for, counting into `counters`: with `mongo_url`, every
+    /// `fixer_period()`, under the Redis lock when LiveKit's `redis` is set. `None` when
+    /// there is nothing to fix.
+    pub async fn start(
+        config: &Config,
+        counters: Arc<FixerCounters>,
+    ) -> anyhow::Result<Option<FixerTask>> {
         if !config.analytics.enabled {
             return Ok(None);
         }
@@ -106,7 +110,7 @@ impl FixerTask {
             },
             None => None,
         };
-        let counters = fixer.counters();
+        let fixer = fixer.with_counters(counters);
         let period = config.analytics.fixer_period();
         tracing::info!(
             ?period,
@@ -114,7 +118,7 @@ impl FixerTask {
             locked = lock.is_some(),
             "active-entities fixer started"
         );
-        Ok(Some((fixer.spawn(period, lock), counters)))
+        Ok(Some(fixer.spawn(period, lock)))
     }
 
     /// Stops it (a run in progress finishes first).

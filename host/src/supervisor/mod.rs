@@ -13,7 +13,7 @@ pub mod watch;
 use crate::api;
 use crate::app::{Host, SinkChanges};
 use crate::config::{Config, ConfigSource};
-use crate::fixer::FixerTask;
+use crate::fixer::{FixerCounters, FixerTask};
 use crate::ingest::Doors;
 use crate::sinks::file::index::IndexQuery;
 use crate::sinks::{Sink, SinkConfig, SinkContext};
@@ -141,6 +141,7 @@ struct Running {
     reloads: Arc<ReloadCounters>,
     inline_text: Option<String>,
     fixer: Option<FixerTask>,
+    fixer_counters: Arc<FixerCounters>,
 }
 
 impl Running {
@@ -166,9 +167,11 @@ impl Running {
         };
         let doors = Doors::start(&config.doors(), host.pipeline.clone()).await?;
         let reloads = Arc::new(ReloadCounters::new(hash));
+        let fixer_counters = Arc::new(FixerCounters::default());
         let observed = host
             .observed(doors.counters.clone())
-            .with_reloads(reloads.clone());
+            .with_reloads(reloads.clone())
+            .with_fixer(fixer_counters.clone());
         let api = api::Api::new(api_settings(&config).await?, observed.clone());
         let telemetry = TelemetryServer::start_with(
             &config.analytics.telemetry,
@@ -176,7 +179,7 @@ impl Running {
             api.router(),
         )
         .await?;
-        let fixer = start_fixer(&config).await;
+        let fixer = start_fixer(&config, &fixer_counters).await;
         Ok(Running {
             config,
             sinks,
@@ -188,6 +191,7 @@ impl Running {
             reloads,
             inline_text: None,
             fixer,
+            fixer_counters,
         })
     }
 
@@ -265,7 +269,7 @@ impl Running {
             if let Some(fixer) = self.fixer.take() {
                 fixer.stop().await;
             }
-            self.fixer = start_fixer(&next).await;
+            self.fixer = start_fixer(&next, &self.fixer_counters).await;
         }
         self.config = next;
         Ok(hash)
@@ -344,9 +348,9 @@ impl Running {
 
 /// Starts the active-entities fixer `config` asks for; one that cannot start is logged, and
 /// the host runs without it.
-async fn start_fixer(config: &Config) -> Option<FixerTask> {
-    match FixerTask::start(config).await {
-        Ok(task) => task.map(|(task, _)| task),
+async fn start_fixer(config: &Config, counters: &Arc<FixerCounters>) -> Option<FixerTask> {
+    match FixerTask::start(config, counters.clone()).await {
+        Ok(task) => task,
         Err(err) => {
             tracing::warn!(error = %format!("{err:#}"), "the active-entities fixer is off");
             None

@@ -4,7 +4,7 @@
 //! Metrics are read from the counters the host keeps anyway ([`SinkCounters`],
 //! [`IngestCounters`], the queues), so nothing is counted twice.
 
-use crate::counters::{ReloadCounters, SinkCounters};
+use crate::counters::{FixerCounters, ReloadCounters, SinkCounters};
 use crate::ingest::{Door, IngestCounters};
 use crate::model::ItemKind;
 use crate::pipeline::Pipeline;
@@ -36,6 +36,8 @@ pub struct Observed {
     pub spool: Option<Arc<crate::spool::SpoolCounters>>,
     /// Configuration reloads, when the host can reload.
     pub reloads: Option<Arc<ReloadCounters>>,
+    /// The active-entities fixer's counters, when the host runs one.
+    pub fixer: Option<Arc<FixerCounters>>,
 }
 
 impl std::fmt::Debug for Observed {
@@ -59,6 +61,7 @@ impl Observed {
             gauges: Vec::new(),
             spool: spool.as_ref().map(|s| s.counters.clone()),
             reloads: None,
+            fixer: None,
         };
         let Some(spool) = spool else {
             return observed;
@@ -99,6 +102,12 @@ impl Observed {
     /// The same, also reporting configuration reloads.
     pub fn with_reloads(mut self, reloads: Arc<ReloadCounters>) -> Self {
         self.reloads = Some(reloads);
+        self
+    }
+
+    /// The same, also reporting the active-entities fixer.
+    pub fn with_fixer(mut self, fixer: Arc<FixerCounters>) -> Self {
+        self.fixer = Some(fixer);
         self
     }
 
@@ -456,6 +465,9 @@ impl Collector for Observed {
         }
         if let Some(reloads) = &self.reloads {
             reloads.encode(&mut encoder)?;
+        }
+        if let Some(fixer) = &self.fixer {
+            fixer.encode(&mut encoder)?;
         }
         for (name, help, read) in &self.gauges {
             let gauge = ConstGauge::new(read());
