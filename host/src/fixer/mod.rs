@@ -193,11 +193,13 @@ impl Fixer {
             remove.push(pending.id.clone());
         }
         if !write.is_empty() {
-            events
-                .insert_many(&write)
-                .ordered(false)
-                .await
-                .context("inserting the synthetic end events")?;
+            // Each keeps the ObjectId it got when prepared, so after a partial failure the
+            // retry finds those stored already as duplicates.
+            if let Err(err) = events.insert_many(&write).ordered(false).await {
+                if !only_duplicates(&err) {
+                    return Err(err).context("inserting the synthetic end events");
+                }
+            }
         }
         let deleted = self
             .db
@@ -278,5 +280,20 @@ impl Fixer {
                 )
             })?;
         Ok(start.map(|s| synthetic::end_event(entity, id, s, last_alive, self.expiration)))
+    }
+}
+
+/// Whether an insert failed only on documents already stored (code 11000).
+fn only_duplicates(err: &mongodb::error::Error) -> bool {
+    match &*err.kind {
+        mongodb::error::ErrorKind::InsertMany(failure) => {
+            failure.write_concern_error.is_none()
+                && failure
+                    .write_errors
+                    .iter()
+                    .flatten()
+                    .all(|e| e.code == crate::sinks::mongo::DUPLICATE_KEY)
+        }
+        _ => false,
     }
 }
