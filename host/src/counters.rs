@@ -2,6 +2,9 @@
 //! queues, the pipeline, the workers and the sinks, read by `telemetry` (which re-exports
 //! them) at scrape time. Below all of those, so each of them may import it.
 
+mod fixer;
+pub use fixer::FixerCounters;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;

@@ -16,6 +16,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod counters;
+pub mod fixer;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ingest;

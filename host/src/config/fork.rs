@@ -44,9 +44,38 @@ impl AnalyticsConfig {
     }
 }
 
+/// LiveKit's own default `port`.
+pub const LIVEKIT_PORT: u16 = 7880;
+
+/// The URL of LiveKit's server API from its `port` (default 7880) and the first of its
+/// `bind_addresses` (default: every interface, reached on loopback).
+pub fn livekit_url(port: Option<u16>, bind_addresses: &[String]) -> String {
+    let port = port.unwrap_or(LIVEKIT_PORT);
+    let host = match bind_addresses.first().map(|a| a.trim()) {
+        None | Some("" | "0.0.0.0" | "::" | "[::]") => "127.0.0.1".to_owned(),
+        Some(a) if a.contains(':') && !a.starts_with('[') => format!("[{a}]"),
+        Some(a) => a.to_owned(),
+    };
+    format!("http://{host}:{port}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_livekit_url_follows_port_and_bind_addresses() {
+        assert_eq!(livekit_url(None, &[]), "http://127.0.0.1:7880");
+        assert_eq!(
+            livekit_url(Some(7881), &["0.0.0.0".into()]),
+            "http://127.0.0.1:7881"
+        );
+        assert_eq!(
+            livekit_url(None, &["10.0.0.5".into()]),
+            "http://10.0.0.5:7880"
+        );
+        assert_eq!(livekit_url(Some(1), &["::1".into()]), "http://[::1]:1");
+    }
 
     #[test]
     fn zero_is_the_default_and_the_period_follows_the_fork() {

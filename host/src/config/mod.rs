@@ -78,6 +78,10 @@ pub struct AnalyticsConfig {
     /// period is `max(2·interval + 10 s, fixer_interval)`, as the fork's.
     #[serde(default = "fork::default_fixer_interval", with = "duration")]
     pub fixer_interval: Duration,
+    /// LiveKit's server API, which the active-entities fixer asks what is live (default:
+    /// from LiveKit's own `port` and `bind_addresses`, see `fork::livekit_url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub livekit_url: Option<String>,
     /// How long stored items are kept (`openvidu_expire_at` = now + expiration; `0`: the
     /// default, 768 h = 32 days, as the fork).
     #[serde(default = "fork::default_expiration", with = "duration")]
@@ -197,6 +201,10 @@ struct LiveKitFile {
     #[serde(default)]
     redis: Option<LiveKitRedisConfig>,
     #[serde(default)]
+    port: Option<u16>,
+    #[serde(default)]
+    bind_addresses: Vec<String>,
+    #[serde(default)]
     openvidu: Option<OpenViduSection>,
 }
 
@@ -237,6 +245,9 @@ impl Config {
         }
         let mut analytics = file.openvidu.and_then(|o| o.analytics).unwrap_or_default();
         fork::zero_means_default(&mut analytics);
+        if analytics.livekit_url.is_none() {
+            analytics.livekit_url = Some(fork::livekit_url(file.port, &file.bind_addresses));
+        }
         plugin::config::resolve_paths(&mut analytics.plugins, |p| resolve_relative(&source, p));
         let config = Config {
             source,

@@ -13,6 +13,7 @@ pub mod watch;
 use crate::api;
 use crate::app::{Host, SinkChanges};
 use crate::config::{Config, ConfigSource};
+use crate::fixer::{FixerCounters, FixerTask};
 use crate::ingest::Doors;
 use crate::sinks::file::index::IndexQuery;
 use crate::sinks::{Sink, SinkConfig, SinkContext};
@@ -139,6 +140,8 @@ struct Running {
     api: api::Api,
     reloads: Arc<ReloadCounters>,
     inline_text: Option<String>,
+    fixer: Option<FixerTask>,
+    fixer_counters: Arc<FixerCounters>,
 }
 
 impl Running {
@@ -164,9 +167,11 @@ impl Running {
         };
         let doors = Doors::start(&config.doors(), host.pipeline.clone()).await?;
         let reloads = Arc::new(ReloadCounters::new(hash));
+        let fixer_counters = Arc::new(FixerCounters::default());
         let observed = host
             .observed(doors.counters.clone())
-            .with_reloads(reloads.clone());
+            .with_reloads(reloads.clone())
+            .with_fixer(fixer_counters.clone());
         let api = api::Api::new(api_settings(&config).await?, observed.clone());
         let telemetry = TelemetryServer::start_with(
             &config.analytics.telemetry,
@@ -174,6 +179,7 @@ impl Running {
             api.router(),
         )
         .await?;
+        let fixer = start_fixer(&config, &fixer_counters).await;
         Ok(Running {
             config,
             sinks,
@@ -184,6 +190,8 @@ impl Running {
             api,
             reloads,
             inline_text: None,
+            fixer,
+            fixer_counters,
         })
     }
 
@@ -257,6 +265,12 @@ impl Running {
         }
         self.api.update(api_settings);
         self.sinks = fingerprints;
+        if plan::fixer(&self.config) != plan::fixer(&next) {
+            if let Some(fixer) = self.fixer.take() {
+                fixer.stop().await;
+            }
+            self.fixer = start_fixer(&next, &self.fixer_counters).await;
+        }
         self.config = next;
         Ok(hash)
     }
@@ -309,6 +323,9 @@ impl Running {
 
     async fn stop(self) {
         tracing::info!("shutting down: no longer accepting; flushing queues");
+        if let Some(fixer) = self.fixer {
+            fixer.stop().await;
+        }
         self.host.pipeline.close();
         self.doors.close().await;
         let spooled = self.host.spool().is_some();
@@ -326,6 +343,18 @@ impl Running {
             tracing::error!(lost, "stopped with items not stored");
         }
         tracing::info!("stopped");
+    }
+}
+
+/// Starts the active-entities fixer `config` asks for; one that cannot start is logged, and
+/// the host runs without it.
+async fn start_fixer(config: &Config, counters: &Arc<FixerCounters>) -> Option<FixerTask> {
+    match FixerTask::start(config, counters.clone()).await {
+        Ok(task) => task,
+        Err(err) => {
+            tracing::warn!(error = %format!("{err:#}"), "the active-entities fixer is off");
+            None
+        }
     }
 }
 

@@ -125,6 +125,22 @@ pub fn restart_only(running: &Config, next: &Config) -> Vec<&'static str> {
     keys
 }
 
+/// What the active-entities fixer runs from: a reload that changes it restarts the fixer.
+pub fn fixer(config: &Config) -> String {
+    let a = &config.analytics;
+    format!(
+        "{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        a.mongo_url,
+        a.database(),
+        a.livekit_url,
+        a.fixer_period(),
+        a.expiration,
+        a.enabled,
+        config.keys.0,
+        config.redis.as_ref().map(|r| format!("{r:?}"))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

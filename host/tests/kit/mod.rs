@@ -27,6 +27,7 @@ pub mod fork;
 pub mod grpc;
 pub mod host;
 pub mod items;
+pub mod livekit;
 pub mod load;
 pub mod metrics;
 pub mod pki;

@@ -274,6 +274,9 @@ impl Collector for Observed {
         if let Some(reloads) = &self.reloads {
             reloads.encode(&mut encoder)?;
         }
+        if let Some(fixer) = &self.fixer {
+            fixer.encode(&mut encoder)?;
+        }
         for (name, help, read) in &self.gauges {
             let gauge = ConstGauge::new(read());
             gauge.encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)?;

@@ -4,7 +4,7 @@
 //! Metrics are read from the counters the host keeps anyway ([`SinkCounters`],
 //! [`IngestCounters`], the queues), so nothing is counted twice.
 
-use crate::counters::{ReloadCounters, SinkCounters};
+use crate::counters::{FixerCounters, ReloadCounters, SinkCounters};
 use crate::ingest::{Door, IngestCounters};
 use crate::model::ItemKind;
 use crate::pipeline::Pipeline;
@@ -32,6 +32,8 @@ pub struct Observed {
     pub spool: Option<Arc<crate::spool::SpoolCounters>>,
     /// Configuration reloads, when the host can reload.
     pub reloads: Option<Arc<ReloadCounters>>,
+    /// The active-entities fixer's counters, when the host runs one.
+    pub fixer: Option<Arc<FixerCounters>>,
 }
 
 impl std::fmt::Debug for Observed {
@@ -55,6 +57,7 @@ impl Observed {
             gauges: Vec::new(),
             spool: spool.as_ref().map(|s| s.counters.clone()),
             reloads: None,
+            fixer: None,
         };
         let Some(spool) = spool else {
             return observed;
@@ -95,6 +98,12 @@ impl Observed {
     /// The same, also reporting configuration reloads.
     pub fn with_reloads(mut self, reloads: Arc<ReloadCounters>) -> Self {
         self.reloads = Some(reloads);
+        self
+    }
+
+    /// The same, also reporting the active-entities fixer.
+    pub fn with_fixer(mut self, fixer: Arc<FixerCounters>) -> Self {
+        self.fixer = Some(fixer);
         self
     }
 

@@ -1,0 +1,134 @@
+//! A real livekit-server on loopback: the project's build in the cache (`livekit/build.sh`,
+//! through the end-to-end scripts) or `LKA_LIVEKIT_SERVER`, with one API key.
+
+use super::ports::free_port;
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_protocol as lk;
+use prost::Message;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The API key livekit-server is started with.
+pub const KEY: &str = "fixerkey";
+/// Its secret.
+pub const SECRET: &str = "a-fixer-test-secret-that-is-long-enough";
+
+/// The newest livekit-server the scripts built into the cache, or `LKA_LIVEKIT_SERVER`.
+pub fn livekit_binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("LKA_LIVEKIT_SERVER").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let dir = super::servers::cache_dir().join("bin");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("livekit-server-") && !name.ends_with(".tmp") && p.is_file()
+        })
+        .collect();
+    found.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    found.pop()
+}
+
+/// A livekit-server on loopback, killed when dropped.
+pub struct LiveKit {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl LiveKit {
+    /// Started with `redis` (a port) as its Redis when given: egress and ingress are
+    /// listed only then.
+    pub fn start(redis: Option<u16>) -> Option<LiveKit> {
+        let Some(bin) = livekit_binary() else {
+            if std::env::var("LKA_REQUIRE_LIVEKIT").as_deref() == Ok("1") {
+                panic!("no livekit-server built (livekit/build.sh) and LKA_REQUIRE_LIVEKIT=1");
+            }
+            eprintln!("SKIPPED: no livekit-server built (livekit/build.sh)");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (port, tcp) = (free_port(), free_port());
+        let udp = 40_000 + (std::process::id() % 10_000) as u16;
+        let config = format!(
+            "port: {port}\nbind_addresses: [\"127.0.0.1\"]\nrtc:\n  tcp_port: {tcp}\n  \
+             port_range_start: {udp}\n  port_range_end: {}\n  use_external_ip: false\n\
+             keys:\n  {KEY}: {SECRET}\nlogging:\n  level: warn\n{}",
+            udp + 50,
+            redis
+                .map(|port| format!("redis:\n  address: 127.0.0.1:{port}\n"))
+                .unwrap_or_default()
+        );
+        let path = dir.path().join("livekit.yaml");
+        std::fs::write(&path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("livekit.log")).unwrap();
+        let child = Command::new(&bin)
+            .arg("--config")
+            .arg(&path)
+            .args(["--bind", "127.0.0.1", "--node-ip", "127.0.0.1"])
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        let server = LiveKit {
+            child,
+            port,
+            _dir: dir,
+        };
+        for _ in 0..300 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("livekit-server did not listen on {port} within 30 s");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a room through LiveKit's API (kept 10 min while empty); its sid.
+    pub async fn create_room(&self, name: &str) -> String {
+        let token = AccessToken::with_api_key(KEY, SECRET)
+            .with_grants(VideoGrants {
+                room_create: true,
+                ..Default::default()
+            })
+            .to_jwt()
+            .unwrap();
+        let request = lk::CreateRoomRequest {
+            name: name.into(),
+            empty_timeout: 600,
+            departure_timeout: 600,
+            ..Default::default()
+        };
+        let body = reqwest::Client::new()
+            .post(format!(
+                "{}/twirp/livekit.RoomService/CreateRoom",
+                self.url()
+            ))
+            .bearer_auth(token)
+            .header("Content-Type", "application/protobuf")
+            .body(request.encode_to_vec())
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        lk::Room::decode(body).unwrap().sid
+    }
+}
+
+impl Drop for LiveKit {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
