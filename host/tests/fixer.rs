@@ -245,6 +245,19 @@ async fn entities_livekit_no_longer_has_are_ended_in_the_forks_shape() {
         alive.get_i32("nanos").unwrap()
     );
     assert!(room.get_datetime("openvidu_expire_at").is_ok());
+    // The read API's summary of the room says it ended, at the synthetic event's time.
+    let summary = sink
+        .database()
+        .collection::<Document>("room_sessions")
+        .find_one(doc! {"_id": "RM_gone"})
+        .await
+        .unwrap()
+        .expect("room_sessions summary of RM_gone");
+    assert_eq!(
+        summary.get_f64("ended_ts").unwrap(),
+        alive.get_i64("seconds").unwrap() as f64 + f64::from(alive.get_i32("nanos").unwrap()) / 1e9,
+        "{summary}"
+    );
     let left = events_of(&sink, doc! {"type": "PARTICIPANT_LEFT"}).await;
     assert_eq!(left.len(), 1, "{left:?}");
     eprintln!("synthetic PARTICIPANT_LEFT: {}", left[0]);

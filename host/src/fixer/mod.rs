@@ -200,6 +200,10 @@ impl Fixer {
                     return Err(err).context("inserting the synthetic end events");
                 }
             }
+            // The read API lists rooms from their summaries: a room ended here is ended there.
+            crate::sinks::mongo::room_sessions::apply_documents(&self.db, &write)
+                .await
+                .context("summarizing the synthetic end events into room_sessions")?;
         }
         let deleted = self
             .db

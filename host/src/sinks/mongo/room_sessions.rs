@@ -95,6 +95,20 @@ pub async fn apply_events(database: &Database, events: &[&SharedItem]) -> Result
     apply_rows(database, rows).await
 }
 
+/// The rooms' summaries of event `documents` written straight to the database (the
+/// fixer's synthetic end events, which do not go through the sink), applied.
+pub async fn apply_documents(database: &Database, documents: &[Document]) -> Result<()> {
+    let rows = documents.iter().filter_map(|document| {
+        let expire_at = match document.get(EXPIRE_FIELD) {
+            Some(Bson::DateTime(at)) => at.to_system_time(),
+            _ => SystemTime::now(),
+        };
+        let json = Bson::Document(document.clone()).into_relaxed_extjson();
+        Some((EventRow::from_document(&json)?, expire_at))
+    });
+    apply_rows(database, rows).await
+}
+
 /// The summaries of event `rows` (each with its document's expiry), applied.
 async fn apply_rows(
     database: &Database,
