@@ -10,8 +10,11 @@ use std::process::Command;
 /// which is exactly what a plain build does not do, and why `build.rs` must not ask.)
 fn crate_protocol_dir() -> PathBuf {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Only this platform's dependencies: the others (android_system_properties, …) are
+    // not downloaded, and `--offline` cannot fetch them.
     let output = Command::new(cargo)
         .args(["metadata", "--format-version", "1", "--offline", "--locked"])
+        .args(["--filter-platform", &host_triple()])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("running cargo metadata");
@@ -33,6 +36,21 @@ fn crate_protocol_dir() -> PathBuf {
         .parent()
         .expect("the crate's folder")
         .join("protocol")
+}
+
+/// The platform rustc builds for by default (`host:` of `rustc -vV`).
+fn host_triple() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let output = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .expect("running rustc -vV");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .expect("rustc -vV names its host")
+        .trim()
+        .to_string()
 }
 
 fn proto_files(dir: &Path, prefix: &Path, out: &mut Vec<PathBuf>) {
