@@ -1,6 +1,6 @@
-//! Fuzz target: the read API's routes, parameters and cursors (`livekit_analytics_host::fuzzing::api::request`).
+//! Fuzz target: the read API's routes, parameters and cursors (`analytics_host::fuzzing::api::request`).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    livekit_analytics_host::fuzzing::api::request(data);
+    analytics_host::fuzzing::api::request(data);
 });

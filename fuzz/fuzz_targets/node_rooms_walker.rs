@@ -1,6 +1,6 @@
-//! Fuzz target: an encoded `AnalyticsNodeRooms`, the walker against prost (`livekit_analytics_host::fuzzing::walk::node_rooms`).
+//! Fuzz target: an encoded `AnalyticsNodeRooms`, the walker against prost (`analytics_host::fuzzing::walk::node_rooms`).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    livekit_analytics_host::fuzzing::walk::node_rooms(data);
+    analytics_host::fuzzing::walk::node_rooms(data);
 });

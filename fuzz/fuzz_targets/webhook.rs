@@ -1,6 +1,6 @@
-//! Fuzz target: the webhook door's token and body path (`livekit_analytics_host::fuzzing::webhook::body`).
+//! Fuzz target: the webhook door's token and body path (`analytics_host::fuzzing::webhook::body`).
 #![no_main]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    livekit_analytics_host::fuzzing::webhook::body(data);
+    analytics_host::fuzzing::webhook::body(data);
 });
