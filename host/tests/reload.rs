@@ -103,6 +103,42 @@ async fn wait_reloads(host: &HostProcess, ok: f64, failed: f64) -> String {
     );
 }
 
+/// How many documents of one collection the load should have left, and each store holds.
+#[derive(Debug)]
+#[allow(dead_code)] // read by the Debug output of a failure
+struct Stored {
+    collection: &'static str,
+    want: u64,
+    mongo: u64,
+    file: u64,
+    file_distinct: usize,
+}
+
+async fn stored_counts(
+    db: &mongodb::Database,
+    host: &HostProcess,
+    summary: &Summary,
+) -> Vec<Stored> {
+    let mut counts = Vec::new();
+    for collection in COLLECTIONS {
+        let mongo = db
+            .collection::<Document>(collection)
+            .count_documents(doc! {})
+            .await
+            .unwrap_or(0);
+        let docs = read_store(&host.store(), collection);
+        let ids: HashSet<&str> = docs.iter().filter_map(|d| d["_id"].as_str()).collect();
+        counts.push(Stored {
+            collection,
+            want: expected(summary, collection),
+            mongo,
+            file: docs.len() as u64,
+            file_distinct: ids.len(),
+        });
+    }
+    counts
+}
+
 fn expected(summary: &Summary, collection: &str) -> u64 {
     summary
         .expected_documents
@@ -181,28 +217,28 @@ async fn sighup_under_load_changes_sinks_and_doors_and_loses_nothing() {
     assert!(summary.accepted() > 5000, "{}", summary.table());
     let client = mongodb::Client::with_uri_str(mongo.url()).await.unwrap();
     let db = client.database("openvidu");
-    wait_until(
-        "every accepted item stored",
-        Duration::from_secs(30),
-        || {
-            let (db, summary, store) = (db.clone(), &summary, host.store());
-            async move {
-                for collection in COLLECTIONS {
-                    let want = expected(summary, collection);
-                    let in_mongo = db
-                        .collection::<Document>(collection)
-                        .count_documents(doc! {})
-                        .await
-                        .unwrap_or(0);
-                    if in_mongo != want || read_store(&store, collection).len() as u64 != want {
-                        return false;
-                    }
-                }
-                true
-            }
-        },
-    )
-    .await;
+    let started = std::time::Instant::now();
+    loop {
+        let counts = stored_counts(&db, &host, &summary).await;
+        if counts.iter().all(|c| c.mongo == c.want && c.file == c.want) {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let log = host.log_text();
+            let warnings: Vec<&str> = log
+                .lines()
+                .filter(|l| l.contains(r#""level":"WARN""#) || l.contains(r#""level":"ERROR""#))
+                .collect();
+            panic!(
+                "after 30 s not every accepted item is stored once:\n{counts:#?}\n{}\n\
+                 warnings and errors of the host:\n{}\n{}",
+                summary.table(),
+                warnings.join("\n"),
+                host.metrics().await
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     for collection in COLLECTIONS {
         let docs = read_store(&host.store(), collection);
         let ids: HashSet<&str> = docs.iter().filter_map(|d| d["_id"].as_str()).collect();
