@@ -63,17 +63,18 @@ for tool in cargo rustc rustup rustfmt cargo-clippy clippy-driver rustdoc; do
   [ -x "$HOME/.cargo/bin/$tool" ] && ln -s "$HOME/.cargo/bin/$tool" "$RUSTUP_PROXIES/$tool"
 done
 
-# Runs a command in the emptied environment of a new machine, in the clone.
+# The emptied environment of a new machine.
+FRESH_ENV=(env -i
+  HOME="$HOME" USER="${USER:-root}" LANG=C.UTF-8 TERM=dumb CI=true
+  PATH="/usr/local/go/bin:$RUSTUP_PROXIES:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
+  CARGO_HOME="$WORK/cargo-home"
+  GOPATH="$WORK/go" GOCACHE="$WORK/go/cache" GOFLAGS=-modcacherw
+  XDG_CACHE_HOME="$WORK/xdg-cache" npm_config_cache="$WORK/npm-cache" PIP_NO_CACHE_DIR=1
+  TMPDIR="$WORK/tmp" LKA_CACHE_DIR="$CACHE")
+# Runs a command in that environment, in the clone.
 fresh() {
-  env -i \
-    HOME="$HOME" USER="${USER:-root}" LANG=C.UTF-8 TERM=dumb CI=true \
-    PATH="/usr/local/go/bin:$RUSTUP_PROXIES:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" \
-    CARGO_HOME="$WORK/cargo-home" \
-    GOPATH="$WORK/go" GOCACHE="$WORK/go/cache" GOFLAGS=-modcacherw \
-    XDG_CACHE_HOME="$WORK/xdg-cache" npm_config_cache="$WORK/npm-cache" PIP_NO_CACHE_DIR=1 \
-    TMPDIR="$WORK/tmp" LKA_CACHE_DIR="$CACHE" \
-    bash -c "cd '$WORK/repo' && $1" </dev/null
+  "${FRESH_ENV[@]}" bash -c "cd '$WORK/repo' && $1" </dev/null
 }
 # Step 1: the README's first command in the background, `simulate` against it (the README's
 # second terminal), the documents it says the host should store counted in analytics-data/,
@@ -81,8 +82,11 @@ fresh() {
 first_command() {
   local repo="$WORK/repo" t host_pid
   t=$(date +%s)
-  # The README's first command, as written (cargo run execs the host: the PID is the host's).
-  fresh "exec cargo run --release -- --config config.local.yaml" >"$WORK/host.log" 2>&1 &
+  # The README's first command, as written. A simple command in the background (not the
+  # function `fresh`, which would run in a subshell of its own): env, bash and cargo run
+  # each exec the next, so the PID is the host's and SIGTERM reaches it.
+  "${FRESH_ENV[@]}" bash -c "cd '$WORK/repo' && exec cargo run --release -- --config config.local.yaml" \
+    </dev/null >"$WORK/host.log" 2>&1 &
   host_pid=$!
   log "step 1: building and starting the host (cargo run --release; a first build takes minutes)"
   until curl -fsS -o /dev/null http://127.0.0.1:7892/health 2>/dev/null; do
