@@ -3,7 +3,7 @@
 
 use crate::config::{AnalyticsConfig, Config, QueueConfig, SpoolConfig};
 use crate::ingest::IngestCounters;
-use crate::model::SharedItem;
+use crate::model::{SharedItem, SinkScope};
 use crate::pipeline::{Pipeline, SinkLane};
 use crate::queue::{QueueBudget, SinkQueue};
 use crate::sinks::{Sink, SinkContext};
@@ -97,7 +97,7 @@ impl Host {
         settings: &AnalyticsConfig,
         spool: &SpoolConfig,
     ) -> anyhow::Result<Host> {
-        let mut lanes: Vec<(String, Vec<_>)> = Vec::new();
+        let mut lanes: Vec<(String, SinkScope)> = Vec::new();
         for sink in &sinks {
             if lanes.iter().any(|(name, _)| name == sink.name()) {
                 bail!(
@@ -105,7 +105,7 @@ impl Host {
                     sink.name()
                 );
             }
-            lanes.push((sink.name().to_string(), sink.kinds().to_vec()));
+            lanes.push((sink.name().to_string(), scope_of(&**sink)));
         }
         let (spool, recovered) = Spool::open(spool, lanes)?;
         Ok(Self::assemble(
@@ -177,6 +177,7 @@ impl Host {
             queue: queue.clone(),
             counters: counters.clone(),
             reads_quality: sink.reads_quality(),
+            fixer_events: sink.gets_fixer_events(),
         };
         let (updates, updates_rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
@@ -244,11 +245,7 @@ impl Host {
             next.push(self.start_worker(sink));
         }
         if let Some(spool) = &self.spool {
-            spool.set_sinks(
-                next.iter()
-                    .map(|l| (l.name.clone(), l.kinds.clone()))
-                    .collect(),
-            );
+            spool.set_sinks(next.iter().map(|l| (l.name.clone(), l.scope())).collect());
         }
         self.pipeline.set_lanes(next);
         let mut replaced: BTreeMap<String, Box<dyn Sink>> = replaced
@@ -338,6 +335,14 @@ fn worker_settings(settings: &AnalyticsConfig) -> WorkerSettings {
         send_timeout: settings.send_timeout,
         retry: settings.retry.clone(),
         shutdown_timeout: settings.shutdown_timeout,
+    }
+}
+
+/// What `sink` stores, as the spool keeps items for it.
+fn scope_of(sink: &dyn Sink) -> SinkScope {
+    SinkScope {
+        kinds: sink.kinds().to_vec(),
+        fixer_events: sink.gets_fixer_events(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! that stores its kind.
 
 use crate::counters::SinkCounters;
-use crate::model::{Item, ItemKind, SharedItem};
+use crate::model::{Item, ItemKind, SharedItem, SinkScope};
 use crate::queue::{QueueBudget, SinkQueue};
 use crate::settings::OverflowPolicy;
 use crate::spool::{Spool, SpoolError};
@@ -52,6 +52,19 @@ pub struct SinkLane {
     pub counters: Arc<SinkCounters>,
     /// Whether the sink reads `Item::quality` ([`crate::sinks::Sink::reads_quality`]).
     pub reads_quality: bool,
+    /// Whether the sink is given the fixer's synthetic end events
+    /// ([`crate::sinks::Sink::gets_fixer_events`]).
+    pub fixer_events: bool,
+}
+
+impl SinkLane {
+    /// What it stores, as the spool keeps items for it.
+    pub fn scope(&self) -> SinkScope {
+        SinkScope {
+            kinds: self.kinds.clone(),
+            fixer_events: self.fixer_events,
+        }
+    }
 }
 
 /// Accepts items from the doors and queues them for every sink.
@@ -218,7 +231,8 @@ impl Pipeline {
             self.received[item.kind.index()].fetch_add(1, Ordering::Relaxed);
             let kind = item.kind;
             let shared: SharedItem = Arc::new(item);
-            for lane in lanes_for(&lanes, kind) {
+            let fixer_event = shared.is_fixer_event();
+            for lane in lanes_for(&lanes, kind).filter(|l| l.fixer_events || !fixer_event) {
                 lane.queue.push(shared.clone());
             }
         }

@@ -17,10 +17,12 @@ pub struct FixerCounters {
     pub livekit_failures: AtomicU64,
     /// Periods skipped because another node held the lock (or Redis failed).
     pub lock_skips: AtomicU64,
+    /// Synthetic end events given to the other sinks (through the pipeline).
+    pub forwarded: AtomicU64,
 }
 
 /// The fixer's metrics: name and help of each, in [`FixerCounters::values`]' order.
-const FIXER_METRICS: [(&str, &str); 6] = [
+const FIXER_METRICS: [(&str, &str); 7] = [
     (
         "analytics_fixer_runs",
         "Active-entities fixer runs completed.",
@@ -45,11 +47,15 @@ const FIXER_METRICS: [(&str, &str); 6] = [
         "analytics_fixer_lock_skips",
         "Periods skipped: lock held elsewhere, or Redis failed.",
     ),
+    (
+        "analytics_fixer_forwarded",
+        "Synthetic end events given to the sinks other than MongoDB.",
+    ),
 ];
 
 impl FixerCounters {
     /// Each counter now.
-    pub fn values(&self) -> [u64; 6] {
+    pub fn values(&self) -> [u64; 7] {
         [
             &self.runs,
             &self.synthetic_events,
@@ -57,11 +63,11 @@ impl FixerCounters {
             &self.superseded,
         ]
         .into_iter()
-        .chain([&self.livekit_failures, &self.lock_skips])
+        .chain([&self.livekit_failures, &self.lock_skips, &self.forwarded])
         .map(|n| n.load(Ordering::Relaxed))
         .collect::<Vec<_>>()
         .try_into()
-        .expect("six counters")
+        .expect("seven counters")
     }
 
     /// Writes `analytics_fixer_<name>_total` for each counter.

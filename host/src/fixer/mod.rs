@@ -11,11 +11,13 @@
 //! a warning, and [`FixerCounters::livekit_failures`]. With LiveKit's Redis configured,
 //! one node fixes per period under the fork's lock ([`lock`]).
 //!
-//! The synthetic events are written to MongoDB only, in the fork's shape (an ObjectId
-//! `_id`, integer timestamps); they do not go through the pipeline, whose documents have
-//! the deterministic MD5 `_id` and the fork's doubles, so the MongoDB sink would store each
-//! a second time in another shape.
+//! The synthetic events are written to MongoDB by the fixer itself, in the fork's shape (an
+//! ObjectId `_id`, integer timestamps), with `active_entities` and `room_sessions`; then
+//! they go through the pipeline to every other sink ([`forward`]): the Redis sink, the file
+//! store and the plugins get them like any end event, with the same `_id` (the ObjectId's
+//! hex). The MongoDB sink is not given them (it would store each a second time).
 
+pub mod forward;
 pub mod livekit_api;
 pub mod lock;
 pub mod synthetic;
@@ -25,6 +27,7 @@ pub use task::FixerTask;
 
 use crate::config::Config;
 pub use crate::counters::FixerCounters;
+use crate::pipeline::Pipeline;
 use crate::sinks::mongo::entities::{Entity, COLLECTION};
 use anyhow::Context;
 use bson::{doc, Document};
@@ -70,6 +73,11 @@ pub struct Fixer {
     expiration: Duration,
     pending: Vec<Pending>,
     counters: Arc<FixerCounters>,
+    /// Where the synthetic events go after MongoDB (every other sink), if anywhere.
+    pipeline: Option<Arc<Pipeline>>,
+    /// Events written to MongoDB that the pipeline refused (full, or closing): offered
+    /// again after the next run.
+    unforwarded: Vec<Document>,
 }
 
 impl Fixer {
@@ -103,7 +111,15 @@ impl Fixer {
             expiration,
             pending: Vec::new(),
             counters: Arc::default(),
+            pipeline: None,
+            unforwarded: Vec::new(),
         }
+    }
+
+    /// The same, giving its synthetic events to every sink of `pipeline` but MongoDB.
+    pub fn with_pipeline(mut self, pipeline: Arc<Pipeline>) -> Fixer {
+        self.pipeline = Some(pipeline);
+        self
     }
 
     /// The same, counting into `counters` (kept across restarts of the fixer).
@@ -122,6 +138,7 @@ impl Fixer {
     pub async fn run_once(&mut self) -> anyhow::Result<RunReport> {
         let mut report = RunReport::default();
         self.settle(&mut report).await?;
+        self.forward().await;
         let active = self.active().await?;
         let last_alive = self.last_alive().await?;
         for (entity, ids) in active {
@@ -220,8 +237,39 @@ impl Fixer {
             .fetch_add(report.superseded as u64, Ordering::Relaxed);
         c.removed
             .fetch_add(deleted.deleted_count, Ordering::Relaxed);
+        self.unforwarded.extend(write);
         self.pending.clear();
         Ok(())
+    }
+
+    /// Gives the events written to MongoDB (this run's and any refused before) to the other
+    /// sinks. A refusal keeps them for the next run (MongoDB holds them meanwhile): a
+    /// warning, nothing lost while the host runs.
+    async fn forward(&mut self) {
+        let Some(pipeline) = &self.pipeline else {
+            self.unforwarded.clear();
+            return;
+        };
+        if self.unforwarded.is_empty() {
+            return;
+        }
+        let items: Vec<_> = self
+            .unforwarded
+            .iter()
+            .filter_map(forward::item_of)
+            .collect();
+        let n = items.len() as u64;
+        match pipeline.accept_async(items).await {
+            Ok(_) => {
+                self.counters.forwarded.fetch_add(n, Ordering::Relaxed);
+                self.unforwarded.clear();
+            }
+            Err(err) => tracing::warn!(
+                events = n, error = %err,
+                "active-entities fixer: the other sinks refused the synthetic end events; \
+                 offered again after the next run (MongoDB has them)"
+            ),
+        }
     }
 
     /// `active_entities`, by kind (entities of an unknown kind are left alone).

@@ -4,6 +4,7 @@
 use super::lock::FixerLock;
 use super::Fixer;
 use crate::config::Config;
+use crate::pipeline::Pipeline;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,12 +88,14 @@ pub struct FixerTask {
 }
 
 impl FixerTask {
-    /// Starts the fixer `config` asks for, counting into `counters`: with `mongo_url`, every
+    /// Starts the fixer `config` asks for, counting into `counters`, giving its synthetic
+    /// events to the sinks of `pipeline` after MongoDB: with `mongo_url`, every
     /// `fixer_period()`, under the Redis lock when LiveKit's `redis` is set. `None` when
     /// there is nothing to fix.
     pub async fn start(
         config: &Config,
         counters: Arc<FixerCounters>,
+        pipeline: Arc<Pipeline>,
     ) -> anyhow::Result<Option<FixerTask>> {
         if !config.analytics.enabled {
             return Ok(None);
@@ -110,7 +113,7 @@ impl FixerTask {
             },
             None => None,
         };
-        let fixer = fixer.with_counters(counters);
+        let fixer = fixer.with_counters(counters).with_pipeline(pipeline);
         let period = config.analytics.fixer_period();
         tracing::info!(
             ?period,

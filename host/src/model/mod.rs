@@ -161,8 +161,38 @@ impl ExpiryText {
     }
 }
 
+/// What one sink stores: the kinds, and whether it is given the active-entities fixer's
+/// synthetic end events ([`Item::is_fixer_event`]). The pipeline queues and the spool keeps
+/// an item for the sinks whose scope [takes](SinkScope::takes) it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkScope {
+    /// The kinds it stores.
+    pub kinds: Vec<ItemKind>,
+    /// Whether it gets the fixer's events ([`crate::sinks::Sink::gets_fixer_events`]).
+    pub fixer_events: bool,
+}
+
+impl SinkScope {
+    /// A sink storing `kinds`, the fixer's events included.
+    pub fn of_kinds(kinds: Vec<ItemKind>) -> Self {
+        SinkScope {
+            kinds,
+            fixer_events: true,
+        }
+    }
+
+    /// Whether `item` goes to this sink.
+    pub fn takes(&self, item: &Item) -> bool {
+        self.kinds.contains(&item.kind) && (self.fixer_events || !item.is_fixer_event())
+    }
+}
+
 /// An item shared between queues.
 pub type SharedItem = Arc<Item>;
+
+/// The length of the `_id` of the fixer's events: an ObjectId's hex (see
+/// [`Item::is_fixer_event`]).
+pub const FIXER_ID_LEN: usize = 24;
 
 /// The name of `openvidu_expire_at`, the TTL field.
 pub const EXPIRE_FIELD: &str = "openvidu_expire_at";
@@ -217,6 +247,16 @@ impl Item {
             spool_seq: None,
             received_at: Instant::now(),
         }
+    }
+
+    /// Whether this is an end event the active-entities fixer made up (`crate::fixer`) for
+    /// an entity LiveKit no longer has. The host's own ids are 32 hex digits (an MD5); the
+    /// fixer's events keep the 24-hex-digit ObjectId `_id` the fork gives them, which it
+    /// has written to MongoDB itself, in the fork's shape: the pipeline gives them to every
+    /// other sink (see [`crate::sinks::Sink::gets_fixer_events`]). The rule is read off the
+    /// item alone, so it holds for items recovered from the spool as well.
+    pub fn is_fixer_event(&self) -> bool {
+        self.kind == ItemKind::Event && self.id.len() == FIXER_ID_LEN
     }
 
     /// What this item takes in memory, as the queues count it: the struct, its strings on

@@ -127,6 +127,13 @@ pub trait Sink: Send + 'static {
         false
     }
 
+    /// Whether the pipeline gives it the active-entities fixer's synthetic end events
+    /// ([`crate::model::Item::is_fixer_event`]); `true` by default. The MongoDB sink says
+    /// `false`: the fixer writes them to MongoDB itself, in the fork's shape.
+    fn gets_fixer_events(&self) -> bool {
+        true
+    }
+
     /// Prepares the store (indexes, files); called before the first batch and again after
     /// a failure until it succeeds. Must be idempotent.
     async fn initialize(&mut self) -> Result<(), SinkError>;

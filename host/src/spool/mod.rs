@@ -24,7 +24,7 @@ mod writer;
 
 pub use record::{decode, encode};
 
-use crate::model::{Item, ItemKind};
+use crate::model::{Item, SinkScope};
 use crate::spool::config::SpoolConfig;
 use anyhow::Context;
 use record::PENDING;
@@ -141,12 +141,12 @@ impl Drop for Spool {
 }
 
 impl Spool {
-    /// Opens (or creates) the spool in `config.dir` for these sinks (name, kinds stored) and
+    /// Opens (or creates) the spool in `config.dir` for these sinks (name, what it stores) and
     /// returns what a previous run left pending, oldest first. Pending rows of sinks no longer
     /// configured are dropped with a warning; records pending for nobody are deleted.
     pub fn open(
         config: &SpoolConfig,
-        sinks: Vec<(String, Vec<ItemKind>)>,
+        sinks: Vec<(String, SinkScope)>,
     ) -> anyhow::Result<(Spool, Vec<Recovered>)> {
         std::fs::create_dir_all(&config.dir)
             .with_context(|| format!("creating the spool directory {}", config.dir.display()))?;
@@ -196,7 +196,7 @@ impl Spool {
     /// Changes the sinks new items are kept for (a configuration reload added or removed
     /// some). Rows already written are left as they are: those of a removed sink stay until
     /// it comes back or the next start drops them (see [`Spool::open`]).
-    pub fn set_sinks(&self, sinks: Vec<(String, Vec<ItemKind>)>) {
+    pub fn set_sinks(&self, sinks: Vec<(String, SinkScope)>) {
         *self.core.sinks.write().expect("spool sinks lock") = Arc::new(sinks);
     }
 
@@ -313,7 +313,7 @@ impl Spool {
             let sinks: Vec<usize> = names
                 .iter()
                 .enumerate()
-                .filter(|(_, (_, kinds))| kinds.contains(&item.kind))
+                .filter(|(_, (_, scope))| scope.takes(item))
                 .map(|(n, _)| n)
                 .collect();
             if sinks.is_empty() {

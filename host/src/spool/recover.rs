@@ -8,7 +8,7 @@
 
 use super::record::{decode, PENDING, RECORDS};
 use super::{Recovered, FILE_NAME};
-use crate::model::ItemKind;
+use crate::model::SinkScope;
 use anyhow::Context;
 use redb::{Database, Durability, ReadableTable};
 use std::collections::BTreeMap;
@@ -29,7 +29,7 @@ pub struct DamagedSpool {
 /// moved aside and a fresh one created; the third value then says so.
 pub(super) fn open(
     path: &Path,
-    sinks: &[(String, Vec<ItemKind>)],
+    sinks: &[(String, SinkScope)],
 ) -> anyhow::Result<(Database, RecoverOutcome, Option<DamagedSpool>)> {
     let reason = match attempt(path, sinks) {
         Ok((db, outcome)) => return Ok((db, outcome, None)),
@@ -74,7 +74,7 @@ enum Attempt {
 
 fn attempt(
     path: &Path,
-    sinks: &[(String, Vec<ItemKind>)],
+    sinks: &[(String, SinkScope)],
 ) -> Result<(Database, RecoverOutcome), Attempt> {
     let opened = quietly(|| -> anyhow::Result<_> {
         let db = Database::create(path)
@@ -136,7 +136,7 @@ pub(super) type RecoverOutcome = (Vec<Recovered>, u64, u64, u64);
 /// Reads what is pending, cleaning up rows of unknown sinks and records pending for nobody.
 pub(super) fn recover(
     db: &Database,
-    sinks: &[(String, Vec<ItemKind>)],
+    sinks: &[(String, SinkScope)],
 ) -> anyhow::Result<RecoverOutcome> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate);

@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::SpoolFullPolicy;
-use crate::model::Timestamp;
+use crate::model::{ItemKind, Timestamp};
 use serde_json::json;
 use serde_json::Value;
 use std::sync::mpsc;
@@ -43,10 +43,13 @@ fn config(dir: &Path, max_bytes: u64, full: SpoolFullPolicy) -> SpoolConfig {
     }
 }
 
-fn two_sinks() -> Vec<(String, Vec<ItemKind>)> {
+fn two_sinks() -> Vec<(String, SinkScope)> {
     vec![
-        ("a".into(), vec![ItemKind::Event, ItemKind::Stat]),
-        ("b".into(), vec![ItemKind::Event]),
+        (
+            "a".into(),
+            SinkScope::of_kinds(vec![ItemKind::Event, ItemKind::Stat]),
+        ),
+        ("b".into(), SinkScope::of_kinds(vec![ItemKind::Event])),
     ]
 }
 
@@ -130,7 +133,7 @@ fn pending_bookkeeping_and_recovery() {
     drop(spool);
 
     // Sink `b` is no longer configured: its rows are dropped, `a` still gets both.
-    let only_a = vec![("a".to_string(), vec![ItemKind::Event])];
+    let only_a = vec![("a".to_string(), SinkScope::of_kinds(vec![ItemKind::Event]))];
     let (spool, recovered) = Spool::open(&cfg, only_a.clone()).unwrap();
     assert_eq!(recovered.len(), 2);
     assert!(spool.pending_for("b").unwrap().is_empty());

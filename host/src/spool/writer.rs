@@ -6,7 +6,7 @@
 
 use super::record::{remove_oldest, PENDING, RECORDS};
 use super::{SpoolCounters, SpoolError, MAX_GROUP_BYTES, MAX_GROUP_ITEMS, SETTLE_SYNC_INTERVAL};
-use crate::model::ItemKind;
+use crate::model::SinkScope;
 use crate::spool::config::SpoolFullPolicy;
 use redb::{Database, Durability, ReadableTable};
 use std::path::PathBuf;
@@ -14,8 +14,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::Instant;
 
-/// The sinks items are kept for: each one's name and the kinds it stores.
-pub(super) type SpoolSinks = Arc<Vec<(String, Vec<ItemKind>)>>;
+/// The sinks items are kept for: each one's name and what it stores.
+pub(super) type SpoolSinks = Arc<Vec<(String, SinkScope)>>;
 
 /// What the writer thread and the callers share.
 pub(super) struct Core {
@@ -23,7 +23,7 @@ pub(super) struct Core {
     pub(super) path: PathBuf,
     pub(super) max_bytes: u64,
     pub(super) full: SpoolFullPolicy,
-    /// Each sink's name and the kinds it stores; replaced when a reload changes the sinks.
+    /// Each sink's name and what it stores; replaced when a reload changes the sinks.
     pub(super) sinks: RwLock<SpoolSinks>,
     pub(super) state: Mutex<State>,
     pub(super) counters: Arc<SpoolCounters>,

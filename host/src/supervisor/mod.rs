@@ -179,7 +179,7 @@ impl Running {
             api.router(),
         )
         .await?;
-        let fixer = start_fixer(&config, &fixer_counters).await;
+        let fixer = start_fixer(&config, &fixer_counters, &host.pipeline).await;
         Ok(Running {
             config,
             sinks,
@@ -269,7 +269,7 @@ impl Running {
             if let Some(fixer) = self.fixer.take() {
                 fixer.stop().await;
             }
-            self.fixer = start_fixer(&next, &self.fixer_counters).await;
+            self.fixer = start_fixer(&next, &self.fixer_counters, &self.host.pipeline).await;
         }
         self.config = next;
         Ok(hash)
@@ -348,8 +348,12 @@ impl Running {
 
 /// Starts the active-entities fixer `config` asks for; one that cannot start is logged, and
 /// the host runs without it.
-async fn start_fixer(config: &Config, counters: &Arc<FixerCounters>) -> Option<FixerTask> {
-    match FixerTask::start(config, counters.clone()).await {
+async fn start_fixer(
+    config: &Config,
+    counters: &Arc<FixerCounters>,
+    pipeline: &Arc<crate::pipeline::Pipeline>,
+) -> Option<FixerTask> {
+    match FixerTask::start(config, counters.clone(), pipeline.clone()).await {
         Ok(task) => task,
         Err(err) => {
             tracing::warn!(error = %format!("{err:#}"), "the active-entities fixer is off");

@@ -178,6 +178,12 @@ impl Sink for MongoSink {
         &ItemKind::ALL
     }
 
+    /// The fixer writes its end events to MongoDB itself, in the fork's shape (an ObjectId
+    /// `_id`, integer timestamps) and keeps `active_entities` and `room_sessions` with them.
+    fn gets_fixer_events(&self) -> bool {
+        false
+    }
+
     /// Checks that the database answers (and that the credentials are accepted), creates the
     /// collections that do not exist yet, then starts the upkeep task that creates the
     /// indexes beside the writes: no write waits for them.
