@@ -15,7 +15,8 @@ use kit::servers::matrix::Wire;
 use kit::wait_until;
 use livekit_protocol::{
     AnalyticsEvent, AnalyticsEventType as Type, AnalyticsEvents, AnalyticsStat, AnalyticsStats,
-    AnalyticsStream, DisconnectReason, ParticipantInfo, Room, StreamType, TrackInfo, TrackType,
+    AnalyticsStream, ApiCallInfo, DisconnectReason, ParticipantInfo, Room, RoomEndReason,
+    StreamType, TrackInfo, TrackType, WebhookInfo,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -117,6 +118,62 @@ fn story() -> Vec<AnalyticsEvent> {
     ]
 }
 
+/// Room D, far outside the range asked, with what livekit-server reports since the fork's
+/// protocol: an aborted join, two webhook deliveries (one failed) and an API call, which
+/// name the room only inside, and why the room ended.
+fn newer_story() -> Vec<AnalyticsEvent> {
+    let at = |second: i64| ts(T0 + 80_000 + second, 0);
+    let webhook = |second: i64, event: &str, status: i32| AnalyticsEvent {
+        r#type: Type::Webhook as i32,
+        timestamp: at(second),
+        webhook: Some(WebhookInfo {
+            event: event.into(),
+            room_id: "RM_D".into(),
+            room_name: "name-of-RM_D".into(),
+            participant_identity: "id-PA_5".into(),
+            url: "http://hooks.example/lk".into(),
+            queue_duration_ns: 1_500_000,
+            send_duration_ns: 30_000_000,
+            http_status_code: status,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    vec![
+        event(Type::RoomCreated, 80_000, "RM_D", "", ""),
+        event(Type::ParticipantJoined, 80_001, "RM_D", "PA_5", ""),
+        event(
+            Type::ParticipantConnectionAborted,
+            80_002,
+            "RM_D",
+            "PA_6",
+            "",
+        ),
+        webhook(3, "participant_joined", 502),
+        webhook(4, "room_started", 200),
+        AnalyticsEvent {
+            r#type: Type::ApiCall as i32,
+            timestamp: at(5),
+            api_call: Some(ApiCallInfo {
+                service: "RoomService".into(),
+                method: "RemoveParticipant".into(),
+                status: 404,
+                twirp_error_code: "not_found".into(),
+                twirp_error_message: "participant not found".into(),
+                room_id: "RM_D".into(),
+                participant_identity: "id-PA_9".into(),
+                duration_ns: 2_000_000,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        AnalyticsEvent {
+            room_end_reason: RoomEndReason::RoomEndApiDelete as i32,
+            ..event(Type::RoomEnded, 80_010, "RM_D", "", "")
+        },
+    ]
+}
+
 async fn get(url: &str) -> (u16, Value) {
     let response = reqwest::get(url).await.expect("the API answers");
     let status = response.status().as_u16();
@@ -149,7 +206,9 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
     let mut client = AnalyticsRecorderServiceClient::connect(host.grpc_url())
         .await
         .unwrap();
-    let message = AnalyticsEvents { events: story() };
+    let message = AnalyticsEvents {
+        events: story().into_iter().chain(newer_story()).collect(),
+    };
     client.ingest_events(stream::iter([message])).await.unwrap();
     let message = AnalyticsStats { stats: stats() };
     client.ingest_stats(stream::iter([message])).await.unwrap();
@@ -158,6 +217,11 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
     wait_until("the story stored", Duration::from_secs(20), || {
         let url = format!("{api}/rooms/RM_A");
         async move { get(&url).await.1["session"]["events"] == 7 }
+    })
+    .await;
+    wait_until("room D stored", Duration::from_secs(20), || {
+        let url = format!("{api}/rooms/RM_D");
+        async move { get(&url).await.1["timeline"].as_array().map(Vec::len) == Some(7) }
     })
     .await;
     wait_until("the stats stored", Duration::from_secs(20), || {
@@ -180,6 +244,8 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
     let (_, named) = get(&format!("{api}/rooms?{range}&name=name-of-RM_A")).await;
     let (status, detail) = get(&format!("{api}/rooms/RM_A")).await;
     assert_eq!(status, 200, "{detail}");
+    let (status, newer) = get(&format!("{api}/rooms/RM_D")).await;
+    assert_eq!(status, 200, "{newer}");
     let (status, quality) = get(&format!("{api}/rooms/RM_A/quality?bucket=10s")).await;
     assert_eq!(status, 200, "{quality}");
     let (status, minute) = get(&format!("{api}/rooms/RM_A/quality?bucket=60")).await;
@@ -202,7 +268,7 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
         .unwrap_or_else(|| panic!("{health}"));
     assert_eq!(
         (file["stored"].as_u64(), file["queued"].as_u64()),
-        (Some(14), Some(0)),
+        (Some(21), Some(0)),
         "{health}"
     );
     assert!(file["recent"].is_array(), "{health}");
@@ -244,14 +310,16 @@ async fn answers(format: &str, store: Store) -> Vec<Value> {
         );
     }
     assert_eq!(host.stop(), Some(0));
-    vec![all, first, second, named, detail, person, quality, minute]
+    vec![
+        all, first, second, named, detail, person, quality, minute, newer,
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_from_mongodb_and_the_embedded_index_in_both_formats() {
     let first_server = Wire::matrix()[0];
     let openvidu = answers("openvidu", Store::Mongo(first_server)).await;
-    let [all, first, second, named, detail, person, quality, minute] = &openvidu[..] else {
+    let [all, first, second, named, detail, person, quality, minute, newer] = &openvidu[..] else {
         unreachable!()
     };
     let sids = |page: &Value| -> Vec<String> {
@@ -343,6 +411,52 @@ async fn sessions_from_mongodb_and_the_embedded_index_in_both_formats() {
     assert_eq!(person["rooms"].as_array().unwrap().len(), 1, "{person}");
     assert_eq!(person["rooms"][0]["room"]["sid"], "RM_A");
     assert_eq!(person["rooms"][0]["participants"][0]["sid"], "PA_1");
+
+    // Room D: why it ended, the aborted join, the webhook deliveries and the API call.
+    eprintln!("room D: {newer}");
+    assert_eq!(newer["end_reason"], "ROOM_END_API_DELETE", "{newer}");
+    assert_eq!(newer["aborted_participants"], 1, "{newer}");
+    let aborted: Vec<&Value> = newer["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["aborted"] == true)
+        .collect();
+    assert_eq!(aborted.len(), 1, "{newer}");
+    assert_eq!(aborted[0]["sid"], "PA_6");
+    let hooks = newer["webhooks"].as_array().unwrap();
+    assert_eq!(hooks.len(), 2, "{newer}");
+    assert_eq!(newer["failed_webhooks"], 1);
+    assert_eq!(
+        (
+            &hooks[0]["event"],
+            &hooks[0]["http_status"],
+            &hooks[0]["failed"]
+        ),
+        (
+            &Value::from("participant_joined"),
+            &Value::from(502),
+            &Value::from(true)
+        )
+    );
+    assert_eq!(
+        (hooks[0]["queue_ms"].as_f64(), hooks[0]["send_ms"].as_f64()),
+        (Some(1.5), Some(30.0))
+    );
+    assert_eq!(hooks[0]["at"], (T0 + 80_003) as f64);
+    assert_eq!(hooks[1]["failed"], false);
+    let calls = newer["api_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{newer}");
+    assert_eq!(calls[0]["method"], "RemoveParticipant");
+    assert_eq!(calls[0]["status"], 404);
+    assert_eq!(calls[0]["error"], "not_found: participant not found");
+    assert_eq!(calls[0]["duration_ms"], 2.0);
+    assert_eq!(calls[0]["participant"], "id-PA_9");
+    // Deliveries and calls are about the room, not of its life.
+    assert_eq!(newer["session"]["events"], 4, "{newer}");
+    assert_eq!(newer["session"]["ended_at"], (T0 + 80_010) as f64);
+    assert!(detail["webhooks"].as_array().unwrap().is_empty());
+    assert!(detail.get("end_reason").is_none(), "{detail}");
 
     // The other document format stores other documents, the file store's index other
     // rows; the answers are the same.

@@ -15,9 +15,58 @@ use kit::browser::Browser;
 use kit::process::HostProcess;
 use kit::sessions::a_morning;
 use kit::wait_until;
-use livekit_protocol::{AnalyticsEvents, AnalyticsStats};
+use livekit_protocol::{
+    AnalyticsEvent, AnalyticsEventType, AnalyticsEvents, AnalyticsStats, ApiCallInfo, WebhookInfo,
+};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Two webhook deliveries (the second failed) and an API call for `room`, a minute after it
+/// was created in `events` (newer event types, which name the room only inside).
+fn deliveries_and_calls(events: &[AnalyticsEvent], room: &str) -> Vec<AnalyticsEvent> {
+    let created = events
+        .iter()
+        .find(|e| e.room_id == room && e.r#type == AnalyticsEventType::RoomCreated as i32)
+        .and_then(|e| e.timestamp.clone())
+        .expect("the room's ROOM_CREATED");
+    let at = |second: i64| {
+        Some(pbjson_types::Timestamp {
+            seconds: created.seconds + second,
+            nanos: 0,
+        })
+    };
+    let webhook = |second: i64, event: &str, status: i32| AnalyticsEvent {
+        r#type: AnalyticsEventType::Webhook as i32,
+        timestamp: at(second),
+        webhook: Some(WebhookInfo {
+            event: event.into(),
+            room_id: room.into(),
+            url: "https://hooks.example.com/livekit".into(),
+            http_status_code: status,
+            queue_duration_ns: 400_000,
+            send_duration_ns: 31_000_000,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    vec![
+        webhook(60, "room_started", 200),
+        webhook(61, "participant_joined", 502),
+        AnalyticsEvent {
+            r#type: AnalyticsEventType::ApiCall as i32,
+            timestamp: at(62),
+            api_call: Some(ApiCallInfo {
+                service: "RoomService".into(),
+                method: "UpdateRoomMetadata".into(),
+                status: 200,
+                room_id: room.into(),
+                duration_ns: 2_100_000,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+    ]
+}
 
 /// Where the screenshots go.
 fn screenshots() -> (PathBuf, Option<tempfile::TempDir>) {
@@ -66,7 +115,12 @@ async fn the_dashboard_shows_sessions_quality_and_health_in_a_real_browser() {
         .await
         .unwrap();
     let events = AnalyticsEvents {
-        events: morning.events.clone(),
+        events: morning
+            .events
+            .iter()
+            .cloned()
+            .chain(deliveries_and_calls(&morning.events, "RM_planning"))
+            .collect(),
     };
     client.ingest_events(stream::iter([events])).await.unwrap();
     for chunk in morning.stats.chunks(1000) {
@@ -133,6 +187,17 @@ async fn the_dashboard_shows_sessions_quality_and_health_in_a_real_browser() {
             .iter()
             .any(|p| p.starts_with("bob") && p.contains("CLIENT_INITIATED")),
         "bob left early: {people:?}"
+    );
+    // What the newer event types tell: the deliveries (the failed one marked), the call.
+    assert_eq!(browser.count("#webhooks tbody tr").await, 2);
+    assert_eq!(browser.count("#webhooks tbody tr.failed").await, 1);
+    assert_eq!(browser.count("#api-calls tbody tr").await, 1);
+    let cards = browser.texts(".cards .card").await;
+    assert!(
+        cards
+            .iter()
+            .any(|c| c.contains("Webhooks failed") && c.contains("1 of 2")),
+        "{cards:?}"
     );
     save(&browser, &dir, "dashboard-session.png").await;
     no_console_errors(&browser, "session").await;

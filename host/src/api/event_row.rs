@@ -2,6 +2,7 @@
 //! format (`openvidu`: numbers as doubles, some enums as numbers; `typed`: integers, every
 //! enum named).
 
+use super::side_records;
 use serde_json::Value;
 
 /// One stored event as the API reads it.
@@ -29,8 +30,12 @@ pub struct EventRow {
     pub track_source: String,
     /// `track.mime_type`.
     pub mime: String,
-    /// `participant.disconnect_reason`, named, when not `UNKNOWN_REASON`.
+    /// Why: `participant.disconnect_reason` (a participant's event) or `room_end_reason`
+    /// (`ROOM_ENDED`), named, when known.
     pub reason: String,
+    /// `WEBHOOK` and `API_CALL`: the delivery's or call's summary as compact JSON text
+    /// ([`super::side_records`]); empty for other types.
+    pub detail: String,
 }
 
 impl EventRow {
@@ -89,6 +94,11 @@ impl EventRow {
                 row.reason = disconnect_reason(&reason);
             }
         }
+        if side_records::reads_more(&row.kind) {
+            if let Ok(doc) = serde_json::from_str::<Value>(item.document_text()) {
+                side_records::enrich(&mut row, &doc);
+            }
+        }
         row
     }
 }
@@ -112,7 +122,7 @@ impl EventRow {
         let ts = &doc["timestamp"];
         let number = |v: &Value| v.as_f64().unwrap_or(0.0);
         let or = |a: String, b: &Value| if a.is_empty() { text(b) } else { a };
-        Some(EventRow {
+        let mut row = EventRow {
             ts: number(&ts["seconds"]) + number(&ts["nanos"]) / 1e9,
             kind,
             room_sid: or(text(&doc["room"]["sid"]), &doc["room_id"]),
@@ -126,7 +136,10 @@ impl EventRow {
             track_source: named(&doc["track"], "source", &TRACK_SOURCES),
             mime: text(&doc["track"]["mime_type"]),
             reason: disconnect_reason(&doc["participant"]["disconnect_reason"]),
-        })
+            detail: String::new(),
+        };
+        side_records::enrich(&mut row, doc);
+        Some(row)
     }
 }
 

@@ -27,6 +27,7 @@ pub mod mongo;
 mod params;
 pub mod quality;
 pub mod sessions;
+pub mod side_records;
 
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -59,6 +59,26 @@ pub fn projection() -> Document {
         "track.mime_type",
         "track_id",
         "participant.disconnect_reason",
+        // What `api::side_records` reads.
+        "room_end_reason",
+        "webhook.event",
+        "webhook.url",
+        "webhook.room_id",
+        "webhook.http_status_code",
+        "webhook.is_dropped",
+        "webhook.send_error",
+        "webhook.service_error",
+        "webhook.queue_duration_ns",
+        "webhook.send_duration_ns",
+        "webhook.participant_identity",
+        "api_call.service",
+        "api_call.method",
+        "api_call.room_id",
+        "api_call.status",
+        "api_call.twirp_error_code",
+        "api_call.twirp_error_message",
+        "api_call.duration_ns",
+        "api_call.participant_identity",
     ] {
         fields.insert(field, 1);
     }
@@ -214,7 +234,13 @@ impl MongoQuery {
 
     /// Every event of the room `sid`.
     pub async fn room_events(&self, sid: &str) -> anyhow::Result<Vec<EventRow>> {
-        self.rows(doc! { "room.sid": sid }).await
+        // Webhook deliveries and API calls name their room only inside (each its own index).
+        self.rows(doc! { "$or": [
+            { "room.sid": sid },
+            { "webhook.room_id": sid },
+            { "api_call.room_id": sid },
+        ] })
+        .await
     }
 
     /// The stats of the room `sid` in buckets of `bucket` seconds: found through `room_id`,

@@ -4,6 +4,8 @@
 //! `typed`: integers, every enum named), so every backend gives the same answer.
 
 pub use super::event_row::EventRow;
+pub use super::side_records::{ApiCall, WebhookDelivery};
+use super::side_records::{API_CALL, CONNECTION_ABORTED, WEBHOOK};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -54,6 +56,10 @@ pub struct ParticipantSession {
     /// Why they left (`CLIENT_INITIATED`, `ROOM_DELETED`, …), when the event says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disconnect_reason: Option<String>,
+    /// Their connection was aborted before it was established
+    /// (`PARTICIPANT_CONNECTION_ABORTED`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub aborted: bool,
 }
 
 /// One track of a session.
@@ -100,14 +106,29 @@ pub struct RoomDetail {
     pub participants: Vec<ParticipantSession>,
     /// Tracks, by publish time.
     pub tracks: Vec<TrackSession>,
-    /// Every event, oldest first.
+    /// Why the room ended (`room_end_reason`: `ROOM_END_API_DELETE`, `ROOM_END_IDLE_TIMEOUT`,
+    /// …), when livekit-server said (v1.13.7 on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_reason: Option<String>,
+    /// Participants whose connection was aborted.
+    pub aborted_participants: usize,
+    /// The webhook deliveries made for it, oldest first (`WEBHOOK`).
+    pub webhooks: Vec<WebhookDelivery>,
+    /// How many of them failed.
+    pub failed_webhooks: usize,
+    /// The server API calls made on it, oldest first (`API_CALL`).
+    pub api_calls: Vec<ApiCall>,
+    /// Every event, oldest first (webhook deliveries and API calls included).
     pub timeline: Vec<TimelineEntry>,
 }
 
 /// Folds `rows` (any order) into one session per room sid, newest start first.
 pub fn sessions(rows: &[EventRow]) -> Vec<RoomSession> {
     let mut by_room: BTreeMap<&str, Vec<&EventRow>> = BTreeMap::new();
-    for row in rows.iter().filter(|r| !r.room_sid.is_empty()) {
+    for row in rows
+        .iter()
+        .filter(|r| !r.room_sid.is_empty() && r.is_room_life())
+    {
         by_room.entry(&row.room_sid).or_default().push(row);
     }
     let mut sessions: Vec<RoomSession> = by_room.into_values().map(|r| fold(&r).0).collect();
@@ -132,15 +153,44 @@ pub fn order(sessions: &mut [RoomSession]) {
     });
 }
 
-/// The detail of the room whose events are `rows` (all of one room), or `None` if empty.
+/// The detail of the room whose events are `rows` (all of one room), or `None` if none of
+/// them is of its life (webhook deliveries and API calls alone make no session).
 pub fn detail(rows: &[EventRow]) -> Option<RoomDetail> {
-    let rows: Vec<&EventRow> = rows.iter().collect();
-    if rows.is_empty() {
+    let mut all: Vec<&EventRow> = rows.iter().collect();
+    all.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.kind.cmp(&b.kind)));
+    let life: Vec<&EventRow> = all.iter().copied().filter(|r| r.is_room_life()).collect();
+    if life.is_empty() {
         return None;
     }
-    Some(fold(&rows).1)
+    let (_, mut detail) = fold(&life);
+    detail.webhooks = all
+        .iter()
+        .filter(|r| r.kind == WEBHOOK)
+        .filter_map(|r| r.webhook())
+        .collect();
+    detail.failed_webhooks = detail.webhooks.iter().filter(|w| w.failed).count();
+    detail.api_calls = all
+        .iter()
+        .filter(|r| r.kind == API_CALL)
+        .filter_map(|r| r.api_call())
+        .collect();
+    detail.timeline = timeline(&all);
+    Some(detail)
 }
 
+/// Every row as a timeline entry, in the order given.
+fn timeline(rows: &[&EventRow]) -> Vec<TimelineEntry> {
+    rows.iter()
+        .map(|r| TimelineEntry {
+            ts: r.ts,
+            kind: r.kind.clone(),
+            participant_sid: r.participant_sid.clone(),
+            track_sid: r.track_sid.clone(),
+        })
+        .collect()
+}
+
+/// The session and detail of one room's life rows (not empty).
 fn fold(rows: &[&EventRow]) -> (RoomSession, RoomDetail) {
     let mut rows = rows.to_vec();
     rows.sort_by(|a, b| a.ts.total_cmp(&b.ts).then(a.kind.cmp(&b.kind)));
@@ -165,6 +215,7 @@ fn fold(rows: &[&EventRow]) -> (RoomSession, RoomDetail) {
                         publisher: false,
                         duration_seconds: 0.0,
                         disconnect_reason: None,
+                        aborted: false,
                     });
             if p.identity.is_empty() {
                 p.identity = row.identity.clone();
@@ -178,6 +229,7 @@ fn fold(rows: &[&EventRow]) -> (RoomSession, RoomDetail) {
                     }
                 }
                 "TRACK_PUBLISHED" => p.publisher = true,
+                CONNECTION_ABORTED => p.aborted = true,
                 _ => {}
             }
         }
@@ -234,20 +286,16 @@ fn fold(rows: &[&EventRow]) -> (RoomSession, RoomDetail) {
         let at = |t: &TrackSession| t.published_at.unwrap_or(f64::MAX);
         at(a).total_cmp(&at(b)).then(a.sid.cmp(&b.sid))
     });
-    let timeline = rows
-        .iter()
-        .map(|r| TimelineEntry {
-            ts: r.ts,
-            kind: r.kind.clone(),
-            participant_sid: r.participant_sid.clone(),
-            track_sid: r.track_sid.clone(),
-        })
-        .collect();
     let detail = RoomDetail {
         session: session.clone(),
+        end_reason: ended.map(|r| r.reason.clone()).filter(|r| !r.is_empty()),
+        aborted_participants: participants.iter().filter(|p| p.aborted).count(),
         participants,
         tracks,
-        timeline,
+        webhooks: Vec::new(),
+        failed_webhooks: 0,
+        api_calls: Vec::new(),
+        timeline: timeline(&rows),
     };
     (session, detail)
 }

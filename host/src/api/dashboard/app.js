@@ -260,6 +260,11 @@ async function roomPage(sid) {
     ["Worst score", s.worst_score == null ? "—" : s.worst_score.toFixed(1)],
     ["Mean score", s.mean_score == null ? "—" : s.mean_score.toFixed(2)],
     ["State", s.open ? "open" : "ended"],
+    ...(detail.end_reason ? [["Ended because", detail.end_reason.replace(/^ROOM_END_/, "")
+      .toLowerCase().replace(/_/g, " ")]] : []),
+    ...(detail.aborted_participants ? [["Aborted joins", detail.aborted_participants]] : []),
+    ...(detail.webhooks.length ? [["Webhooks failed",
+      `${detail.failed_webhooks} of ${detail.webhooks.length}`]] : []),
   ].map(([label, value]) => el("div", { class: "card" }, el("div", { class: "label" }, label),
     el("div", { class: "value" }, value))));
   const people = el("table", { id: "participants" }, el("thead", {}, el("tr", {},
@@ -269,7 +274,24 @@ async function roomPage(sid) {
     el("td", {}, el("div", {}, p.identity), el("div", { class: "muted mono" }, p.sid)),
     el("td", {}, time(p.joined_at)), el("td", {}, p.left_at ? time(p.left_at) : "still in"),
     el("td", {}, duration(p.duration_seconds)), el("td", {}, p.publisher ? "yes" : "no"),
-    el("td", {}, p.disconnect_reason || "—")))));
+    el("td", {}, p.aborted ? "connection aborted" : p.disconnect_reason || "—")))));
+  const table = (id, heads, rows) => el("table", { id }, el("thead", {}, el("tr", {},
+    heads.map((h) => el("th", {}, h)))), el("tbody", {}, rows));
+  const ms = (v) => `${number(v, 1)} ms`;
+  const webhooks = table("webhooks",
+    ["Time", "Webhook", "URL", "HTTP", "Result", "Queued", "Sending", "Participant"],
+    detail.webhooks.map((w) => el("tr", { class: w.failed ? "failed" : "" },
+      el("td", {}, clock(w.at)), el("td", {}, w.event), el("td", { class: "mono" }, w.url),
+      el("td", { class: "num" }, w.http_status || "—"),
+      el("td", {}, w.dropped ? "dropped" : w.failed ? (w.error || "failed") : "ok"),
+      el("td", { class: "num" }, ms(w.queue_ms)), el("td", { class: "num" }, ms(w.send_ms)),
+      el("td", {}, w.participant || "—"))));
+  const calls = table("api-calls",
+    ["Time", "Service", "Method", "Status", "Result", "Took", "Participant"],
+    detail.api_calls.map((c) => el("tr", { class: c.failed ? "failed" : "" },
+      el("td", {}, clock(c.at)), el("td", {}, c.service), el("td", {}, c.method),
+      el("td", { class: "num" }, c.status), el("td", {}, c.failed ? (c.error || "failed") : "ok"),
+      el("td", { class: "num" }, ms(c.duration_ms)), el("td", {}, c.participant || "—"))));
   const tracks = el("table", { id: "tracks" }, el("thead", {}, el("tr", {},
     ["Track", "Owner", "Kind", "Source", "MIME", "Published", "Unpublished"]
       .map((h) => el("th", {}, h)))),
@@ -309,7 +331,9 @@ async function roomPage(sid) {
         ? `; the ${shown.length} worst of ${quality.series.length} tracks)` : ")")),
     quality.series.length ? [legend(series), charts]
       : el("div", { class: "panel empty" }, "No stats stored for this room."),
-    el("h2", {}, "Participants"), people, el("h2", {}, "Tracks"), tracks);
+    el("h2", {}, "Participants"), people, el("h2", {}, "Tracks"), tracks,
+    detail.webhooks.length ? [el("h2", {}, "Webhook deliveries"), webhooks] : [],
+    detail.api_calls.length ? [el("h2", {}, "API calls"), calls] : []);
 }
 
 async function peoplePage(params) {

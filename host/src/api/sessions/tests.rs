@@ -116,3 +116,77 @@ fn a_row_from_the_item_is_the_row_from_its_document() {
         }
     }
 }
+
+#[test]
+fn rows_of_the_newer_event_types_from_the_item_and_from_the_document_agree() {
+    use crate::model::{DocumentFormat, Item};
+    use livekit_protocol as lk;
+    use std::time::{Duration, UNIX_EPOCH};
+    let at = Some(pbjson_types::Timestamp {
+        seconds: 1_764_280_000,
+        nanos: 0,
+    });
+    let events = [
+        lk::AnalyticsEvent {
+            r#type: lk::AnalyticsEventType::Webhook as i32,
+            timestamp: at,
+            webhook: Some(lk::WebhookInfo {
+                event: "room_started".into(),
+                room_id: "RM_1".into(),
+                http_status_code: 500,
+                queue_duration_ns: 7_000_000,
+                send_duration_ns: 1_000_000,
+                url: "http://hooks".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        lk::AnalyticsEvent {
+            r#type: lk::AnalyticsEventType::ApiCall as i32,
+            timestamp: at,
+            api_call: Some(lk::ApiCallInfo {
+                service: "RoomService".into(),
+                method: "CreateRoom".into(),
+                status: 200,
+                room_id: "RM_1".into(),
+                duration_ns: 9_000_000,
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        lk::AnalyticsEvent {
+            r#type: lk::AnalyticsEventType::RoomEnded as i32,
+            timestamp: at,
+            room_id: "RM_1".into(),
+            room_end_reason: lk::RoomEndReason::RoomEndIdleTimeout as i32,
+            ..Default::default()
+        },
+    ];
+    for format in [DocumentFormat::Openvidu, DocumentFormat::Typed] {
+        for event in events.clone() {
+            let item = Item::from_event_as(format, event, UNIX_EPOCH, Duration::from_secs(60));
+            let document: Value = serde_json::from_str(item.document_text()).unwrap();
+            let row = EventRow::from_item(&item);
+            assert_eq!(
+                row,
+                EventRow::from_document(&document).unwrap(),
+                "{format:?} {document}"
+            );
+            assert_eq!(row.room_sid, "RM_1", "{document}");
+            match row.kind.as_str() {
+                "WEBHOOK" => {
+                    let w = row.webhook().expect("a delivery");
+                    assert_eq!((w.http_status, w.failed, w.queue_ms), (500, true, 7.0));
+                }
+                "API_CALL" => {
+                    let c = row.api_call().expect("a call");
+                    assert_eq!(
+                        (c.method.as_str(), c.failed, c.duration_ms),
+                        ("CreateRoom", false, 9.0)
+                    );
+                }
+                _ => assert_eq!(row.reason, "ROOM_END_IDLE_TIMEOUT", "{document}"),
+            }
+        }
+    }
+}

@@ -33,13 +33,17 @@ const TRANSIENT: [i32; 11] = [48, 50, 89, 91, 189, 262, 10107, 11600, 11602, 134
 /// the TTL index is added to each collection by [`index_list`]).
 pub fn indexed_fields(kind: ItemKind) -> &'static [&'static str] {
     match kind {
-        // `participant.identity`: the read API's `/api/participants` (docs/api.md).
+        // `participant.identity`: the read API's `/api/participants`; `webhook.room_id`,
+        // `api_call.room_id`: a room's webhook deliveries and API calls in its detail
+        // (docs/api.md).
         ItemKind::Event => &[
             "type",
             "room.sid",
             "participant.sid",
             "participant.identity",
             "timestamp.seconds",
+            "webhook.room_id",
+            "api_call.room_id",
         ],
         ItemKind::Stat => &[
             "room_id",

@@ -115,7 +115,8 @@ async fn apply_rows(
     rows: impl Iterator<Item = (EventRow, SystemTime)>,
 ) -> Result<()> {
     let mut rooms: BTreeMap<String, Delta> = BTreeMap::new();
-    for (row, expire_at) in rows.filter(|(row, _)| !row.room_sid.is_empty()) {
+    // Webhook deliveries and API calls are about a room, not of its life: no summary.
+    for (row, expire_at) in rows.filter(|(row, _)| !row.room_sid.is_empty() && row.is_room_life()) {
         rooms
             .entry(row.room_sid.clone())
             .or_default()

@@ -28,8 +28,16 @@ pub const FILE_NAME: &str = "index.sqlite";
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// The schema's version (`PRAGMA user_version`): 0 for a new file, 1 for an index of events
 /// only (no `reason`), 2 with the stats table, 3 with the stats in chunks (`chunks`) and
-/// the events' expiry by spans (`spans`).
-const VERSION: i64 = 3;
+/// the events' expiry by spans (`spans`), 4 with the webhook and API-call summaries
+/// (`detail`, see `api::side_records`).
+const VERSION: i64 = 4;
+
+/// What version 4 adds: the summary of a `WEBHOOK` or `API_CALL` event (its rows written by
+/// an older host keep an empty one).
+const SCHEMA_4: &str = "
+ALTER TABLE events ADD COLUMN detail TEXT NOT NULL DEFAULT '';
+PRAGMA user_version = 4;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
@@ -158,6 +166,10 @@ impl FileIndex {
                     seconds = started.elapsed().as_secs_f64(), "query index upgraded");
             }
         }
+        if version < 4 {
+            conn.execute_batch(&format!("BEGIN; {SCHEMA_4} COMMIT;"))
+                .with_context(|| format!("upgrading the query index {}", path.display()))?;
+        }
         Ok(FileIndex {
             conn,
             pruned: Instant::now() - PRUNE_EVERY,
@@ -174,8 +186,8 @@ impl FileIndex {
             let mut event = tx.prepare_cached(
                 "INSERT OR IGNORE INTO events (id, ts, type, room_sid, room_name, node_id, \
                  participant_sid, identity, track_sid, track_type, track_source, mime, \
-                 expire_at, reason) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 expire_at, reason, detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?;
             let mut deltas = rooms::RoomDeltas::default();
             let mut stat_chunks = chunks::ChunkWriter::default();
@@ -199,6 +211,7 @@ impl FileIndex {
                             r.mime,
                             unix(item.expire_at),
                             r.reason,
+                            r.detail,
                         ])?;
                         if added > 0 {
                             deltas.add(&r, unix(item.expire_at));

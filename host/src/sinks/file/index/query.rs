@@ -245,7 +245,7 @@ fn events(
 ) -> rusqlite::Result<Vec<EventRow>> {
     let mut statement = conn.prepare(&format!(
         "SELECT ts, type, room_sid, room_name, node_id, participant_sid, identity, track_sid, \
-         track_type, track_source, mime, reason FROM events {condition}"
+         track_type, track_source, mime, reason, detail FROM events {condition}"
     ))?;
     let rows = statement.query_map(params, |r| {
         Ok(EventRow {
@@ -261,6 +261,7 @@ fn events(
             track_source: r.get(9)?,
             mime: r.get(10)?,
             reason: r.get(11)?,
+            detail: r.get(12)?,
         })
     })?;
     rows.collect()

@@ -62,7 +62,8 @@ struct Delta {
 impl RoomDeltas {
     /// Adds a newly indexed event.
     pub fn add(&mut self, r: &EventRow, expire_at: f64) {
-        if r.room_sid.is_empty() {
+        // Webhook deliveries and API calls are about a room, not of its life: no summary.
+        if r.room_sid.is_empty() || !r.is_room_life() {
             return;
         }
         let named = (!r.room_name.is_empty()).then(|| (r.ts, r.kind.clone(), r.room_name.clone()));
