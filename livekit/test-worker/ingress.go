@@ -29,6 +29,7 @@ type ingressWorker struct {
 	internal    rpc.IngressInternalServer
 	handler     rpc.IngressHandlerServer
 	activeAfter time.Duration
+	rooms       *roomLookup
 
 	mu       sync.Mutex
 	sessions map[string]*ingressSession
@@ -39,8 +40,8 @@ type ingressSession struct {
 	info *livekit.IngressInfo
 }
 
-func newIngressWorker(bus psrpc.MessageBus, io rpc.IOInfoClient, activeAfter time.Duration) (*ingressWorker, error) {
-	w := &ingressWorker{io: io, activeAfter: activeAfter, sessions: map[string]*ingressSession{}}
+func newIngressWorker(bus psrpc.MessageBus, io rpc.IOInfoClient, activeAfter time.Duration, rooms *roomLookup) (*ingressWorker, error) {
+	w := &ingressWorker{io: io, activeAfter: activeAfter, rooms: rooms, sessions: map[string]*ingressSession{}}
 	var err error
 	if w.internal, err = rpc.NewIngressInternalServer(w, bus); err != nil {
 		return nil, err
@@ -109,6 +110,11 @@ func (w *ingressWorker) StartIngress(_ context.Context, req *rpc.StartIngressReq
 		defer s.mu.Unlock()
 		if s.info.State.Status != livekit.IngressState_ENDPOINT_BUFFERING {
 			return
+		}
+		if sid, err := w.rooms.sid(s.info.RoomName); err != nil {
+			log.Printf("ingress %s: %v", s.info.IngressId, err)
+		} else {
+			s.info.State.RoomId = sid
 		}
 		s.info.State.Status = livekit.IngressState_ENDPOINT_PUBLISHING
 		s.info.State.UpdatedAt = time.Now().UnixNano()

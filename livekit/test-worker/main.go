@@ -11,6 +11,10 @@
 // calls.
 //
 //	test-worker -redis 127.0.0.1:6379 [-active-after 300ms]
+//	            [-livekit-url http://127.0.0.1:7880 -api-key K -api-secret S]
+//
+// With livekit-server's URL and an API key, an ingress's state gets its room's sid once it
+// publishes, as a real ingress's does once it has joined the room.
 //
 // It prints "ready" on stdout once both workers are registered and runs until SIGINT or
 // SIGTERM.
@@ -35,16 +39,19 @@ func main() {
 	addr := flag.String("redis", "127.0.0.1:6379", "livekit-server's Redis (host:port)")
 	activeAfter := flag.Duration("active-after", 300*time.Millisecond,
 		"how long a session stays STARTING (egress) or BUFFERING (ingress) before it reports ACTIVE / PUBLISHING")
+	url := flag.String("livekit-url", "", "livekit-server's URL, to look up the rooms ingresses publish to")
+	key := flag.String("api-key", "", "an API key of livekit-server (with -livekit-url)")
+	secret := flag.String("api-secret", "", "its secret")
 	flag.Parse()
 	log.SetPrefix("test-worker: ")
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
 
-	if err := run(*addr, *activeAfter); err != nil {
+	if err := run(*addr, *activeAfter, newRoomLookup(*url, *key, *secret)); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr string, activeAfter time.Duration) error {
+func run(addr string, activeAfter time.Duration, rooms *roomLookup) error {
 	rc := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{addr}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	err := rc.Ping(ctx).Err()
@@ -62,7 +69,7 @@ func run(addr string, activeAfter time.Duration) error {
 	if err != nil {
 		return fmt.Errorf("registering the egress worker: %w", err)
 	}
-	ingress, err := newIngressWorker(bus, io, activeAfter)
+	ingress, err := newIngressWorker(bus, io, activeAfter, rooms)
 	if err != nil {
 		return fmt.Errorf("registering the ingress worker: %w", err)
 	}
