@@ -11,7 +11,6 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	"github.com/livekit/protocol/rpc"
-	"github.com/livekit/protocol/utils"
 	"github.com/livekit/psrpc"
 )
 
@@ -33,8 +32,9 @@ type egressWorker struct {
 
 // egressSession is one running egress: its info, changed only under its lock.
 type egressSession struct {
-	mu   sync.Mutex
-	info *livekit.EgressInfo
+	mu      sync.Mutex
+	info    *livekit.EgressInfo
+	streams streams
 }
 
 func newEgressWorker(bus psrpc.MessageBus, io rpc.IOInfoClient, activeAfter time.Duration) (*egressWorker, error) {
@@ -64,7 +64,7 @@ func (w *egressWorker) shutdown() {
 
 // StartEgressAffinity: this worker takes every request it can describe.
 func (w *egressWorker) StartEgressAffinity(_ context.Context, req *rpc.StartEgressRequest) float32 {
-	if _, err := newEgressInfo(req); err != nil {
+	if _, _, err := newEgressInfo(req); err != nil {
 		return -1
 	}
 	return 1
@@ -74,7 +74,7 @@ func (w *egressWorker) StartEgressAffinity(_ context.Context, req *rpc.StartEgre
 // answers with its info and reports it ACTIVE after activeAfter, as the real service
 // does once its pipeline is playing.
 func (w *egressWorker) StartEgress(_ context.Context, req *rpc.StartEgressRequest) (*livekit.EgressInfo, error) {
-	info, err := newEgressInfo(req)
+	info, streams, err := newEgressInfo(req)
 	if err != nil {
 		return nil, psrpc.NewError(psrpc.InvalidArgument, err)
 	}
@@ -83,7 +83,7 @@ func (w *egressWorker) StartEgress(_ context.Context, req *rpc.StartEgressReques
 		w.mu.Unlock()
 		return nil, psrpc.NewErrorf(psrpc.AlreadyExists, "egress %s already exists", info.EgressId)
 	}
-	s := &egressSession{info: info}
+	s := &egressSession{info: info, streams: streams}
 	w.sessions[info.EgressId] = s
 	w.mu.Unlock()
 
@@ -188,20 +188,24 @@ func (w *egressWorker) UpdateStream(_ context.Context, req *livekit.UpdateStream
 		return nil, psrpc.NewErrorf(psrpc.FailedPrecondition, "egress %s is %s", req.EgressId, s.info.Status)
 	}
 	now := time.Now().UnixNano()
+	for _, url := range req.RemoveOutputUrls {
+		if st := s.streams[url]; st == nil || st.Status != livekit.StreamInfo_ACTIVE {
+			return nil, psrpc.NewErrorf(psrpc.NotFound, "egress %s does not stream to that url", req.EgressId)
+		}
+	}
 	for _, url := range req.AddOutputUrls {
-		st := newStreamInfo(url)
+		if st := s.streams[url]; st != nil && st.Status == livekit.StreamInfo_ACTIVE {
+			continue // already streaming there
+		}
+		st := s.streams.add(url)
 		st.StartedAt = now
 		s.info.StreamResults = append(s.info.StreamResults, st)
 	}
 	for _, url := range req.RemoveOutputUrls {
-		redacted, _ := utils.RedactStreamKey(url)
-		for _, st := range s.info.StreamResults {
-			if st.Url == redacted && st.Status == livekit.StreamInfo_ACTIVE {
-				st.Status = livekit.StreamInfo_FINISHED
-				st.EndedAt = now
-				st.Duration = now - st.StartedAt
-			}
-		}
+		st := s.streams[url]
+		st.Status = livekit.StreamInfo_FINISHED
+		st.EndedAt = now
+		st.Duration = now - st.StartedAt
 	}
 	s.info.UpdatedAt = now
 	w.update(s.info)

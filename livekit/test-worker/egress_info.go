@@ -13,11 +13,30 @@ import (
 	"github.com/livekit/protocol/utils"
 )
 
+// streams maps each stream output's URL, as requested, to its result (whose URL is
+// redacted), as the egress service keys its streams by the URL it was given.
+type streams map[string]*livekit.StreamInfo
+
+// add is the result of a new stream output to url: its URL with the stream key
+// redacted, ACTIVE.
+func (s streams) add(url string) *livekit.StreamInfo {
+	redacted, _ := utils.RedactStreamKey(url)
+	info := &livekit.StreamInfo{Url: redacted, Status: livekit.StreamInfo_ACTIVE}
+	s[url] = info
+	return info
+}
+
 // newEgressInfo is the EgressInfo the real service reports for req before its pipeline
 // starts: EGRESS_STARTING, the request echoed with its credentials and stream keys
 // redacted, the source type, and one result per output (files, streams, segments,
-// images), as in the egress service's pipeline config.
-func newEgressInfo(req *rpc.StartEgressRequest) (*livekit.EgressInfo, error) {
+// images), as in the egress service's pipeline config; with its streams.
+func newEgressInfo(req *rpc.StartEgressRequest) (*livekit.EgressInfo, streams, error) {
+	out := streams{}
+	info, err := describe(req, out)
+	return info, out, err
+}
+
+func describe(req *rpc.StartEgressRequest, out streams) (*livekit.EgressInfo, error) {
 	if req.EgressId == "" {
 		return nil, fmt.Errorf("no egress id")
 	}
@@ -38,7 +57,7 @@ func newEgressInfo(req *rpc.StartEgressRequest) (*livekit.EgressInfo, error) {
 		info.Request = &livekit.EgressInfo_RoomComposite{RoomComposite: clone}
 		info.RoomName = r.RoomComposite.RoomName
 		info.SourceType = livekit.EgressSourceType_EGRESS_SOURCE_TYPE_WEB
-		return info, encodedResults(info, r.RoomComposite, r.RoomComposite)
+		return info, encodedResults(info, out, r.RoomComposite, r.RoomComposite)
 	case *rpc.StartEgressRequest_Web:
 		clone := proto.Clone(r.Web).(*livekit.WebEgressRequest)
 		egress.RedactEncodedOutputs(clone)
@@ -47,7 +66,7 @@ func newEgressInfo(req *rpc.StartEgressRequest) (*livekit.EgressInfo, error) {
 		if r.Web.Url == "" {
 			return nil, fmt.Errorf("web egress without url")
 		}
-		return info, encodedResults(info, r.Web, r.Web)
+		return info, encodedResults(info, out, r.Web, r.Web)
 	case *rpc.StartEgressRequest_Participant:
 		clone := proto.Clone(r.Participant).(*livekit.ParticipantEgressRequest)
 		egress.RedactEncodedOutputs(clone)
@@ -57,14 +76,14 @@ func newEgressInfo(req *rpc.StartEgressRequest) (*livekit.EgressInfo, error) {
 		if r.Participant.Identity == "" {
 			return nil, fmt.Errorf("participant egress without identity")
 		}
-		return info, encodedResults(info, r.Participant, nil)
+		return info, encodedResults(info, out, r.Participant, nil)
 	case *rpc.StartEgressRequest_TrackComposite:
 		clone := proto.Clone(r.TrackComposite).(*livekit.TrackCompositeEgressRequest)
 		egress.RedactEncodedOutputs(clone)
 		info.Request = &livekit.EgressInfo_TrackComposite{TrackComposite: clone}
 		info.RoomName = r.TrackComposite.RoomName
 		info.SourceType = livekit.EgressSourceType_EGRESS_SOURCE_TYPE_SDK
-		return info, encodedResults(info, r.TrackComposite, r.TrackComposite)
+		return info, encodedResults(info, out, r.TrackComposite, r.TrackComposite)
 	case *rpc.StartEgressRequest_Track:
 		clone := proto.Clone(r.Track).(*livekit.TrackEgressRequest)
 		egress.RedactDirectOutputs(clone)
@@ -80,7 +99,7 @@ func newEgressInfo(req *rpc.StartEgressRequest) (*livekit.EgressInfo, error) {
 			info.FileResults = []*livekit.FileInfo{file}
 			info.Result = &livekit.EgressInfo_File{File: file}
 		case r.Track.GetWebsocketUrl() != "":
-			info.StreamResults = []*livekit.StreamInfo{newStreamInfo(r.Track.GetWebsocketUrl())}
+			info.StreamResults = []*livekit.StreamInfo{out.add(r.Track.GetWebsocketUrl())}
 		default:
 			return nil, fmt.Errorf("track egress without output")
 		}
@@ -92,7 +111,7 @@ func newEgressInfo(req *rpc.StartEgressRequest) (*livekit.EgressInfo, error) {
 
 // encodedResults fills info's results from the outputs of an encoded request (and its
 // deprecated single output, when it has one).
-func encodedResults(info *livekit.EgressInfo, out egress.EncodedOutput, old egress.EncodedOutputDeprecated) error {
+func encodedResults(info *livekit.EgressInfo, results streams, out egress.EncodedOutput, old egress.EncodedOutputDeprecated) error {
 	files, streams, segments := out.GetFileOutputs(), out.GetStreamOutputs(), out.GetSegmentOutputs()
 	if old != nil {
 		if f := old.GetFile(); f != nil {
@@ -119,7 +138,7 @@ func encodedResults(info *livekit.EgressInfo, out egress.EncodedOutput, old egre
 			return fmt.Errorf("stream output without urls")
 		}
 		for _, url := range s.Urls {
-			info.StreamResults = append(info.StreamResults, newStreamInfo(url))
+			info.StreamResults = append(info.StreamResults, results.add(url))
 		}
 	}
 	for _, s := range segments {
@@ -148,12 +167,6 @@ func encodedResults(info *livekit.EgressInfo, out egress.EncodedOutput, old egre
 		info.Result = &livekit.EgressInfo_Segments{Segments: info.SegmentResults[0]}
 	}
 	return nil
-}
-
-// newStreamInfo is a stream output's result: its URL with the stream key redacted, ACTIVE.
-func newStreamInfo(url string) *livekit.StreamInfo {
-	redacted, _ := utils.RedactStreamKey(url)
-	return &livekit.StreamInfo{Url: redacted, Status: livekit.StreamInfo_ACTIVE}
 }
 
 // filename expands the {room_name} and {time} templates of a file path the way the real
