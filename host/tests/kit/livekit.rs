@@ -1,5 +1,6 @@
 //! A real livekit-server on loopback: the project's build in the cache (`livekit/build.sh`,
-//! through the end-to-end scripts) or `LKA_LIVEKIT_SERVER`, with one API key.
+//! through the end-to-end scripts) or `LKA_LIVEKIT_SERVER`, with one API key; its Twirp
+//! API signed with that key.
 
 use super::ports::free_port;
 use livekit_api::access_token::{AccessToken, VideoGrants};
@@ -67,6 +68,12 @@ impl LiveKit {
     /// Started with `redis` (a port) as its Redis when given: egress and ingress are
     /// listed only then.
     pub fn start(redis: Option<u16>) -> Option<LiveKit> {
+        Self::start_with(redis, "")
+    }
+
+    /// As [`LiveKit::start`], with `extra` YAML added at the top level of its config (e.g.
+    /// an `analytics_export:` or `ingress:` section, unindented).
+    pub fn start_with(redis: Option<u16>, extra: &str) -> Option<LiveKit> {
         let Some(bin) = livekit_binary() else {
             if std::env::var("LKA_REQUIRE_LIVEKIT").as_deref() == Ok("1") {
                 panic!("livekit/build.sh could not build livekit-server and LKA_REQUIRE_LIVEKIT=1");
@@ -80,7 +87,7 @@ impl LiveKit {
         let config = format!(
             "port: {port}\nbind_addresses: [\"127.0.0.1\"]\nrtc:\n  tcp_port: {tcp}\n  \
              port_range_start: {udp}\n  port_range_end: {}\n  use_external_ip: false\n\
-             keys:\n  {KEY}: {SECRET}\nlogging:\n  level: warn\n{}",
+             keys:\n  {KEY}: {SECRET}\nlogging:\n  level: warn\n{}{extra}\n",
             udp + 50,
             redis
                 .map(|port| format!("redis:\n  address: 127.0.0.1:{port}\n"))
@@ -115,38 +122,65 @@ impl LiveKit {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// What livekit-server has logged so far (level `warn` and up).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("livekit.log")).unwrap_or_default()
+    }
+
     /// Creates a room through LiveKit's API (kept 10 min while empty); its sid.
     pub async fn create_room(&self, name: &str) -> String {
-        let token = AccessToken::with_api_key(KEY, SECRET)
-            .with_grants(VideoGrants {
-                room_create: true,
-                ..Default::default()
-            })
-            .to_jwt()
-            .unwrap();
+        let grants = VideoGrants {
+            room_create: true,
+            ..Default::default()
+        };
         let request = lk::CreateRoomRequest {
             name: name.into(),
             empty_timeout: 600,
             departure_timeout: 600,
             ..Default::default()
         };
-        let body = reqwest::Client::new()
-            .post(format!(
-                "{}/twirp/livekit.RoomService/CreateRoom",
-                self.url()
-            ))
+        let room: lk::Room = self
+            .twirp("RoomService", "CreateRoom", grants, &request)
+            .await
+            .unwrap_or_else(|e| panic!("CreateRoom {name}: {e}"));
+        room.sid
+    }
+
+    /// Calls `livekit.<service>/<method>` of the Twirp API with `request` (protobuf),
+    /// signed with a token of `grants`; the decoded answer, or the HTTP status and body of
+    /// a refusal.
+    pub async fn twirp<R: Message + Default>(
+        &self,
+        service: &str,
+        method: &str,
+        grants: VideoGrants,
+        request: &impl Message,
+    ) -> Result<R, String> {
+        let token = AccessToken::with_api_key(KEY, SECRET)
+            .with_grants(grants)
+            .to_jwt()
+            .expect("signing an access token");
+        let url = format!("{}/twirp/livekit.{service}/{method}", self.url());
+        let response = reqwest::Client::new()
+            .post(&url)
             .bearer_auth(token)
             .header("Content-Type", "application/protobuf")
             .body(request.encode_to_vec())
             .send()
             .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
+            .map_err(|e| format!("POST {url}: {e}"))?;
+        let status = response.status();
+        let body = response
             .bytes()
             .await
-            .unwrap();
-        lk::Room::decode(body).unwrap().sid
+            .map_err(|e| format!("reading the answer of {url}: {e}"))?;
+        if !status.is_success() {
+            return Err(format!(
+                "{service}/{method}: {status}: {}",
+                String::from_utf8_lossy(&body)
+            ));
+        }
+        R::decode(body).map_err(|e| format!("decoding the answer of {service}/{method}: {e}"))
     }
 }
 

@@ -20,6 +20,7 @@
 //! | [`plugins`] | WAT components built against `wit/`, plugin configs, a small HTTP server |
 //! | [`pki`] | throw-away certificates: a private CA, server and client certificates |
 //! | [`browser`] | headless Chromium through ChromeDriver (WebDriver), for the dashboard |
+//! | [`worker`] | the egress/ingress test worker (`livekit/test-worker/`) on livekit-server's Redis |
 //! | [`servers`] | MongoDB-wire (SecantusDB, FerretDB: the `matrix`) and Redis server processes (also sentinels, clusters) |
 
 pub mod browser;
@@ -38,6 +39,7 @@ pub mod servers;
 pub mod sessions;
 pub mod store;
 pub mod webhook;
+pub mod worker;
 
 use std::future::Future;
 use std::time::{Duration, Instant};
