@@ -251,7 +251,7 @@ EOF
     -k "$tmp/pg" -c listen_addresses=127.0.0.1 -c fsync=off) >>"$tmp/pg/log" 2>&1 &
   VERIFY_PIDS+=($!)
   # FerretDB connects lazily: it starts before PostgreSQL answers.
-  "$FERRETDB" --listen-addr "127.0.0.1:$p_ferret_pg" --handler pg \
+  "$FERRETDB" --listen-addr "127.0.0.1:$p_ferret_pg" --handler postgresql \
     --postgresql-url "postgres://lka@127.0.0.1:$p_pg/postgres" --state-dir "$tmp/ferret-pg" \
     --telemetry disable --debug-addr - >"$tmp/ferret-pg/log" 2>&1 &
   VERIFY_PIDS+=($!)
