@@ -51,6 +51,10 @@ pub enum Feature {
     /// (SQLSTATE 22P05, `jsonb` cannot hold it) for the whole insert, having stored the
     /// documents before that one and none after it.
     NulInStrings,
+    /// Concurrent updates of one document all applied (`$addToSet` from two writers at
+    /// once): FerretDB reads, changes and writes the whole document back, and now and then
+    /// one writer's change is lost (a race: measured, not asserted when missing).
+    ConcurrentUpdates,
 }
 
 impl Wire {
@@ -108,7 +112,8 @@ impl Wire {
                 | Feature::FailPoints
                 | Feature::ScramUsers
                 | Feature::NonAsciiDatabaseNames
-                | Feature::DottedKeys,
+                | Feature::DottedKeys
+                | Feature::ConcurrentUpdates,
             ) => false,
             (Wire::FerretSqlite, Feature::NulInStrings) => true,
             (Wire::FerretPostgres, Feature::NulInStrings) => false,
