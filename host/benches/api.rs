@@ -7,7 +7,8 @@
 //! peak after).
 //!
 //! `cargo bench -p livekit-analytics-host --bench api`; `BENCH_BACKENDS=embedded,mongo`
-//! (`mongo`: SecantusDB; `ferretdb`: FerretDB with its SQLite backend),
+//! (`mongo`: SecantusDB; `ferretdb`: FerretDB with its SQLite backend;
+//! `ferretdb-postgresql`: FerretDB with its PostgreSQL backend),
 //! `BENCH_DAY_ROOMS=5000`, `BENCH_BIG_PEOPLE=1250`, `BENCH_REQUESTS=40` choose the runs;
 //! `BENCH_HOST_BIN` runs another build.
 
@@ -186,6 +187,7 @@ async fn main() {
         let mongo = match backend {
             "mongo" => Some(Wire::Secantus.start()),
             "ferretdb" => Some(Wire::FerretSqlite.start()),
+            "ferretdb-postgresql" => Some(Wire::FerretPostgres.start()),
             _ => None,
         };
         let extra = match &mongo {

@@ -20,6 +20,42 @@ const REFUSED_DOCUMENT: [i32; 9] = [2, 52, 55, 56, 57, 121, 10334, 17280, 17419]
 /// until a reload changes them): Unauthorized, AuthenticationFailed, InvalidNamespace.
 const FATAL: [i32; 3] = [13, 18, 73];
 
+/// PostgreSQL's `untranslatable_character`, in the message FerretDB's PostgreSQL backend
+/// answers (1 InternalError, for the whole insert) for a string with U+0000, which `jsonb`
+/// cannot hold; the documents before it are stored, those after it not tried.
+const NUL_IN_STRING_SQLSTATE: &str = "SQLSTATE 22P05";
+
+/// Whether `value` holds U+0000 in a string or a key.
+fn holds_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(values) => values.iter().any(holds_nul),
+        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+/// For an insert the server failed whole because a string held U+0000 (see
+/// [`NUL_IN_STRING_SQLSTATE`]): the indexes of the documents sent that hold one. Empty for
+/// any other error (or if none does), which leaves every document to be sent again.
+fn refused_for_nul(err: &mongodb::error::Error, sent: &[(usize, &SharedItem)]) -> Vec<usize> {
+    let ErrorKind::Command(ref command) = *err.kind else {
+        return Vec::new();
+    };
+    if command.code != 1 || !command.message.contains(NUL_IN_STRING_SQLSTATE) {
+        return Vec::new();
+    }
+    sent.iter()
+        .enumerate()
+        .filter(|(_, (_, item))| {
+            item.document()
+                .iter()
+                .any(|(k, v)| k.contains('\0') || holds_nul(v))
+        })
+        .map(|(n, _)| n)
+        .collect()
+}
+
 /// The name of a [`REFUSED_DOCUMENT`] code, for servers whose write errors carry none
 /// (FerretDB).
 fn code_name(code: i32) -> &'static str {
@@ -103,9 +139,15 @@ pub fn settle_insert<'a>(
         }
         _ => {
             // Nothing is known of what was written: send all again; what was written
-            // comes back as duplicates.
+            // comes back as duplicates. A document the server can never store (a string
+            // with U+0000 on a PostgreSQL backend) is refused alone, named.
             fate.iter_mut().for_each(|f| *f = Fate::Retry);
-            report.error = Some(err.to_string());
+            for n in refused_for_nul(&err, sent) {
+                let why = format!("a string with U+0000, which the server cannot store: {err}");
+                refuse(report, collection, &sent[n].1.id, &why);
+                fate[n] = Fate::Refused;
+            }
+            report.error.get_or_insert_with(|| err.to_string());
         }
     }
     let mut settled = Vec::with_capacity(sent.len());

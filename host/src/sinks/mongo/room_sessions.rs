@@ -32,12 +32,46 @@ use mongodb::error::Result;
 use mongodb::options::ReturnDocument;
 use mongodb::Database;
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::IntoFuture;
 use std::time::SystemTime;
 
 /// The collection (named by the read API, which reads it).
 pub const COLLECTION: &str = ROOM_SESSIONS;
 /// The `_id` of the document saying the stored documents were summarized ([`backfill`]).
 pub const BACKFILLED: &str = "_backfilled";
+
+/// How many times an upsert is sent again after a duplicate `_id` (below).
+const UPSERT_ATTEMPTS: usize = 3;
+
+/// Runs the upsert `op`, again when the server answers 11000 DuplicateKey: another writer
+/// (another host, or this one's other batch) inserted the same new summary between this
+/// upsert's search and its insert. MongoDB retries such an upsert itself in most cases;
+/// FerretDB on PostgreSQL does not. Sent again, the upsert finds the document and updates it.
+async fn upsert<T, F, Fut>(mut op: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempts = 1;
+    loop {
+        match op().await {
+            Err(err) if attempts < UPSERT_ATTEMPTS && is_duplicate_key(&err) => attempts += 1,
+            done => return done,
+        }
+    }
+}
+
+/// Whether `err` is the server's 11000 DuplicateKey (as a command's or a write's error).
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    match err.kind.as_ref() {
+        ErrorKind::Command(command) => command.code == super::outcome::DUPLICATE_KEY,
+        ErrorKind::Write(WriteFailure::WriteError(write)) => {
+            write.code == super::outcome::DUPLICATE_KEY
+        }
+        _ => false,
+    }
+}
 /// Documents read per chunk of the backfill.
 const BACKFILL_CHUNK: usize = 10_000;
 /// Attempts of the guarded set when another writer changed the summary meanwhile.
@@ -153,13 +187,16 @@ async fn apply_room(database: &Database, sid: &str, delta: &Delta) -> Result<()>
         "$addToSet": { "participants": set(&delta.participants), "tracks": set(&delta.tracks) },
     };
     let summaries = database.collection::<Document>(COLLECTION);
-    let mut current = summaries
-        .find_one_and_update(doc! { "_id": sid }, update)
-        .upsert(true)
-        .return_document(ReturnDocument::After)
-        // No projection: FerretDB's findAndModify has none (238 NotImplemented).
-        .await?
-        .unwrap_or_default();
+    let mut current = upsert(|| {
+        summaries
+            .find_one_and_update(doc! { "_id": sid }, update.clone())
+            .upsert(true)
+            .return_document(ReturnDocument::After)
+            // No projection: FerretDB's findAndModify has none (238 NotImplemented).
+            .into_future()
+    })
+    .await?
+    .unwrap_or_default();
     for _ in 0..GUARDED_ATTEMPTS {
         let number = |key: &str| current.get(key).and_then(Bson::as_f64);
         let started_at = number("created_ts").or(number("first_ts"));
@@ -224,13 +261,16 @@ async fn apply_stat_rows(database: &Database, rows: impl Iterator<Item = StatRow
     }
     let summaries = database.collection::<Document>(COLLECTION);
     for (sid, (score, min_score)) in rooms {
-        summaries
-            .update_one(
-                doc! { "_id": &sid },
-                doc! { "$min": { "score_min": score, "min_score_min": min_score } },
-            )
-            .upsert(true)
-            .await?;
+        upsert(|| {
+            summaries
+                .update_one(
+                    doc! { "_id": &sid },
+                    doc! { "$min": { "score_min": score, "min_score_min": min_score } },
+                )
+                .upsert(true)
+                .into_future()
+        })
+        .await?;
     }
     Ok(())
 }
@@ -290,13 +330,16 @@ pub async fn backfill(database: &Database) -> Result<Option<u64>> {
         }
     }
     apply_stat_rows(database, chunk.drain(..)).await?;
-    summaries
-        .update_one(
-            doc! { "_id": BACKFILLED },
-            doc! { "$set": { "documents_read": read as i64, "at": bson::DateTime::now() } },
-        )
-        .upsert(true)
-        .await?;
+    upsert(|| {
+        summaries
+            .update_one(
+                doc! { "_id": BACKFILLED },
+                doc! { "$set": { "documents_read": read as i64, "at": bson::DateTime::now() } },
+            )
+            .upsert(true)
+            .into_future()
+    })
+    .await?;
     Ok(Some(read))
 }
 

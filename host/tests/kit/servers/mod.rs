@@ -1,15 +1,17 @@
 //! Real servers for integration tests: SecantusDB (a MongoDB wire-protocol server on
 //! WiredTiger, [`mongo::MongoServer`]), FerretDB (a second one, on SQLite,
-//! [`ferretdb::FerretServer`]; both as the matrix of [`matrix::Wire`]) and Redis, plain or with the RedisJSON and RediSearch
-//! modules ([`redis::RedisServer`]); Redis topologies made of plain servers: a primary,
-//! a replica and sentinels, or a cluster ([`redis_ha`]). All are a
-//! [`process::ServerProcess`] underneath.
+//! [`ferretdb::FerretServer`], or on PostgreSQL, [`ferretdb::FerretPostgresServer`] over
+//! [`postgres::PostgresServer`]; all as the matrix of [`matrix::Wire`]) and Redis, plain
+//! or with the RedisJSON and RediSearch modules ([`redis::RedisServer`]); Redis topologies
+//! made of plain servers: a primary, a replica and sentinels, or a cluster
+//! ([`redis_ha`]). All are a [`process::ServerProcess`] underneath.
 //!
 //! The binaries are installed by `scripts/install-test-deps.sh`, which writes
 //! `test-env.sh` into its cache directory (`$LKA_CACHE_DIR`, by default
 //! `$HOME/.cache/livekit-analytics-host`). The paths are taken from the environment
-//! variables `LKA_SECANTUSD`, `LKA_FERRETDB`, `LKA_REDIS_SERVER`, `LKA_REDIS_CLI`, `LKA_REDIS_STACK_SERVER`,
-//! `LKA_REDISJSON_SO` and `LKA_REDISEARCH_SO` when set, and otherwise from the
+//! variables `LKA_SECANTUSD`, `LKA_FERRETDB`, `LKA_PG_BIN_DIR`, `LKA_REDIS_SERVER`,
+//! `LKA_REDIS_CLI`, `LKA_REDIS_STACK_SERVER`, `LKA_REDISJSON_SO` and `LKA_REDISEARCH_SO`
+//! when set, and otherwise from the
 //! `export K=V` lines of that file, so a plain `cargo test` works after the install.
 //!
 //! Every server listens on a free loopback port, keeps its files (and its log,
@@ -20,6 +22,7 @@
 pub mod ferretdb;
 pub mod matrix;
 pub mod mongo;
+pub mod postgres;
 pub mod process;
 pub mod redis;
 pub mod redis_ha;

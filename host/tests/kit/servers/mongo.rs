@@ -88,6 +88,7 @@ impl MongoServer {
             before_retry: |dir| {
                 let _ = std::fs::remove_dir_all(dir.join("data"));
             },
+            run_as: None,
         };
         MongoServer {
             server: ServerProcess::start(dir, launch),

@@ -33,14 +33,18 @@ struct Proc {
 }
 
 impl Proc {
-    fn spawn(program: &Path, args: &[String], log: &Path) -> Proc {
+    fn spawn(program: &Path, args: &[String], log: &Path, run_as: Option<RunAs>) -> Proc {
         let out = OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .unwrap_or_else(|e| panic!("open {}: {e}", log.display()));
         let err = out.try_clone().expect("clone log file handle");
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        if let Some(user) = run_as {
+            user.apply(&mut command, log.parent().unwrap_or(Path::new("/")));
+        }
+        let child = command
             .args(args)
             .stdin(Stdio::null())
             .stdout(out)
@@ -137,6 +141,24 @@ pub(super) fn connect(port: u16) -> io::Result<TcpStream> {
     Ok(stream)
 }
 
+/// An unprivileged user to run a server as (PostgreSQL refuses to run as root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunAs {
+    /// Its user id.
+    pub uid: u32,
+    /// Its primary group id.
+    pub gid: u32,
+}
+
+impl RunAs {
+    /// Sets the user and group of `command`, and its working directory to `dir` (the
+    /// user may not be allowed into the test's own).
+    pub fn apply(self, command: &mut Command, dir: &Path) {
+        use std::os::unix::process::CommandExt;
+        command.uid(self.uid).gid(self.gid).current_dir(dir);
+    }
+}
+
 /// How to launch one kind of server and see that it answers.
 pub(super) struct Launch {
     /// Name in messages and in the log.
@@ -148,6 +170,8 @@ pub(super) struct Launch {
     pub ready: Box<dyn Fn(u16) -> bool + Send + Sync>,
     /// Cleans the directory before a retry on another port.
     pub before_retry: fn(&Path),
+    /// The user to run the server as; `None`: this process's.
+    pub run_as: Option<RunAs>,
 }
 
 /// A server process on a loopback port, its files and its log (`server.log`) in a
@@ -207,7 +231,7 @@ impl ServerProcess {
         )
         .unwrap();
         let args = (self.launch.args)(self.port);
-        let mut proc = Proc::spawn(&self.launch.program, &args, &log);
+        let mut proc = Proc::spawn(&self.launch.program, &args, &log, self.launch.run_as);
         let (port, ready) = (self.port, &self.launch.ready);
         let result = wait_ready(self.launch.name, &mut proc, &log, || ready(port));
         self.proc = Some(proc);

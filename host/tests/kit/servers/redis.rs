@@ -121,6 +121,7 @@ impl RedisServer {
                 )
             }),
             before_retry: |_| {},
+            run_as: None,
         };
         RedisServer {
             password,

@@ -128,6 +128,7 @@ impl Sentinel {
                 matches!(reply, Ok(Resp::Simple(s)) if s == "PONG")
             }),
             before_retry: |_| {},
+            run_as: None,
         };
         let server = ServerProcess::start(dir, launch);
         Sentinel {
