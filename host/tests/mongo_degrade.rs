@@ -114,7 +114,7 @@ async fn simulate_into_every_server_stores_every_document() {
         } else {
             eprintln!("{name}: /health says:\n{health}");
             assert!(
-                health.starts_with("ok\nmongo: indexes: 20/25, missing: events.openvidu_expire_at_1 TTL (NotImplemented)"),
+                health.starts_with("ok\nmongo: indexes: 22/27, missing: events.openvidu_expire_at_1 TTL (NotImplemented)"),
                 "{name}: {:?}: {health}",
                 Feature::TtlIndex
             );
