@@ -27,7 +27,7 @@ fn deliveries_and_calls(events: &[AnalyticsEvent], room: &str) -> Vec<AnalyticsE
     let created = events
         .iter()
         .find(|e| e.room_id == room && e.r#type == AnalyticsEventType::RoomCreated as i32)
-        .and_then(|e| e.timestamp.clone())
+        .and_then(|e| e.timestamp)
         .expect("the room's ROOM_CREATED");
     let at = |second: i64| {
         Some(pbjson_types::Timestamp {
