@@ -28,7 +28,7 @@ fn names_are_mongodbs_default_names() {
         bson::doc! { "started_at": -1, "_id": 1 }
     );
     let list = index_list();
-    assert_eq!(list.len(), 25);
+    assert_eq!(list.len(), 27);
     assert_eq!(
         list.iter().filter(|s| s.ttl).count(),
         ItemKind::ALL.len() + 1
@@ -43,7 +43,7 @@ fn the_state_names_each_missing_index_and_the_servers_answer() {
         Duration::from_secs(60),
     );
     let state = book.state();
-    assert_eq!(state.notes, ["indexes: 0/25, 25 not created yet"]);
+    assert_eq!(state.notes, ["indexes: 0/27, 27 not created yet"]);
     assert!(!book.settled());
     for (spec, _) in book.snapshot() {
         let state = if spec.ttl && !["node_stats", "room_sessions"].contains(&spec.collection) {
@@ -60,7 +60,7 @@ fn the_state_names_each_missing_index_and_the_servers_answer() {
     assert_eq!(
         state.notes,
         [
-            "indexes: 22/25, missing: events.openvidu_expire_at_1 TTL (NotImplemented), \
+            "indexes: 24/27, missing: events.openvidu_expire_at_1 TTL (NotImplemented), \
              stats.openvidu_expire_at_1 TTL (NotImplemented), node_rooms.openvidu_expire_at_1 \
              TTL (NotImplemented); retried every 300s and on reload",
             "refused events.openvidu_expire_at_1 TTL, stats.openvidu_expire_at_1 TTL, \
@@ -73,7 +73,7 @@ fn the_state_names_each_missing_index_and_the_servers_answer() {
     assert_eq!(
         state.gauges,
         [
-            ("indexes_present", 22),
+            ("indexes_present", 24),
             ("indexes_missing", 3),
             ("indexes_pending", 0),
             ("host_expiry", 1),
