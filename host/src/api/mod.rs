@@ -20,6 +20,7 @@
 
 pub mod config;
 pub mod dashboard;
+pub mod event_fields;
 pub mod event_row;
 mod handlers;
 pub mod history;

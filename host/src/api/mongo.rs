@@ -40,51 +40,7 @@ pub struct MongoQuery {
     sessions: Collection<Document>,
 }
 
-/// The fields of an event document the API reads ([`EventRow`]'s).
-pub fn projection() -> Document {
-    let mut fields = Document::new();
-    for field in [
-        "type",
-        "timestamp",
-        "room.sid",
-        "room.name",
-        "room_id",
-        "node_id",
-        "participant.sid",
-        "participant.identity",
-        "participant_id",
-        "track.sid",
-        "track.type",
-        "track.source",
-        "track.mime_type",
-        "track_id",
-        "participant.disconnect_reason",
-        // What `api::side_records` reads.
-        "room_end_reason",
-        "webhook.event",
-        "webhook.url",
-        "webhook.room_id",
-        "webhook.http_status_code",
-        "webhook.is_dropped",
-        "webhook.send_error",
-        "webhook.service_error",
-        "webhook.queue_duration_ns",
-        "webhook.send_duration_ns",
-        "webhook.participant_identity",
-        "api_call.service",
-        "api_call.method",
-        "api_call.room_id",
-        "api_call.status",
-        "api_call.twirp_error_code",
-        "api_call.twirp_error_message",
-        "api_call.duration_ns",
-        "api_call.participant_identity",
-    ] {
-        fields.insert(field, 1);
-    }
-    fields.insert("_id", 0);
-    fields
-}
+pub use super::event_fields::projection;
 
 impl MongoQuery {
     /// Queries `database` through `url` (the sink's `mongo_url`); connects lazily.

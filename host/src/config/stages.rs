@@ -62,7 +62,7 @@ impl AnalyticsConfig {
     }
 
     /// The MongoDB database: `database` (the fork's key), else `mongo_database` (the
-    /// host's earlier name), else `openvidu`. [`validate_mongo`] refuses the two set
+    /// host's earlier name), else `openvidu`. `validate_mongo` refuses the two set
     /// differently.
     pub fn database(&self) -> &str {
         self.database

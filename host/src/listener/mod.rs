@@ -48,7 +48,7 @@ async fn accept(name: &str, listener: &TcpListener) -> TcpStream {
 
 /// Serves `app` on `listener` over HTTP/1.1 (over TLS with `tls`) until `stop` turns true,
 /// each connection in a slot of `slots`; then lets every open connection finish its
-/// request and returns once all are closed (at most [`SHUTDOWN_GRACE`] later).
+/// request and returns once all are closed (at most `SHUTDOWN_GRACE`, 5 s, later).
 pub async fn serve_http(
     slots: Arc<Slots>,
     listener: TcpListener,

@@ -34,7 +34,7 @@ pub enum IndexState {
     Refused(Refusal),
 }
 
-/// Every index of [`index_list`] and what became of it; shared by the sink, its upkeep
+/// Every index of [`index_list`](super::indexes::index_list) and what became of it; shared by the sink, its upkeep
 /// task and the telemetry that reads its state.
 #[derive(Debug)]
 pub struct IndexBook {
