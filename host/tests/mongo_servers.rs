@@ -13,7 +13,6 @@ use futures::TryStreamExt;
 use kit::items::event;
 use kit::servers::matrix::{Feature, Wire};
 use std::sync::Arc;
-use std::time::Duration;
 
 async fn group(
     collection: &mongodb::Collection<Document>,
@@ -100,25 +99,11 @@ async fn group_accumulators_as_each_server_answers_them() {
 
 /// A participant whose metadata holds U+0000 (valid in LiveKit's protobuf strings).
 fn event_with_nul(n: u32) -> analytics_host::model::Item {
-    use livekit_protocol as lk;
-    let event = lk::AnalyticsEvent {
-        r#type: lk::AnalyticsEventType::ParticipantJoined as i32,
-        timestamp: kit::items::ts(1_700_200_000 + i64::from(n), 0),
-        room_id: "RM_nul".into(),
-        participant_id: format!("PA_{n}"),
-        participant: Some(lk::ParticipantInfo {
-            sid: format!("PA_{n}"),
-            identity: format!("nul-{n}"),
-            metadata: "before\0after".into(),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    analytics_host::model::Item::from_event(
-        event,
-        std::time::SystemTime::now(),
-        Duration::from_secs(3600),
-    )
+    let mut event = kit::items::joined("RM_nul", n, "nul", 1_700_200_000);
+    if let Some(p) = event.participant.as_mut() {
+        p.metadata = "before\0after".into();
+    }
+    kit::items::item_now(event)
 }
 
 /// A string with U+0000: stored, or (FerretDB on PostgreSQL) the server fails the whole
@@ -197,24 +182,7 @@ async fn a_string_with_nul_is_stored_or_its_document_alone_refused() {
 
 /// A participant joining room `room`.
 fn joined(room: &str, n: u32) -> analytics_host::model::Item {
-    use livekit_protocol as lk;
-    let event = lk::AnalyticsEvent {
-        r#type: lk::AnalyticsEventType::ParticipantJoined as i32,
-        timestamp: kit::items::ts(1_700_300_000 + i64::from(n), 0),
-        room_id: room.into(),
-        participant_id: format!("PA_{n}"),
-        participant: Some(lk::ParticipantInfo {
-            sid: format!("PA_{n}"),
-            identity: format!("user-{n}"),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    analytics_host::model::Item::from_event(
-        event,
-        std::time::SystemTime::now(),
-        Duration::from_secs(3600),
-    )
+    kit::items::item_now(kit::items::joined(room, n, "user", 1_700_300_000))
 }
 
 /// Two hosts writing one database summarize a new room at once: both upsert its

@@ -433,8 +433,9 @@ async fn expired_documents_are_removed() {
         expired_stat.expire_at = past;
         let batch = [expired, event(2), expired_stat, stat(2, "PA_1")].map(Arc::new);
         let report = sink.send_batch(&batch).await;
+        // All four stored (the report says so); the expired ones may be gone already (the
+        // host deletes every second here, the TTL monitor whenever it runs), so no count now.
         assert_eq!(report, Default::default());
-        assert_eq!(count(&sink, ItemKind::Event).await, 2);
         let started = std::time::Instant::now();
         // MongoDB's TTL monitor runs every 60 s; allow two passes.
         let deleted = || {

@@ -1,12 +1,12 @@
-//! The fields of a stored event document the read API fetches from MongoDB: what
-//! [`EventRow::from_document`](super::event_row::EventRow::from_document) reads, and nothing else (a projection).
+//! The projections of the read API's MongoDB queries: of an event document, the fields
+//! [`EventRow::from_document`](super::event_row::EventRow::from_document) reads ([`projection`]),
+//! and any list of fields ([`only`]).
 
 use bson::Document;
 
 /// The fields of an event document the API reads ([`EventRow::from_document`](super::event_row::EventRow::from_document)'s).
 pub fn projection() -> Document {
-    let mut fields = Document::new();
-    for field in [
+    only(&[
         "type",
         "timestamp",
         "room.sid",
@@ -42,9 +42,15 @@ pub fn projection() -> Document {
         "api_call.twirp_error_message",
         "api_call.duration_ns",
         "api_call.participant_identity",
-    ] {
-        fields.insert(field, 1);
+    ])
+}
+
+/// The projection fetching `fields` and nothing else (not even `_id`).
+pub fn only(fields: &[&str]) -> Document {
+    let mut projection = Document::new();
+    for field in fields {
+        projection.insert(*field, 1);
     }
-    fields.insert("_id", 0);
-    fields
+    projection.insert("_id", 0);
+    projection
 }

@@ -207,8 +207,7 @@ impl MongoQuery {
 
     /// Every stat of the room `sid`.
     pub async fn room_stats(&self, sid: &str) -> anyhow::Result<Vec<StatRow>> {
-        let mut projection = Document::new();
-        for field in [
+        let projection = super::event_fields::only(&[
             "time_stamp",
             "room_id",
             "participant_id",
@@ -224,10 +223,7 @@ impl MongoQuery {
             "streams.rtt",
             "streams.start_time",
             "streams.end_time",
-        ] {
-            projection.insert(field, 1);
-        }
-        projection.insert("_id", 0);
+        ]);
         let options = FindOptions::builder().projection(projection).build();
         let mut cursor = self
             .stats

@@ -25,6 +25,28 @@ pub fn ts(seconds: i64, nanos: i32) -> Option<pbjson_types::Timestamp> {
     Some(pbjson_types::Timestamp { seconds, nanos })
 }
 
+/// `PARTICIPANT_JOINED` of participant `PA_<n>` (identity `<who>-<n>`) in room `room`, at
+/// `seconds` + `n`.
+pub fn joined(room: &str, n: u32, who: &str, seconds: i64) -> lk::AnalyticsEvent {
+    lk::AnalyticsEvent {
+        r#type: lk::AnalyticsEventType::ParticipantJoined as i32,
+        timestamp: ts(seconds + i64::from(n), 0),
+        room_id: room.into(),
+        participant_id: format!("PA_{n}"),
+        participant: Some(lk::ParticipantInfo {
+            sid: format!("PA_{n}"),
+            identity: format!("{who}-{n}"),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `event` as the host's item, received now, expiring in an hour.
+pub fn item_now(event: lk::AnalyticsEvent) -> Item {
+    Item::from_event(event, SystemTime::now(), Duration::from_secs(3600))
+}
+
 /// A participant-joined event, distinct per `n`.
 pub fn event(n: u32) -> Item {
     let event = lk::AnalyticsEvent {
