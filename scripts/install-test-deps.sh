@@ -222,7 +222,9 @@ cleanup_verify() {
 
 verify() {
   local rc=0
-  VERIFY_TMP="$(mktemp -d)"
+  # As root the check's PostgreSQL runs as `postgres`, which must reach its directory: a
+  # private TMPDIR (mode 700 above it) would refuse it, so then the directory is in /tmp.
+  if [ "$(id -u)" = 0 ]; then VERIFY_TMP="$(mktemp -d -p /tmp)"; else VERIFY_TMP="$(mktemp -d)"; fi
   local tmp="$VERIFY_TMP"
   trap cleanup_verify EXIT
   local ports

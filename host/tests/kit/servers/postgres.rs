@@ -31,9 +31,15 @@ impl PostgresServer {
     pub fn start() -> PostgresServer {
         let bin = installed_path("LKA_PG_BIN_DIR");
         let run_as = unprivileged_user();
+        // As root PostgreSQL runs as another user, who must reach the cluster's directory:
+        // TMPDIR may be private (mode 700 above it), /tmp never is.
+        let parent = match run_as {
+            Some(_) => PathBuf::from("/tmp"),
+            None => std::env::temp_dir(),
+        };
         let dir = tempfile::Builder::new()
             .prefix("lka-postgres-")
-            .tempdir()
+            .tempdir_in(parent)
             .expect("create a temporary directory");
         let root = dir.path().to_path_buf();
         if let Some(user) = run_as {
