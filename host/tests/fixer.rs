@@ -9,7 +9,7 @@ mod kit;
 use analytics_host::config::{ApiKeys, LiveKitRedisConfig};
 use analytics_host::fixer::livekit_api::LiveKitApi;
 use analytics_host::fixer::lock::FixerLock;
-use analytics_host::fixer::{Fixer, LAST_ALIVE};
+use analytics_host::fixer::{Fixer, FixerStore, LAST_ALIVE};
 use analytics_host::model::Item;
 use analytics_host::sinks::mongo::MongoSink;
 use analytics_host::sinks::Sink;
@@ -163,7 +163,11 @@ async fn events_of(sink: &MongoSink, filter: Document) -> Vec<Document> {
 
 fn fixer(sink: &MongoSink, livekit_url: &str) -> Fixer {
     let api = LiveKitApi::new(livekit_url, &keys()).unwrap();
-    Fixer::new(sink.database().clone(), api, Duration::from_secs(3600))
+    Fixer::new(
+        FixerStore::Mongo(sink.database().clone()),
+        api,
+        Duration::from_secs(3600),
+    )
 }
 
 /// Entities LiveKit does not have get the fork's end events one run later; the room
@@ -399,4 +403,49 @@ async fn two_fixers_with_one_redis_run_once_per_period() {
     // 9 s of 2 s periods: 4 runs at most between both (8 if each ran its own).
     assert!((3..=4).contains(&runs), "runs {runs}");
     assert!(skips > 0);
+}
+
+/// A fork node writing a batch holds `analytics-db-operations-lock`: the fixer does not run
+/// meanwhile, and runs once the lock is free.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_nodes_database_lock_holds_the_run_back() {
+    let mongo = MongoServer::start();
+    let redis = RedisServer::start(RedisFlavor::Plain);
+    let sink = stored(&mongo, "fixer_db_lock", &[]).await;
+    let config = LiveKitRedisConfig {
+        address: format!("127.0.0.1:{}", redis.port()),
+        ..Default::default()
+    };
+    let client = redis::Client::open(format!("redis://127.0.0.1:{}/", redis.port())).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // The fork node's lock, as its redislock takes it, held for 7 s.
+    let _: Option<String> = redis::cmd("SET")
+        .arg(analytics_host::fixer::lock::DB_LOCK_KEY)
+        .arg("a-fork-node")
+        .arg("NX")
+        .arg("PX")
+        .arg(7_000)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let a = fixer(&sink, &closed);
+    let counters = a.counters();
+    let task = a.spawn(
+        Duration::from_secs(2),
+        Some(FixerLock::new(&config).unwrap()),
+    );
+    tokio::time::sleep(Duration::from_millis(6_000)).await;
+    let held_back = counters.runs.load(Ordering::Relaxed);
+    let skips = counters.lock_skips.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(6_000)).await;
+    task.stop().await;
+    let after = counters.runs.load(Ordering::Relaxed);
+    eprintln!("runs while the fork node held the lock {held_back} (skips {skips}), after {after}");
+    assert_eq!(
+        held_back, 0,
+        "the fixer ran under a fork node's database lock"
+    );
+    assert!(skips > 0);
+    assert!(after > 0, "the fixer never ran once the lock was free");
 }

@@ -2,15 +2,18 @@
 //! livekit-server and a MongoDB-wire server: the synthetic end event of a room LiveKit does
 //! not have is written once to MongoDB (the fork's shape) and given to the other sinks
 //! through the pipeline (here the file store, with the same `_id`), so the embedded store's
-//! read API shows the room ended too. Skipped when no livekit-server can be built, unless
+//! read API shows the room ended too; and a host without MongoDB fixes the embedded store's
+//! own active set. Skipped when no livekit-server can be built, unless
 //! `LKA_REQUIRE_LIVEKIT=1`.
 
 // Each test crate uses part of the kit; every item of it is used by some test or bench.
 #[allow(dead_code)]
 mod kit;
 
+use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
 use bson::{doc, Bson, Document};
-use futures::TryStreamExt;
+use futures::{stream, TryStreamExt};
+use kit::items::ts;
 use kit::livekit::{LiveKit, KEY, SECRET};
 use kit::metrics::{get, sample_or_zero};
 use kit::process::HostProcess;
@@ -18,6 +21,7 @@ use kit::servers::mongo::MongoServer;
 use kit::store::read_store;
 use kit::wait_until;
 use kit::webhook::{now, post, room_started, sign_with};
+use livekit_protocol as lk;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -25,8 +29,9 @@ use std::time::Duration;
 /// file store, MongoDB, the fixer asking `livekit` every period (2·50 ms + 10 s).
 fn config(host: &HostProcess, mongo: Option<&str>, livekit: &str) -> String {
     let mongo = mongo
-        .map(|url| format!("    mongo_url: \"{url}\"\n    fixer_interval: 1s\n"))
+        .map(|url| format!("    mongo_url: \"{url}\"\n"))
         .unwrap_or_default();
+    let mongo = format!("{mongo}    fixer_interval: 1s\n");
     format!(
         r#"keys:
   {KEY}: {SECRET}
@@ -155,4 +160,118 @@ async fn a_synthetic_end_event_reaches_every_sink_once() {
     eprintln!("embedded store's API: {room}");
     assert_eq!(room["session"]["open"], false, "{room}");
     assert_eq!(reader.stop(), Some(0));
+}
+
+/// The events of `kind` in the file store.
+fn stored_of(host: &HostProcess, kind: &str) -> Vec<Value> {
+    read_store(&host.store(), "events")
+        .into_iter()
+        .filter(|d| d["type"] == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_mongodb_the_embedded_store_ends_what_livekit_no_longer_has() {
+    let Some(livekit) = LiveKit::start(None) else {
+        return;
+    };
+    let live_sid = livekit.create_room("still-live").await;
+    let mut host = HostProcess::spawn_config(|h| config(h, None, &livekit.url()));
+    host.wait_healthy().await;
+    // A room LiveKit has, one it never had, and a participant of that one (as after a
+    // node's crash), through the gRPC door as the patched server sends them.
+    let t = now();
+    let created = |sid: &str, name: &str| lk::AnalyticsEvent {
+        r#type: lk::AnalyticsEventType::RoomCreated as i32,
+        timestamp: ts(t, 0),
+        room_id: sid.into(),
+        room: Some(lk::Room {
+            sid: sid.into(),
+            name: name.into(),
+            creation_time: t,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let ghost = lk::AnalyticsEvent {
+        r#type: lk::AnalyticsEventType::ParticipantActive as i32,
+        timestamp: ts(t + 1, 0),
+        room_id: "RM_ghost".into(),
+        participant_id: "PA_ghost".into(),
+        participant: Some(lk::ParticipantInfo {
+            sid: "PA_ghost".into(),
+            identity: "ghost".into(),
+            joined_at: t,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let events = vec![
+        created(&live_sid, "still-live"),
+        created("RM_ghost", "crashed"),
+        ghost,
+    ];
+    let mut client = AnalyticsRecorderServiceClient::connect(host.grpc_url())
+        .await
+        .unwrap();
+    client
+        .ingest_events(stream::iter(vec![lk::AnalyticsEvents { events }]))
+        .await
+        .unwrap();
+
+    // Two fixer periods (10.1 s each): prepared by the first run, stored by the second.
+    wait_until(
+        "the synthetic ROOM_ENDED and PARTICIPANT_LEFT in the file store",
+        Duration::from_secs(60),
+        || async {
+            !stored_of(&host, "ROOM_ENDED").is_empty()
+                && !stored_of(&host, "PARTICIPANT_LEFT").is_empty()
+        },
+    )
+    .await;
+    // Another period: nothing is ended twice, the live room not at all.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let ended = stored_of(&host, "ROOM_ENDED");
+    let left = stored_of(&host, "PARTICIPANT_LEFT");
+    eprintln!("synthetic: {ended:?}\n{left:?}");
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!(left.len(), 1, "{left:?}");
+    let (room, person) = (&ended[0], &left[0]);
+    // The fork's shape: an ObjectId's hex `_id`, `{seconds, nanos}` integers, the start
+    // event's projected fields.
+    for doc in [room, person] {
+        let id = doc["_id"].as_str().unwrap();
+        assert!(
+            id.len() == 24 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{doc}"
+        );
+        assert!(doc["timestamp"]["seconds"].is_i64(), "{doc}");
+        assert!(doc["timestamp"]["nanos"].is_i64(), "{doc}");
+    }
+    assert_eq!(room["room_id"], "RM_ghost");
+    assert_eq!(room["room"]["name"], "crashed");
+    // The room ends 20 s after it was created when the fixer's last run is earlier.
+    assert!(
+        room["timestamp"]["seconds"].as_i64().unwrap() >= t,
+        "{room}"
+    );
+    assert_eq!(person["participant_id"], "PA_ghost");
+    assert_eq!(person["participant"]["identity"], "ghost");
+    assert_eq!(person["room_id"], "RM_ghost");
+
+    let (status, body) = get(&format!("{}/api/rooms/RM_ghost", host.telemetry())).await;
+    assert_eq!(status, 200, "{body}");
+    let ghost: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ghost["session"]["open"], false, "{ghost}");
+    let (status, body) = get(&format!("{}/api/rooms/{live_sid}", host.telemetry())).await;
+    assert_eq!(status, 200, "{body}");
+    let live: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(live["session"]["open"], true, "{live}");
+    let metrics = host.metrics().await;
+    assert_eq!(
+        sample_or_zero(&metrics, "analytics_fixer_synthetic_events_total"),
+        2.0,
+        "{metrics}"
+    );
+    assert_eq!(host.stop(), Some(0));
 }

@@ -4,7 +4,10 @@
 //! deployment's Redis exclude each other.
 //!
 //! The fork holds it for the whole period (TTL = period + 5 s) and retries every half
-//! period; the fixer's loop in `mod.rs` does the same.
+//! period; the fixer's loop (`task.rs`) does the same. Around the run itself the fork also
+//! takes `analytics-db-operations-lock` (TTL 2 s, retried every second), the lock its nodes
+//! take around each batch write, so a run never interleaves with a fork node's batch: the
+//! loop takes it too ([`FixerLock::take_db_operations`]).
 
 use crate::settings::LiveKitRedisConfig;
 use crate::sinks::redis::config::split_address;
@@ -15,6 +18,11 @@ use std::time::Duration;
 
 /// The lock's key, the fork's.
 pub const LOCK_KEY: &str = "active-entities-lock";
+/// The fork's lock around database writes (each node's batches, the fixer's run).
+pub const DB_LOCK_KEY: &str = "analytics-db-operations-lock";
+/// Its TTL and retry step, the fork's.
+const DB_LOCK_TTL: Duration = Duration::from_secs(2);
+const DB_LOCK_RETRY: Duration = Duration::from_secs(1);
 
 /// Deletes the key only when it still holds our token (as `redislock` releases).
 const RELEASE: &str =
@@ -25,6 +33,7 @@ pub struct FixerLock {
     client: Client,
     conn: Option<MultiplexedConnection>,
     token: Option<String>,
+    db_token: Option<String>,
     location: String,
 }
 
@@ -56,6 +65,7 @@ impl FixerLock {
             client: Client::open(info)?,
             conn: None,
             token: None,
+            db_token: None,
             location: redis.address.clone(),
         })
     }
@@ -76,47 +86,77 @@ impl FixerLock {
 
     /// Tries once to take the lock for `ttl`; `false` when another node holds it.
     pub async fn try_take(&mut self, ttl: Duration) -> anyhow::Result<bool> {
+        self.token = self.set_nx(LOCK_KEY, ttl).await?;
+        Ok(self.token.is_some())
+    }
+
+    /// Releases the lock if this node holds it.
+    pub async fn release(&mut self) -> anyhow::Result<()> {
+        match self.token.take() {
+            Some(token) => self.delete_if(LOCK_KEY, token).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Takes `analytics-db-operations-lock` as the fork does (TTL 2 s, tried every second),
+    /// giving up after `patience`: `false` then (a fork node is writing for that long).
+    pub async fn take_db_operations(&mut self, patience: Duration) -> anyhow::Result<bool> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            self.db_token = self.set_nx(DB_LOCK_KEY, DB_LOCK_TTL).await?;
+            if self.db_token.is_some() {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() + DB_LOCK_RETRY > deadline {
+                return Ok(false);
+            }
+            tokio::time::sleep(DB_LOCK_RETRY).await;
+        }
+    }
+
+    /// Releases `analytics-db-operations-lock` if this node holds it.
+    pub async fn release_db_operations(&mut self) -> anyhow::Result<()> {
+        match self.db_token.take() {
+            Some(token) => self.delete_if(DB_LOCK_KEY, token).await,
+            None => Ok(()),
+        }
+    }
+
+    /// `SET key token NX PX ttl` with a new random token: the token when taken.
+    async fn set_nx(&mut self, key: &str, ttl: Duration) -> anyhow::Result<Option<String>> {
         let token = format!("{:032x}", fastrand::u128(..));
         let location = self.location.clone();
         let conn = self.conn().await?;
         let answer: anyhow::Result<Option<String>> = redis::cmd("SET")
-            .arg(LOCK_KEY)
+            .arg(key)
             .arg(&token)
             .arg("NX")
             .arg("PX")
             .arg(ttl.as_millis() as u64)
             .query_async(conn)
             .await
-            .map_err(|e| anyhow::anyhow!("Redis at {location}: SET {LOCK_KEY}: {e}"));
-        let answer = match answer {
-            Ok(answer) => answer,
+            .map_err(|e| anyhow::anyhow!("Redis at {location}: SET {key}: {e}"));
+        match answer {
+            Ok(answer) => Ok(answer.map(|_| token)),
             Err(err) => {
                 self.conn = None;
-                return Err(err);
+                Err(err)
             }
-        };
-        let taken = answer.is_some();
-        if taken {
-            self.token = Some(token);
         }
-        Ok(taken)
     }
 
-    /// Releases the lock if this node holds it.
-    pub async fn release(&mut self) -> anyhow::Result<()> {
-        let Some(token) = self.token.take() else {
-            return Ok(());
-        };
+    /// Deletes `key` if it still holds `token`.
+    async fn delete_if(&mut self, key: &str, token: String) -> anyhow::Result<()> {
         let location = self.location.clone();
         let conn = self.conn().await?;
         let _: i64 = redis::cmd("EVAL")
             .arg(RELEASE)
             .arg(1)
-            .arg(LOCK_KEY)
+            .arg(key)
             .arg(token)
             .query_async(conn)
             .await
-            .with_context(|| format!("Redis at {location}: releasing {LOCK_KEY}"))?;
+            .with_context(|| format!("Redis at {location}: releasing {key}"))?;
         Ok(())
     }
 }

@@ -20,27 +20,27 @@
 pub mod forward;
 pub mod livekit_api;
 pub mod lock;
+pub mod store;
 pub mod synthetic;
 mod task;
 
+pub use store::{FixerStore, LAST_ALIVE};
 pub use task::FixerTask;
 
 use crate::config::Config;
 pub use crate::counters::FixerCounters;
 use crate::pipeline::Pipeline;
-use crate::sinks::mongo::entities::{Entity, COLLECTION};
+use crate::sinks::mongo::entities::Entity;
 use anyhow::Context;
-use bson::{doc, Document};
+use bson::Document;
 use livekit_api::LiveKitApi;
-use mongodb::{Client, Database};
-use std::collections::{BTreeMap, BTreeSet};
+use mongodb::Client;
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use store::EmbeddedActive;
 use synthetic::Moment;
-
-/// The collection holding the time the fixer last ran.
-pub const LAST_ALIVE: &str = "last_alive";
 
 /// A synthetic end event prepared by one run, written by the next.
 #[derive(Debug, Clone)]
@@ -66,47 +66,54 @@ pub struct RunReport {
     pub livekit_failures: usize,
 }
 
-/// The fixer of one MongoDB database.
+/// The fixer of one MongoDB database, or of the embedded store.
 pub struct Fixer {
-    db: Database,
+    store: FixerStore,
     api: LiveKitApi,
     expiration: Duration,
     pending: Vec<Pending>,
     counters: Arc<FixerCounters>,
-    /// Where the synthetic events go after MongoDB (every other sink), if anywhere.
+    /// Where the synthetic events go after MongoDB (every other sink), if anywhere; for
+    /// the embedded store, every sink (the file store among them).
     pipeline: Option<Arc<Pipeline>>,
-    /// Events written to MongoDB that the pipeline refused (full, or closing): offered
-    /// again after the next run.
+    /// Events written to MongoDB (or prepared for the embedded store) that the pipeline
+    /// refused (full, or closing): offered again after the next run.
     unforwarded: Vec<Document>,
 }
 
 impl Fixer {
-    /// The fixer of the configured MongoDB; `None` without `mongo_url` (nothing to fix).
+    /// The fixer of the configured MongoDB; without `mongo_url`, of the embedded store
+    /// when it is on with its index; `None` when there is neither (nothing to fix).
     pub async fn from_config(config: &Config) -> anyhow::Result<Option<Fixer>> {
         let a = &config.analytics;
-        let Some(url) = &a.mongo_url else {
-            return Ok(None);
+        let store = match &a.mongo_url {
+            Some(url) => {
+                let mut options = mongodb::options::ClientOptions::parse(url)
+                    .await
+                    .context("openvidu.analytics.mongo_url")?;
+                options
+                    .server_selection_timeout
+                    .get_or_insert(Duration::from_secs(5));
+                FixerStore::Mongo(Client::with_options(options)?.database(a.database()))
+            }
+            None if config.file_store_enabled() && a.file.index => {
+                FixerStore::Embedded(EmbeddedActive::new(&a.file.dir))
+            }
+            None => return Ok(None),
         };
-        let mut options = mongodb::options::ClientOptions::parse(url)
-            .await
-            .context("openvidu.analytics.mongo_url")?;
-        options
-            .server_selection_timeout
-            .get_or_insert(Duration::from_secs(5));
-        let db = Client::with_options(options)?.database(a.database());
         let livekit = a
             .livekit_url
             .clone()
             .unwrap_or_else(|| "http://127.0.0.1:7880".into());
         let api =
             LiveKitApi::new(&livekit, &config.keys).context("openvidu.analytics.livekit_url")?;
-        Ok(Some(Fixer::new(db, api, a.expiration)))
+        Ok(Some(Fixer::new(store, api, a.expiration)))
     }
 
-    /// A fixer of `db`, asking `api`, writing events that expire after `expiration`.
-    pub fn new(db: Database, api: LiveKitApi, expiration: Duration) -> Fixer {
+    /// A fixer of `store`, asking `api`, writing events that expire after `expiration`.
+    pub fn new(store: FixerStore, api: LiveKitApi, expiration: Duration) -> Fixer {
         Fixer {
-            db,
+            store,
             api,
             expiration,
             pending: Vec::new(),
@@ -133,14 +140,20 @@ impl Fixer {
         self.counters.clone()
     }
 
+    /// Whether it fixes a MongoDB database (the Redis lock is for those: the embedded
+    /// store is this host's alone).
+    pub fn is_mongo(&self) -> bool {
+        self.store.is_mongo()
+    }
+
     /// One run: writes what the previous run prepared (unless superseded), then looks for
-    /// entities LiveKit no longer has, then upserts `last_alive`.
+    /// entities LiveKit no longer has, then records `last_alive`.
     pub async fn run_once(&mut self) -> anyhow::Result<RunReport> {
         let mut report = RunReport::default();
         self.settle(&mut report).await?;
         self.forward().await;
-        let active = self.active().await?;
-        let last_alive = self.last_alive().await?;
+        let active = self.store.active().await?;
+        let last_alive = self.store.last_alive().await?.unwrap_or_else(Moment::now);
         for (entity, ids) in active {
             let live = match entity {
                 Entity::Room => self
@@ -164,20 +177,16 @@ impl Fixer {
                 }
             };
             for id in ids.into_iter().filter(|id| !live.contains(id)) {
-                let event = self.prepare(entity, &id, last_alive).await?;
+                let event = self
+                    .store
+                    .start_event(entity, &id)
+                    .await?
+                    .map(|s| synthetic::end_event(entity, &id, s, last_alive, self.expiration));
                 self.pending.push(Pending { entity, id, event });
                 report.prepared += 1;
             }
         }
-        self.db
-            .collection::<Document>(LAST_ALIVE)
-            .update_one(
-                doc! {"_id": "server"},
-                doc! {"$set": {"last_alive": Moment::now().to_bson()}},
-            )
-            .upsert(true)
-            .await
-            .context("upserting last_alive")?;
+        self.store.set_last_alive(Moment::now()).await?;
         self.counters.runs.fetch_add(1, Ordering::Relaxed);
         Ok(report)
     }
@@ -188,20 +197,10 @@ impl Fixer {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let events = self.db.collection::<Document>("events");
         let mut write = Vec::new();
         let mut remove = Vec::new();
         for pending in &self.pending {
-            let filter = doc! {
-                synthetic::id_field(pending.entity): &pending.id,
-                "type": {"$in": synthetic::end_types(pending.entity)},
-            };
-            let ended = events
-                .find_one(filter)
-                .projection(doc! {"_id": 1})
-                .await
-                .with_context(|| format!("looking for the end event of {}", pending.id))?
-                .is_some();
+            let ended = self.store.ended(pending.entity, &pending.id).await?;
             match (&pending.event, ended) {
                 (Some(_), true) => report.superseded += 1,
                 (Some(event), false) => write.push(event.clone()),
@@ -209,7 +208,8 @@ impl Fixer {
             }
             remove.push(pending.id.clone());
         }
-        if !write.is_empty() {
+        if let (false, FixerStore::Mongo(db)) = (write.is_empty(), &self.store) {
+            let events = db.collection::<Document>("events");
             // Each keeps the ObjectId it got when prepared, so after a partial failure the
             // retry finds those stored already as duplicates.
             if let Err(err) = events.insert_many(&write).ordered(false).await {
@@ -218,33 +218,27 @@ impl Fixer {
                 }
             }
             // The read API lists rooms from their summaries: a room ended here is ended there.
-            crate::sinks::mongo::room_sessions::apply_documents(&self.db, &write)
+            crate::sinks::mongo::room_sessions::apply_documents(db, &write)
                 .await
                 .context("summarizing the synthetic end events into room_sessions")?;
         }
-        let deleted = self
-            .db
-            .collection::<Document>(COLLECTION)
-            .delete_many(doc! {"_id": {"$in": &remove}})
-            .await
-            .context("removing ended entities from active_entities")?;
+        let removed = self.store.remove(&remove, self.expiration).await?;
         report.written = write.len();
-        report.removed = deleted.deleted_count as usize;
+        report.removed = removed as usize;
         let c = &self.counters;
         c.synthetic_events
             .fetch_add(write.len() as u64, Ordering::Relaxed);
         c.superseded
             .fetch_add(report.superseded as u64, Ordering::Relaxed);
-        c.removed
-            .fetch_add(deleted.deleted_count, Ordering::Relaxed);
+        c.removed.fetch_add(removed, Ordering::Relaxed);
         self.unforwarded.extend(write);
         self.pending.clear();
         Ok(())
     }
 
     /// Gives the events written to MongoDB (this run's and any refused before) to the other
-    /// sinks. A refusal keeps them for the next run (MongoDB holds them meanwhile): a
-    /// warning, nothing lost while the host runs.
+    /// sinks — for the embedded store, to every sink: the file store stores them there. A
+    /// refusal keeps them for the next run: a warning, nothing lost while the host runs.
     async fn forward(&mut self) {
         let Some(pipeline) = &self.pipeline else {
             self.unforwarded.clear();
@@ -266,72 +260,10 @@ impl Fixer {
             }
             Err(err) => tracing::warn!(
                 events = n, error = %err,
-                "active-entities fixer: the other sinks refused the synthetic end events; \
-                 offered again after the next run (MongoDB has them)"
+                "active-entities fixer: the sinks refused the synthetic end events; \
+                 offered again after the next run"
             ),
         }
-    }
-
-    /// `active_entities`, by kind (entities of an unknown kind are left alone).
-    async fn active(&self) -> anyhow::Result<BTreeMap<Entity, Vec<String>>> {
-        let mut cursor = self
-            .db
-            .collection::<Document>(COLLECTION)
-            .find(doc! {})
-            .await
-            .context("reading active_entities")?;
-        let mut active: BTreeMap<Entity, Vec<String>> = BTreeMap::new();
-        while cursor.advance().await.context("reading active_entities")? {
-            let doc = cursor.deserialize_current()?;
-            let (Ok(id), Ok(name)) = (doc.get_str("_id"), doc.get_str("entity")) else {
-                continue;
-            };
-            if let Some(entity) = Entity::ALL.into_iter().find(|e| e.name() == name) {
-                active.entry(entity).or_default().push(id.to_owned());
-            }
-        }
-        Ok(active)
-    }
-
-    /// When the fixer last ran (now when it never did).
-    async fn last_alive(&self) -> anyhow::Result<Moment> {
-        let found = self
-            .db
-            .collection::<Document>(LAST_ALIVE)
-            .find_one(doc! {"_id": "server"})
-            .await
-            .context("reading last_alive")?;
-        Ok(found
-            .and_then(|d| {
-                d.get_document("last_alive")
-                    .ok()
-                    .and_then(Moment::from_bson)
-            })
-            .unwrap_or_else(Moment::now))
-    }
-
-    /// The synthetic end event of an entity gone from LiveKit, from its start event; `None`
-    /// when the start event is not stored.
-    async fn prepare(
-        &self,
-        entity: Entity,
-        id: &str,
-        last_alive: Moment,
-    ) -> anyhow::Result<Option<Document>> {
-        let filter = doc! {synthetic::id_field(entity): id, "type": synthetic::start_type(entity)};
-        let start = self
-            .db
-            .collection::<Document>("events")
-            .find_one(filter)
-            .projection(synthetic::projection(entity))
-            .await
-            .with_context(|| {
-                format!(
-                    "reading the {} event of {id}",
-                    synthetic::start_type(entity)
-                )
-            })?;
-        Ok(start.map(|s| synthetic::end_event(entity, id, s, last_alive, self.expiration)))
     }
 }
 

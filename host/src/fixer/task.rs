@@ -62,7 +62,22 @@ async fn run_loop(
             }
         }
         let go_on = sleep_or_stop(period, &mut stopped).await;
-        if go_on {
+        // The run itself under the fork's database lock, as the fork's nodes run theirs
+        // (and write their batches): given up after half a period, as a lost period lock.
+        let db_locked = match (&mut lock, go_on) {
+            (Some(lock), true) => match lock.take_db_operations(retry).await {
+                Ok(taken) => taken,
+                Err(err) => {
+                    tracing::warn!(error = %format!("{err:#}"), "active-entities fixer: cannot take the Redis database lock; not fixing this period");
+                    false
+                }
+            },
+            _ => true,
+        };
+        if go_on && !db_locked {
+            fixer.counters.lock_skips.fetch_add(1, Ordering::Relaxed);
+        }
+        if go_on && db_locked {
             match fixer.run_once().await {
                 Ok(report) => tracing::info!(?report, "active-entities fixer ran"),
                 Err(err) => {
@@ -71,6 +86,9 @@ async fn run_loop(
             }
         }
         if let Some(lock) = &mut lock {
+            if let Err(err) = lock.release_db_operations().await {
+                tracing::warn!(error = %format!("{err:#}"), "active-entities fixer: releasing the Redis database lock");
+            }
             if let Err(err) = lock.release().await {
                 tracing::warn!(error = %format!("{err:#}"), "active-entities fixer: releasing the Redis lock");
             }
@@ -90,8 +108,9 @@ pub struct FixerTask {
 impl FixerTask {
     /// Starts the fixer `config` asks for, counting into `counters`, giving its synthetic
     /// events to the sinks of `pipeline` after MongoDB: with `mongo_url`, every
-    /// `fixer_period()`, under the Redis lock when LiveKit's `redis` is set. `None` when
-    /// there is nothing to fix.
+    /// `fixer_period()`, under the Redis lock when LiveKit's `redis` is set; without it, of
+    /// the embedded store's active set (no lock: that store is this host's alone). `None`
+    /// when there is nothing to fix.
     pub async fn start(
         config: &Config,
         counters: Arc<FixerCounters>,
@@ -103,15 +122,16 @@ impl FixerTask {
         let Some(fixer) = Fixer::from_config(config).await? else {
             return Ok(None);
         };
+        // The lock is for a database several hosts share; the embedded store is this host's.
         let lock = match &config.redis {
-            Some(redis) => match FixerLock::new(redis) {
+            Some(redis) if fixer.is_mongo() => match FixerLock::new(redis) {
                 Ok(lock) => Some(lock),
                 Err(err) => {
                     tracing::warn!(error = %format!("{err:#}"), "active-entities fixer runs without the Redis lock: run one such host per deployment");
                     None
                 }
             },
-            None => None,
+            _ => None,
         };
         let fixer = fixer.with_counters(counters).with_pipeline(pipeline);
         let period = config.analytics.fixer_period();

@@ -8,6 +8,7 @@
 //! side.
 
 mod chunks;
+pub mod entities;
 pub mod query;
 mod rooms;
 mod spans;
@@ -29,8 +30,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(60);
 /// The schema's version (`PRAGMA user_version`): 0 for a new file, 1 for an index of events
 /// only (no `reason`), 2 with the stats table, 3 with the stats in chunks (`chunks`) and
 /// the events' expiry by spans (`spans`), 4 with the webhook and API-call summaries
-/// (`detail`, see `api::side_records`).
-const VERSION: i64 = 4;
+/// (`detail`, see `api::side_records`), 5 with the active set the fixer of a host without
+/// MongoDB reads ([`entities`]).
+const VERSION: i64 = 5;
 
 /// What version 4 adds: the summary of a `WEBHOOK` or `API_CALL` event (its rows written by
 /// an older host keep an empty one).
@@ -127,6 +129,9 @@ impl FileIndex {
             .with_context(|| format!("opening the query index {}", path.display()))?;
         // WAL: readers (the API) never block the writer; NORMAL: a crash may lose the last
         // transactions of the index, never the JSON Lines files.
+        // The fixer writes its state through a connection of its own: wait for it.
+        conn.busy_timeout(Duration::from_secs(10))
+            .with_context(|| format!("opening the query index {}", path.display()))?;
         conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
             .and_then(|_| conn.execute_batch(SCHEMA))
             .with_context(|| format!("preparing the query index {}", path.display()))?;
@@ -168,6 +173,10 @@ impl FileIndex {
         }
         if version < 4 {
             conn.execute_batch(&format!("BEGIN; {SCHEMA_4} COMMIT;"))
+                .with_context(|| format!("upgrading the query index {}", path.display()))?;
+        }
+        if version < 5 {
+            conn.execute_batch(&format!("BEGIN; {} COMMIT;", entities::SCHEMA))
                 .with_context(|| format!("upgrading the query index {}", path.display()))?;
         }
         Ok(FileIndex {
@@ -216,6 +225,7 @@ impl FileIndex {
                         if added > 0 {
                             deltas.add(&r, unix(item.expire_at));
                             event_spans.add(&r.room_sid, r.ts, unix(item.expire_at));
+                            entities::apply(&tx, item, unix(item.expire_at))?;
                         }
                     }
                     ItemKind::Stat => {
@@ -236,6 +246,7 @@ impl FileIndex {
             spans::prune(&tx, now)?;
             chunks::prune(&tx, now)?;
             rooms::prune(&tx, now)?;
+            entities::prune(&tx, now)?;
             self.pruned = Instant::now();
         }
         tx.commit()?;
