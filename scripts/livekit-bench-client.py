@@ -1,8 +1,10 @@
-"""Load for livekit/bench.sh: LK_PUBLISHERS participants each publish a microphone track
-(a 440 Hz tone) and a camera track (solid-colour frames, 320x240, 15 fps) and mute/unmute
-the microphone every second (two analytics events per second each); one more participant
-subscribes to everything. Runs until LK_DURATION seconds have passed, then everyone leaves
-and the room is deleted."""
+"""Load for livekit/bench.sh and livekit/load.sh: in each of LK_ROOMS rooms (1),
+LK_PUBLISHERS participants each publish a microphone track (a 440 Hz tone) and a camera
+track (solid-colour frames, LK_WIDTH x LK_HEIGHT, 320x240, 15 fps; simulcast when
+LK_SIMULCAST=1) and mute/unmute the microphone every LK_MUTE_EVERY seconds (1: two
+analytics events per second each); one more participant per room subscribes to
+everything. Runs until LK_DURATION seconds have passed, then everyone leaves and the rooms
+are deleted."""
 
 import asyncio
 import math
@@ -13,7 +15,11 @@ import time
 import numpy as np
 from livekit import api, rtc
 
-WIDTH, HEIGHT, FPS = 320, 240, 15
+WIDTH = int(os.environ.get("LK_WIDTH", "320"))
+HEIGHT = int(os.environ.get("LK_HEIGHT", "240"))
+FPS = 15
+SIMULCAST = os.environ.get("LK_SIMULCAST", "0") == "1"
+MUTE_EVERY = float(os.environ.get("LK_MUTE_EVERY", "1"))
 
 
 async def publisher(url: str, token: str, until: float) -> None:
@@ -26,7 +32,7 @@ async def publisher(url: str, token: str, until: float) -> None:
     video_source = rtc.VideoSource(WIDTH, HEIGHT)
     video = rtc.LocalVideoTrack.create_video_track("cam", video_source)
     await room.local_participant.publish_track(
-        video, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=False))
+        video, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA, simulcast=SIMULCAST))
 
     async def tone() -> None:
         frame = rtc.AudioFrame.create(48000, 1, 480)
@@ -46,9 +52,9 @@ async def publisher(url: str, token: str, until: float) -> None:
 
     async def mutes() -> None:
         while time.monotonic() < until:
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(MUTE_EVERY / 2)
             audio.mute()
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(MUTE_EVERY / 2)
             audio.unmute()
 
     await asyncio.gather(tone(), frames(), mutes())
@@ -60,21 +66,29 @@ async def main() -> None:
     ws_url = http_url.replace("http://", "ws://")
     key, secret = os.environ["LK_API_KEY"], os.environ["LK_API_SECRET"]
     n = int(os.environ.get("LK_PUBLISHERS", "4"))
+    rooms = int(os.environ.get("LK_ROOMS", "1"))
     until = time.monotonic() + float(os.environ.get("LK_DURATION", "60"))
-    room_name = "bench-room"
+    names = ["bench-room"] if rooms == 1 else [f"load-room-{r}" for r in range(rooms)]
 
-    def token(identity: str) -> str:
+    def token(room_name: str, identity: str) -> str:
         grants = api.VideoGrants(room_join=True, room=room_name)
         return api.AccessToken(key, secret).with_identity(identity).with_grants(grants).to_jwt()
 
     lkapi = api.LiveKitAPI(http_url, key, secret)
-    await lkapi.room.create_room(api.CreateRoomRequest(name=room_name))
-    viewer = rtc.Room()
-    await asyncio.wait_for(viewer.connect(ws_url, token("viewer")), 30)
-    print(f"bench client: {n} publishers until the deadline", file=sys.stderr, flush=True)
-    await asyncio.gather(*(publisher(ws_url, token(f"pub-{i}"), until) for i in range(n)))
-    await viewer.disconnect()
-    await lkapi.room.delete_room(api.DeleteRoomRequest(room=room_name))
+    viewers = []
+    for name in names:
+        await lkapi.room.create_room(api.CreateRoomRequest(name=name))
+        viewer = rtc.Room()
+        await asyncio.wait_for(viewer.connect(ws_url, token(name, "viewer")), 30)
+        viewers.append(viewer)
+    print(f"bench client: {len(names)} room(s) of {n} publishers until the deadline",
+          file=sys.stderr, flush=True)
+    await asyncio.gather(*(publisher(ws_url, token(name, f"pub-{i}"), until)
+                           for name in names for i in range(n)))
+    for viewer in viewers:
+        await viewer.disconnect()
+    for name in names:
+        await lkapi.room.delete_room(api.DeleteRoomRequest(room=name))
     await lkapi.aclose()
 
 

@@ -9,7 +9,10 @@
 //! `cargo bench -p livekit-analytics-host --bench api`; `BENCH_BACKENDS=embedded,mongo`
 //! (`mongo`: SecantusDB; `ferretdb`: FerretDB with its SQLite backend;
 //! `ferretdb-postgresql`: FerretDB with its PostgreSQL backend),
-//! `BENCH_DAY_ROOMS=5000`, `BENCH_BIG_PEOPLE=1250`, `BENCH_REQUESTS=40` choose the runs;
+//! `BENCH_DAY_ROOMS=5000`, `BENCH_DAY_PEOPLE=4` (people per room), `BENCH_DAY_STAT_EVERY=300`
+//! (seconds between a track's stats), `BENCH_BIG_PEOPLE=1250`, `BENCH_REQUESTS=40` choose
+//! the runs (issue 29's store: `BENCH_DAY_ROOMS=10000 BENCH_DAY_PEOPLE=12
+//! BENCH_DAY_STAT_EVERY=100`, about 1 000 000 events and 2 000 000 stats);
 //! `BENCH_HOST_BIN` runs another build.
 
 // Each bench uses part of the kit; every item of it is used by some test or bench.
@@ -136,6 +139,8 @@ fn ms(d: Duration) -> String {
 async fn main() {
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "embedded,mongo".into());
     let rooms = setting("BENCH_DAY_ROOMS", 5000);
+    let room_people = setting("BENCH_DAY_PEOPLE", 4);
+    let every = setting("BENCH_DAY_STAT_EVERY", 300) as i64;
     let people = setting("BENCH_BIG_PEOPLE", 1250);
     let n = setting("BENCH_REQUESTS", 40);
     let binary = std::env::var("BENCH_HOST_BIN").unwrap_or_else(|_| BIN.into());
@@ -144,7 +149,7 @@ async fn main() {
         .unwrap()
         .as_secs() as i64;
     let end = now - now % 3600;
-    let day = a_busy_day(end, rooms);
+    let day = a_busy_day(end, rooms, room_people, every);
     let big = a_big_room(end - 7200, people, 400);
     println!(
         "data: busy day {} rooms, {} events, {} stats; RM_big {} events, {} stats; {n} requests per row; host {binary}",
@@ -167,6 +172,14 @@ async fn main() {
         (
             "sessions of a person, busy day",
             format!("participants?identity=user-7&from={from}&to={end}"),
+        ),
+        (
+            "sessions list, the day's last hour",
+            format!("rooms?from={}&to={end}", end - 3600),
+        ),
+        (
+            "one room of the day, detail",
+            "rooms/RM_day_00007".to_string(),
         ),
         ("RM_big detail (10k events)", "rooms/RM_big".to_string()),
         (

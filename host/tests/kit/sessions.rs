@@ -320,17 +320,17 @@ pub fn a_big_room(start: i64, people: usize, stay: i64) -> Recorder {
     r
 }
 
-/// A busy node's day before `end`: `rooms` rooms, evenly spread, of four people each for
-/// 10 to 20 minutes, a stat per track every five minutes.
-pub fn a_busy_day(end: i64, rooms: usize) -> Recorder {
+/// A busy node's day before `end`: `rooms` rooms, evenly spread, of `people` people each
+/// (eight events a person) for 10 to 20 minutes, a stat per track every `every` seconds.
+pub fn a_busy_day(end: i64, rooms: usize, people: usize, every: i64) -> Recorder {
     let mut r = Recorder::default();
     let step = 86_400 / rooms.max(1) as i64;
     for n in 0..rooms {
         let start = end - 86_400 + n as i64 * step;
         let length = 600 + (n as i64 * 37) % 600;
-        let people: Vec<Person> = (0..4)
+        let people: Vec<Person> = (0..people)
             .map(|i| Person {
-                identity: format!("user-{}", (n * 4 + i) % 997),
+                identity: format!("user-{}", (n * people + i) % 997),
                 joins: 5 + 10 * i as i64,
                 leaves: None,
                 quality: if n % 5 == 0 { so_so } else { steady },
@@ -343,7 +343,7 @@ pub fn a_busy_day(end: i64, rooms: usize) -> Recorder {
             start..start + length,
             false,
             &people,
-            300,
+            every,
         );
     }
     r
