@@ -234,7 +234,7 @@ impl FixerStore {
 fn project(text: &str, projection: &Document) -> Option<Document> {
     let value: serde_json::Value = serde_json::from_str(text).ok()?;
     let mut out = Document::new();
-    for (path, _) in projection {
+    for (path, _) in projection.iter().filter(|(path, _)| *path != "_id") {
         let keys: Vec<&str> = path.split('.').collect();
         let Some(found) = keys.iter().try_fold(&value, |v, key| v.get(key)) else {
             continue;
