@@ -43,7 +43,7 @@ fn env_or(name: &str, default: u64) -> u64 {
 }
 
 /// A host (`BENCH_HOST_BIN` or this build) on the defaults (file store), its descriptors
-/// limited to `nofile`.
+/// limited to `nofile` (the soft limit, at most the hard one).
 async fn start_host(nofile: u64) -> HostProcess {
     let mut host = HostProcess::prepare();
     let (w, g, t) = (host.webhook_port, host.grpc_port, host.telemetry_port);
@@ -58,10 +58,16 @@ async fn start_host(nofile: u64) -> HostProcess {
         .env("LIVEKIT_CONFIG", config);
     unsafe {
         command.pre_exec(move || {
-            let limit = libc::rlimit {
-                rlim_cur: nofile,
-                rlim_max: nofile,
+            // The soft limit is what `ulimit -n` sets; the hard one stays (raising it past
+            // this shell's is not permitted).
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
             };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_cur = nofile.min(limit.rlim_max);
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
