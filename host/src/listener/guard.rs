@@ -1,7 +1,7 @@
 //! The open connections of one listener ([`Slots`]) and the connection wrapper that lets
 //! them be closed from outside ([`Guarded`]): at the cap, by a newer connection; by the
 //! watchdog, when a connection sent no whole request within `header_read_timeout` or
-//! nothing at all for `idle_timeout`.
+//! nothing at all for `idle_timeout` (nothing read or written, no answer being computed).
 
 use super::config::ConnectionLimits;
 use futures::task::AtomicWaker;
@@ -19,8 +19,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 pub struct Conn {
     /// When it was accepted, ms since the listener's epoch.
     opened: u64,
-    /// When bytes last arrived, ms since the listener's epoch.
+    /// When bytes last arrived or were sent, ms since the listener's epoch.
     last_read: AtomicU64,
+    /// Requests being answered: a slow answer (a large query) is not idleness.
+    answering: AtomicU64,
     /// Whether a whole request (its headers) arrived on it.
     served: AtomicBool,
     /// Whether it is to be closed: every read and write fails from then on.
@@ -39,6 +41,25 @@ impl Conn {
     fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         self.waker.wake();
+    }
+}
+
+/// A request's answer being computed on a connection, from its headers until the answer
+/// is ready (or dropped): the idle timeout waits for it. Its body is sent afterwards, and
+/// writes count as activity.
+pub struct Answering(Arc<Conn>);
+
+impl Answering {
+    /// Counts an answer in progress on `conn`.
+    pub fn new(conn: Arc<Conn>) -> Answering {
+        conn.answering.fetch_add(1, Ordering::Relaxed);
+        Answering(conn)
+    }
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        self.0.answering.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -135,6 +156,7 @@ impl Slots {
         let conn = Arc::new(Conn {
             opened: now,
             last_read: AtomicU64::new(now),
+            answering: AtomicU64::new(0),
             served: AtomicBool::new(false),
             killed: AtomicBool::new(false),
             waker: AtomicWaker::new(),
@@ -184,7 +206,7 @@ impl Slots {
                 && now.saturating_sub(conn.opened) >= header
             {
                 &self.counters.header_timeouts
-            } else if silent >= idle {
+            } else if silent >= idle && conn.answering.load(Ordering::Relaxed) == 0 {
                 &self.counters.idle_timeouts
             } else {
                 return true;
@@ -276,7 +298,12 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
         if let Some(err) = self.closed(cx) {
             return Poll::Ready(Err(err));
         }
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(n)) if n > 0) {
+            let now = self.slots.now();
+            self.conn.last_read.store(now, Ordering::Relaxed);
+        }
+        polled
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -117,7 +117,13 @@ async fn serve_connection<IO>(
     let tower = TowerToHyperService::new(app);
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         conn.served();
-        tower.call(request)
+        let answering = guard::Answering::new(conn.clone());
+        let answered = tower.call(request);
+        async move {
+            let response = answered.await;
+            drop(answering);
+            response
+        }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
