@@ -50,13 +50,17 @@ use quality::{RoomScore, SeriesBuckets};
 /// and folds, the API never imports the sinks.
 #[async_trait]
 pub trait IndexReads: std::fmt::Debug + Send + Sync {
-    /// Room sessions with any event in `[from, to)`, named `name` if given, newest first.
-    async fn sessions_between(
+    /// A page of `limit` sessions whose life (first to last event) overlaps `[from, to)`
+    /// (named `name` if given) after the cursor `after` (start, sid), newest start first,
+    /// and whether more follow: the same question as [`MongoQuery::sessions_page`].
+    async fn sessions_page(
         &self,
         from: f64,
         to: f64,
         name: Option<&str>,
-    ) -> anyhow::Result<Vec<sessions::RoomSession>>;
+        after: Option<&(f64, String)>,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<sessions::RoomSession>, bool)>;
 
     /// The sids of the rooms `identity` was in during `[from, to)`.
     async fn rooms_of(&self, identity: &str, from: f64, to: f64) -> anyhow::Result<Vec<String>>;
@@ -88,8 +92,8 @@ pub enum Backend {
 
 impl Backend {
     /// A page of `limit` sessions of `[from, to)` after the cursor `after` (start, sid),
-    /// newest start first, and whether more follow: MongoDB pages on the server (the
-    /// `room_sessions` summaries), the embedded index's list is paged here.
+    /// newest start first, and whether more follow: each backend pages in its store
+    /// (MongoDB's `room_sessions` summaries, the embedded index's `rooms` table).
     async fn sessions_page(
         &self,
         from: f64,
@@ -98,25 +102,11 @@ impl Backend {
         after: Option<&(f64, String)>,
         limit: usize,
     ) -> anyhow::Result<(Vec<sessions::RoomSession>, bool)> {
-        let all = match self {
-            Backend::Mongo(q) => return q.sessions_page(from, to, name, after, limit).await,
-            Backend::Embedded(q) => q.sessions_between(from, to, name).await?,
-            Backend::None => Vec::new(),
-        };
-        let start = match after {
-            // The order is newest start first, then sid: resume after the cursor's session.
-            Some((started, sid)) => all
-                .iter()
-                .position(|s| {
-                    s.started_at < *started
-                        || (s.started_at == *started && s.sid.as_str() > sid.as_str())
-                })
-                .unwrap_or(all.len()),
-            None => 0,
-        };
-        let page: Vec<_> = all.iter().skip(start).take(limit).cloned().collect();
-        let more = start + page.len() < all.len();
-        Ok((page, more))
+        match self {
+            Backend::Mongo(q) => q.sessions_page(from, to, name, after, limit).await,
+            Backend::Embedded(q) => q.sessions_page(from, to, name, after, limit).await,
+            Backend::None => Ok((Vec::new(), false)),
+        }
     }
 
     async fn rooms_of(&self, identity: &str, from: f64, to: f64) -> anyhow::Result<Vec<String>> {

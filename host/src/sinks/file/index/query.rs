@@ -19,13 +19,15 @@ pub struct IndexQuery {
 /// The read API's questions, answered by the methods of the same names below.
 #[async_trait::async_trait]
 impl IndexReads for IndexQuery {
-    async fn sessions_between(
+    async fn sessions_page(
         &self,
         from: f64,
         to: f64,
         name: Option<&str>,
-    ) -> anyhow::Result<Vec<RoomSession>> {
-        IndexQuery::sessions_between(self, from, to, name).await
+        after: Option<&(f64, String)>,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<RoomSession>, bool)> {
+        IndexQuery::sessions_page(self, from, to, name, after, limit).await
     }
 
     async fn rooms_of(&self, identity: &str, from: f64, to: f64) -> anyhow::Result<Vec<String>> {
@@ -57,59 +59,70 @@ impl IndexQuery {
         }
     }
 
-    /// The session of every room with an event in `from <= ts < to` (of the rooms named
-    /// `name` if set), each over all its events: the rooms' sids from `events(ts,
-    /// room_sid)`, their summaries (kept as events are indexed) from `rooms`: the same
-    /// summary as [`sessions::sessions`] folds from the events.
-    pub async fn sessions_between(
+    /// A page of `limit` sessions whose life (first to last event) overlaps `[from, to)`
+    /// (of the rooms named `name` if set) after the cursor `after` (start, sid), newest
+    /// start first, each over all its events, and whether more follow. One query on the
+    /// `rooms` summaries (kept as events are indexed: the same summary as
+    /// [`sessions::sessions`] folds from the events); participants and tracks are counted
+    /// for the page's rooms only. The bounds are those of the MongoDB question
+    /// (`first_ts < ceil(to)`, `last_ts >= floor(from)`), so both backends list the same.
+    pub async fn sessions_page(
         &self,
         from: f64,
         to: f64,
         name: Option<&str>,
-    ) -> anyhow::Result<Vec<RoomSession>> {
+        after: Option<&(f64, String)>,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<RoomSession>, bool)> {
         let name = name.map(str::to_string);
+        let (after_start, after_sid) = match after {
+            Some((start, sid)) => (Some(*start), Some(sid.clone())),
+            None => (None, None),
+        };
+        let (from, to) = (from.floor(), to.ceil());
         self.read(move |conn| {
-            let rooms = match name {
-                Some(_) => {
-                    "SELECT DISTINCT room_sid FROM events \
-                            WHERE room_name = ?3 AND ts >= ?1 AND ts < ?2 AND room_sid != ''"
-                }
-                None => {
-                    "SELECT DISTINCT room_sid FROM events \
-                         WHERE ts >= ?1 AND ts < ?2 AND room_sid != '' AND ?3 IS NULL"
-                }
-            };
-            let mut statement = conn.prepare(&format!(
+            let mut statement = conn.prepare_cached(
                 "SELECT r.room_sid, r.room_name, r.node_id, r.first_ts, r.last_ts, r.created_ts, \
                    r.ended_ts, \
                    (SELECT COUNT(*) FROM room_participants p WHERE p.room_sid = r.room_sid), \
                    (SELECT COUNT(*) FROM room_tracks t WHERE t.room_sid = r.room_sid), \
                    r.events \
-                 FROM rooms r WHERE r.room_sid IN ({rooms})"
-            ))?;
-            let rows = statement.query_map(params![from, to, name], |r| {
-                let (first, last): (f64, f64) = (r.get(3)?, r.get(4)?);
-                let created: Option<f64> = r.get(5)?;
-                let ended: Option<f64> = r.get(6)?;
-                let started_at = created.unwrap_or(first);
-                Ok(RoomSession {
-                    sid: r.get(0)?,
-                    name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                    node_id: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                    started_at,
-                    ended_at: ended,
-                    duration_seconds: ended.unwrap_or(last) - started_at,
-                    open: ended.is_none(),
-                    participants: r.get::<_, i64>(7)? as usize,
-                    tracks: r.get::<_, i64>(8)? as usize,
-                    events: r.get::<_, i64>(9)? as usize,
-                    worst_score: None,
-                    mean_score: None,
-                })
-            })?;
+                 FROM (SELECT * FROM rooms \
+                       WHERE first_ts < ?2 AND last_ts >= ?1 \
+                         AND (?3 IS NULL OR room_name = ?3) \
+                         AND (?4 IS NULL OR COALESCE(created_ts, first_ts) < ?4 \
+                              OR (COALESCE(created_ts, first_ts) = ?4 AND room_sid > ?5)) \
+                       ORDER BY COALESCE(created_ts, first_ts) DESC, room_sid ASC \
+                       LIMIT ?6) r",
+            )?;
+            let rows = statement.query_map(
+                params![from, to, name, after_start, after_sid, limit as i64 + 1],
+                |r| {
+                    let (first, last): (f64, f64) = (r.get(3)?, r.get(4)?);
+                    let created: Option<f64> = r.get(5)?;
+                    let ended: Option<f64> = r.get(6)?;
+                    let started_at = created.unwrap_or(first);
+                    Ok(RoomSession {
+                        sid: r.get(0)?,
+                        name: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                        node_id: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                        started_at,
+                        ended_at: ended,
+                        duration_seconds: ended.unwrap_or(last) - started_at,
+                        open: ended.is_none(),
+                        participants: r.get::<_, i64>(7)? as usize,
+                        tracks: r.get::<_, i64>(8)? as usize,
+                        events: r.get::<_, i64>(9)? as usize,
+                        worst_score: None,
+                        mean_score: None,
+                    })
+                },
+            )?;
             let mut sessions: Vec<RoomSession> = rows.collect::<rusqlite::Result<_>>()?;
             sessions::order(&mut sessions);
-            Ok(sessions)
+            let more = sessions.len() > limit;
+            sessions.truncate(limit);
+            Ok((sessions, more))
         })
         .await
     }

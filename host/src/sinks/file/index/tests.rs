@@ -31,7 +31,11 @@ async fn an_index_of_the_first_schema_is_upgraded_and_keeps_its_rows() {
     );
     assert!(query.room_quality("RM_old", 10.0).await.unwrap().is_empty());
     // Its room's summary is rebuilt from the events.
-    let sessions = query.sessions_between(0.0, 10.0, None).await.unwrap();
+    let (sessions, more) = query
+        .sessions_page(0.0, 10.0, None, None, 50)
+        .await
+        .unwrap();
+    assert!(!more);
     assert_eq!(sessions.len(), 1);
     let s = &sessions[0];
     assert_eq!(
@@ -374,4 +378,86 @@ fn an_unreadable_chunk_is_named() {
     let error = cut.next().unwrap().unwrap_err().to_string();
     assert!(error.contains("truncated"), "{error}");
     assert!(cut.next().is_none(), "nothing is read past a broken stat");
+}
+
+/// The sessions list pages in SQL over the rooms' summaries: a room is listed when its
+/// life (first to last event, in whole seconds) overlaps `[from, to)`, even with no event
+/// inside the range, newest start first, the cursor resuming after (start, sid).
+#[tokio::test]
+async fn the_sessions_list_pages_the_summaries_by_life_overlap() {
+    use crate::api::sessions::RoomSession;
+    use livekit_protocol as lk;
+    let dir = tempfile::tempdir().unwrap();
+    let mut index = FileIndex::open(dir.path()).unwrap();
+    let now = SystemTime::now();
+    let at = |kind: lk::AnalyticsEventType, sid: &str, name: &str, seconds: i64| {
+        Item::from_event(
+            lk::AnalyticsEvent {
+                r#type: kind as i32,
+                timestamp: Some(pbjson_types::Timestamp { seconds, nanos: 0 }),
+                room: Some(lk::Room {
+                    sid: sid.into(),
+                    name: name.into(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            now,
+            Duration::from_secs(3600),
+        )
+    };
+    use lk::AnalyticsEventType::{RoomCreated, RoomEnded};
+    // Lives: A [100, 200], B [150, 400] (named "b"), C [150, 160], D [500, 600].
+    let items = [
+        at(RoomCreated, "RM_A", "a", 100),
+        at(RoomEnded, "RM_A", "", 200),
+        at(RoomCreated, "RM_B", "b", 150),
+        at(RoomEnded, "RM_B", "", 400),
+        at(RoomCreated, "RM_C", "c", 150),
+        at(RoomEnded, "RM_C", "", 160),
+        at(RoomCreated, "RM_D", "d", 500),
+        at(RoomEnded, "RM_D", "", 600),
+    ];
+    index.add(&items.iter().collect::<Vec<_>>()).unwrap();
+    let query = IndexQuery::new(dir.path());
+    let sids = |page: &[RoomSession]| page.iter().map(|s| s.sid.clone()).collect::<Vec<_>>();
+    let list = |from: f64, to: f64, name: Option<&'static str>| {
+        let query = query.clone();
+        async move {
+            let (page, more) = query.sessions_page(from, to, name, None, 50).await.unwrap();
+            assert!(!more);
+            sids(&page)
+        }
+    };
+    // No event of A or B between 250 and 300, but their lives overlap it (B's does).
+    assert_eq!(list(250.0, 300.0, None).await, ["RM_B"]);
+    // A's life starts at 100: `[0, 100)` misses it, `[0, 100.5)` (to 101) holds it.
+    assert!(list(0.0, 100.0, None).await.is_empty());
+    assert_eq!(list(0.0, 100.5, None).await, ["RM_A"]);
+    // Newest start first, then sid; by name.
+    assert_eq!(
+        list(0.0, 1000.0, None).await,
+        ["RM_D", "RM_B", "RM_C", "RM_A"]
+    );
+    assert_eq!(list(0.0, 1000.0, Some("b")).await, ["RM_B"]);
+    // Pages of two, resumed after the last one's (start, sid).
+    let (first, more) = query
+        .sessions_page(0.0, 1000.0, None, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (sids(&first), more),
+        (vec!["RM_D".into(), "RM_B".into()], true)
+    );
+    let last = (first[1].started_at, first[1].sid.clone());
+    let (second, more) = query
+        .sessions_page(0.0, 1000.0, None, Some(&last), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        (sids(&second), more),
+        (vec!["RM_C".into(), "RM_A".into()], false)
+    );
+    // Counted over all the room's events, as the fold does.
+    assert_eq!((first[1].events, first[1].started_at), (2, 150.0));
 }
