@@ -24,7 +24,7 @@ use analytics_host::ingest::grpc::AnalyticsRecorderServiceClient;
 use futures::stream;
 use kit::process::{HostProcess, BIN};
 use kit::servers::matrix::Wire;
-use kit::sessions::{a_big_room, a_busy_day};
+use kit::sessions::{a_big_room, a_busy_day_part};
 use livekit_protocol::{AnalyticsEvents, AnalyticsStats};
 use serde_json::Value;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -65,35 +65,75 @@ async fn held(host: &HostProcess) -> (u64, u64) {
     (held, dropped)
 }
 
-/// Sends everything, 10 000 items at a time (waiting for the sinks to hold each part, so
-/// no queue overflows), and returns how long it took.
-async fn fill(host: &HostProcess, recorders: &[&kit::sessions::Recorder]) -> Duration {
+/// The busy day's shape, made [`DAY_PART`] rooms at a time (whole, a million events take
+/// gigabytes: the bench ran two backends side by side out of memory).
+struct Day {
+    end: i64,
+    rooms: usize,
+    people: usize,
+    every: i64,
+}
+
+/// Rooms of the busy day made at once.
+const DAY_PART: usize = 500;
+
+impl Day {
+    /// Each part's rooms, in order.
+    fn parts(&self) -> impl Iterator<Item = kit::sessions::Recorder> + '_ {
+        (0..self.rooms).step_by(DAY_PART).map(|first| {
+            let part = first..(first + DAY_PART).min(self.rooms);
+            a_busy_day_part(self.end, self.rooms, self.people, self.every, part)
+        })
+    }
+
+    /// Its events and stats.
+    fn size(&self) -> (usize, usize) {
+        self.parts()
+            .fold((0, 0), |(e, s), r| (e + r.events.len(), s + r.stats.len()))
+    }
+}
+
+/// Sends everything (the day a part at a time, then `RM_big`), 10 000 items at a time
+/// (waiting for the sinks to hold each part, so no queue overflows), and returns how long
+/// it took.
+async fn fill(host: &HostProcess, day: &Day, big: &kit::sessions::Recorder) -> Duration {
     let started = Instant::now();
     let mut client = AnalyticsRecorderServiceClient::connect(host.grpc_url())
         .await
         .unwrap();
     let mut sent = 0u64;
-    for r in recorders {
-        for part in r.events.chunks(10_000) {
-            let messages: Vec<_> = part
-                .chunks(1000)
-                .map(|c| AnalyticsEvents { events: c.to_vec() })
-                .collect();
-            client.ingest_events(stream::iter(messages)).await.unwrap();
-            sent += part.len() as u64;
-            settle(host, sent).await;
-        }
-        for part in r.stats.chunks(10_000) {
-            let messages: Vec<_> = part
-                .chunks(1000)
-                .map(|c| AnalyticsStats { stats: c.to_vec() })
-                .collect();
-            client.ingest_stats(stream::iter(messages)).await.unwrap();
-            sent += part.len() as u64;
-            settle(host, sent).await;
-        }
+    for part in day.parts() {
+        send(host, &mut client, &part, &mut sent).await;
     }
+    send(host, &mut client, big, &mut sent).await;
     started.elapsed()
+}
+
+/// Sends `r`'s events, then its stats, 10 000 at a time, each part held before the next.
+async fn send(
+    host: &HostProcess,
+    client: &mut AnalyticsRecorderServiceClient<tonic::transport::Channel>,
+    r: &kit::sessions::Recorder,
+    sent: &mut u64,
+) {
+    for part in r.events.chunks(10_000) {
+        let messages: Vec<_> = part
+            .chunks(1000)
+            .map(|c| AnalyticsEvents { events: c.to_vec() })
+            .collect();
+        client.ingest_events(stream::iter(messages)).await.unwrap();
+        *sent += part.len() as u64;
+        settle(host, *sent).await;
+    }
+    for part in r.stats.chunks(10_000) {
+        let messages: Vec<_> = part
+            .chunks(1000)
+            .map(|c| AnalyticsStats { stats: c.to_vec() })
+            .collect();
+        client.ingest_stats(stream::iter(messages)).await.unwrap();
+        *sent += part.len() as u64;
+        settle(host, *sent).await;
+    }
 }
 
 /// Waits until every sink holds `sent` items.
@@ -149,13 +189,17 @@ async fn main() {
         .unwrap()
         .as_secs() as i64;
     let end = now - now % 3600;
-    let day = a_busy_day(end, rooms, room_people, every);
-    let big = a_big_room(end - 7200, people, 400);
-    println!(
-        "data: busy day {} rooms, {} events, {} stats; RM_big {} events, {} stats; {n} requests per row; host {binary}",
+    let day = Day {
+        end,
         rooms,
-        day.events.len(),
-        day.stats.len(),
+        people: room_people,
+        every,
+    };
+    let big = a_big_room(end - 7200, people, 400);
+    let (day_events, day_stats) = day.size();
+    println!(
+        "data: busy day {} rooms, {day_events} events, {day_stats} stats; RM_big {} events, {} stats; {n} requests per row; host {binary}",
+        rooms,
         big.events.len(),
         big.stats.len()
     );
@@ -215,7 +259,7 @@ async fn main() {
                 .env("LIVEKIT_CONFIG", config),
         );
         host.wait_healthy().await;
-        let filled = fill(&host, &[&day, &big]).await;
+        let filled = fill(&host, &day, &big).await;
         let before = memory(host.pid());
         for (name, path) in &questions {
             let url = format!("{}/api/{path}", host.telemetry());
