@@ -7,8 +7,9 @@
 # store. Prints one table row:
 #   - participants, and the records livekit-server's export queued, had acknowledged
 #     (`sent`) and dropped, by stream (its own metric, livekit_analytics_export_records_total);
-#   - the records the host stored (distinct `_id`s in its file store), and how many of the
-#     acknowledged ones are missing (lost);
+#   - the records the host stored (distinct `_id`s in its file store, counted after the
+#     host was stopped with SIGTERM, which stores what it had acknowledged), and how many
+#     of the acknowledged ones are missing (lost);
 #   - the CPU time of livekit-server and of the host over the run, and the host's as a share
 #     of livekit-server's; the host's peak RSS.
 #
@@ -34,7 +35,6 @@ read -r GRPC_PORT WEBHOOK_PORT TELEMETRY_PORT LK_PORT LK_TCP PROM <<<"$(free_por
 cat > "$WORK/host.yaml" <<YAML
 openvidu:
   analytics:
-    interval: 1s
     file: { enabled: true, dir: $WORK/store }
     telemetry: { listen: "127.0.0.1:$TELEMETRY_PORT" }
     ingest:
@@ -63,12 +63,18 @@ LK_URL="http://127.0.0.1:$LK_PORT" LK_API_KEY="$KEY" LK_API_SECRET="$SECRET" \
 sleep 12
 lk1=$(cpu_ticks "$LK_PID"); h1=$(cpu_ticks "$HOST_PID"); t1=$(date +%s)
 peak_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$HOST_PID/status")
-"$PY" - "http://127.0.0.1:$PROM/metrics" "$WORK/store" "$ROOMS" "$PEOPLE" \
+# What the export had acknowledged, then the host stopped (SIGTERM: it stores what it
+# acknowledged and still holds, at most an `interval` of records), then the store counted.
+"$PY" -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())' \
+  "http://127.0.0.1:$PROM/metrics" > "$WORK/export.metrics" \
+  || { log "livekit-server's metrics did not answer"; exit 1; }
+stop_pid HOST_PID
+"$PY" - "$WORK/export.metrics" "$WORK/store" "$ROOMS" "$PEOPLE" \
   "$lk0" "$lk1" "$h0" "$h1" "$HZ" "$t0" "$t1" "$peak_kb" <<'PY'
-import glob, json, os, sys, urllib.request
-url, store, rooms, people, lk0, lk1, h0, h1, hz, t0, t1, peak_kb = sys.argv[1:]
+import glob, json, os, sys
+metrics, store, rooms, people, lk0, lk1, h0, h1, hz, t0, t1, peak_kb = sys.argv[1:]
 export = {}
-for line in urllib.request.urlopen(url, timeout=5).read().decode().splitlines():
+for line in open(metrics).read().splitlines():
     if line.startswith("livekit_analytics_export_records_total{"):
         labels, value = line.rsplit(" ", 1)
         fields = dict(kv.split("=", 1) for kv in labels[labels.index("{") + 1:-1].split(","))
