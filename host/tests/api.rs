@@ -506,3 +506,40 @@ async fn a_token_guards_the_api_and_is_required_off_loopback() {
         "{err}"
     );
 }
+
+/// `api.store: embedded` beside MongoDB: the API reads the file store's index (the same
+/// items: every sink gets them all), so it answers with MongoDB gone, where reading
+/// MongoDB answers 502.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_reads_the_embedded_copy_when_told_even_with_mongodb() {
+    let server = Wire::matrix()[0].start();
+    let mut host = HostProcess::spawn(&format!(
+        "    mongo_url: \"{}\"\n    file: {{ enabled: true }}\n    api: {{ store: embedded }}\n",
+        server.url()
+    ));
+    host.wait_healthy().await;
+    let mut client = AnalyticsRecorderServiceClient::connect(host.grpc_url())
+        .await
+        .unwrap();
+    let message = AnalyticsEvents { events: story() };
+    client.ingest_events(stream::iter([message])).await.unwrap();
+    let api = format!("{}/api", host.telemetry());
+    wait_until("the story stored", Duration::from_secs(20), || {
+        let url = format!("{api}/rooms/RM_A");
+        async move { get(&url).await.1["session"]["events"] == 7 }
+    })
+    .await;
+    drop(server);
+    let range = format!("from={}&to={}", T0 - 10, T0 + 1000);
+    let (status, all) = get(&format!("{api}/rooms?{range}")).await;
+    assert_eq!(status, 200, "{all}");
+    let listed = all["rooms"].as_array().expect("a list");
+    assert!(listed.iter().any(|r| r["sid"] == "RM_A"), "{all}");
+    let (status, detail) = get(&format!("{api}/rooms/RM_A")).await;
+    assert_eq!(
+        (status, &detail["session"]["events"]),
+        (200, &Value::from(7))
+    );
+    // (Its MongoDB sink may still hold items for the server that is gone: no exit code.)
+    host.stop();
+}

@@ -40,7 +40,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::telemetry::Observed;
 use async_trait::async_trait;
-pub use config::ApiConfig;
+pub use config::{ApiConfig, ApiStore};
 use history::History;
 use mongo::MongoQuery;
 use quality::{RoomScore, SeriesBuckets};

@@ -306,6 +306,11 @@ impl Config {
                 a.telemetry.listen
             );
         }
+        a.api.validate(
+            a.mongo_url.is_some(),
+            self.file_store_enabled() && a.file.index,
+            key,
+        )?;
         plugin::config::validate(&a.plugins, key)?;
         redis::config::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
         spool::config::validate(a.spool.as_ref(), src)?;

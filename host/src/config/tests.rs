@@ -242,3 +242,39 @@ fn the_default_overflow_policy_never_evicts_what_was_acknowledged() {
     assert_eq!(config.analytics.queue.overflow, OverflowPolicy::Reject);
     assert_eq!(QueueConfig::default().overflow, OverflowPolicy::Reject);
 }
+
+#[test]
+fn the_read_api_store_is_checked_against_what_is_configured() {
+    let mongo = "openvidu:\n  analytics:\n    mongo_url: mongodb://db\n";
+    // `embedded` beside MongoDB needs the file store (off by default when MongoDB is set).
+    let err = format!(
+        "{:#}",
+        parse(&format!("{mongo}    api: {{ store: embedded }}\n")).unwrap_err()
+    );
+    assert!(
+        err.contains("openvidu.analytics.api.store") && err.contains("file store"),
+        "{err}"
+    );
+    let both = parse(&format!(
+        "{mongo}    file: {{ enabled: true }}\n    api: {{ store: embedded }}\n"
+    ))
+    .unwrap();
+    assert_eq!(both.analytics.api.store, crate::api::ApiStore::Embedded);
+    // `mongodb` without a MongoDB; an unknown store.
+    let err = format!(
+        "{:#}",
+        parse("openvidu:\n  analytics:\n    api: { store: mongodb }\n").unwrap_err()
+    );
+    assert!(err.contains("mongo_url"), "{err}");
+    let err = format!(
+        "{:#}",
+        parse("openvidu:\n  analytics:\n    api: { store: elsewhere }\n").unwrap_err()
+    );
+    assert!(
+        err.contains("elsewhere") || err.contains("unknown variant"),
+        "{err}"
+    );
+    // The default is `auto`.
+    let plain = parse("openvidu:\n  analytics:\n    enabled: true\n").unwrap();
+    assert_eq!(plain.analytics.api.store, crate::api::ApiStore::Auto);
+}

@@ -25,17 +25,20 @@ use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
 use watch::ConfigWatcher;
 
-/// The read API's settings of `config`: MongoDB when `mongo_url` is set, else the file
-/// store's index when the file store keeps one.
+/// The read API's settings of `config`: as `api.store` says (by default MongoDB when
+/// `mongo_url` is set, else the file store's index when the file store keeps one).
 pub async fn api_settings(config: &Config) -> anyhow::Result<api::ApiSettings> {
     let a = &config.analytics;
-    let backend = match &a.mongo_url {
+    let embedded = config.file_store_enabled() && a.file.index;
+    let backend = match (&a.mongo_url, a.api.store) {
         _ if !a.enabled || !a.api.enabled => api::Backend::None,
-        Some(url) => api::Backend::Mongo(api::mongo::MongoQuery::connect(url, a.database()).await?),
-        None if config.file_store_enabled() && a.file.index => {
+        (_, api::ApiStore::Embedded) | (None, api::ApiStore::Auto) if embedded => {
             api::Backend::Embedded(Arc::new(IndexQuery::new(&a.file.dir)))
         }
-        None => api::Backend::None,
+        (Some(url), api::ApiStore::Auto | api::ApiStore::Mongodb) => {
+            api::Backend::Mongo(api::mongo::MongoQuery::connect(url, a.database()).await?)
+        }
+        _ => api::Backend::None,
     };
     Ok(api::ApiSettings {
         enabled: a.api.enabled,
