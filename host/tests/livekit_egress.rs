@@ -23,6 +23,7 @@ use kit::livekit::LiveKit;
 use kit::process::HostProcess;
 use kit::servers::redis::{RedisFlavor, RedisServer};
 use kit::store::read_store;
+use kit::tap::GrpcTap;
 use kit::worker::TestWorker;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -48,10 +49,12 @@ async fn egress_and_ingress_events_through_livekit_server() {
     let redis = RedisServer::start(RedisFlavor::Plain);
     let mut host = HostProcess::spawn("");
     host.wait_healthy().await;
+    // livekit-server exports through a tap, which keeps each event as it was sent.
+    let tap = GrpcTap::start(&host.grpc_url()).await;
     let extra = format!(
         "analytics_export:\n  url: {}\n  node_rooms_interval: 2s\n\
          ingress:\n  rtmp_base_url: rtmp://127.0.0.1:1935/live\n",
-        host.grpc_url()
+        tap.url()
     );
     let Some(livekit) = LiveKit::start_with(Some(redis.port()), &extra) else {
         return;
@@ -127,5 +130,42 @@ async fn egress_and_ingress_events_through_livekit_server() {
         let doc = docs.iter().find(|d| d["type"] == kind).unwrap();
         eprintln!("{kind}: {doc}");
     }
+    // The tap saw each of them as livekit-server sent it.
+    let sent = sent_corpus(&tap);
+    assert_eq!(
+        sent.len(),
+        docs.len(),
+        "egress/ingress events through the tap"
+    );
+    if let Ok(path) = std::env::var("LKA_CAPTURE_CORPUS") {
+        let lines: Vec<String> = sent.iter().map(Value::to_string).collect();
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        eprintln!("wrote {} corpus lines to {path}", lines.len());
+    }
     drop(worker);
+}
+
+/// The egress and ingress events the tap saw, as lines of the golden corpus
+/// (`tests/data/openvidu-format/`): `{"name": "live_<type>_<n>", "kind": "event", "proto"}`,
+/// `<n>` counting from 1 per type, in the order they were sent.
+fn sent_corpus(tap: &GrpcTap) -> Vec<Value> {
+    use base64::Engine as _;
+    use prost::Message as _;
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    let mut lines = Vec::new();
+    for record in tap.events() {
+        let event = livekit_protocol::AnalyticsEvent::decode(&record[..]).expect("an event");
+        let kind = event.r#type().as_str_name().to_ascii_lowercase();
+        if !(kind.starts_with("egress_") || kind.starts_with("ingress_")) {
+            continue;
+        }
+        let n = seen.entry(kind.clone()).or_default();
+        *n += 1;
+        lines.push(serde_json::json!({
+            "name": format!("live_{kind}_{n}"),
+            "kind": "event",
+            "proto": base64::engine::general_purpose::STANDARD.encode(&record),
+        }));
+    }
+    lines
 }

@@ -9,6 +9,9 @@
 #[allow(dead_code)]
 mod kit;
 
+#[path = "openvidu_format/live.rs"]
+mod live;
+
 use analytics_host::model::{DocumentFormat, Item};
 use analytics_host::sinks::mongo::{room_sessions, to_bson, MongoSink};
 use analytics_host::sinks::Sink;
@@ -61,8 +64,13 @@ fn read_jsonl(file: &str) -> Vec<Value> {
 }
 
 fn golden() -> Vec<Golden> {
-    let corpus = read_jsonl("corpus.jsonl");
-    let expected = read_jsonl("expected.jsonl");
+    golden_of("corpus.jsonl", "expected.jsonl")
+}
+
+/// The messages of `corpus` paired with the fork's documents of them in `expected`.
+fn golden_of(corpus: &str, expected: &str) -> Vec<Golden> {
+    let corpus = read_jsonl(corpus);
+    let expected = read_jsonl(expected);
     assert_eq!(
         corpus.len(),
         expected.len(),

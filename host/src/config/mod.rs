@@ -306,11 +306,8 @@ impl Config {
                 a.telemetry.listen
             );
         }
-        a.api.validate(
-            a.mongo_url.is_some(),
-            self.file_store_enabled() && a.file.index,
-            key,
-        )?;
+        a.api
+            .validate(a.mongo_url.is_some(), self.file_index_enabled(), key)?;
         plugin::config::validate(&a.plugins, key)?;
         redis::config::validate(a.redis.as_ref(), self.redis.as_ref(), src)?;
         spool::config::validate(a.spool.as_ref(), src)?;
@@ -326,6 +323,12 @@ impl Config {
                 && !self.redis_sink_enabled()
                 && !a.plugins.iter().any(|p| p.enabled),
         )
+    }
+
+    /// Whether the file store is on with its query index (which the embedded read API,
+    /// the dashboard and the fixer without MongoDB read).
+    pub fn file_index_enabled(&self) -> bool {
+        self.file_store_enabled() && self.analytics.file.index
     }
 
     /// Whether the Redis sink is on.

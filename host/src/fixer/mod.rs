@@ -96,7 +96,7 @@ impl Fixer {
                     .get_or_insert(Duration::from_secs(5));
                 FixerStore::Mongo(Client::with_options(options)?.database(a.database()))
             }
-            None if config.file_store_enabled() && a.file.index => {
+            None if config.file_index_enabled() => {
                 FixerStore::Embedded(EmbeddedActive::new(&a.file.dir))
             }
             None => return Ok(None),

@@ -29,7 +29,7 @@ use watch::ConfigWatcher;
 /// `mongo_url` is set, else the file store's index when the file store keeps one).
 pub async fn api_settings(config: &Config) -> anyhow::Result<api::ApiSettings> {
     let a = &config.analytics;
-    let embedded = config.file_store_enabled() && a.file.index;
+    let embedded = config.file_index_enabled();
     let backend = match (&a.mongo_url, a.api.store) {
         _ if !a.enabled || !a.api.enabled => api::Backend::None,
         (_, api::ApiStore::Embedded) | (None, api::ApiStore::Auto) if embedded => {

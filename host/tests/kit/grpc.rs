@@ -90,21 +90,28 @@ impl Decoder for RawDecoder {
 /// Streams `messages` (raw bytes each) to `livekit.AnalyticsRecorderService/<method>` at
 /// `url` and returns the call's status.
 pub async fn send_raw(url: &str, method: &str, messages: Vec<Vec<u8>>) -> Result<(), Status> {
+    send_raw_stream(url, method, stream::iter(messages)).await
+}
+
+/// As [`send_raw`], the messages coming from a stream (each sent when it comes).
+pub async fn send_raw_stream(
+    url: &str,
+    method: &str,
+    messages: impl futures::Stream<Item = Vec<u8>> + Send + 'static,
+) -> Result<(), Status> {
     let channel = Channel::from_shared(url.to_string())
         .unwrap()
         .connect()
         .await
-        .unwrap();
+        .map_err(|e| Status::unavailable(format!("connecting to {url}: {e}")))?;
     let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
+    grpc.ready()
+        .await
+        .map_err(|e| Status::unavailable(format!("{url} not ready: {e}")))?;
     let path = format!("/livekit.AnalyticsRecorderService/{method}")
         .parse()
         .unwrap();
-    grpc.client_streaming::<_, Vec<u8>, Vec<u8>, _>(
-        Request::new(stream::iter(messages)),
-        path,
-        RawCodec,
-    )
-    .await
-    .map(|_| ())
+    grpc.client_streaming::<_, Vec<u8>, Vec<u8>, _>(Request::new(messages), path, RawCodec)
+        .await
+        .map(|_| ())
 }

@@ -17,6 +17,7 @@
 //! | [`sessions`] | whole sessions (events and stats) of a simulated morning |
 //! | [`store`] | reading the embedded file store |
 //! | [`grpc`] | gRPC messages, raw bytes as gRPC, garbage on the gRPC port |
+//! | [`tap`] | `GrpcTap`: between livekit-server's export and the host, keeps the records as sent |
 //! | [`plugins`] | WAT components built against `wit/`, plugin configs, a small HTTP server |
 //! | [`pki`] | throw-away certificates: a private CA, server and client certificates |
 //! | [`browser`] | headless Chromium through ChromeDriver (WebDriver), for the dashboard |
@@ -38,6 +39,7 @@ pub mod process;
 pub mod servers;
 pub mod sessions;
 pub mod store;
+pub mod tap;
 pub mod webhook;
 pub mod worker;
 
