@@ -11,7 +11,9 @@
 #     host was stopped with SIGTERM, which stores what it had acknowledged), and how many
 #     of the acknowledged ones are missing (lost);
 #   - the CPU time of livekit-server and of the host over the run, and the host's as a share
-#     of livekit-server's; the host's peak RSS.
+#     of livekit-server's; the host's peak RSS;
+#   - the video frames a second the publishers captured, lowest and mean (15 when the
+#     machine keeps up: below that the clients are starved and N x M is past what it holds).
 #
 #   LKA_HOST_BIN=target/release/analytics-host livekit/load.sh
 #   LOAD_ROOMS=2 LOAD_PEOPLE=3 LOAD_SECONDS=180 livekit/load.sh
@@ -69,10 +71,12 @@ peak_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$HOST_PID/status")
   "http://127.0.0.1:$PROM/metrics" > "$WORK/export.metrics" \
   || { log "livekit-server's metrics did not answer"; exit 1; }
 stop_pid HOST_PID
+# Whether the clients kept up: the video frames a second each publisher captured.
+fps="$(sed -n 's/^bench client: video fps min \([0-9.]*\) mean \([0-9.]*\) .*/\1 \/ \2/p' "$WORK/client.log")"
 "$PY" - "$WORK/export.metrics" "$WORK/store" "$ROOMS" "$PEOPLE" \
-  "$lk0" "$lk1" "$h0" "$h1" "$HZ" "$t0" "$t1" "$peak_kb" <<'PY'
+  "$lk0" "$lk1" "$h0" "$h1" "$HZ" "$t0" "$t1" "$peak_kb" "${fps:-?}" <<'PY'
 import glob, json, os, sys
-metrics, store, rooms, people, lk0, lk1, h0, h1, hz, t0, t1, peak_kb = sys.argv[1:]
+metrics, store, rooms, people, lk0, lk1, h0, h1, hz, t0, t1, peak_kb, fps = sys.argv[1:]
 export = {}
 for line in open(metrics).read().splitlines():
     if line.startswith("livekit_analytics_export_records_total{"):
@@ -103,10 +107,10 @@ for stream, collection in streams.items():
 share = host_cpu / lk_cpu * 100 if lk_cpu else float("nan")
 print("| rooms × publishers | participants | events sent / stored / dropped | stats sent / stored / dropped "
       "| node-room states sent / stored / dropped | lost | livekit-server CPU s | host CPU s | host / livekit-server "
-      "| host peak RSS |")
-print("|---|---:|---|---|---|---:|---:|---:|---:|---:|")
+      "| host peak RSS | publishers' video fps min / mean (of 15) |")
+print("|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|")
 print(f"| {rooms} × {people} | {int(rooms) * (int(people) + 1)} | {cells[0]} | {cells[1]} | {cells[2]} "
-      f"| {lost_total} | {lk_cpu:.1f} | {host_cpu:.2f} | {share:.2f} % | {int(peak_kb) / 1024:.0f} MiB |")
+      f"| {lost_total} | {lk_cpu:.1f} | {host_cpu:.2f} | {share:.2f} % | {int(peak_kb) / 1024:.0f} MiB | {fps} |")
 print(f"livekit-load: {seconds} s measured", file=sys.stderr)
 sys.exit(1 if lost_total else 0)
 PY

@@ -22,7 +22,9 @@ SIMULCAST = os.environ.get("LK_SIMULCAST", "0") == "1"
 MUTE_EVERY = float(os.environ.get("LK_MUTE_EVERY", "1"))
 
 
-async def publisher(url: str, token: str, until: float) -> None:
+async def publisher(url: str, token: str, until: float) -> float:
+    """Joins, publishes until `until` and leaves; returns the video frames per second it
+    managed to capture (FPS when the machine keeps up)."""
     room = rtc.Room()
     await asyncio.wait_for(room.connect(url, token), 30)
     audio_source = rtc.AudioSource(48000, 1)
@@ -45,10 +47,12 @@ async def publisher(url: str, token: str, until: float) -> None:
         colours = [rtc.VideoFrame(WIDTH, HEIGHT, rtc.VideoBufferType.RGBA, bytes([*c, 255]) * (WIDTH * HEIGHT))
                    for c in ((200, 30, 30), (30, 200, 30), (30, 30, 200))]
         n = 0
+        start = time.monotonic()
         while time.monotonic() < until:
             video_source.capture_frame(colours[(n // FPS) % 3])
             n += 1
             await asyncio.sleep(1 / FPS)
+        return n / max(time.monotonic() - start, 1e-9)
 
     async def mutes() -> None:
         while time.monotonic() < until:
@@ -57,8 +61,9 @@ async def publisher(url: str, token: str, until: float) -> None:
             await asyncio.sleep(MUTE_EVERY / 2)
             audio.unmute()
 
-    await asyncio.gather(tone(), frames(), mutes())
+    _, fps, _ = await asyncio.gather(tone(), frames(), mutes())
     await room.disconnect()
+    return fps
 
 
 async def main() -> None:
@@ -83,8 +88,12 @@ async def main() -> None:
         viewers.append(viewer)
     print(f"bench client: {len(names)} room(s) of {n} publishers until the deadline",
           file=sys.stderr, flush=True)
-    await asyncio.gather(*(publisher(ws_url, token(name, f"pub-{i}"), until)
-                           for name in names for i in range(n)))
+    rates = await asyncio.gather(*(publisher(ws_url, token(name, f"pub-{i}"), until)
+                                   for name in names for i in range(n)))
+    # Whether the clients kept up: a publisher that captures fewer than FPS frames a
+    # second is starved of CPU (the load then no longer grows with N x M).
+    print(f"bench client: video fps min {min(rates):.1f} mean {sum(rates) / len(rates):.1f} "
+          f"(target {FPS})", file=sys.stderr, flush=True)
     for viewer in viewers:
         await viewer.disconnect()
     for name in names:
